@@ -1,0 +1,7 @@
+"""Entry point for ``python -m glassbox``."""
+
+import sys
+
+from glassbox.cli import main
+
+sys.exit(main())

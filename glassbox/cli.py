@@ -1,0 +1,176 @@
+"""``python -m glassbox``: the command line of SPEC §2.
+
+Handlers are thin: they parse options, open the config and store, call the core and print. Every
+:class:`GlassboxError` becomes one line on stderr — configuration problems exit 2, source problems 1 —
+and no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from glassbox.config import Config, load_config
+from glassbox.errors import ConfigError, GlassboxError
+from glassbox.events import SOURCES
+from glassbox.periods import Period, day_range, parse_day, parse_week
+from glassbox.store import open_store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEMO_DIR = Path(".glassbox/demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="config file (default: $GLASSBOX_CONFIG or config/glassbox.toml)")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m glassbox",
+        description="Glassbox: one timeline of an AI/ML engagement's commits, PRs, tickets and experiment runs.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sync = commands.add_parser("sync", parents=[common], help="pull every configured source into the store, incrementally")
+    sync.add_argument("--only", metavar="NAME", help="one source: a kind (github, git, jira, mlflow), a key (github[1]) or its repo/path/server/URI")
+
+    timeline = commands.add_parser("timeline", parents=[common], help="print the unified timeline")
+    timeline.add_argument("--from", dest="start", metavar="D", help="first day (YYYY-MM-DD, engagement time zone)")
+    timeline.add_argument("--to", dest="end", metavar="D", help="last day, inclusive")
+    timeline.add_argument("--source", action="append", choices=SOURCES, help="only this source (repeatable)")
+    timeline.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    timeline.add_argument("--view", choices=("team", "client"), default="team")
+
+    report = commands.add_parser("report", parents=[common], help="the weekly summary")
+    report.add_argument("--week", metavar="W", help="ISO week (2026-W47), 'last' or 'this' (default: last)")
+    report.add_argument("--from", dest="start", metavar="D", help="first day of a custom period")
+    report.add_argument("--to", dest="end", metavar="D", help="last day of a custom period, inclusive")
+    report.add_argument("--format", choices=("md", "html", "csv", "json", "pdf"), default="md")
+    report.add_argument("--view", choices=("team", "client"), default="team")
+    report.add_argument("--out", metavar="PATH", help="write here (a folder gets a dated file name) instead of stdout")
+
+    demo = commands.add_parser("demo", parents=[common], help="build the demo engagement and its config")
+    demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, metavar="D", help=f"where (default {DEFAULT_DEMO_DIR}/)")
+
+    commands.add_parser("doctor", parents=[common], help="check the config and that every source answers and accepts its credentials")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
+               "demo": cmd_demo, "doctor": cmd_doctor}[args.command]
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except GlassboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted — what was synced so far is kept; run the command again to resume", file=sys.stderr)
+        return 130
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from glassbox.lock import sync_lock
+    from glassbox.sync import sync_sources
+
+    config = load_config(args.config)
+    store = open_store(config.store_url)
+    with sync_lock(store):
+        summaries = sync_sources(config, store, args.only,
+                                 report=lambda summary: print(summary.line(), file=sys.stderr))
+    return 0 if all(summary.ok for summary in summaries) else 1
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from glassbox.timeline import load_timeline, to_csv, to_jsonl
+
+    config = load_config(args.config)
+    tz = ZoneInfo(config.engagement.timezone)
+    start = parse_day(args.start, "--from") if args.start else None
+    end = parse_day(args.end, "--to") if args.end else None
+    period = day_range(start or end or datetime.now(tz).date(), end or start or datetime.now(tz).date(), tz) \
+        if (start or end) else None
+    store = open_store(config.store_url)
+    frame = load_timeline(
+        store, config,
+        start=period.start if start else None,
+        end=period.end if end else None,
+        sources=args.source, view=args.view,
+    )
+    render = to_jsonl if args.format == "jsonl" else to_csv
+    sys.stdout.write(render(frame, config.engagement.timezone))
+    return 0
+
+
+def report_period(args: argparse.Namespace, config: Config) -> Period:
+    """The period ``report`` covers: ``--week`` or ``--from/--to``; last full week by default."""
+    tz = ZoneInfo(config.engagement.timezone)
+    today = datetime.now(tz).date()
+    if args.week and (args.start or args.end):
+        raise ConfigError("give either --week or --from/--to, not both")
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise ConfigError("--from and --to go together")
+        return day_range(parse_day(args.start, "--from"), parse_day(args.end, "--to"), tz)
+    return parse_week(args.week or "last", tz, today)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from glassbox.reports import write_report
+
+    config = load_config(args.config)
+    period = report_period(args, config)
+    store = open_store(config.store_url)
+    written = write_report(store, config, period, fmt=args.format, view=args.view,
+                           out=Path(args.out) if args.out else None, stdout=sys.stdout)
+    if written is not None:
+        print(f"wrote {written}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from glassbox.demo import build_demo
+
+    config_file = build_demo(args.dir)
+    print(f"demo engagement ready: {config_file}\n"
+          f"  dashboard: GLASSBOX_CONFIG={config_file} streamlit run dashboard/app.py\n"
+          f"  timeline:  python -m glassbox timeline --config {config_file}", file=sys.stderr)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from glassbox.sources import build_connector, configured_sources
+
+    config = load_config(args.config)
+    print(f"config: {config.path} ok", file=sys.stderr)
+    store = open_store(config.store_url)
+    print(f"store: {store.engine.url.render_as_string(hide_password=True)} ok ({store.count_events()} events)",
+          file=sys.stderr)
+    failures = 0
+    specs = configured_sources(config)
+    if not specs:
+        print("sources: none configured — add [[github]], [[git]], [[jira]] or [[mlflow]] sections", file=sys.stderr)
+    for spec in specs:
+        try:
+            connector = build_connector(spec, config)
+            print(f"{connector.label}: ok — {connector.check()}", file=sys.stderr)
+        except GlassboxError as exc:
+            failures += 1
+            print(f"{spec.key}: {exc}", file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,237 @@
+"""The engagement's TOML config (SPEC §1), validated into pydantic models.
+
+Every mistake a user can make in the file — malformed TOML, an unknown key, a wrong type, a bad
+time zone — becomes one :class:`ConfigError` line naming the key and the file. Secrets never live in
+the file: sections name environment variables, read only when a command needs them.
+Relative paths (git clones, sqlite files) are resolved against the config file's folder, so a config
+and its data can move together.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from glassbox.errors import ConfigError
+from glassbox.events import DEFAULT_TICKET_PATTERN
+
+DEFAULT_CONFIG_PATH = Path("config/glassbox.toml")
+DEFAULT_STORE_URL = "sqlite:///data/glassbox.db"
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+    return value
+
+
+class Engagement(_Section):
+    name: str = "Engagement"
+    timezone: str = "UTC"
+    internal_labels: list[str] = Field(default_factory=lambda: ["internal"])
+    ticket_pattern: str = DEFAULT_TICKET_PATTERN
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("ticket_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
+class Team(_Section):
+    timezone: str = "UTC"
+    working_hours: str = "09:00-18:00"
+    working_days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
+        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"]
+    )
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", value)
+        if not match:
+            raise ValueError("expected HH:MM-HH:MM, e.g. '09:00-18:00'")
+        start = time(int(match[1]), int(match[2]))
+        end = time(int(match[3]), int(match[4]))
+        if not start < end:
+            raise ValueError("the working day must end after it starts")
+        return value
+
+    @property
+    def hours(self) -> tuple[time, time]:
+        start, end = self.working_hours.split("-")
+        return time.fromisoformat(start), time.fromisoformat(end)
+
+    @property
+    def weekday_numbers(self) -> frozenset[int]:
+        """Working days as ``datetime.weekday()`` numbers (Monday is 0)."""
+        return frozenset(WEEKDAYS.index(day) for day in self.working_days)
+
+
+class StoreSection(_Section):
+    url: str = DEFAULT_STORE_URL
+
+
+class Person(_Section):
+    name: str
+    side: Literal["client", "team", "bot"]
+    ids: list[str] = Field(default_factory=list)
+
+
+class GitHubSource(_Section):
+    repo: str
+    base_url: str = "https://api.github.com"
+    token_env: str = "GITHUB_TOKEN"
+    internal: bool = False
+
+    @field_validator("repo")
+    @classmethod
+    def _owner_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[\w.-]+/[\w.-]+", value):
+            raise ValueError("expected 'owner/name'")
+        return value
+
+
+class GitSource(_Section):
+    path: str
+    internal: bool = False
+
+
+class JiraSource(_Section):
+    server: str
+    jql: str = ""
+    user_env: str = "JIRA_USER"
+    token_env: str = "JIRA_TOKEN"
+    waiting_statuses: list[str] = Field(default_factory=lambda: ["Waiting for Customer"])
+    internal_projects: list[str] = Field(default_factory=list)
+
+
+class MlflowSource(_Section):
+    tracking_uri: str
+    experiments: list[str] = Field(default_factory=lambda: ["*"])
+    internal: bool = False
+
+
+class Kpi(_Section):
+    experiment: str
+    metric: str
+    goal: Literal["max", "min"] = "max"
+    target: float | None = None
+    alert_drop: float = 0.05
+
+
+class Config(_Section):
+    """The whole file. ``path`` is where it was read from (set by :func:`load_config`)."""
+
+    engagement: Engagement = Field(default_factory=Engagement)
+    team: Team = Field(default_factory=Team)
+    store: StoreSection = Field(default_factory=StoreSection)
+    people: list[Person] = Field(default_factory=list)
+    github: list[GitHubSource] = Field(default_factory=list)
+    git: list[GitSource] = Field(default_factory=list)
+    jira: list[JiraSource] = Field(default_factory=list)
+    mlflow: list[MlflowSource] = Field(default_factory=list)
+    kpi: list[Kpi] = Field(default_factory=list)
+    path: Path = Path("glassbox.toml")
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from the file, relative ones taken from the config file's folder."""
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else (self.folder / candidate).resolve()
+
+    def resolve_sqlite_url(self, url: str) -> str:
+        """Rewrite ``sqlite:///relative.db`` so it is relative to the config file, not the shell."""
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.resolve_path(url[len(prefix):]))
+        return url
+
+    @property
+    def store_url(self) -> str:
+        """The store URL: ``$GLASSBOX_DB_URL`` when set, else the file's, relative paths resolved."""
+        return os.environ.get("GLASSBOX_DB_URL") or self.resolve_sqlite_url(self.store.url)
+
+    def internal_labels(self) -> frozenset[str]:
+        return frozenset(label.lower() for label in self.engagement.internal_labels)
+
+    def secret(self, env_name: str, key: str) -> SecretStr:
+        """The value of the environment variable ``env_name`` that the config names at ``key``."""
+        value = os.environ.get(env_name)
+        if not value:
+            raise ConfigError(
+                f"{self.path}: {key} names the environment variable {env_name}, which is not set"
+                f" — export {env_name} before running this command"
+            )
+        return SecretStr(value)
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """Where the config is: ``--config``, else ``$GLASSBOX_CONFIG``, else ``config/glassbox.toml``."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("GLASSBOX_CONFIG"):
+        return Path(os.environ["GLASSBOX_CONFIG"])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read and validate the config; every problem becomes a one-line :class:`ConfigError`."""
+    file = config_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: config file not found — pass --config PATH, set GLASSBOX_CONFIG,"
+            " or copy config/glassbox.example.toml"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read the config file ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: malformed TOML: {exc}") from None
+    if "path" in data:
+        raise ConfigError(f"{file}: unknown key 'path'")
+    try:
+        return Config.model_validate({**data, "path": file.resolve()})
+    except ValidationError as exc:
+        raise ConfigError(f"{file}: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """One line naming the offending key as a dotted path (``github[0].repo``) and what is wrong."""
+    error = exc.errors()[0]
+    key = ""
+    for part in error["loc"]:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    if error["type"] == "missing":
+        return f"missing key '{key}'"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"key '{key}': {message} (got {error.get('input')!r})"

@@ -1,0 +1,70 @@
+"""Reporting periods: ISO weeks and day ranges in the engagement's time zone.
+
+A period is half-open, ``[start, end)``, with aware datetimes, so a sample ending exactly at midnight
+Monday belongs to the new week (SPEC §4: a sample belongs to the period in which it ends).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from glassbox.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: datetime
+    end: datetime
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one (for week-over-week deltas)."""
+        if re.fullmatch(r"\d{4}-W\d{2}", self.label):
+            return iso_week(self.start.date() - timedelta(days=7), self.start.tzinfo)  # type: ignore[arg-type]
+        length = self.end - self.start
+        start = self.start - length
+        return Period(f"{start.date()}..{self.start.date()}", start, self.start)
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def iso_week(day: date, tz: ZoneInfo) -> Period:
+    """The ISO week containing ``day``, from Monday 00:00 to the next Monday 00:00 in ``tz``."""
+    year, week, _ = day.isocalendar()
+    monday = date.fromisocalendar(year, week, 1)
+    return Period(f"{year}-W{week:02d}", _midnight(monday, tz), _midnight(monday + timedelta(days=7), tz))
+
+
+def parse_week(text: str, tz: ZoneInfo, today: date) -> Period:
+    """``2026-W47``, ``last`` (the previous full week) or ``this``."""
+    if text == "last":
+        return iso_week(today - timedelta(days=7), tz)
+    if text == "this":
+        return iso_week(today, tz)
+    match = re.fullmatch(r"(\d{4})-W(\d{2})", text)
+    if not match:
+        raise ConfigError(f"--week {text!r}: expected YYYY-Www (e.g. 2026-W47), 'last' or 'this'")
+    try:
+        monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError:
+        raise ConfigError(f"--week {text!r}: no such ISO week") from None
+    return iso_week(monday, tz)
+
+
+def parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
+
+
+def day_range(start: date, end_inclusive: date, tz: ZoneInfo) -> Period:
+    """From the start of ``start`` to the end of ``end_inclusive`` in ``tz``."""
+    if end_inclusive < start:
+        raise ConfigError(f"--to {end_inclusive} is before --from {start}")
+    return Period(f"{start}..{end_inclusive}", _midnight(start, tz), _midnight(end_inclusive + timedelta(days=1), tz))

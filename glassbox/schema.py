@@ -1,0 +1,94 @@
+"""The store's tables, shared by SQLite and PostgreSQL through SQLAlchemy Core.
+
+``SCHEMA_VERSION`` is written to ``meta`` when a store is created; :mod:`glassbox.migrations`
+upgrades an older store step by step, so a new release keeps existing data.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("sources", JSON, nullable=False),  # every source that reported it (a commit: git and github)
+    Column("origin", Text, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text),
+    Column("actor_ids", JSON, nullable=False),
+    Column("thread", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text),
+    Column("url", Text),
+    Column("labels", JSON, nullable=False),
+    Column("attrs", JSON, nullable=False),
+    Column("raw", JSON),
+    Column("content_hash", String(40), nullable=False),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+    Index("ix_events_occurred_at", "occurred_at"),
+    Index("ix_events_thread", "thread"),
+    Index("ix_events_source_category", "source", "category"),
+)
+
+refs = Table(
+    "refs",
+    metadata,
+    Column("event_id", String(40), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("value", String(128), primary_key=True),
+    Index("ix_refs_value", "value"),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("source", String(16), primary_key=True),
+    Column("origin", String(512), primary_key=True),
+    Column("category", String(32), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("fetched", Integer, nullable=False, default=0),
+    Column("new", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("first_at", DateTime(timezone=True)),
+    Column("last_at", DateTime(timezone=True)),
+    Column("message", Text),
+    Index("ix_sync_runs_source_origin", "source", "origin"),
+)

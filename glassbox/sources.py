@@ -1,0 +1,72 @@
+"""Builds the configured connectors, one per ``[[github]]``, ``[[git]]``, ``[[jira]]`` and ``[[mlflow]]``.
+
+Connector modules are imported only when their source is configured, so a deployment that uses no
+Jira never needs Jira's client to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from glassbox.config import Config
+
+# config section -> (module, class)
+CONNECTOR_CLASSES = {
+    "github": ("connectors.github", "GitHubConnector"),
+    "git": ("connectors.git_local", "GitLocalConnector"),
+    "jira": ("connectors.jira", "JiraConnector"),
+    "mlflow": ("connectors.mlflow_runs", "MlflowConnector"),
+}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One configured source before its connector is built: its section and a key for messages."""
+
+    kind: str
+    key: str  # "github[0]": names the section in error messages
+    section: object
+
+    def matches(self, only: str) -> bool:
+        """``--only`` takes a kind (``jira``), a key (``github[1]``) or the origin text."""
+        origin = getattr(self.section, "repo", None) or getattr(self.section, "path", None) \
+            or getattr(self.section, "server", None) or getattr(self.section, "tracking_uri", None)
+        return only in (self.kind, self.key, origin)
+
+
+def configured_sources(config: Config, only: str | None = None) -> list[SourceSpec]:
+    specs = [
+        SourceSpec(kind, f"{kind}[{index}]", section)
+        for kind in CONNECTOR_CLASSES
+        for index, section in enumerate(getattr(config, kind))
+    ]
+    return [spec for spec in specs if only is None or spec.matches(only)]
+
+
+def build_connector(spec: SourceSpec, config: Config):  # -> connectors.base.Connector
+    """Instantiate the connector for ``spec``; raises ``ConfigError`` when a secret is missing."""
+    module_name, class_name = CONNECTOR_CLASSES[spec.kind]
+    connector_class = getattr(importlib.import_module(module_name), class_name)
+    return connector_class.from_config(spec.section, config, spec.key)
+
+
+def known_names(specs: Iterable[SourceSpec]) -> list[str]:
+    return sorted({spec.kind for spec in specs} | {spec.key for spec in specs})
+
+
+def origin_of(kind: str, section: object, config: Config) -> str:
+    """The ``origin`` a source's events carry: the repository, clone path, Jira site or tracking URI.
+
+    Connectors and the client-view filter both call this, so the two always agree.
+    """
+    if kind == "github":
+        return section.repo  # type: ignore[attr-defined]
+    if kind == "git":
+        return str(config.resolve_path(section.path))  # type: ignore[attr-defined]
+    if kind == "jira":
+        return section.server.rstrip("/")  # type: ignore[attr-defined]
+    if kind == "mlflow":
+        return config.resolve_sqlite_url(section.tracking_uri)  # type: ignore[attr-defined]
+    raise ValueError(f"unknown source kind {kind!r}")

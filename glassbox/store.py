@@ -1,0 +1,311 @@
+"""Where events, their references and the sync cursors live: SQLite by default, PostgreSQL for teams.
+
+Writes go through :meth:`Store.write`, one transaction per batch that upserts events by id and moves
+the cursor the batch covers, so a re-sync adds nothing and an interrupted one resumes where the last
+committed batch ended (dlt's incremental-loading model). Reads return pandas frames for the metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import make_url
+
+from glassbox import migrations, schema
+from glassbox.errors import ConfigError
+from glassbox.events import Event, Tombstone
+
+log = logging.getLogger(__name__)
+
+_IN_CHUNK = 500  # ids per IN (...) clause; well under SQLite's bound-parameter limit
+EVENT_COLUMNS = tuple(column.name for column in schema.events.columns)
+LIGHT_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in {"raw", "body", "content_hash", "synced_at"})
+
+
+@dataclass
+class WriteCounts:
+    """What one :meth:`Store.write` changed."""
+
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    def add(self, other: WriteCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.deleted += other.deleted
+
+
+@dataclass(frozen=True)
+class CursorKey:
+    """Identifies one cursor: a source, its origin, and the connector's category."""
+
+    source: str
+    origin: str
+    category: str
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets its folder created, WAL mode and a busy timeout."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(f"store url {url!r} is not a database URL (e.g. sqlite:///data/glassbox.db)") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets the dashboard read while a sync writes; NORMAL sync is safe under WAL."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _row(item: Event) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": item.id,
+        "source": item.source,
+        "sources": [item.source],
+        "origin": item.origin,
+        "category": item.category,
+        "occurred_at": item.occurred_at,
+        "actor": item.actor,
+        "actor_ids": list(item.actor_ids),
+        "thread": item.thread,
+        "title": item.title,
+        "body": item.body,
+        "url": item.url,
+        "labels": list(item.labels),
+        "attrs": item.attrs,
+        "raw": item.raw,
+    }
+    row["content_hash"] = _content_hash(row)
+    return row
+
+
+def _content_hash(row: dict[str, Any]) -> str:
+    payload = json.dumps({k: v for k, v in row.items() if k != "content_hash"}, sort_keys=True, default=str)
+    return hashlib.sha1(payload.encode()).hexdigest()
+
+
+def _merge_commit(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """One commit seen by two sources: keep both sources and the richest value of each field."""
+    merged = dict(new)
+    merged["source"] = old["source"]
+    merged["sources"] = sorted(set(old["sources"]) | set(new["sources"]))
+    merged["attrs"] = {**old["attrs"], **new["attrs"]}
+    merged["actor_ids"] = list(dict.fromkeys([*old["actor_ids"], *new["actor_ids"]]))
+    merged["url"] = new["url"] or old["url"]
+    merged["actor"] = old["actor"] if old["source"] == "github" else new["actor"] or old["actor"]
+    merged["content_hash"] = _content_hash(merged)
+    return merged
+
+
+class Store:
+    """The event store behind one engine. Create with :func:`open_store`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def write(
+        self,
+        items: Sequence[Event],
+        tombstones: Sequence[Tombstone] = (),
+        cursor: tuple[CursorKey, str] | None = None,
+    ) -> WriteCounts:
+        """Upsert ``items``, delete ``tombstones`` and move ``cursor``, all in one transaction."""
+        counts = WriteCounts()
+        rows = {row["id"]: row for row in map(_row, items)}
+        now = _now()
+        with self.engine.begin() as conn:
+            existing = self._existing(conn, list(rows))
+            inserts, updates, refs_to_replace = [], [], []
+            for event_id, row in rows.items():
+                old = existing.get(event_id)
+                if old is not None and row["category"] == "commit" and row["source"] not in old["sources"]:
+                    row = _merge_commit(old, row)
+                if old is None:
+                    inserts.append({**row, "synced_at": now})
+                elif old["content_hash"] != row["content_hash"]:
+                    updates.append({**row, "synced_at": now, "b_id": event_id})
+                else:
+                    continue
+                refs_to_replace.append(event_id)
+            if inserts:
+                conn.execute(insert(schema.events), inserts)
+            if updates:
+                statement = update(schema.events).where(schema.events.c.id == bindparam("b_id"))
+                conn.execute(statement, [{k: v for k, v in u.items() if k != "id"} for u in updates])
+            self._replace_refs(conn, refs_to_replace, {e.id: e for e in items}, existing)
+            counts.new, counts.updated = len(inserts), len(updates)
+            counts.deleted = self._delete(conn, [t.event_id for t in tombstones])
+            if cursor is not None:
+                self._save_cursor(conn, cursor[0], cursor[1], now)
+        return counts
+
+    def _existing(self, conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
+        table = schema.events
+        columns = [table.c.id, table.c.source, table.c.sources, table.c.content_hash,
+                   table.c.attrs, table.c.url, table.c.actor, table.c.actor_ids]
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids, _IN_CHUNK):
+            for row in conn.execute(select(*columns).where(table.c.id.in_(chunk))).mappings():
+                found[row["id"]] = dict(row)
+        return found
+
+    def _replace_refs(
+        self, conn: Any, ids: list[str], items: dict[str, Event], existing: dict[str, dict[str, Any]]
+    ) -> None:
+        if not ids:
+            return
+        rows: dict[tuple[str, str, str], None] = {}
+        keep_old = [i for i in ids if i in existing and items[i].category == "commit"]
+        for chunk in _chunks(keep_old, _IN_CHUNK):
+            for ref in conn.execute(select(schema.refs).where(schema.refs.c.event_id.in_(chunk))).mappings():
+                rows[(ref["event_id"], ref["kind"], ref["value"])] = None
+        for chunk in _chunks(ids, _IN_CHUNK):
+            conn.execute(delete(schema.refs).where(schema.refs.c.event_id.in_(chunk)))
+        for event_id in ids:
+            for ref in items[event_id].refs:
+                rows[(event_id, ref.kind, ref.value[:128])] = None
+        if rows:
+            conn.execute(insert(schema.refs), [{"event_id": e, "kind": k, "value": v} for e, k, v in rows])
+
+    def _delete(self, conn: Any, ids: list[str]) -> int:
+        deleted = 0
+        for chunk in _chunks(ids, _IN_CHUNK):
+            conn.execute(delete(schema.refs).where(schema.refs.c.event_id.in_(chunk)))
+            deleted += conn.execute(delete(schema.events).where(schema.events.c.id.in_(chunk))).rowcount
+        return deleted
+
+    def _save_cursor(self, conn: Any, key: CursorKey, value: str, now: datetime) -> None:
+        table = schema.sync_state
+        match = (table.c.source == key.source) & (table.c.origin == key.origin) & (table.c.category == key.category)
+        if conn.execute(update(table).where(match).values(cursor=value, updated_at=now)).rowcount == 0:
+            conn.execute(insert(table).values(source=key.source, origin=key.origin, category=key.category,
+                                              cursor=value, updated_at=now))
+
+    def cursor(self, key: CursorKey) -> str | None:
+        """The last committed cursor for ``key``, or ``None`` before the first sync."""
+        table = schema.sync_state
+        match = (table.c.source == key.source) & (table.c.origin == key.origin) & (table.c.category == key.category)
+        with self.engine.connect() as conn:
+            return conn.execute(select(table.c.cursor).where(match)).scalar_one_or_none()
+
+    # -- sync runs ---------------------------------------------------------------------------
+
+    def start_run(self, source: str, origin: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(schema.sync_runs).values(
+                source=source, origin=origin, started_at=_now(), status="running",
+                fetched=0, new=0, updated=0, deleted=0, errors=0))
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, *, status: str, fetched: int, counts: WriteCounts,
+                   first_at: datetime | None, last_at: datetime | None, message: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(schema.sync_runs).where(schema.sync_runs.c.id == run_id).values(
+                finished_at=_now(), status=status, fetched=fetched, new=counts.new,
+                updated=counts.updated, deleted=counts.deleted, errors=int(status == "failed"),
+                first_at=first_at, last_at=last_at, message=message))
+
+    def sync_runs(self) -> pd.DataFrame:
+        """Every recorded sync run, newest first (the dashboard's freshness panel reads this)."""
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(select(schema.sync_runs).order_by(schema.sync_runs.c.id.desc()), conn)
+        for column in ("started_at", "finished_at", "first_at", "last_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read_events(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        sources: Iterable[str] | None = None,
+        categories: Iterable[str] | None = None,
+        columns: Sequence[str] = LIGHT_COLUMNS,
+    ) -> pd.DataFrame:
+        """Events with ``start <= occurred_at < end``, oldest first, ``occurred_at`` as UTC."""
+        table = schema.events
+        query = select(*(table.c[name] for name in columns)).order_by(table.c.occurred_at, table.c.id)
+        query = _filter(query, table, start, end, sources, categories)
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query).fetchall(), columns=list(columns))
+        if "occurred_at" in frame:
+            frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+        return frame
+
+    def read_refs(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        sources: Iterable[str] | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> pd.DataFrame:
+        """``event_id, kind, value`` for the refs of the events :meth:`read_events` would return."""
+        events, refs = schema.events, schema.refs
+        query = select(refs.c.event_id, refs.c.kind, refs.c.value).join(events, events.c.id == refs.c.event_id)
+        query = _filter(query, events, start, end, sources, categories)
+        with self.engine.connect() as conn:
+            return pd.DataFrame(conn.execute(query).fetchall(), columns=["event_id", "kind", "value"])
+
+    def count_events(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(schema.events)).scalar_one())
+
+
+def _filter(query: Any, table: Any, start: datetime | None, end: datetime | None,
+            sources: Iterable[str] | None, categories: Iterable[str] | None) -> Any:
+    if start is not None:
+        query = query.where(table.c.occurred_at >= start.astimezone(timezone.utc))
+    if end is not None:
+        query = query.where(table.c.occurred_at < end.astimezone(timezone.utc))
+    if sources is not None:
+        query = query.where(table.c.source.in_(list(sources)))
+    if categories is not None:
+        query = query.where(table.c.category.in_(list(categories)))
+    return query
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for index in range(0, len(items), size):
+        yield items[index:index + size]
+
+
+def open_store(url: str) -> Store:
+    """Open (creating or upgrading as needed) the store at ``url``."""
+    engine = make_engine(url)
+    migrations.prepare(engine)
+    return Store(engine)

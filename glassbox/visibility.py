@@ -1,0 +1,58 @@
+"""The client view: what a client may see of their own engagement (SPEC §5, last paragraph).
+
+Hidden from clients: every event on a thread (ticket or pull request) that carries one of the
+engagement's ``internal_labels`` or belongs to an ``internal_projects`` Jira project, every event that
+references such a ticket (a commit message naming it would reveal it), and everything from a source
+marked ``internal = true``. Reports and dashboard pages filter through :func:`client_view` before
+counting, so hidden items vanish from the counts too.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from glassbox.config import Config
+from glassbox.sources import configured_sources, origin_of
+from glassbox.store import Store
+
+VIEWS = ("team", "client")
+_LABELLED_CATEGORIES = ("ticket_created", "pull_request_opened")
+
+
+def internal_threads(store: Store, config: Config) -> frozenset[str]:
+    """Ticket keys and PR threads the client must not see, judged by their current labels."""
+    internal_labels = config.internal_labels()
+    internal_projects = {p.upper() for section in config.jira for p in section.internal_projects}
+    frame = store.read_events(categories=_LABELLED_CATEGORIES, columns=("thread", "labels", "source"))
+    hidden = set()
+    for thread, labels, source in frame.itertuples(index=False):
+        if any(label.lower() in internal_labels for label in labels or ()):
+            hidden.add(thread)
+        elif source == "jira" and thread.split("-")[0].upper() in internal_projects:
+            hidden.add(thread)
+    return frozenset(hidden)
+
+
+def internal_origins(config: Config) -> frozenset[str]:
+    """Origins of every source marked ``internal = true`` in the config."""
+    return frozenset(
+        origin_of(spec.kind, spec.section, config)
+        for spec in configured_sources(config)
+        if getattr(spec.section, "internal", False)
+    )
+
+
+def client_view(events: pd.DataFrame, refs: pd.DataFrame, store: Store, config: Config) -> pd.DataFrame:
+    """``events`` without anything internal; ``refs`` are the events' refs (``event_id, kind, value``)."""
+    if events.empty:
+        return events
+    threads = internal_threads(store, config)
+    origins = internal_origins(config)
+    internal_labels = config.internal_labels()
+    hidden = events["thread"].isin(threads) | events["origin"].isin(origins)
+    if "labels" in events:
+        hidden |= events["labels"].map(lambda labels: any(l.lower() in internal_labels for l in labels or ()))
+    if not refs.empty and threads:
+        revealing = refs.loc[(refs["kind"] == "ticket") & refs["value"].isin(threads), "event_id"]
+        hidden |= events["id"].isin(set(revealing))
+    return events.loc[~hidden]

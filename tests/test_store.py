@@ -1,0 +1,99 @@
+"""The store: round trips on both backends, idempotent upserts, cursors moved with their events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from glassbox import schema
+from glassbox.events import Event, Ref, Tombstone, commit_event_id, event_id
+from glassbox.store import CursorKey, Store
+
+T0 = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
+
+
+def comment(n: int, body: str = "looks good") -> Event:
+    return Event(
+        id=event_id("jira", "https://jira.example", f"comment-{n}"),
+        source="jira", origin="https://jira.example", category="comment",
+        occurred_at=T0 + timedelta(minutes=n), actor="carol", thread="CHURN-1",
+        title=f"comment {n}", body=body, refs=(Ref("ticket", "CHURN-1"),), attrs={"n": n}, raw={"id": n},
+    )
+
+
+def commit(sha: str, source: str, **attrs) -> Event:
+    return Event(
+        id=commit_event_id(sha), source=source, origin="acme/churn" if source == "github" else "/src/churn",
+        category="commit", occurred_at=T0, actor="dev@team.example", thread="acme/churn",
+        title="CHURN-1 add features", refs=(Ref("ticket", "CHURN-1"), Ref("commit", sha)), attrs=attrs,
+        url=f"https://github.com/acme/churn/commit/{sha}" if source == "github" else None,
+    )
+
+
+def count_and_distinct(store: Store) -> tuple[int, int]:
+    with store.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(schema.events)).scalar_one()
+        distinct = conn.execute(select(func.count(func.distinct(schema.events.c.id)))).scalar_one()
+    return total, distinct
+
+
+def test_events_round_trip_with_aware_utc_times(store: Store) -> None:
+    store.write([comment(1, "unicode ✓ <b>html</b> 🚀")])
+    frame = store.read_events(columns=("id", "occurred_at", "body", "attrs", "labels"))
+    assert frame.loc[0, "occurred_at"] == T0 + timedelta(minutes=1)
+    assert str(frame["occurred_at"].dt.tz) == "UTC"
+    assert frame.loc[0, "body"] == "unicode ✓ <b>html</b> 🚀"
+    assert frame.loc[0, "attrs"] == {"n": 1}
+
+
+def test_loading_twice_adds_no_duplicates(store: Store) -> None:
+    batch = [comment(n) for n in range(50)]
+    first = store.write(batch)
+    second = store.write(batch)
+    assert (first.new, second.new, second.updated) == (50, 0, 0)
+    assert count_and_distinct(store) == (50, 50)
+
+
+def test_changed_event_is_updated_not_duplicated(store: Store) -> None:
+    store.write([comment(1)])
+    counts = store.write([comment(1, "edited")])
+    assert (counts.new, counts.updated) == (0, 1)
+    assert store.read_events(columns=("body",)).loc[0, "body"] == "edited"
+
+
+def test_cursor_moves_only_with_its_batch(store: Store) -> None:
+    key = CursorKey("jira", "https://jira.example", "issues")
+    assert store.cursor(key) is None
+    store.write([comment(1)], cursor=(key, "2026-11-02T09:31"))
+    store.write([comment(2)], cursor=(key, "2026-11-02T09:32"))
+    assert store.cursor(key) == "2026-11-02T09:32"
+
+
+def test_commit_seen_by_git_and_github_is_one_event_with_both_sources(store: Store) -> None:
+    sha = "a" * 40
+    store.write([commit(sha, "git", lines_added=10)])
+    store.write([commit(sha, "github", github_login="dev")])
+    frame = store.read_events(columns=("id", "source", "sources", "attrs", "url"))
+    assert len(frame) == 1
+    assert sorted(frame.loc[0, "sources"]) == ["git", "github"]
+    assert frame.loc[0, "attrs"] == {"lines_added": 10, "github_login": "dev"}
+    assert frame.loc[0, "url"].endswith(sha)
+
+
+def test_refs_are_replaced_on_update_and_removed_with_tombstones(store: Store) -> None:
+    store.write([comment(1)])
+    assert store.read_refs()["value"].tolist() == ["CHURN-1"]
+    counts = store.write([], tombstones=[Tombstone(comment(1).id)])
+    assert counts.deleted == 1
+    assert store.read_refs().empty and store.count_events() == 0
+
+
+def test_sync_runs_are_recorded(store: Store) -> None:
+    from glassbox.store import WriteCounts
+
+    run = store.start_run("git", "/src/churn")
+    store.finish_run(run, status="failed", fetched=3, counts=WriteCounts(new=3), first_at=T0, last_at=T0,
+                     message="boom")
+    runs = store.sync_runs()
+    assert runs.loc[0, "status"] == "failed" and runs.loc[0, "new"] == 3 and runs.loc[0, "message"] == "boom"
