@@ -132,10 +132,10 @@ def report_period(args: argparse.Namespace, config: Config) -> Period:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from glassbox.reports import write_report
-
     config = load_config(args.config)
     period = report_period(args, config)
+    from glassbox.reports import write_report  # heavy (charts, PDF): imported only when reporting
+
     store = open_store(config.store_url)
     written = write_report(store, config, period, fmt=args.format, view=args.view,
                            out=Path(args.out) if args.out else None, stdout=sys.stdout)

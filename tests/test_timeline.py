@@ -1,0 +1,101 @@
+"""The unified timeline: SPEC §3 fields, people resolved, filters, the client view, jsonl and csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from glassbox.cli import main
+from glassbox.config import load_config
+from glassbox.events import Event, Ref, commit_event_id, event_id
+from glassbox.store import open_store
+from glassbox.timeline import TIMELINE_FIELDS, load_timeline
+
+CONFIG = """
+[engagement]
+name = "Acme"
+timezone = "America/New_York"
+internal_labels = ["internal"]
+[store]
+url = "sqlite:///glassbox.db"
+[[people]]
+name = "Carol"
+side = "client"
+ids = ["carol@acme.example", "557058:carol"]
+"""
+
+
+def jira(n: int, category: str, when: datetime, actor: str, labels: tuple[str, ...] = (), title: str = "") -> Event:
+    return Event(id=event_id("jira", "https://jira", f"{n}-{category}"), source="jira", origin="https://jira",
+                 category=category, occurred_at=when, actor=actor, thread=f"CHURN-{n}",
+                 title=title or f"CHURN-{n}", labels=labels, url=f"https://jira/browse/CHURN-{n}")
+
+
+def commit(sha: str, when: datetime, message: str, tickets: tuple[str, ...]) -> Event:
+    return Event(id=commit_event_id(sha), source="git", origin="/src/churn", category="commit",
+                 occurred_at=when, actor="dev@agency.example", thread="churn", title=message,
+                 refs=(Ref("commit", sha), *(Ref("ticket", t) for t in tickets)))
+
+
+@pytest.fixture
+def engagement(write_config):
+    path = write_config(CONFIG)
+    config = load_config(path)
+    store = open_store(config.store_url)
+    store.write([
+        jira(1, "ticket_created", datetime(2026, 11, 2, 14, tzinfo=timezone.utc), "557058:carol", title="Churn too high"),
+        jira(2, "ticket_created", datetime(2026, 11, 3, 3, 30, tzinfo=timezone.utc), "dependabot[bot]"),
+        jira(3, "ticket_created", datetime(2026, 11, 4, 10, tzinfo=timezone.utc), "minh", ("Internal",), "Secret rework"),
+        commit("a" * 40, datetime(2026, 11, 4, 12, tzinfo=timezone.utc), "CHURN-1 fix", ("CHURN-1",)),
+        commit("b" * 40, datetime(2026, 11, 4, 13, tzinfo=timezone.utc), "CHURN-3 rework", ("CHURN-3",)),
+    ])
+    return path, config, store
+
+
+def test_timeline_resolves_people_and_sides(engagement) -> None:
+    _, config, store = engagement
+    frame = load_timeline(store, config)
+    assert list(frame["actor"]) == ["Carol", "dependabot[bot]", "minh", "dev@agency.example", "dev@agency.example"]
+    assert list(frame["side"]) == ["client", "bot", "team", "team", "team"]
+    assert sorted(frame.loc[3, "refs"]) == sorted(["a" * 40, "CHURN-1"])
+
+
+def test_client_view_hides_internal_tickets_and_what_reveals_them(engagement) -> None:
+    _, config, store = engagement
+    titles = set(load_timeline(store, config, view="client")["title"])
+    assert "Secret rework" not in titles and "CHURN-3 rework" not in titles
+    assert {"Churn too high", "CHURN-1 fix"} <= titles
+
+
+def test_jsonl_has_exactly_the_spec_fields_with_engagement_offsets(engagement, capsys) -> None:
+    path, _, _ = engagement
+    assert main(["timeline", "--config", str(path)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 5 and all(tuple(row) == TIMELINE_FIELDS for row in rows)
+    assert rows[0]["occurred_at"] == "2026-11-02T09:00:00-05:00"
+
+
+def test_from_and_to_are_whole_days_in_the_engagement_time_zone(engagement, capsys) -> None:
+    path, _, _ = engagement
+    # 2026-11-03 03:30 UTC is still 2 November in New York.
+    assert main(["timeline", "--config", str(path), "--from", "2026-11-02", "--to", "2026-11-02"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["thread"] for row in rows] == ["CHURN-1", "CHURN-2"]
+
+
+def test_source_filter_and_csv_format(engagement, capsys) -> None:
+    path, _, _ = engagement
+    assert main(["timeline", "--config", str(path), "--source", "git", "--format", "csv", "--view", "client"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [row["title"] for row in rows] == ["CHURN-1 fix"]
+    assert set(rows[0]["refs"].split()) == {"a" * 40, "CHURN-1"}
+
+
+def test_bad_dates_are_config_errors(engagement, capsys) -> None:
+    path, _, _ = engagement
+    assert main(["timeline", "--config", str(path), "--from", "yesterday"]) == 2
+    assert "--from 'yesterday': expected a date" in capsys.readouterr().err
