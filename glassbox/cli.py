@@ -19,6 +19,7 @@ from glassbox.config import Config, load_config
 from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import SOURCES
 from glassbox.periods import Period, day_range, parse_day, parse_week
+from glassbox.redaction import RedactingFilter, redact
 from glassbox.store import open_store
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except GlassboxError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted — what was synced so far is kept; run the command again to resume", file=sys.stderr)
@@ -83,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -93,7 +96,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     store = open_store(config.store_url)
     with sync_lock(store):
         summaries = sync_sources(config, store, args.only,
-                                 report=lambda summary: print(summary.line(), file=sys.stderr))
+                                 report=lambda summary: print(redact(summary.line()), file=sys.stderr))
     return 0 if all(summary.ok for summary in summaries) else 1
 
 
@@ -172,5 +175,5 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"{connector.label}: ok — {connector.check()}", file=sys.stderr)
         except GlassboxError as exc:
             failures += 1
-            print(f"{spec.key}: {exc}", file=sys.stderr)
+            print(f"{spec.key}: {redact(str(exc))}", file=sys.stderr)
     return 1 if failures else 0

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from glassbox import redaction
 from glassbox.errors import ConfigError
 from glassbox.events import DEFAULT_TICKET_PATTERN
 
@@ -187,6 +188,7 @@ class Config(_Section):
                 f"{self.path}: {key} names the environment variable {env_name}, which is not set"
                 f" — export {env_name} before running this command"
             )
+        redaction.register(value)
         return SecretStr(value)
 
 

@@ -1,0 +1,68 @@
+"""What every benchmark script shares: timing a child process with its peak memory, and a table.
+
+Each measurement runs in its own process so peak memory (``ru_maxrss`` from ``wait4``) belongs to
+that measurement alone, and imports are not shared between contenders.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Measurement:
+    name: str
+    seconds: float
+    peak_mb: float
+    note: str = ""
+
+
+def run_measured(name: str, argv: list[str], *, note: str = "", stdout=subprocess.DEVNULL,
+                 env: dict[str, str] | None = None, cwd: Path | None = None) -> Measurement:
+    """Run ``argv`` to completion; wall time and the child's peak resident memory."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{name} failed ({' '.join(argv)}):\n{stderr[-2000:]}")
+    return Measurement(name, seconds, usage.ru_maxrss / 1024, note)
+
+
+def python_env() -> dict[str, str]:
+    """The environment for a child Python that imports this checkout's packages."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (f"{platform.node()} — {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; "
+            f"{datetime.now(timezone.utc):%Y-%m-%d}")
+
+
+def print_table(title: str, rows: list[Measurement], floor: Measurement) -> None:
+    """A Markdown table: each contender's time, its ratio to the floor, and its peak memory."""
+    print(f"\n### {title}\n")
+    print(f"_{machine()}_\n")
+    print("| contender | wall s | × floor | peak MB | note |")
+    print("|---|---:|---:|---:|---|")
+    for row in rows:
+        ratio = row.seconds / floor.seconds if floor.seconds else float("nan")
+        print(f"| {row.name} | {row.seconds:.2f} | {ratio:.2f} | {row.peak_mb:.0f} | {row.note} |")
+    sys.stdout.flush()
