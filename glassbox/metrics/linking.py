@@ -1,0 +1,199 @@
+"""How work items point at each other: commits and PRs to tickets, runs to commits and so to tickets.
+
+The timeline gives every event its ``refs`` (ticket keys and commit SHAs it mentions or belongs to,
+SPEC §3). This module turns them into three small tables — commits, pull requests and runs, each with
+the tickets they serve — so a ticket can list its commits, PRs and runs, a run can name its code and
+ticket, and the report can say how much work is unlinked (SPEC §5 ``links``).
+
+A run's commit is its ``mlflow.source.git.commit`` tag; a prefix of 7+ hex digits matches the one
+known commit it begins with (an ambiguous prefix matches none). A run's tickets are the ones its own
+tags or refs name, else those of its commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+SHA = re.compile(r"[0-9a-f]{7,40}")
+PR_CATEGORIES = ("pull_request_opened", "pull_request_merged", "pull_request_closed")
+RUN_CATEGORIES = ("run_started", "run_finished")
+MIN_PREFIX = 7
+
+
+def is_sha(value: object) -> bool:
+    return isinstance(value, str) and SHA.fullmatch(value.lower()) is not None
+
+
+def exploded_refs(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per (event, ref): ``id, value, kind`` where kind is ``commit`` (a SHA) or ``ticket``."""
+    if events.empty:
+        return pd.DataFrame({"id": pd.Series(dtype=object), "value": pd.Series(dtype=object),
+                             "kind": pd.Series(dtype=object)})
+    pairs = events[["id", "refs"]].explode("refs").dropna(subset=["refs"]).rename(columns={"refs": "value"})
+    pairs["value"] = pairs["value"].astype(str)
+    pairs["kind"] = pairs["value"].str.lower().str.fullmatch(SHA.pattern).map({True: "commit", False: "ticket"})
+    return pairs.reset_index(drop=True)
+
+
+def _ticket_refs(events: pd.DataFrame) -> pd.DataFrame:
+    refs = exploded_refs(events)
+    return refs.loc[refs["kind"] == "ticket", ["id", "value"]].rename(columns={"value": "ticket"})
+
+
+def _attr(frame: pd.DataFrame, key: str) -> pd.Series:
+    return frame["attrs"].map(lambda attrs: attrs.get(key) if isinstance(attrs, dict) else None)
+
+
+def commits_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per commit: ``id, sha, occurred_at, thread, actor, side, title, url, tickets`` (a list)."""
+    commits = events.loc[events["category"] == "commit"].copy()
+    own = commits["refs"].map(lambda refs: next((r.lower() for r in refs if is_sha(r)), None))
+    commits["sha"] = _attr(commits, "sha").fillna(own).astype(object).map(
+        lambda sha: sha.lower() if isinstance(sha, str) else None)
+    tickets = _ticket_refs(commits).groupby("id")["ticket"].agg(list)
+    commits["tickets"] = commits["id"].map(tickets).map(lambda v: v if isinstance(v, list) else [])
+    columns = ["id", "sha", "occurred_at", "thread", "actor", "side", "title", "url", "tickets"]
+    return commits.loc[:, columns].reset_index(drop=True)
+
+
+def pull_requests_frame(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per PR thread: ``thread, number, title, url, author, opened_at, merged_at, closed_at, tickets``."""
+    prs = events.loc[events["category"].isin(PR_CATEGORIES)]
+    columns = ["thread", "number", "title", "url", "author", "opened_at", "merged_at", "closed_at", "tickets"]
+    if prs.empty:
+        return pd.DataFrame(columns=columns)
+    times = prs.pivot_table(index="thread", columns="category", values="occurred_at", aggfunc="min")
+    first = prs.sort_values("occurred_at").groupby("thread").first()
+    opened = prs.loc[prs["category"] == "pull_request_opened"].groupby("thread").first()
+    out = pd.DataFrame(index=first.index)
+    out["number"] = _attr(first, "number")
+    out["title"] = first["title"]
+    out["url"] = first["url"]
+    out["author"] = opened["actor"].reindex(out.index).fillna(first["actor"])
+    for column, category in (("opened_at", "pull_request_opened"), ("merged_at", "pull_request_merged"),
+                             ("closed_at", "pull_request_closed")):
+        out[column] = times[category] if category in times else pd.NaT
+    tickets = _ticket_refs(prs).merge(prs[["id", "thread"]], on="id").groupby("thread")["ticket"].agg(
+        lambda values: list(dict.fromkeys(values)))
+    out["tickets"] = out.index.map(tickets).map(lambda v: v if isinstance(v, list) else [])
+    return out.reset_index().loc[:, columns]
+
+
+def resolve_prefixes(prefixes: pd.Series, shas: Iterable[str]) -> pd.Series:
+    """The one full SHA each prefix (7+ hex digits) begins, else None (unknown, too short or ambiguous)."""
+    by_head: dict[str, list[str]] = {}
+    for sha in set(shas):
+        if isinstance(sha, str) and len(sha) >= MIN_PREFIX:
+            by_head.setdefault(sha[:MIN_PREFIX], []).append(sha)
+
+    def resolve(prefix: object) -> str | None:
+        if not is_sha(prefix):
+            return None
+        prefix = str(prefix).lower()
+        matches = [sha for sha in by_head.get(prefix[:MIN_PREFIX], ()) if sha.startswith(prefix)]
+        return matches[0] if len(matches) == 1 else None
+
+    return prefixes.map(resolve)
+
+
+def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per MLflow run, its latest state, with its commit resolved and its tickets.
+
+    Columns: ``run_id, experiment, name, started_at, ended_at, status, actor, side, url, params,
+    metrics, history, note, parent_run_id, commit`` (the tag as given), ``sha`` (the known full SHA or
+    None), ``tickets``. ``started_at`` is the ``run_started`` event's time (else the run's start_time).
+    """
+    commits = commits_frame(events) if commits is None else commits
+    runs = events.loc[events["category"].isin(RUN_CATEGORIES)].copy()
+    columns = ["run_id", "experiment", "name", "started_at", "ended_at", "status", "actor", "side", "url",
+               "params", "metrics", "history", "note", "parent_run_id", "commit", "sha", "tickets"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    runs["run_id"] = _attr(runs, "run_id").fillna(runs["id"])
+    runs["order"] = (runs["category"] == "run_finished").astype(int)
+    latest = runs.sort_values(["order", "occurred_at"]).groupby("run_id").last()
+    started = runs.loc[runs["category"] == "run_started"].groupby("run_id")["occurred_at"].min()
+    out = pd.DataFrame(index=latest.index)
+    out["experiment"] = _attr(latest, "experiment").fillna(latest["thread"])
+    out["name"] = latest["title"]
+    fallback = pd.to_datetime(_attr(latest, "start_time"), utc=True, errors="coerce", format="ISO8601")
+    out["started_at"] = started.reindex(out.index).fillna(fallback)
+    out["ended_at"] = pd.to_datetime(_attr(latest, "end_time"), utc=True, errors="coerce", format="ISO8601")
+    out["status"] = _attr(latest, "status")
+    for column in ("actor", "side", "url"):
+        out[column] = latest[column]
+    for column in ("params", "metrics", "history"):
+        out[column] = _attr(latest, column).map(lambda v: v if isinstance(v, dict) else {})
+    out["note"] = _attr(latest, "note")
+    out["parent_run_id"] = _attr(latest, "parent_run_id")
+    own_sha = latest["refs"].map(lambda refs: next((r for r in refs if is_sha(r)), None))
+    out["commit"] = _attr(latest, "commit").fillna(own_sha).astype(object)
+    out["sha"] = resolve_prefixes(out["commit"], commits["sha"].dropna())
+    out["tickets"] = _run_tickets(latest, out["sha"], commits)
+    return out.reset_index().loc[:, columns].sort_values("started_at", kind="stable").reset_index(drop=True)
+
+
+def _run_tickets(latest: pd.DataFrame, shas: pd.Series, commits: pd.DataFrame) -> pd.Series:
+    by_sha = commits.dropna(subset=["sha"]).set_index("sha")["tickets"]
+    by_sha = by_sha[~by_sha.index.duplicated()]
+    tag = _attr(latest, "ticket")
+    own = latest["refs"].map(lambda refs: [r for r in refs if not is_sha(r)])
+    result = []
+    for ticket, mentioned, sha in zip(tag, own, shas, strict=True):
+        named = list(dict.fromkeys(([ticket] if ticket else []) + mentioned))
+        from_commit = list(by_sha.get(sha, [])) if sha else []
+        result.append(named or from_commit)
+    return pd.Series(result, index=latest.index, dtype=object)
+
+
+@dataclass(frozen=True)
+class Links:
+    """Commits, PRs and runs with the tickets they serve, built once from a timeline frame."""
+
+    commits: pd.DataFrame
+    pull_requests: pd.DataFrame
+    runs: pd.DataFrame
+
+    def for_ticket(self, key: str) -> dict[str, pd.DataFrame]:
+        """The commits, PRs and runs that serve ticket ``key``."""
+        return {
+            "commits": self.commits.loc[self.commits["tickets"].map(lambda t: key in t)],
+            "pull_requests": self.pull_requests.loc[self.pull_requests["tickets"].map(lambda t: key in t)],
+            "runs": self.runs.loc[self.runs["tickets"].map(lambda t: key in t)],
+        }
+
+    def for_run(self, run_id: str) -> dict[str, object]:
+        """A run's commit (a row as a dict, or None when unknown) and its tickets."""
+        rows = self.runs.loc[self.runs["run_id"] == run_id]
+        if rows.empty:
+            return {"commit": None, "tickets": []}
+        run = rows.iloc[0]
+        commit = self.commits.loc[self.commits["sha"] == run["sha"]] if run["sha"] else self.commits.iloc[0:0]
+        return {"commit": commit.iloc[0].to_dict() if not commit.empty else None, "tickets": list(run["tickets"])}
+
+
+def build_links(events: pd.DataFrame) -> Links:
+    commits = commits_frame(events)
+    return Links(commits, pull_requests_frame(events), runs_frame(events, commits))
+
+
+def links_summary(links: Links, start: datetime, end: datetime) -> dict[str, int]:
+    """SPEC §5 ``links`` for commits made and runs started in ``[start, end)``.
+
+    A commit is linked when it names a ticket; a run when its commit tag resolves to a known commit.
+    """
+    commits = links.commits.loc[(links.commits["occurred_at"] >= start) & (links.commits["occurred_at"] < end)]
+    runs = links.runs.loc[(links.runs["started_at"] >= start) & (links.runs["started_at"] < end)]
+    with_ticket = int(commits["tickets"].map(bool).sum())
+    with_commit = int(runs["sha"].notna().sum())
+    return {
+        "commits_with_ticket": with_ticket,
+        "commits_without_ticket": len(commits) - with_ticket,
+        "runs_with_commit": with_commit,
+        "runs_without_commit": len(runs) - with_commit,
+    }
