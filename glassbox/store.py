@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, Text, bindparam, cast, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.types import JSON
 
 from glassbox import migrations, schema
 from glassbox.errors import ConfigError
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # ids per IN (...) clause; well under SQLite's bound-parameter limit
 EVENT_COLUMNS = tuple(column.name for column in schema.events.columns)
+_JSON_COLUMNS = frozenset(c.name for c in schema.events.columns if isinstance(c.type, JSON))
 LIGHT_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in {"raw", "body", "content_hash", "synced_at"})
 
 
@@ -258,10 +260,13 @@ class Store:
     ) -> pd.DataFrame:
         """Events with ``start <= occurred_at < end``, oldest first, ``occurred_at`` as UTC."""
         table = schema.events
-        query = select(*(table.c[name] for name in columns)).order_by(table.c.occurred_at, table.c.id)
+        selected = [cast(table.c[name], Text) if name in _JSON_COLUMNS else table.c[name] for name in columns]
+        query = select(*selected).order_by(table.c.occurred_at, table.c.id)
         query = _filter(query, table, start, end, sources, categories)
         with self.engine.connect() as conn:
-            frame = pd.DataFrame(conn.execute(query).fetchall(), columns=list(columns))
+            frame = _columnar(conn.execute(query).fetchall(), columns)
+        for name in _JSON_COLUMNS.intersection(columns):
+            frame[name] = _decode_json(frame[name], cache=name != "attrs" and name != "raw")
         if "occurred_at" in frame:
             frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
         return frame
@@ -279,7 +284,7 @@ class Store:
         query = select(refs.c.event_id, refs.c.kind, refs.c.value).join(events, events.c.id == refs.c.event_id)
         query = _filter(query, events, start, end, sources, categories)
         with self.engine.connect() as conn:
-            return pd.DataFrame(conn.execute(query).fetchall(), columns=["event_id", "kind", "value"])
+            return _columnar(conn.execute(query).fetchall(), ("event_id", "kind", "value"))
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:
@@ -297,6 +302,20 @@ def _filter(query: Any, table: Any, start: datetime | None, end: datetime | None
     if categories is not None:
         query = query.where(table.c.category.in_(list(categories)))
     return query
+
+
+def _columnar(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
+    """A frame built column by column: far faster than pandas inspecting each SQLAlchemy row."""
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in zip(columns, values, strict=True)})
+
+
+def _decode_json(texts: pd.Series, *, cache: bool) -> pd.Series:
+    """Decode JSON text; columns with few distinct values (labels, sources) decode each value once."""
+    if not cache:
+        return texts.map(lambda text: None if text is None else json.loads(text))
+    decoded = {text: None if text is None else json.loads(text) for text in set(texts)}
+    return texts.map(decoded.__getitem__)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

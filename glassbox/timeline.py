@@ -60,10 +60,10 @@ def _resolve_people(frame: pd.DataFrame, directory: Directory) -> pd.DataFrame:
 
 
 def _refs_lists(ids: pd.Series, refs: pd.DataFrame) -> pd.Series:
-    if refs.empty:
-        return pd.Series([[] for _ in range(len(ids))], index=ids.index, dtype=object)
-    grouped = refs.groupby("event_id", sort=False)["value"].agg(list)
-    return ids.map(grouped).map(lambda value: value if isinstance(value, list) else [])
+    by_event: dict[str, list[str]] = {}
+    for event_id, value in zip(refs["event_id"], refs["value"], strict=True):
+        by_event.setdefault(event_id, []).append(value)
+    return pd.Series([by_event.get(event_id, []) for event_id in ids], index=ids.index, dtype=object)
 
 
 def in_timezone(moments: pd.Series, tz: str) -> pd.Series:
