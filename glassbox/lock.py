@@ -1,7 +1,12 @@
 """One sync at a time per store, so cron or a systemd timer can fire every few minutes safely.
 
 SQLite stores take a file lock beside the database file; PostgreSQL stores a session-level
-advisory lock, which the server releases by itself if the sync process dies.
+advisory lock, which the server releases by itself if the sync process dies. A second sync does
+not wait: it raises :class:`SyncLocked` at once, the CLI prints one line and exits 1, and the next
+scheduled run catches up.
+
+PostgreSQL advisory locks are per database, so the key also names the schema: several stores in
+one database (one schema per engagement) lock independently.
 """
 
 from __future__ import annotations
@@ -9,39 +14,67 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
-from sqlalchemy import text
+from sqlalchemy import Connection, TextClause, text
 
 from glassbox.errors import SyncLocked
-from glassbox.store import Store
 
-ADVISORY_LOCK_ID = 0x61A55B0C  # any constant: it names "the glassbox sync" among the server's locks
-_BUSY = "another sync is already running on this store — this one exits; the running sync will catch up"
+if TYPE_CHECKING:
+    from glassbox.store import Store
+
+SYNC_LOCK_SPACE = 0x61A55B0C  # any constant: it names "the glassbox sync" among the server's locks
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:space, hashtext(current_schema()))")
+_UNLOCK = text("SELECT pg_advisory_unlock(:space, hashtext(current_schema()))")
+
+
+def sync_lock_path(database: str) -> Path:
+    """The lock file a SQLite store's sync holds: ``glassbox.db`` → ``glassbox.sync.lock``."""
+    return Path(database).with_suffix(".sync.lock")
 
 
 @contextmanager
 def sync_lock(store: Store) -> Iterator[None]:
-    """Hold the store's sync lock for the duration of the block, or raise :class:`SyncLocked` at once."""
-    if store.dialect == "sqlite":
-        database = store.engine.url.database
-        if not database or database == ":memory:":
+    """Hold the store's sync lock for the duration of the block, or raise :class:`SyncLocked` at once.
+
+    The lock is released when the block ends, whether it returns or raises.
+    """
+    if store.dialect == "postgresql":
+        with _advisory_lock(store):
             yield
-            return
-        lock = FileLock(str(Path(database).with_suffix(".sync.lock")))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise SyncLocked(_BUSY) from None
-        try:
-            yield
-        finally:
-            lock.release()
         return
-    with store.engine.connect() as conn:
-        if not conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": ADVISORY_LOCK_ID}).scalar():
-            raise SyncLocked(_BUSY)
+    database = store.engine.url.database
+    if not database or database == ":memory:":  # a private in-memory store: nobody to overlap with
+        yield
+        return
+    lock = FileLock(str(sync_lock_path(database)))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SyncLocked(_busy(store)) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def _advisory_lock(store: Store) -> Iterator[None]:
+    # AUTOCOMMIT: the lock belongs to the session, so no transaction stays open for the whole sync.
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if not _scalar(conn, _TRY_LOCK):
+            raise SyncLocked(_busy(store))
         try:
             yield
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": ADVISORY_LOCK_ID})
+            _scalar(conn, _UNLOCK)
+
+
+def _scalar(conn: Connection, statement: TextClause) -> bool:
+    return bool(conn.execute(statement, {"space": SYNC_LOCK_SPACE}).scalar())
+
+
+def _busy(store: Store) -> str:
+    where = store.engine.url.render_as_string(hide_password=True)
+    return f"store {where}: another sync is already running — this one exits; the next scheduled run will catch up"

@@ -1,7 +1,11 @@
 """The store's tables, shared by SQLite and PostgreSQL through SQLAlchemy Core.
 
 ``SCHEMA_VERSION`` is written to ``meta`` when a store is created; :mod:`glassbox.migrations`
-upgrades an older store step by step, so a new release keeps existing data.
+upgrades an older store step by step, so a new release keeps existing data. Bump the version
+whenever a table, column or index changes, and add the step that brings a version-(n-1) store there.
+
+Versions: 1 the first release; 2 adds ``ix_events_category_occurred_at`` (the metrics, reports and
+client view read one category at a time over a period).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -52,6 +56,7 @@ events = Table(
     Index("ix_events_occurred_at", "occurred_at"),
     Index("ix_events_thread", "thread"),
     Index("ix_events_source_category", "source", "category"),
+    Index("ix_events_category_occurred_at", "category", "occurred_at"),  # since version 2
 )
 
 refs = Table(

@@ -1,0 +1,253 @@
+"""Upgrades keep existing stores: a version-1 store is brought to the current version with its data.
+
+``V1`` is a frozen copy of the tables as the first release created them (glassbox/schema.py at
+schema version 1); it must never follow later changes to the schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+    update,
+)
+
+from glassbox import migrations, schema
+from glassbox.cli import main
+from glassbox.errors import ConfigError
+from glassbox.events import Event, Ref, event_id
+from glassbox.store import EVENT_COLUMNS, CursorKey, Store, WriteCounts, make_engine, open_store
+
+V1 = MetaData()
+Table("meta", V1, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
+Table(
+    "events", V1,
+    Column("id", String(40), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("sources", JSON, nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text),
+    Column("actor_ids", JSON, nullable=False),
+    Column("thread", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text),
+    Column("url", Text),
+    Column("labels", JSON, nullable=False),
+    Column("attrs", JSON, nullable=False),
+    Column("raw", JSON),
+    Column("content_hash", String(40), nullable=False),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+    Index("ix_events_occurred_at", "occurred_at"),
+    Index("ix_events_thread", "thread"),
+    Index("ix_events_source_category", "source", "category"),
+)
+Table(
+    "refs", V1,
+    Column("event_id", String(40), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("value", String(128), primary_key=True),
+    Index("ix_refs_value", "value"),
+)
+Table(
+    "sync_state", V1,
+    Column("source", String(16), primary_key=True),
+    Column("origin", String(512), primary_key=True),
+    Column("category", String(32), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Table(
+    "sync_runs", V1,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("origin", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),
+    Column("fetched", Integer, nullable=False, default=0),
+    Column("new", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("first_at", DateTime(timezone=True)),
+    Column("last_at", DateTime(timezone=True)),
+    Column("message", Text),
+    Index("ix_sync_runs_source_origin", "source", "origin"),
+)
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+JIRA = "https://jira.example"
+CURSOR = CursorKey("jira", JIRA, "issues")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no store in it yet, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'glassbox.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def v1_engine(empty_url: str) -> Iterator[Engine]:
+    """A store as version 1 created it, holding events, refs, a cursor and a sync run."""
+    engine = make_engine(empty_url)
+    with engine.begin() as conn:
+        V1.create_all(conn)
+        conn.execute(V1.tables["meta"].insert().values(key="schema_version", value="1"))
+    old = Store(engine)  # the write path has not changed since version 1
+    old.write([ticket_event(n) for n in range(30)], cursor=(CURSOR, "2026-11-02T09:29"))
+    run = old.start_run("jira", JIRA)
+    old.finish_run(run, status="ok", fetched=30, counts=WriteCounts(new=30), first_at=T0,
+                   last_at=T0 + timedelta(minutes=29), message=None)
+    yield engine
+    engine.dispose()
+
+
+def ticket_event(n: int) -> Event:
+    return Event(
+        id=event_id("jira", JIRA, f"comment-{n}"), source="jira", origin=JIRA,
+        category="comment" if n % 2 else "ticket_transition", occurred_at=T0 + timedelta(minutes=n),
+        actor="carol", thread=f"CHURN-{n % 5}", title=f"event {n}", body="ünïcode body",
+        refs=(Ref("ticket", f"CHURN-{n % 5}"),), labels=("internal",) if n % 7 == 0 else (),
+        attrs={"n": n}, raw={"id": n},
+    )
+
+
+def snapshot(store: Store) -> tuple:
+    """Everything a user would miss if an upgrade lost it."""
+    events = store.read_events(columns=EVENT_COLUMNS)
+    refs = store.read_refs().sort_values(["event_id", "value"]).reset_index(drop=True)
+    runs = store.sync_runs().drop(columns=["id"])
+    return (events.to_json(date_format="iso"), refs.to_json(), store.cursor(CURSOR),
+            runs.to_json(date_format="iso"))
+
+
+def version_of(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        return migrations.stored_version(conn)
+
+
+def index_names(engine: Engine) -> dict[str, set[str]]:
+    found = inspect(engine)
+    return {table: {index["name"] for index in found.get_indexes(table)} for table in schema.metadata.tables}
+
+
+def test_every_version_has_its_upgrade_step() -> None:
+    assert set(migrations.STEPS) == set(range(1, schema.SCHEMA_VERSION))
+
+
+def test_version_1_store_is_upgraded_keeping_its_data(v1_engine: Engine, empty_url: str) -> None:
+    before = snapshot(Store(v1_engine))
+    upgraded = open_store(empty_url)
+    assert version_of(upgraded.engine) == schema.SCHEMA_VERSION
+    assert snapshot(upgraded) == before
+    assert upgraded.count_events() == 30
+    upgraded.engine.dispose()
+
+
+def test_upgraded_store_has_the_same_tables_and_indexes_as_a_new_one(
+        v1_engine: Engine, empty_url: str, tmp_path: Path) -> None:
+    upgraded = open_store(empty_url)
+    fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert index_names(upgraded.engine) == index_names(fresh.engine)
+    assert "ix_events_category_occurred_at" in index_names(upgraded.engine)["events"]
+    upgraded.engine.dispose()
+    fresh.engine.dispose()
+
+
+def test_upgraded_store_keeps_syncing_where_it_left_off(v1_engine: Engine, empty_url: str) -> None:
+    upgraded = open_store(empty_url)
+    assert upgraded.cursor(CURSOR) == "2026-11-02T09:29"
+    counts = upgraded.write([ticket_event(n) for n in range(25, 35)], cursor=(CURSOR, "2026-11-02T09:34"))
+    assert (counts.new, counts.updated) == (5, 0)
+    assert upgraded.count_events() == 35
+    upgraded.engine.dispose()
+
+
+def test_failed_upgrade_leaves_the_store_as_it_was(
+        v1_engine: Engine, empty_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def half_done(conn) -> None:
+        next(i for i in schema.events.indexes if i.name == "ix_events_category_occurred_at").create(conn)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(migrations.STEPS, 1, half_done)
+    with pytest.raises(RuntimeError, match="disk full"):
+        open_store(empty_url)
+    assert version_of(v1_engine) == 1
+    assert "ix_events_category_occurred_at" not in index_names(v1_engine)["events"]
+    monkeypatch.undo()
+    retried = open_store(empty_url)
+    assert version_of(retried.engine) == schema.SCHEMA_VERSION
+    retried.engine.dispose()
+
+
+def test_new_store_records_the_current_version(empty_url: str) -> None:
+    created = open_store(empty_url)
+    assert version_of(created.engine) == schema.SCHEMA_VERSION
+    created.engine.dispose()
+
+
+def test_store_newer_than_the_code_is_refused_with_a_clear_message(empty_url: str) -> None:
+    created = open_store(empty_url)
+    with created.engine.begin() as conn:
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version")
+                     .values(value=str(schema.SCHEMA_VERSION + 1)))
+    with pytest.raises(ConfigError, match=rf"schema version {schema.SCHEMA_VERSION + 1}, newer than this Glassbox"
+                                          rf" understands \({schema.SCHEMA_VERSION}\) — upgrade Glassbox"):
+        open_store(empty_url)
+    created.engine.dispose()
+
+
+def test_cli_refuses_a_newer_store_with_one_line_and_exit_2(
+        empty_url: str, write_config, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    created = open_store(empty_url)
+    with created.engine.begin() as conn:
+        conn.execute(update(schema.meta).values(value="99"))
+    monkeypatch.setenv("GLASSBOX_DB_URL", empty_url)
+    assert main(["timeline", "--config", str(write_config(""))]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "schema version 99" in err[0] and err[0].startswith("error: the store at ")
+    created.engine.dispose()
+
+
+def test_opening_a_current_sqlite_store_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """The dashboard opens the store while a sync holds SQLite's write lock: only the upgrade path locks."""
+    url = f"sqlite:///{tmp_path / 'glassbox.db'}"
+    writer = open_store(url)
+    with writer.engine.begin() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        started = datetime.now(timezone.utc)
+        reader = open_store(url)
+        assert reader.count_events() == 0
+        assert datetime.now(timezone.utc) - started < timedelta(seconds=5)
+    reader.engine.dispose()
+    writer.engine.dispose()
+
+
+def test_category_reads_use_the_version_2_index(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'glassbox.db'}")
+    query = (select(schema.events.c.id).where(schema.events.c.category.in_(["ticket_transition"]))
+             .where(schema.events.c.occurred_at >= T0).order_by(schema.events.c.occurred_at))
+    with store.engine.connect() as conn:
+        compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+    assert "ix_events_category_occurred_at" in plan
+    store.engine.dispose()
