@@ -105,7 +105,8 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
     """One row per MLflow run, its latest state, with its commit resolved and its tickets.
 
     Columns: ``run_id, experiment, name, started_at, ended_at, status, actor, side, url, params,
-    metrics, history, note, parent_run_id, commit`` (the tag as given), ``sha`` (the known full SHA or
+    metrics, history, note`` (the run's ``body`` when the frame has one, else attrs ``note``),
+    ``parent_run_id, commit`` (the tag as given), ``sha`` (the known full SHA or
     None), ``tickets``. ``started_at`` is the ``run_started`` event's time (else the run's start_time).
     """
     commits = commits_frame(events) if commits is None else commits
@@ -129,7 +130,8 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
         out[column] = latest[column]
     for column in ("params", "metrics", "history"):
         out[column] = _attr(latest, column).map(lambda v: v if isinstance(v, dict) else {})
-    out["note"] = _attr(latest, "note")
+    notes = _attr(latest, "note")
+    out["note"] = latest["body"].where(latest["body"].notna(), notes) if "body" in latest else notes
     out["parent_run_id"] = _attr(latest, "parent_run_id")
     own_sha = latest["refs"].map(lambda refs: next((r for r in refs if is_sha(r)), None))
     out["commit"] = _attr(latest, "commit").fillna(own_sha).astype(object)

@@ -1,0 +1,129 @@
+"""The experiments' story: runs over time, the best so far per KPI, what changed, and metric drops.
+
+For each ``[[kpi]]`` (an experiment, a metric and a goal), runs are taken in start order; a run
+counts toward "best" only when it FINISHED with that metric. Each run is compared with the best run
+before it: which parameters it changed, whether it set a new best, and whether it fell more than
+``alert_drop`` (a fraction of the best's magnitude) below it — a ``metric_drop`` alert.
+Loops here run over runs of one experiment (hundreds to thousands), never over all events.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import pandas as pd
+
+from glassbox.config import Kpi
+
+STORY_COLUMNS = ("run_id", "name", "started_at", "status", "actor", "value", "counted", "new_best",
+                 "best_so_far", "best_run_id", "previous_best", "previous_best_run_id", "param_diff",
+                 "drop", "drop_fraction", "met", "note", "commit", "sha", "tickets", "url")
+
+
+def _value(metrics: object, name: str) -> float | None:
+    value = metrics.get(name) if isinstance(metrics, dict) else None
+    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def is_better(value: float, than: float, goal: str) -> bool:
+    return value > than if goal == "max" else value < than
+
+
+def meets(value: float | None, kpi: Kpi) -> bool | None:
+    """Whether ``value`` reaches the KPI's target (None when there is no target or no value)."""
+    if kpi.target is None or value is None:
+        return None
+    return value >= kpi.target if kpi.goal == "max" else value <= kpi.target
+
+
+def dropped(value: float, best: float, kpi: Kpi) -> float | None:
+    """The fraction by which ``value`` is worse than ``best``, when it exceeds ``alert_drop``; else None."""
+    scale = abs(best) or 1.0
+    worse = (best - value) if kpi.goal == "max" else (value - best)
+    fraction = worse / scale
+    return fraction if fraction > kpi.alert_drop else None
+
+
+def param_diff(before: dict | None, after: dict | None) -> dict[str, dict[str, object]]:
+    """``{param: {"from": old, "to": new}}`` for every parameter that differs (absent is None)."""
+    before, after = before or {}, after or {}
+    return {key: {"from": before.get(key), "to": after.get(key)}
+            for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
+
+
+def kpi_story(runs: pd.DataFrame, kpi: Kpi) -> pd.DataFrame:
+    """One row per run of ``kpi.experiment``, oldest first, judged against the best run before it.
+
+    ``runs`` comes from :func:`glassbox.metrics.linking.runs_frame`. ``counted`` says whether the run
+    takes part in "best" (FINISHED with a finite value). ``param_diff`` is against the previous best.
+    """
+    ordered = runs.loc[runs["experiment"] == kpi.experiment].sort_values("started_at", kind="stable")
+    rows = []
+    best: tuple[float, str, dict] | None = None
+    for run in ordered.itertuples(index=False):
+        value = _value(run.metrics, kpi.metric)
+        counted = run.status == "FINISHED" and value is not None
+        fraction = dropped(value, best[0], kpi) if counted and best else None
+        new_best = counted and (best is None or is_better(value, best[0], kpi.goal))
+        rows.append({
+            "run_id": run.run_id, "name": run.name, "started_at": run.started_at, "status": run.status,
+            "actor": run.actor, "value": value, "counted": counted, "new_best": new_best,
+            "previous_best": best[0] if best else None, "previous_best_run_id": best[1] if best else None,
+            "param_diff": param_diff(best[2] if best else None, run.params) if best else {},
+            "drop": fraction is not None, "drop_fraction": fraction, "met": meets(value, kpi) if counted else None,
+            "note": run.note, "commit": run.commit, "sha": run.sha, "tickets": list(run.tickets), "url": run.url,
+        })
+        if new_best:
+            best = (value, run.run_id, run.params)
+        rows[-1]["best_so_far"] = best[0] if best else None
+        rows[-1]["best_run_id"] = best[1] if best else None
+    return pd.DataFrame(rows, columns=list(STORY_COLUMNS))
+
+
+def _in(moments: pd.Series, start: datetime, end: datetime) -> pd.Series:
+    return (moments >= start) & (moments < end)
+
+
+def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
+                        end: datetime) -> tuple[list[dict], list[dict], dict[tuple[str, str], pd.DataFrame]]:
+    """SPEC §5's ``experiments`` and ``alerts`` for ``[start, end)``, plus each KPI's story up to ``end``.
+
+    One ``experiments`` entry per KPI (``runs`` = runs of its experiment started in the period,
+    ``best`` = the best counted run started before the period's end), and one with ``best`` and
+    ``kpi`` null for each other experiment with runs in the period. Alerts are the period's drops.
+    """
+    before_end = runs.loc[runs["started_at"] < end]
+    in_period = runs.loc[_in(runs["started_at"], start, end)]
+    entries, alerts, stories = [], [], {}
+    for kpi in kpis:
+        story = kpi_story(before_end, kpi)
+        stories[(kpi.experiment, kpi.metric)] = story
+        best = story.loc[story["new_best"]].tail(1)
+        best_entry = None if best.empty else {"run_id": str(best.iloc[0]["run_id"]), "metric": kpi.metric,
+                                              "value": float(best.iloc[0]["value"])}
+        met = meets(best_entry["value"] if best_entry else None, kpi)
+        entries.append({
+            "experiment": kpi.experiment,
+            "runs": int((in_period["experiment"] == kpi.experiment).sum()),
+            "best": best_entry,
+            "kpi": {"metric": kpi.metric, "target": kpi.target, "goal": kpi.goal,
+                    "met": bool(met) if met is not None else (False if kpi.target is not None else None)},
+        })
+        drops = story.loc[story["drop"] & _in(story["started_at"], start, end)]
+        alerts.extend(_alert(kpi, row) for row in drops.itertuples(index=False))
+    covered = {kpi.experiment for kpi in kpis}
+    for experiment in sorted(set(in_period["experiment"].dropna()) - covered):
+        entries.append({"experiment": experiment, "runs": int((in_period["experiment"] == experiment).sum()),
+                        "best": None, "kpi": None})
+    return entries, alerts, stories
+
+
+def _alert(kpi: Kpi, row: object) -> dict[str, str]:
+    name = f"'{row.name}' ({row.run_id})" if row.name and row.name != row.run_id else str(row.run_id)
+    message = (f"run {name}: {kpi.metric} {row.value:.4g} is {row.drop_fraction:.1%} "
+               f"{'below' if kpi.goal == 'max' else 'above'} the best so far, {row.previous_best:.4g} "
+               f"(run {row.previous_best_run_id})")
+    return {"kind": "metric_drop", "experiment": kpi.experiment, "run_id": str(row.run_id), "message": message}

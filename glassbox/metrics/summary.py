@@ -1,0 +1,193 @@
+"""The report's data: SPEC §5's JSON object for one period and view, plus what the renderers need.
+
+:func:`build_report` reads the timeline once (all history up to the period's end, since waits ending
+this week may have started long ago), computes every latency's samples, links, experiment stories and
+daily progress, and returns plain JSON-ready Python values. The Markdown/HTML/PDF/CSV renderers and
+the ``json`` format all start from this dict, so every format says the same thing.
+
+SPEC §5 keys: ``engagement, view, period, counts, latency, links, experiments, alerts`` — exactly as
+specified. Extra keys (not in the spec; the ``json`` format may keep or drop them):
+
+- ``timezone``: the engagement's time zone; ``generated_at``: ISO time the report was computed for.
+- ``previous``: ``{label, start, end, counts, latency, links}`` for the period before (week over week).
+- ``waiting``: open waits at the period's end (or now, if earlier), longest first, each
+  ``{latency, thread, title, url, on, since, hours, working_hours}``; ``on`` is ``team`` (client
+  questions, new tickets), ``client`` (tickets in a waiting status) or ``reviewers`` (PRs).
+- ``shipped``: ``{pull_requests: [...], tickets: [...]}`` merged PRs and resolved tickets of the
+  period, each ``{at, actor, side, thread, title, url}`` (PRs also ``tickets``).
+- ``daily``: one row per day and side, ``{day, side, commits, pull_requests_merged, tickets_moved,
+  runs, active_people}`` (:func:`glassbox.metrics.progress.daily_progress`).
+- ``experiment_runs``: per KPI ``{experiment, metric, goal, target, runs: [...]}``, each run
+  ``{run_id, name, started_at, status, value, best_so_far, new_best, drop, param_diff, note,
+  commit, tickets, url}`` for runs started before the period's end (the experiments' story).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from glassbox.config import Config
+from glassbox.metrics.experiments import experiments_summary
+from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_waits, summarize
+from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links, links_summary
+from glassbox.metrics.progress import daily_progress, items
+from glassbox.periods import Period
+from glassbox.store import Store
+from glassbox.timeline import load_timeline
+
+log = logging.getLogger(__name__)
+
+COUNTED = {
+    "commits": "commit",
+    "pull_requests_opened": "pull_request_opened",
+    "pull_requests_merged": "pull_request_merged",
+    "reviews": "review",
+    "tickets_created": "ticket_created",
+    "tickets_resolved": "ticket_resolved",
+    "comments": "comment",
+}
+WAITING_ON = {"client_response": "team", "ticket_pickup": "team", "client_turnaround": "client",
+              "pr_pickup": "reviewers"}
+_STORY_FIELDS = ("run_id", "name", "status", "value", "best_so_far", "new_best", "drop", "param_diff",
+                 "note", "commit", "tickets", "url")
+
+
+def build_report(store: Store, config: Config, period: Period, view: str = "team",
+                 now: datetime | None = None) -> dict[str, object]:
+    """Everything the report of ``period`` says, for ``view`` (``team`` or ``client``)."""
+    now = now or datetime.now(timezone.utc)
+    events = load_timeline(store, config, end=period.end, view=view)
+    events = _with_run_notes(events, store, period)
+    log.info("report %s (%s view): %d events up to the period's end", period.label, view, len(events))
+    return report_from_events(events, config, period, view, now)
+
+
+def report_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
+                       now: datetime) -> dict[str, object]:
+    """:func:`build_report` on an already loaded timeline frame (all history up to ``period.end``)."""
+    tz = config.engagement.timezone
+    samples = compute_all_latencies(events, config, now)
+    links = build_links(events)
+    previous = period.previous()
+    entries, alerts, stories = experiments_summary(links.runs, config.kpi, period.start, period.end)
+    return {
+        "engagement": config.engagement.name,
+        "view": view,
+        "period": _period(period),
+        "counts": counts(events, links, period.start, period.end),
+        "latency": {name: summarize(samples[name], period.start, period.end, now) for name in LATENCIES},
+        "links": links_summary(links, period.start, period.end),
+        "experiments": entries,
+        "alerts": alerts,
+        "timezone": tz,
+        "generated_at": pd.Timestamp(now).tz_convert(tz).isoformat(),
+        "previous": {
+            **_period(previous),
+            "counts": counts(events, links, previous.start, previous.end),
+            "latency": {name: summarize(samples[name], previous.start, previous.end, now) for name in LATENCIES},
+            "links": links_summary(links, previous.start, previous.end),
+        },
+        "waiting": waiting(events, samples, config, min(pd.Timestamp(period.end), pd.Timestamp(now))),
+        "shipped": shipped(events, links, period, tz),
+        "daily": _daily(events, period, tz),
+        "experiment_runs": [_story(kpi_key, story, config) for kpi_key, story in stories.items()],
+    }
+
+
+def _period(period: Period) -> dict[str, str]:
+    return {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()}
+
+
+def _with_run_notes(events: pd.DataFrame, store: Store, period: Period) -> pd.DataFrame:
+    """Attach run bodies (their MLflow notes): the timeline leaves bodies out, runs are few."""
+    bodies = store.read_events(end=period.end, categories=RUN_CATEGORIES, columns=("id", "body"))
+    if bodies.empty:
+        return events
+    return events.assign(body=events["id"].map(bodies.set_index("id")["body"]))
+
+
+def _between(moments: pd.Series, start: datetime, end: datetime) -> pd.Series:
+    return (moments >= start) & (moments < end)
+
+
+def counts(events: pd.DataFrame, links: Links, start: datetime, end: datetime) -> dict[str, int]:
+    """SPEC §5 ``counts`` for ``[start, end)``; ``runs`` counts runs started in the period."""
+    window = events.loc[_between(events["occurred_at"], start, end), "category"].value_counts()
+    out = {name: int(window.get(category, 0)) for name, category in COUNTED.items()}
+    out["runs"] = int(_between(links.runs["started_at"], start, end).sum())
+    return out
+
+
+def _thread_titles(events: pd.DataFrame) -> pd.DataFrame:
+    heads = events.loc[events["category"].isin(("ticket_created", "pull_request_opened"))]
+    return heads.sort_values("occurred_at").groupby("thread")[["title", "url"]].first()
+
+
+def waiting(events: pd.DataFrame, samples: dict[str, pd.DataFrame], config: Config,
+            moment: pd.Timestamp) -> list[dict[str, object]]:
+    """Open waits at ``moment`` on people (client questions, waiting tickets, new tickets, PRs)."""
+    titles = _thread_titles(events)
+    rows = []
+    for name, on in WAITING_ON.items():
+        still = open_waits(samples[name], moment, config.team)
+        for wait in still.itertuples(index=False):
+            head = titles.loc[wait.thread] if wait.thread in titles.index else None
+            rows.append({
+                "latency": name, "thread": wait.thread, "on": on,
+                "title": head["title"] if head is not None else wait.thread,
+                "url": head["url"] if head is not None and isinstance(head["url"], str) else None,
+                "since": wait.started_at.tz_convert(config.engagement.timezone).isoformat(),
+                "hours": round(float(wait.hours), 2), "working_hours": _number(wait.working_hours),
+            })
+    return sorted(rows, key=lambda row: row["hours"], reverse=True)
+
+
+def shipped(events: pd.DataFrame, links: Links, period: Period, tz: str) -> dict[str, list[dict]]:
+    """Merged PRs and resolved tickets of the period, oldest first."""
+    window = events.loc[_between(events["occurred_at"], period.start, period.end)]
+    merged = window.loc[window["category"] == "pull_request_merged"]
+    resolved = window.loc[window["category"] == "ticket_resolved"]
+    titles = _thread_titles(events)["title"]
+    pull_requests = items(merged, tz)
+    tickets_by_pr = links.pull_requests.set_index("thread")["tickets"] if len(links.pull_requests) else {}
+    for item in pull_requests:
+        item["tickets"] = list(tickets_by_pr.get(item["thread"], []))
+    tickets = items(resolved, tz)
+    for item in tickets:
+        item["title"] = titles.get(item["thread"], item["title"])
+    return {"pull_requests": pull_requests, "tickets": tickets}
+
+
+def _daily(events: pd.DataFrame, period: Period, tz: str) -> list[dict[str, object]]:
+    frame = daily_progress(events, tz, period.start, period.end)
+    frame["day"] = frame["day"].map(lambda day: day.isoformat())
+    return frame.to_dict(orient="records")
+
+
+def _story(key: tuple[str, str], story: pd.DataFrame, config: Config) -> dict[str, object]:
+    experiment, metric = key
+    kpi = next(k for k in config.kpi if (k.experiment, k.metric) == key)
+    runs = []
+    for row in story.to_dict(orient="records"):
+        run = {field: _plain(row[field]) for field in _STORY_FIELDS}
+        run["started_at"] = row["started_at"].tz_convert(config.engagement.timezone).isoformat() \
+            if pd.notna(row["started_at"]) else None
+        runs.append(run)
+    return {"experiment": experiment, "metric": metric, "goal": kpi.goal, "target": kpi.target, "runs": runs}
+
+
+def _number(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), 2)
+
+
+def _plain(value: object) -> object:
+    """JSON-ready: numpy scalars to Python, NaN to None."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, list | dict | str):
+        return value.item()
+    return value
