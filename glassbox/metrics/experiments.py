@@ -122,7 +122,7 @@ def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
 
 
 def _alert(kpi: Kpi, row: object) -> dict[str, str]:
-    name = f"'{row.name}' ({row.run_id})" if row.name and row.name != row.run_id else str(row.run_id)
+    name = f"'{row.name}' ({row.run_id})" if isinstance(row.name, str) and row.name != row.run_id else str(row.run_id)
     message = (f"run {name}: {kpi.metric} {row.value:.4g} is {row.drop_fraction:.1%} "
                f"{'below' if kpi.goal == 'max' else 'above'} the best so far, {row.previous_best:.4g} "
                f"(run {row.previous_best_run_id})")

@@ -98,7 +98,7 @@ def resolve_prefixes(prefixes: pd.Series, shas: Iterable[str]) -> pd.Series:
         matches = [sha for sha in by_head.get(prefix[:MIN_PREFIX], ()) if sha.startswith(prefix)]
         return matches[0] if len(matches) == 1 else None
 
-    return prefixes.map(resolve)
+    return pd.Series([resolve(prefix) for prefix in prefixes], index=prefixes.index, dtype=object)
 
 
 def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -147,7 +147,7 @@ def _run_tickets(latest: pd.DataFrame, shas: pd.Series, commits: pd.DataFrame) -
     own = latest["refs"].map(lambda refs: [r for r in refs if not is_sha(r)])
     result = []
     for ticket, mentioned, sha in zip(tag, own, shas, strict=True):
-        named = list(dict.fromkeys(([ticket] if ticket else []) + mentioned))
+        named = list(dict.fromkeys(([ticket] if isinstance(ticket, str) and ticket else []) + mentioned))
         from_commit = list(by_sha.get(sha, [])) if sha else []
         result.append(named or from_commit)
     return pd.Series(result, index=latest.index, dtype=object)
@@ -175,7 +175,7 @@ class Links:
         if rows.empty:
             return {"commit": None, "tickets": []}
         run = rows.iloc[0]
-        commit = self.commits.loc[self.commits["sha"] == run["sha"]] if run["sha"] else self.commits.iloc[0:0]
+        commit = self.commits.loc[self.commits["sha"] == run["sha"]] if pd.notna(run["sha"]) else self.commits.iloc[0:0]
         return {"commit": commit.iloc[0].to_dict() if not commit.empty else None, "tickets": list(run["tickets"])}
 
 
@@ -191,7 +191,7 @@ def links_summary(links: Links, start: datetime, end: datetime) -> dict[str, int
     """
     commits = links.commits.loc[(links.commits["occurred_at"] >= start) & (links.commits["occurred_at"] < end)]
     runs = links.runs.loc[(links.runs["started_at"] >= start) & (links.runs["started_at"] < end)]
-    with_ticket = int(commits["tickets"].map(bool).sum())
+    with_ticket = sum(1 for tickets in commits["tickets"] if tickets)
     with_commit = int(runs["sha"].notna().sum())
     return {
         "commits_with_ticket": with_ticket,

@@ -1,0 +1,102 @@
+"""Linking: commits and PRs to tickets, runs to commits (by SHA prefix) and through them to tickets."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from glassbox.metrics.linking import build_links, exploded_refs, links_summary, resolve_prefixes
+
+_ids = itertools.count()
+COLUMNS = ["id", "source", "sources", "origin", "category", "occurred_at", "actor", "actor_id", "side",
+           "thread", "title", "url", "labels", "attrs", "refs"]
+SHA_A = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+SHA_B = "a1b2c3d0000000000000000000000000000000ff"
+SHA_C = "c" * 40
+START = datetime(2026, 11, 2, tzinfo=timezone.utc)
+END = datetime(2026, 11, 9, tzinfo=timezone.utc)
+
+
+def ev(category: str, at: str, thread: str, refs: tuple[str, ...] = (), title: str = "", **attrs: object) -> dict:
+    return {"id": f"e{next(_ids)}", "source": "github", "sources": ["github"], "origin": "acme/churn",
+            "category": category, "occurred_at": pd.Timestamp(at, tz="UTC"), "actor": "dev", "actor_id": "dev",
+            "side": "team", "thread": thread, "title": title or category, "url": None, "labels": [],
+            "attrs": attrs, "refs": list(refs)}
+
+
+def timeline() -> pd.DataFrame:
+    rows = [
+        ev("commit", "2026-11-02 10:00", "acme/churn", (SHA_A, "CHURN-1"), "CHURN-1 features", sha=SHA_A),
+        ev("commit", "2026-11-02 11:00", "acme/churn", (SHA_B,), "typo", sha=SHA_B),
+        ev("commit", "2026-11-02 12:00", "acme/churn", (SHA_C, "CHURN-2", "CHURN-3"), sha=SHA_C),
+        ev("pull_request_opened", "2026-11-02 13:00", "acme/churn#7", ("CHURN-2",), "CHURN-2 tuning", number=7),
+        ev("pull_request_merged", "2026-11-03 13:00", "acme/churn#7", ("CHURN-2",), "CHURN-2 tuning", number=7),
+        ev("run_started", "2026-11-03 14:00", "churn", ("ccccccc",), run_id="r1", commit="ccccccc"),
+        ev("run_finished", "2026-11-03 15:00", "churn", ("ccccccc",), run_id="r1", commit="ccccccc",
+           status="FINISHED", metrics={"auc": 0.8}),
+        ev("run_started", "2026-11-03 16:00", "churn", ("a1b2c3d",), run_id="r2", commit="a1b2c3d"),
+        ev("run_started", "2026-11-03 17:00", "churn", ("a1b2c3d4e5",), run_id="r3", commit="a1b2c3d4e5"),
+        ev("run_started", "2026-11-03 18:00", "churn", ("CHURN-9",), run_id="r4", ticket="CHURN-9"),
+        ev("run_started", "2026-11-10 18:00", "churn", (), run_id="r5"),
+    ]
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    return frame
+
+
+def test_refs_are_told_apart_as_commits_and_tickets() -> None:
+    refs = exploded_refs(timeline())
+    assert set(refs.loc[refs["kind"] == "ticket", "value"]) == {"CHURN-1", "CHURN-2", "CHURN-3", "CHURN-9"}
+    assert SHA_A in set(refs.loc[refs["kind"] == "commit", "value"])
+
+
+def test_prefix_of_seven_digits_resolves_only_when_unambiguous() -> None:
+    resolved = resolve_prefixes(pd.Series(["a1b2c3d", "a1b2c3d4e5", "ccccccc", "cccccc", "deadbee", None]),
+                                [SHA_A, SHA_B, SHA_C])
+    assert resolved.tolist() == [None, SHA_A, SHA_C, None, None, None]
+
+
+def test_ticket_lists_its_commits_prs_and_runs() -> None:
+    links = build_links(timeline())
+    found = links.for_ticket("CHURN-2")
+    assert found["commits"]["sha"].tolist() == [SHA_C]
+    assert found["pull_requests"]["thread"].tolist() == ["acme/churn#7"]
+    assert found["runs"]["run_id"].tolist() == ["r1"]
+
+
+def test_run_names_its_commit_and_ticket() -> None:
+    links = build_links(timeline())
+    assert links.for_run("r1")["commit"]["sha"] == SHA_C
+    assert links.for_run("r1")["tickets"] == ["CHURN-2", "CHURN-3"]
+    assert links.for_run("r3")["tickets"] == ["CHURN-1"]
+    assert links.for_run("r4") == {"commit": None, "tickets": ["CHURN-9"]}
+    assert links.for_run("nope") == {"commit": None, "tickets": []}
+
+
+def test_run_keeps_its_latest_state() -> None:
+    run = build_links(timeline()).runs.set_index("run_id").loc["r1"]
+    assert run["status"] == "FINISHED"
+    assert run["metrics"] == {"auc": 0.8}
+    assert run["started_at"] == pd.Timestamp("2026-11-03 14:00", tz="UTC")
+
+
+def test_pull_request_has_its_times_and_tickets() -> None:
+    pr = build_links(timeline()).pull_requests.iloc[0]
+    assert (pr["number"], pr["tickets"]) == (7, ["CHURN-2"])
+    assert pr["merged_at"] == pd.Timestamp("2026-11-03 13:00", tz="UTC")
+    assert pd.isna(pr["closed_at"])
+
+
+def test_links_summary_counts_the_periods_unlinked_work() -> None:
+    assert links_summary(build_links(timeline()), START, END) == {
+        "commits_with_ticket": 2, "commits_without_ticket": 1,
+        "runs_with_commit": 2, "runs_without_commit": 2,
+    }
+
+
+def test_links_of_an_empty_timeline_are_zero() -> None:
+    empty = timeline().iloc[0:0]
+    assert links_summary(build_links(empty), START, END) == {
+        "commits_with_ticket": 0, "commits_without_ticket": 0, "runs_with_commit": 0, "runs_without_commit": 0}
