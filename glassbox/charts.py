@@ -1,0 +1,156 @@
+"""Altair charts shared by the dashboard and the weekly reports.
+
+Each function takes a small, already aggregated frame (per day, per week, per run — never raw
+events) and returns an Altair chart, so the Streamlit pages show them interactively and the reports
+render the very same charts to SVG with vl-convert (:func:`to_svg`). Every chart colours a source
+the same way (:data:`SOURCE_COLORS`), so "Jira is blue" holds on every page and in every report.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import altair as alt
+import pandas as pd
+import vl_convert
+
+SOURCE_COLORS = {"github": "#6f42c1", "git": "#e8590c", "jira": "#1c64d8", "mlflow": "#0f9d8a"}
+MEDIAN_COLOR = "#1c64d8"
+P90_COLOR = "#e8590c"
+TARGET_COLOR = "#d6336c"
+CREATED_COLOR = "#868e96"
+RESOLVED_COLOR = "#2f9e44"
+FONT = "Inter, 'Segoe UI', 'Helvetica Neue', Arial, 'Liberation Sans', sans-serif"
+WIDTH = 640
+HEIGHT = 200
+
+_DAY_MS = 24 * 3600 * 1000
+_svg_counter = itertools.count(1)
+
+
+def source_scale() -> alt.Scale:
+    """A colour scale that paints each source in its own colour, in the same order everywhere."""
+    return alt.Scale(domain=list(SOURCE_COLORS), range=list(SOURCE_COLORS.values()))
+
+
+def activity_by_day(frame: pd.DataFrame) -> alt.Chart:
+    """Stacked bars of events per day, one colour per source.
+
+    ``frame`` columns: ``day`` (date or timestamp), ``source`` (github, git, jira, mlflow), ``events`` (int).
+    """
+    return alt.Chart(frame, title="Activity per day").mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2).encode(
+        x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format="%a %d %b", labelAngle=0)),
+        y=alt.Y("sum(events):Q", title="events", stack="zero"),
+        color=alt.Color("source:N", scale=source_scale(), legend=alt.Legend(title=None, orient="top")),
+        order=alt.Order("source:N"),
+        tooltip=["yearmonthdate(day):T", "source:N", "sum(events):Q"],
+    ).properties(width=WIDTH, height=HEIGHT)
+
+
+def latency_trend(frame: pd.DataFrame, title: str = "Latency per week") -> alt.Chart:
+    """Median and p90 hours per week as two lines.
+
+    ``frame`` columns: ``week`` (label such as ``2026-W47`` or the week's start), ``median_hours``,
+    ``p90_hours`` (floats, null for a week without samples).
+    """
+    weeks = [str(week) for week in frame["week"]]
+    long = frame.assign(week=weeks).melt(id_vars=["week"], value_vars=["median_hours", "p90_hours"],
+                                         var_name="statistic", value_name="hours")
+    long["statistic"] = long["statistic"].map({"median_hours": "median", "p90_hours": "p90"})
+    return alt.Chart(long, title=title).mark_line(point=True).encode(
+        x=alt.X("week:O", title=None, scale=alt.Scale(domain=weeks), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("hours:Q", title="hours"),
+        color=alt.Color("statistic:N", scale=alt.Scale(domain=["median", "p90"], range=[MEDIAN_COLOR, P90_COLOR]),
+                        legend=alt.Legend(title=None, orient="top")),
+        tooltip=["week:O", "statistic:N", alt.Tooltip("hours:Q", format=".1f")],
+    ).properties(width=WIDTH, height=HEIGHT)
+
+
+def latency_distribution(frame: pd.DataFrame, title: str = "How long waits took") -> alt.Chart:
+    """Each completed wait as a tick on an hours axis, one row per latency.
+
+    ``frame`` columns: ``latency`` (its name, e.g. ``client_response``) and ``hours`` (float, one row
+    per completed wait — a sample, not an event).
+    """
+    return alt.Chart(frame, title=title).mark_tick(color=MEDIAN_COLOR, thickness=2, opacity=0.7).encode(
+        x=alt.X("hours:Q", title="hours"),
+        y=alt.Y("latency:N", title=None),
+        tooltip=["latency:N", alt.Tooltip("hours:Q", format=".1f")],
+    ).properties(width=WIDTH, height=alt.Step(22))
+
+
+def kpi_progress(frame: pd.DataFrame, metric: str, *, goal: str = "max", target: float | None = None) -> alt.LayerChart:
+    """One experiment's KPI per run over time, the best so far as a step line, and the target.
+
+    ``frame`` columns: ``at`` (the run's start, timestamp), ``value`` (float, the run's final metric),
+    ``run`` (the run's name or id, for tooltips). ``goal`` is ``max`` or ``min``.
+    """
+    ordered = frame.sort_values("at").reset_index(drop=True)
+    best = ordered["value"].cummax() if goal == "max" else ordered["value"].cummin()
+    ordered = ordered.assign(best=best)
+    base = alt.Chart(ordered).encode(x=alt.X("at:T", title=None, scale=alt.Scale(padding=12),
+                                           axis=alt.Axis(format="%d %b", tickMinStep=_DAY_MS)))
+    runs = base.mark_circle(size=60, color=SOURCE_COLORS["mlflow"], opacity=0.75).encode(
+        y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False, padding=12)),
+        tooltip=["run:N", alt.Tooltip("at:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("value:Q", format=".4f")],
+    )
+    best_line = base.mark_line(interpolate="step-after", color=SOURCE_COLORS["mlflow"], strokeWidth=2).encode(
+        y=alt.Y("best:Q"))
+    layers: list[alt.Chart] = [runs, best_line]
+    if target is not None:
+        rule = alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(
+            color=TARGET_COLOR, strokeDash=[6, 4], strokeWidth=1.5).encode(y="target:Q")
+        label = alt.Chart(pd.DataFrame({"target": [target], "text": [f"target {target:g}"]})).mark_text(
+            color=TARGET_COLOR, align="right", dy=-7, fontSize=11).encode(
+            y="target:Q", x=alt.value(WIDTH), text="text:N")
+        layers += [rule, label]
+    return alt.layer(*layers, title=f"{metric}: runs and best so far").properties(width=WIDTH, height=HEIGHT)
+
+
+def ticket_flow(frame: pd.DataFrame) -> alt.Chart:
+    """Tickets created against tickets resolved, per week, as side-by-side bars.
+
+    ``frame`` columns: ``week`` (label or start), ``created`` (int), ``resolved`` (int).
+    """
+    long = frame.melt(id_vars=["week"], value_vars=["created", "resolved"], var_name="flow", value_name="tickets")
+    return alt.Chart(long, title="Tickets created and resolved").mark_bar().encode(
+        x=alt.X("week:O", title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("flow:N"),
+        y=alt.Y("tickets:Q", title="tickets"),
+        color=alt.Color("flow:N", scale=alt.Scale(domain=["created", "resolved"],
+                                                  range=[CREATED_COLOR, RESOLVED_COLOR]),
+                        legend=alt.Legend(title=None, orient="top")),
+        tooltip=["week:O", "flow:N", "tickets:Q"],
+    ).properties(width=WIDTH, height=HEIGHT)
+
+
+def report_config() -> dict:
+    """The look of charts in printed reports: the report's font, quiet axes, no frame."""
+    return {
+        "font": FONT,
+        "view": {"stroke": None},
+        "axis": {"labelColor": "#495057", "titleColor": "#495057", "gridColor": "#e9ecef",
+                 "domainColor": "#adb5bd", "tickColor": "#adb5bd", "labelFontSize": 11, "titleFontSize": 11},
+        "legend": {"labelColor": "#495057", "labelFontSize": 11},
+        "title": {"anchor": "start", "color": "#212529", "fontSize": 13, "fontWeight": 600},
+    }
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    """The chart as a standalone SVG string (data inlined), ready to embed in HTML or a PDF.
+
+    Element ids are made unique per call, so several SVGs can sit inline in one HTML page without
+    their clip paths and gradients clashing.
+    """
+    svg = vl_convert.vegalite_to_svg(chart.to_dict(), config=report_config())
+    return _unique_ids(svg, f"c{next(_svg_counter)}-")
+
+
+def _unique_ids(svg: str, prefix: str) -> str:
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    for element_id in sorted(ids, key=len, reverse=True):
+        svg = re.sub(rf'\bid="{re.escape(element_id)}"', f'id="{prefix}{element_id}"', svg)
+        svg = re.sub(rf'url\(#{re.escape(element_id)}\)', f"url(#{prefix}{element_id})", svg)
+        svg = re.sub(rf'href="#{re.escape(element_id)}"', f'href="#{prefix}{element_id}"', svg)
+    return svg

@@ -1,0 +1,185 @@
+"""The weekly report as Markdown: for pasting into a chat, an issue or an e-mail.
+
+Text from the sources (titles, experiment names, alert messages) is untrusted: anyone who can open
+a ticket can put Markdown in its title, so it is escaped before it reaches the page and links are
+only ever made from http(s) URLs. Charts become small Unicode sparklines, which survive any viewer.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import pandas as pd
+
+from glassbox.reports.content import (
+    COUNT_LABELS,
+    HEADLINE_COUNTS,
+    MAX_LISTED,
+    ReportContent,
+    arrow,
+    changes,
+    format_hours,
+    format_value,
+    kpi_sentence,
+    links_sentence,
+    local_time,
+)
+
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_LINE_START = re.compile(r"^(\s*)([-+=]|\d+[.)])")
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def escape(text: object) -> str:
+    """Untrusted text as inert Markdown: one line, HTML as entities, every markup character escaped."""
+    flat = " ".join(str(text).split())
+    flat = _SPECIAL.sub(r"\\\1", flat).translate(_ENTITIES)
+    return _LINE_START.sub(lambda m: m.group(1) + re.sub(r"([-+=.)])", r"\\\1", m.group(2)), flat)
+
+
+def link(text: object, url: str | None) -> str:
+    """``[text](url)`` for http(s) URLs, else the escaped text alone."""
+    if not url or not re.match(r"https?://", url, re.IGNORECASE):
+        return escape(text)
+    safe_url = quote(url, safe=":/?#@!$&'*+,;=%~-._")
+    return f"[{escape(text)}]({safe_url})"
+
+
+def sparkline(values: list[float | None], *, from_zero: bool = True) -> str:
+    """``▁▃█``: each value as a bar between zero (or the smallest) and the largest; a gap when unknown."""
+    known = [float(v) for v in values if v is not None and not pd.isna(v)]
+    low = 0.0 if from_zero else min(known, default=0.0)
+    span = max(known, default=low) - low
+    steps = len(_BARS) - 1
+    return "".join(" " if v is None or pd.isna(v) else _BARS[round((float(v) - low) / span * steps) if span > 0 else 0]
+                   for v in values)
+
+
+def render_markdown(content: ReportContent) -> str:
+    """The whole report as one Markdown document."""
+    sections = [_title(content), _headline(content), _shipped(content), _experiments(content),
+                _latency(content), _waiting(content), _alerts(content)]
+    return "\n\n".join(section for section in sections if section) + "\n"
+
+
+def _title(content: ReportContent) -> str:
+    view = "client view" if content.report.get("view") == "client" else "team view"
+    return f"# {escape(content.engagement)} — {escape(content.label)}\n\n_{content.dates} · {view}_"
+
+
+def _headline(content: ReportContent) -> str:
+    counts = content.counts
+    parts = []
+    for name in HEADLINE_COUNTS:
+        change = arrow(content.delta(name))
+        parts.append(f"**{counts.get(name, 0)} {COUNT_LABELS[name]}**" + (f" ({change})" if change else ""))
+    against = " against the previous period" if content.previous else ""
+    lines = ["## Headline", "", ", ".join(parts) + against + ".", "",
+             "| activity | this period | previous | change |", "|---|---:|---:|:---:|"]
+    for name, label in COUNT_LABELS.items():
+        previous = content.previous.get(name, "—") if content.previous else "—"
+        lines.append(f"| {label} | {counts.get(name, 0)} | {previous} | {arrow(content.delta(name)) or '—'} |")
+    per_day = content.activity.groupby("day")["events"].sum() if not content.activity.empty else None
+    if per_day is not None:
+        lines += ["", f"Activity per day: `{sparkline(per_day.tolist())}` ({int(per_day.sum())} events)"]
+    traced = links_sentence(content.links)
+    if traced:
+        lines += ["", f"Traceability: {escape(traced)}"]
+    return "\n".join(lines)
+
+
+def _shipped(content: ReportContent) -> str:
+    if not content.shipped:
+        return "## What shipped\n\nNothing was merged or resolved in this period."
+    lines = ["## What shipped", ""]
+    for item in content.shipped:
+        lines.append(f"- {item.kind.capitalize()} {link(item.thread, item.url)}: {escape(item.title)}")
+    return "\n".join(lines)
+
+
+def _experiments(content: ReportContent) -> str:
+    if not content.experiments:
+        return ""
+    lines = ["## Experiments"]
+    for experiment in content.experiments:
+        name = experiment.get("experiment", "")
+        best = experiment.get("best") or {}
+        lines += ["", f"### {escape(name)}", "",
+                  f"{experiment.get('runs', 0)} runs in this period. {escape(kpi_sentence(experiment))}"]
+        if best.get("run_id"):
+            lines.append(f"Best run: `{escape(best['run_id'])}`.")
+        for run in content.period_runs(experiment):
+            lines.append(_run_line(run))
+        runs = content.runs_of(experiment)
+        if runs is not None and not runs.empty:
+            lines += ["", f"{escape(best.get('metric', 'KPI'))} per run: `{sparkline(runs.sort_values('at')['value'].tolist(), from_zero=False)}`"]
+    return "\n".join(lines)
+
+
+def _run_line(run: dict) -> str:
+    """One run of the period: its value, whether it was a new best, what changed, its note."""
+    parts = [f"- `{escape(run.get('name') or run.get('run_id', ''))}`: {format_value(run.get('value'))}"]
+    if run.get("new_best"):
+        parts.append("**new best**")
+    if run.get("drop"):
+        parts.append(f"{run['drop']:.1%} below the best")
+    diff = changes(run.get("param_diff"))
+    if diff:
+        parts.append(f"changed {escape(diff)}")
+    if run.get("note"):
+        parts.append(f"note: {escape(run['note'])}")
+    return " · ".join(parts)
+
+
+def _latency(content: ReportContent) -> str:
+    lines = ["## Response times", "",
+             "| wait | n | median | p90 | median (working hours) | open now | oldest open |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, label, figures in content.latencies:
+        lines.append(
+            f"| {escape(label)} | {figures.get('n', 0)} | {format_hours(figures.get('median_hours'))} "
+            f"| {format_hours(figures.get('p90_hours'))} | {format_hours(figures.get('median_working_hours'))} "
+            f"| {figures.get('open', 0)} | {format_hours(figures.get('oldest_open_hours'))} |")
+    trend = _trend_lines(content)
+    return "\n".join(lines + trend)
+
+
+def _trend_lines(content: ReportContent) -> list[str]:
+    if content.trend.empty:
+        return []
+    weeks = list(dict.fromkeys(content.trend["week"]))
+    lines = ["", f"Median by week ({escape(weeks[0])} to {escape(weeks[-1])}):", ""]
+    for name, label, _ in content.latencies:
+        series = content.trend.loc[content.trend["latency"] == name].set_index("week")["median_hours"]
+        values = [series.get(week) for week in weeks]
+        if any(v is not None and not pd.isna(v) for v in values):
+            lines.append(f"- {escape(label)}: `{sparkline(values)}`")
+    return lines if len(lines) > 3 else []
+
+
+def _waiting(content: ReportContent) -> str:
+    if not content.waiting:
+        return "## Waiting now\n\nNothing is waiting on anyone at the end of the period."
+    lines = ["## Waiting now", ""]
+    for row in content.waiting:
+        oldest = f" (oldest {format_hours(row.oldest_hours)})" if row.oldest_hours is not None else ""
+        lines.append(f"- On the **{row.on}**: {row.count} {row.what}{oldest}")
+    if content.open_items:
+        lines += ["", "| waiting on | what | since | for |", "|---|---|---|---:|"]
+        for item in content.open_items[:MAX_LISTED]:
+            what = f"{link(item.get('thread', ''), item.get('url'))} {escape(item.get('title', ''))}"
+            lines.append(f"| {escape(item.get('on', ''))} | {what} | {local_time(item.get('since'), content.timezone)} "
+                         f"| {format_hours(item.get('hours'))} |")
+    return "\n".join(lines)
+
+
+def _alerts(content: ReportContent) -> str:
+    if not content.alerts:
+        return ""
+    lines = ["## Alerts", ""]
+    for alert in content.alerts:
+        lines.append(f"- ⚠ **{escape(alert.get('kind', 'alert'))}** ({escape(alert.get('experiment', ''))}): "
+                     f"{escape(alert.get('message', ''))}")
+    return "\n".join(lines)
