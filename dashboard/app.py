@@ -1,0 +1,34 @@
+"""The Glassbox dashboard: ``streamlit run dashboard/app.py``.
+
+This file only sets the page up, draws the global controls and hands over to the page the user
+picked; each page lives in ``dashboard/views/`` and reads the store through ``dashboard.loaders``.
+The folder is deliberately not called ``pages/``: Streamlit treats a ``pages/`` folder beside the
+main script as a legacy multipage app and would run a page without this file on a direct URL.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:  # `streamlit run` puts only this folder on the path; pages import glassbox
+    sys.path.insert(0, ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import context  # noqa: E402
+
+st.set_page_config(page_title="Glassbox", page_icon=":material/visibility:", layout="wide")
+
+PAGES = [
+    st.Page("views/today.py", title="Today", icon=":material/today:", default=True),
+    st.Page("views/timeline.py", title="Timeline", icon=":material/view_timeline:"),
+    st.Page("views/experiments.py", title="Experiments", icon=":material/science:"),
+    st.Page("views/feedback.py", title="Feedback loops", icon=":material/sync_alt:"),
+    st.Page("views/weekly_report.py", title="Weekly report", icon=":material/summarize:"),
+]
+
+page = st.navigation(PAGES)
+context.sidebar()
+page.run()

@@ -1,0 +1,116 @@
+"""Small display pieces every page shares: metric cards, empty states, labels and time formats.
+
+Keeping them here gives every page the same vocabulary ("PR merged", "3.2 h", "2 h ago") and one
+place where untrusted text is made safe for ``st.markdown``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+import streamlit as st
+
+from glassbox.charts import SOURCE_COLORS
+
+CATEGORY_LABELS = {
+    "commit": "Commit",
+    "pull_request_opened": "PR opened",
+    "pull_request_merged": "PR merged",
+    "pull_request_closed": "PR closed",
+    "review": "Review",
+    "comment": "Comment",
+    "ticket_created": "Ticket created",
+    "ticket_transition": "Ticket moved",
+    "ticket_resolved": "Ticket resolved",
+    "run_started": "Run started",
+    "run_finished": "Run finished",
+}
+CATEGORY_GROUPS = {
+    "commit": "commits", "pull_request_opened": "PRs", "pull_request_merged": "PRs", "pull_request_closed": "PRs",
+    "review": "reviews", "comment": "comments", "ticket_created": "tickets", "ticket_transition": "tickets",
+    "ticket_resolved": "tickets", "run_started": "runs", "run_finished": "runs",
+}
+SOURCE_LABELS = {"github": "GitHub", "git": "Git", "jira": "Jira", "mlflow": "MLflow"}
+SOURCE_ICONS = {"github": "🟣", "git": "🟠", "jira": "🔵", "mlflow": "🟢"}
+HOW_TO_CONFIGURE = (
+    "Point Glassbox at your sources: copy `config/glassbox.example.toml` to `config/glassbox.toml` "
+    "(or set `GLASSBOX_CONFIG`), add your `[[github]]`, `[[git]]`, `[[jira]]` and `[[mlflow]]` "
+    "sections, then run `python -m glassbox sync`."
+)
+
+
+@dataclass(frozen=True)
+class Card:
+    """One headline number; ``delta`` is the change against the previous period (``None``: unknown)."""
+
+    label: str
+    value: int | float | str
+    delta: int | float | None = None
+    help: str | None = None
+    inverse: bool = False
+
+
+def escape_markdown(text: object) -> str:
+    """``text`` shown literally by ``st.markdown``/``st.caption``: no HTML, links, emphasis or LaTeX."""
+    special = "\\`*_{}[]()<>#+-.!|~$:"
+    return "".join(f"\\{char}" if char in special else char for char in str(text))
+
+
+def cards(items: Sequence[Card]) -> None:
+    """A row of bordered metric cards with deltas against the previous period."""
+    for column, card in zip(st.columns(len(items)), items, strict=True):
+        delta = None if card.delta is None else (f"{card.delta:+g}" if isinstance(card.delta, (int, float)) else card.delta)
+        column.metric(card.label, card.value, delta, help=card.help, border=True,
+                      delta_color="inverse" if card.inverse else "normal")
+
+
+def empty_state(message: str, hint: str | None = None) -> None:
+    """What is missing and what to do about it, instead of an empty chart."""
+    st.info(message, icon=":material/info:")
+    if hint:
+        st.caption(hint)
+
+
+def source_label(source: str) -> str:
+    return f"{SOURCE_ICONS.get(source, '')} {SOURCE_LABELS.get(source, source)}".strip()
+
+
+def source_colour(source: str) -> str:
+    return SOURCE_COLORS.get(source, "#868e96")
+
+
+def hours_text(hours: float | None) -> str:
+    """A wait for people: ``45 min``, ``5.2 h``, ``3.1 d``; a dash when unknown."""
+    if hours is None or (isinstance(hours, float) and math.isnan(hours)):
+        return "—"
+    if hours < 1:
+        return f"{hours * 60:.0f} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} d"
+
+
+def ago(moment: datetime | pd.Timestamp | None, now: datetime | None = None) -> str:
+    """``5 min ago``, ``3.0 h ago``, ``2.1 d ago``; ``never`` for a missing time."""
+    if moment is None or pd.isna(moment):
+        return "never"
+    now = now or datetime.now(timezone.utc)
+    hours = max((now - moment).total_seconds(), 0) / 3600
+    return f"{hours_text(hours)} ago"
+
+
+def local(moments: pd.Series, tz: str) -> pd.Series:
+    """UTC timestamps as naive wall-clock times in ``tz`` (what ``st.dataframe`` shows unchanged)."""
+    return moments.dt.tz_convert(tz).dt.tz_localize(None)
+
+
+def demo_notice() -> None:
+    st.warning(
+        "**This is a demo** — a made-up engagement built on this machine so you can look around. "
+        + HOW_TO_CONFIGURE,
+        icon=":material/science:",
+    )

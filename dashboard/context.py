@@ -1,0 +1,149 @@
+"""Which engagement the dashboard shows, and the sidebar's global controls (period, view).
+
+The app reads the config from ``$GLASSBOX_CONFIG`` or ``config/glassbox.toml``; with neither, it
+builds the demo engagement once and says so, so a first run is never an empty screen. The store URL
+may also come from ``st.secrets["GLASSBOX_DB_URL"]`` (Streamlit Community Cloud and friends). Pages
+ask :func:`current` for the resulting :class:`Context` instead of re-deriving any of this.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from dashboard import loaders
+from dashboard.components import escape_markdown
+from glassbox.config import DEFAULT_CONFIG_PATH, Config
+from glassbox.errors import GlassboxError
+from glassbox.periods import Period, day_range, iso_week
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_DIR = Path(".glassbox/demo")
+PERIODS = ("This week", "Last week", "Last 4 weeks", "Last 12 weeks", "Custom range")
+DEFAULT_PERIOD = "Last 4 weeks"
+VIEWS = {"Team": "team", "Client": "client"}
+_KEY = "glassbox_context"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a page needs to load data: where it lives and what the user asked to see."""
+
+    config_path: str
+    store_url: str
+    config: Config
+    period: Period
+    view: str
+    demo: bool
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.engagement.timezone)
+
+    @property
+    def source(self) -> loaders.Source:
+        return loaders.Source(self.config_path, self.store_url)
+
+    def today(self) -> date:
+        return datetime.now(self.tz).date()
+
+
+def find_config() -> Path | None:
+    """``$GLASSBOX_CONFIG``, else ``config/glassbox.toml`` (in the working folder or the project's)."""
+    if os.environ.get("GLASSBOX_CONFIG"):
+        return Path(os.environ["GLASSBOX_CONFIG"])
+    for candidate in (DEFAULT_CONFIG_PATH, REPO_ROOT / DEFAULT_CONFIG_PATH):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _secret_db_url() -> str | None:
+    try:
+        value = st.secrets.get("GLASSBOX_DB_URL")
+    except Exception:  # no secrets file at all: Streamlit raises its own error types
+        return None
+    return str(value) if value else None
+
+
+def _demo_config() -> Path | None:
+    """Build (once) and return the demo engagement's config, or ``None`` when the demo is unavailable."""
+    try:
+        from glassbox.demo import ensure_demo
+    except ImportError:
+        return None
+    with st.spinner("No config found — building the demo engagement (a few seconds, once)…"):
+        return ensure_demo(DEMO_DIR)
+
+
+def _period(choice: str, tz: ZoneInfo, custom: tuple[date, ...] | None) -> Period:
+    today = datetime.now(tz).date()
+    this_week = iso_week(today, tz)
+    if choice == "This week":
+        return this_week
+    if choice == "Last week":
+        return this_week.previous()
+    if choice == "Custom range" and custom and len(custom) == 2:
+        return day_range(custom[0], custom[1], tz)
+    weeks = 12 if choice == "Last 12 weeks" else 4
+    first = iso_week(today - timedelta(weeks=weeks - 1), tz)
+    return Period(f"last {weeks} weeks", first.start, this_week.end)
+
+
+def sidebar() -> Context | None:
+    """Resolve the engagement and draw the global controls; pages read the result with :func:`current`."""
+    st.session_state[_KEY] = None
+    path = find_config()
+    demo = path is None
+    if demo:
+        path = _demo_config()
+    if path is None:
+        return None
+    try:
+        config = loaders.config(str(path), path.stat().st_mtime if path.exists() else 0.0)
+    except GlassboxError as exc:
+        st.error(str(exc))
+        return None
+    store_url = os.environ.get("GLASSBOX_DB_URL") or _secret_db_url() or config.store_url
+    tz = ZoneInfo(config.engagement.timezone)
+    with st.sidebar:
+        st.markdown(f"**{escape_markdown(config.engagement.name)}**")
+        choice = st.selectbox("Period", PERIODS, index=PERIODS.index(DEFAULT_PERIOD), key="period")
+        custom = None
+        if choice == "Custom range":
+            today = datetime.now(tz).date()
+            custom = st.date_input("From – to", value=(today - timedelta(days=13), today), key="custom_range")
+        label = st.segmented_control("View", list(VIEWS), default="Team", key="view",
+                                     help="The client view leaves out everything labelled internal.")
+        st.caption(f"Times in {config.engagement.timezone}")
+        if demo:
+            st.caption("Demo data")
+    context = Context(str(path), store_url, config, _period(choice, tz, custom), VIEWS.get(label or "Team", "team"),
+                      demo)
+    st.session_state[_KEY] = context
+    return context
+
+
+def current() -> Context | None:
+    """The context :func:`sidebar` resolved in this run, or ``None`` when there is nothing to show."""
+    return st.session_state.get(_KEY)
+
+
+def require() -> Context:
+    """The current context, or an empty state saying what to configure (and the page stops there)."""
+    found = current()
+    if found is None:
+        from dashboard.components import HOW_TO_CONFIGURE, empty_state
+
+        st.title("Glassbox")
+        empty_state("No engagement to show yet.", HOW_TO_CONFIGURE)
+        st.stop()
+    return found

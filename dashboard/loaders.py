@@ -1,0 +1,257 @@
+"""Cached reads of the store for the pages: the only place the dashboard touches data.
+
+The store and config are opened once per process (``st.cache_resource``); every frame a page shows
+comes from a ``st.cache_data`` function with a one-minute TTL, keyed by where the data lives
+(:class:`Source`), the period and the view, so flipping between pages costs nothing and a sync shows up
+within a minute. Loaders return small, display-ready frames (no raw payloads) because cached frames
+are copied on every read. They have no side effects and never call a source's API.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+from glassbox.config import Config, load_config
+from glassbox.metrics.experiments import experiments_summary
+from glassbox.metrics.latency import compute_all_latencies, open_waits, summarize
+from glassbox.metrics.linking import runs_frame
+from glassbox.metrics.summary import build_report
+from glassbox.metrics.working_hours import previous_working_day
+from glassbox.periods import Period
+from glassbox.reports import content, render_report
+from glassbox.sources import configured_sources, origin_of
+from glassbox.store import Store, open_store
+from glassbox.timeline import load_timeline
+
+log = logging.getLogger(__name__)
+
+TTL = 60
+EVENT_COLUMNS = ["id", "occurred_at", "source", "category", "actor", "side", "thread", "title", "detail", "url",
+                 "refs"]
+RUN_CATEGORIES = ["run_started", "run_finished"]
+# latency -> (who must act, what one open wait of it is): the waits the Today page lists
+WAITS = {
+    "client_response": ("team", "client message without a team reply"),
+    "pr_pickup": ("team", "pull request without a review"),
+    "ticket_pickup": ("team", "ticket not started yet"),
+    "client_turnaround": ("client", "ticket waiting for the client's answer"),
+}
+
+
+class Source(NamedTuple):
+    """Where the data lives: the config file and the store URL (the cache key of every loader)."""
+
+    config_path: str
+    store_url: str
+
+
+@st.cache_resource(show_spinner=False)
+def config(path: str, mtime: float) -> Config:
+    """The config at ``path``; ``mtime`` makes an edited file load again."""
+    return load_config(path)
+
+
+@st.cache_resource(show_spinner=False)
+def store(url: str) -> Store:
+    return open_store(url)
+
+
+def _open(source: Source) -> tuple[Store, Config]:
+    path = Path(source.config_path)
+    return store(source.store_url), config(source.config_path, path.stat().st_mtime)
+
+
+def _detail(category: str, attrs: dict[str, Any]) -> str:
+    """The one fact a row needs beyond its title: a status change, a review verdict, a run's result."""
+    if category == "ticket_transition":
+        return f"{attrs.get('from_status', '?')} → {attrs.get('to_status', '?')}"
+    if category in ("ticket_created", "ticket_resolved"):
+        return str(attrs.get("to_status") or attrs.get("status") or "")
+    if category == "review":
+        return str(attrs.get("state", "")).replace("_", " ").lower()
+    if category == "run_finished":
+        metrics = attrs.get("metrics") or {}
+        shown = ", ".join(f"{name} {value:.4g}" for name, value in list(metrics.items())[:2]
+                          if isinstance(value, (int, float)))
+        return f"{str(attrs.get('status', '')).lower()} {shown}".strip()
+    if category == "commit":
+        sha = attrs.get("sha") or ""
+        return sha[:8]
+    return ""
+
+
+def _slim(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame({column: pd.Series(dtype="datetime64[ns, UTC]" if column == "occurred_at" else object)
+                             for column in EVENT_COLUMNS})
+    out = frame.assign(
+        detail=[_detail(category, attrs or {}) for category, attrs in zip(frame["category"], frame["attrs"], strict=True)],
+        refs=frame["refs"].map(" ".join),
+    )
+    return out.loc[:, EVENT_COLUMNS]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def events(source: Source, start: datetime | None, end: datetime | None, view: str) -> pd.DataFrame:
+    """The timeline rows in ``[start, end)`` for ``view``, newest first, display columns only."""
+    opened, cfg = _open(source)
+    frame = load_timeline(opened, cfg, start=start, end=end, view=view)
+    return _slim(frame).sort_values("occurred_at", ascending=False, kind="stable").reset_index(drop=True)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def runs(source: Source, view: str) -> pd.DataFrame:
+    """One row per MLflow run (:func:`glassbox.metrics.linking.runs_frame`), its note filled from the body."""
+    opened, cfg = _open(source)
+    frame = load_timeline(opened, cfg, categories=["commit", *RUN_CATEGORIES], view=view)
+    table = runs_frame(frame)
+    if table.empty:
+        return table
+    bodies = opened.read_events(categories=["run_finished"], sources=["mlflow"], columns=("id", "body", "attrs"))
+    notes = dict(zip(bodies["attrs"].map(lambda attrs: attrs.get("run_id")), bodies["body"], strict=True))
+    table["note"] = table["note"].fillna(table["run_id"].map(notes))
+    return table
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def latency_samples(source: Source, view: str) -> dict[str, pd.DataFrame]:
+    """Every SPEC §4 latency's samples over all history (a wait ending today may have started long ago)."""
+    opened, cfg = _open(source)
+    return compute_all_latencies(load_timeline(opened, cfg, view=view), cfg)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def thread_titles(source: Source, view: str) -> dict[str, str]:
+    """What each ticket and pull request is called, so a wait on CHURN-12 can say what CHURN-12 is."""
+    opened, cfg = _open(source)
+    created = load_timeline(opened, cfg, categories=["ticket_created", "pull_request_opened"], view=view)
+    return dict(zip(created["thread"], created["title"], strict=True))
+
+
+def open_waits_now(source: Source, view: str, now: datetime) -> pd.DataFrame:
+    """What is waiting right now, on whom, oldest first: ``on, what, thread, title, started_at, hours``."""
+    _, cfg = _open(source)
+    samples = latency_samples(source, view)
+    titles = thread_titles(source, view)
+    frames = []
+    for name, (on, what) in WAITS.items():
+        if name not in samples:
+            continue
+        waits = open_waits(samples[name], now, cfg.team)
+        frames.append(waits.assign(on=on, what=what))
+    columns = ["on", "what", "thread", "title", "started_at", "hours", "working_hours"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True)
+    table["title"] = table["thread"].map(titles).fillna("")
+    return table.sort_values("started_at").loc[:, columns].reset_index(drop=True)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def freshness(source: Source) -> pd.DataFrame:
+    """Per configured source: last successful sync, last failure and its message."""
+    opened, cfg = _open(source)
+    history = opened.sync_runs()
+    rows = []
+    for spec in configured_sources(cfg):
+        origin = origin_of(spec.kind, spec.section, cfg)
+        mine = history.loc[(history["source"] == spec.kind) & (history["origin"] == origin)]
+        ok = mine.loc[mine["status"] == "ok", "finished_at"]
+        failed = mine.loc[mine["status"] == "failed"]
+        last_failed = failed.iloc[0] if not failed.empty else None
+        healthy = mine.empty or mine.iloc[0]["status"] != "failed"
+        rows.append({
+            "source": spec.kind,
+            "origin": origin,
+            "last_ok": ok.max() if not ok.empty else pd.NaT,
+            "last_failure": last_failed["finished_at"] if last_failed is not None else pd.NaT,
+            "message": (last_failed["message"] or "") if last_failed is not None and not healthy else "",
+            "healthy": healthy and not mine.empty,
+            "never": mine.empty,
+        })
+    return pd.DataFrame(rows, columns=["source", "origin", "last_ok", "last_failure", "message", "healthy", "never"])
+
+
+def since_previous_working_day(cfg: Config, now: datetime) -> Period:
+    """From the start of the previous working day to now, in the engagement's time zone."""
+    tz = ZoneInfo(cfg.engagement.timezone)
+    local_now = now.astimezone(tz)
+    first = previous_working_day(local_now.date(), cfg.team)
+    start = datetime.combine(first, time(0), tzinfo=tz)
+    return Period(f"since {first:%a %d %b}", start, local_now + timedelta(seconds=1))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def experiments(source: Source, view: str, start: datetime, end: datetime) -> tuple[list[dict], list[dict], dict]:
+    """SPEC §5's ``experiments`` and ``alerts`` for ``[start, end)`` plus each KPI's run-by-run story."""
+    _, cfg = _open(source)
+    return experiments_summary(runs(source, view), list(cfg.kpi), start, end)
+
+
+def alerts(source: Source, view: str, start: datetime, end: datetime) -> list[dict]:
+    return experiments(source, view, start, end)[1]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def latency_trend(source: Source, view: str, weeks: tuple[tuple[str, datetime, datetime], ...]) -> pd.DataFrame:
+    """Per latency and week: ``latency, week, n, median_hours, p90_hours`` (SPEC §4, a sample in its end week)."""
+    samples = latency_samples(source, view)
+    rows = [{"latency": name, "week": label, **summarize(frame, start, end)}
+            for name, frame in samples.items() for label, start, end in weeks]
+    return pd.DataFrame(rows, columns=["latency", "week", "n", "median_hours", "p90_hours", "max_hours",
+                                       "median_working_hours", "open", "oldest_open_hours"])
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def latency_distribution(source: Source, view: str, start: datetime, end: datetime,
+                         points: int = 200) -> pd.DataFrame:
+    """Completed waits ending in ``[start, end)`` as ``latency, hours``; at most ``points`` quantiles each."""
+    frames = []
+    for name, frame in latency_samples(source, view).items():
+        done = frame.loc[frame["ended_at"].notna() & (frame["ended_at"] >= start) & (frame["ended_at"] < end), "hours"]
+        if len(done) > points:
+            done = done.quantile([index / (points - 1) for index in range(points)])
+        frames.append(pd.DataFrame({"latency": name, "hours": done.to_numpy(dtype=float)}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["latency", "hours"])
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def all_open_waits(source: Source, view: str, now: datetime) -> pd.DataFrame:
+    """Every wait still open at ``now``: ``latency, thread, title, started_at, hours, working_hours``."""
+    _, cfg = _open(source)
+    titles = thread_titles(source, view)
+    frames = [open_waits(frame, now, cfg.team).assign(latency=name) for name, frame in latency_samples(source, view).items()]
+    columns = ["latency", "thread", "title", "started_at", "hours", "working_hours"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True)
+    table["title"] = table["thread"].map(titles).fillna("")
+    return table.sort_values("started_at").loc[:, columns].reset_index(drop=True)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def ticket_flow(source: Source, view: str, label: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """Tickets created and resolved per ISO week up to the period's end."""
+    opened, cfg = _open(source)
+    tickets = load_timeline(opened, cfg, end=end, categories=["ticket_created", "ticket_resolved"], view=view)
+    return content.ticket_flow(tickets, Period(label, start, end), cfg.engagement.timezone)
+
+
+@st.cache_data(ttl=TTL, show_spinner="Building the report…")
+def report(source: Source, view: str, label: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """The weekly report's data (SPEC §5 plus extras) for one period and view."""
+    opened, cfg = _open(source)
+    return build_report(opened, cfg, Period(label, start, end), view)
+
+
+def render(source: Source, view: str, label: str, start: datetime, end: datetime, fmt: str) -> str | bytes:
+    """The report as a file in ``fmt`` (md, html, csv, json, pdf); run only when a download is clicked."""
+    opened, cfg = _open(source)
+    return render_report(opened, cfg, Period(label, start, end), fmt=fmt, view=view)

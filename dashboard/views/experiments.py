@@ -1,0 +1,137 @@
+"""Experiments: each experiment's KPI over time against its target, its runs, and what changed between two."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import context, loaders
+from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local
+from glassbox.charts import kpi_progress
+
+ctx = context.require()
+tz = ctx.config.engagement.timezone
+st.title("Experiments")
+st.caption(f"Runs tracked in MLflow, judged against each experiment's KPI · {ctx.period.label} · times in {tz}")
+if ctx.demo:
+    demo_notice()
+
+runs = loaders.runs(ctx.source, ctx.view)
+if runs.empty:
+    empty_state("No experiment runs in the store yet.",
+                "Add an `[[mlflow]]` source (its `tracking_uri` and `experiments`) and a `[[kpi]]` naming the metric "
+                "that matters, then run `python -m glassbox sync`.")
+    st.stop()
+
+kpis = {kpi.experiment: kpi for kpi in ctx.config.kpi}
+names = sorted(runs["experiment"].dropna().unique(), key=lambda name: (name not in kpis, name))
+experiment = st.selectbox("Experiment", names, key="exp_name") if len(names) > 1 else names[0]
+kpi = kpis.get(experiment)
+mine = runs.loc[runs["experiment"] == experiment]
+before_end = mine.loc[mine["started_at"] < ctx.period.end]
+in_period = before_end.loc[before_end["started_at"] >= ctx.period.start]
+previous = ctx.period.previous()
+in_previous = mine.loc[(mine["started_at"] >= previous.start) & (mine["started_at"] < previous.end)]
+metric_names = sorted({name for metrics in mine["metrics"] for name in metrics})
+metric = kpi.metric if kpi else (metric_names[0] if metric_names else None)
+
+
+def metric_values(frame: pd.DataFrame, name: str | None) -> pd.Series:
+    return pd.to_numeric(frame["metrics"].map(lambda m: m.get(name) if name else None), errors="coerce")
+
+
+def text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+values = metric_values(before_end.loc[before_end["status"] == "FINISHED"], metric).dropna()
+goal = kpi.goal if kpi else "max"
+best = (values.max() if goal == "max" else values.min()) if not values.empty else None
+failed = int((in_period["status"] == "FAILED").sum())
+cards([
+    Card("Runs in period", len(in_period), len(in_period) - len(in_previous), help="Against the previous period"),
+    Card(f"Best {metric}" if metric else "Best", f"{best:.4g}" if best is not None else "—",
+         None if best is None or not kpi or kpi.target is None else round(best - kpi.target, 4),
+         help="Best finished run so far; the delta is against the target", inverse=goal == "min"),
+    Card("Target", f"{kpi.target:g}" if kpi and kpi.target is not None else "none set",
+         help="From the [[kpi]] section of the config"),
+    Card("Failed runs", failed, help="Runs in the period that ended FAILED or were killed"),
+])
+if kpi is None:
+    st.caption(f"No `[[kpi]]` names {escape_markdown(experiment)}: add one to get a target line and alerts.")
+
+if metric and not values.empty:
+    chart_runs = before_end.assign(value=metric_values(before_end, metric)).dropna(subset=["value"])
+    chart_runs = chart_runs.loc[chart_runs["status"] == "FINISHED"]
+    frame = pd.DataFrame({"at": local(chart_runs["started_at"], tz), "value": chart_runs["value"],
+                          "run": chart_runs["name"]})
+    if len(frame) > 2000:  # aggregate: one point per day (the day's best) keeps the chart light
+        frame = frame.assign(at=frame["at"].dt.normalize()).groupby("at", as_index=False).agg(
+            value=("value", "max" if goal == "max" else "min"), run=("run", "count"))
+        frame["run"] = frame["run"].astype(str) + " runs"
+    st.altair_chart(kpi_progress(frame, metric, goal=goal, target=kpi.target if kpi else None), width="stretch")
+
+st.subheader("Runs")
+scope_all = st.toggle("Whole engagement", value=False, key="exp_all", help="Otherwise only runs started in the period")
+unfold = st.toggle("Show child runs", value=False, key="exp_children", help="Sweeps log child runs under a parent run")
+table_runs = before_end if scope_all else in_period
+children = table_runs.loc[table_runs["parent_run_id"].notna()]
+child_count = children.groupby("parent_run_id").size()
+ordered = []
+for run in table_runs.loc[table_runs["parent_run_id"].isna()].sort_values("started_at", ascending=False).itertuples():
+    ordered.append((run, 0))
+    if unfold:
+        ordered += [(child, 1) for child in children.loc[children["parent_run_id"] == run.run_id].itertuples()]
+orphans = children.loc[~children["parent_run_id"].isin(table_runs["run_id"])]
+ordered += [(child, 1) for child in orphans.itertuples()]
+if not ordered:
+    st.caption("No runs in this period — switch on *Whole engagement* to see earlier ones.")
+else:
+    rows = []
+    for run, depth in ordered:
+        row = {
+            "Run": ("↳ " if depth else "") + str(run.name),
+            "Status": run.status,
+            "Started": local(pd.Series([run.started_at]), tz).iloc[0],
+            "Minutes": round((run.ended_at - run.started_at).total_seconds() / 60, 1) if pd.notna(run.ended_at) else None,
+        }
+        row.update({name: run.metrics.get(name) for name in metric_names})
+        row.update({f"param: {name}": value for name, value in run.params.items()})
+        row.update({"Children": int(child_count.get(run.run_id, 0)) or None, "Note": text(run.note),
+                    "Commit": (text(run.sha) or text(run.commit))[:8], "Tickets": " ".join(t for t in run.tickets if isinstance(t, str)), "Link": run.url})
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="exp_table",
+                 column_config={"Started": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),
+                                "Link": st.column_config.LinkColumn(display_text="open ↗"),
+                                "Note": st.column_config.TextColumn(width="medium")})
+
+st.subheader("Compare two runs")
+choices = before_end.sort_values("started_at", ascending=False)
+labels = {row.run_id: f"{row.name} · {local(pd.Series([row.started_at]), tz).iloc[0]:%d %b %H:%M}"
+          for row in choices.itertuples()}
+if len(labels) < 2:
+    st.caption("Two runs are needed to compare.")
+else:
+    ids = list(labels)
+    best_id = ids[0]
+    if metric and not values.empty:
+        scored = metric_values(choices, metric)
+        best_id = choices.loc[scored.idxmax() if goal == "max" else scored.idxmin(), "run_id"]
+    left, right = st.columns(2)
+    first = left.selectbox("Run A", ids, index=ids.index(best_id), format_func=labels.get, key="exp_a")
+    second = right.selectbox("Run B", ids, index=0 if ids[0] != first else 1, format_func=labels.get, key="exp_b")
+    a, b = (choices.loc[choices["run_id"] == run_id].iloc[0] for run_id in (first, second))
+    params = sorted(set(a["params"]) | set(b["params"]))
+    param_table = pd.DataFrame({"Parameter": params, "Run A": [a["params"].get(p) for p in params],
+                                "Run B": [b["params"].get(p) for p in params]})
+    param_table["Changed"] = param_table["Run A"] != param_table["Run B"]
+    metrics = sorted(set(a["metrics"]) | set(b["metrics"]))
+    metric_table = pd.DataFrame({"Metric": metrics, "Run A": [a["metrics"].get(m) for m in metrics],
+                                 "Run B": [b["metrics"].get(m) for m in metrics]})
+    metric_table["B − A"] = pd.to_numeric(metric_table["Run B"], errors="coerce") - pd.to_numeric(
+        metric_table["Run A"], errors="coerce")
+    params_col, metrics_col = st.columns(2, gap="large")
+    params_col.dataframe(param_table.sort_values("Changed", ascending=False), hide_index=True, width="stretch",
+                         key="exp_params")
+    metrics_col.dataframe(metric_table, hide_index=True, width="stretch", key="exp_metrics",
+                          column_config={"B − A": st.column_config.NumberColumn(format="%+.4f")})

@@ -1,0 +1,99 @@
+"""Feedback loops: how long each kind of wait takes (SPEC §4), week by week, and what is waiting now."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import context, loaders
+from dashboard.components import Card, cards, demo_notice, empty_state, hours_text
+from glassbox.charts import latency_distribution, latency_trend, ticket_flow
+from glassbox.metrics.latency import LATENCIES
+from glassbox.periods import iso_week
+from glassbox.reports.content import LATENCY_LABELS
+
+TREND_WEEKS = 8
+
+ctx = context.require()
+st.title("Feedback loops")
+st.caption(f"How fast questions get answers and work moves · {ctx.period.label} · {ctx.view} view · "
+           "a wait counts in the week it ends")
+if ctx.demo:
+    demo_notice()
+
+last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
+weeks = tuple((week.label, week.start, week.end) for week in
+              (iso_week(last_day - timedelta(weeks=back), ctx.tz) for back in range(TREND_WEEKS - 1, -1, -1)))
+trend = loaders.latency_trend(ctx.source, ctx.view, weeks)
+period = loaders.latency_trend(ctx.source, ctx.view, ((ctx.period.label, ctx.period.start, ctx.period.end),))
+previous_period = ctx.period.previous()
+before = loaders.latency_trend(ctx.source, ctx.view,
+                               ((previous_period.label, previous_period.start, previous_period.end),))
+
+
+def label(name: str) -> str:
+    return LATENCY_LABELS.get(name, name)
+
+
+def figure(frame: pd.DataFrame, name: str, column: str) -> float | None:
+    value = frame.loc[frame["latency"] == name, column]
+    return None if value.empty or pd.isna(value.iloc[0]) else float(value.iloc[0])
+
+
+if int(period["n"].sum()) == 0 and int(trend["n"].sum()) == 0:
+    empty_state("No waits measured yet.",
+                "Latencies need tickets (a `[[jira]]` source), pull requests (`[[github]]`) and runs (`[[mlflow]]`), "
+                "and the client's people listed under `[[people]]` with `side = \"client\"`.")
+else:
+    headline = ("client_response", "client_turnaround", "ticket_lead", "pr_merge")
+    items = []
+    for name in headline:
+        now_value, then_value = figure(period, name, "median_hours"), figure(before, name, "median_hours")
+        delta = None if now_value is None or then_value is None else round(now_value - then_value, 1)
+        items.append(Card(label(name), hours_text(now_value), delta, inverse=True,
+                          help="Median this period; the delta (hours) is against the previous period"))
+    cards(items)
+
+    st.subheader("This period")
+    table = period.assign(Latency=period["latency"].map(label))
+    st.dataframe(pd.DataFrame({
+        "Latency": table["Latency"], "Samples": table["n"],
+        "Median": table["median_hours"].map(hours_text), "p90": table["p90_hours"].map(hours_text),
+        "Longest": table["max_hours"].map(hours_text),
+        "Median (working hours)": table["median_working_hours"].map(hours_text),
+        "Still open": table["open"], "Oldest open": table["oldest_open_hours"].map(hours_text),
+    }), hide_index=True, width="stretch")
+
+    st.subheader(f"Week by week (last {TREND_WEEKS} weeks)")
+    measured = [name for name in LATENCIES if trend.loc[trend["latency"] == name, "n"].sum() > 0]
+    for pair in range(0, len(measured), 2):
+        columns = st.columns(2, gap="large")
+        for column, name in zip(columns, measured[pair:pair + 2], strict=False):
+            mine = trend.loc[trend["latency"] == name, ["week", "median_hours", "p90_hours"]]
+            column.altair_chart(latency_trend(mine, title=label(name)), width="stretch")
+
+    st.subheader("Distribution this period")
+    spread = loaders.latency_distribution(ctx.source, ctx.view, ctx.period.start, ctx.period.end)
+    if spread.empty:
+        st.caption("No wait ended in this period.")
+    else:
+        st.altair_chart(latency_distribution(spread.assign(latency=spread["latency"].map(label))), width="stretch")
+
+st.subheader("Waiting now")
+waits = loaders.all_open_waits(ctx.source, ctx.view, datetime.now(timezone.utc).replace(second=0, microsecond=0))
+if waits.empty:
+    st.caption("Nothing is waiting.")
+else:
+    st.dataframe(pd.DataFrame({"Waiting for": waits["hours"].map(hours_text), "Kind": waits["latency"].map(label),
+                               "Thread": waits["thread"], "What": waits["title"],
+                               "Working hours": waits["working_hours"].map(hours_text)}),
+                 hide_index=True, width="stretch")
+
+st.subheader("Ticket flow")
+flow = loaders.ticket_flow(ctx.source, ctx.view, ctx.period.label, ctx.period.start, ctx.period.end)
+if int(flow[["created", "resolved"]].to_numpy().sum()) == 0:
+    st.caption("No tickets created or resolved in these weeks.")
+else:
+    st.altair_chart(ticket_flow(flow), width="stretch")

@@ -1,0 +1,96 @@
+"""Timeline: the unified feed of every source, filtered, grouped by day, each row linked to its original."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import context, loaders
+from dashboard.components import (CATEGORY_LABELS, demo_notice, empty_state, local,
+                                  source_label)
+from glassbox.charts import activity_by_day
+from glassbox.periods import day_range
+from glassbox.reports.content import activity
+from glassbox.timeline import to_csv
+
+DAYS_PER_PAGE = 7
+
+ctx = context.require()
+tz = ctx.config.engagement.timezone
+st.title("Timeline")
+st.caption(f"Every commit, pull request, ticket change and experiment run in one feed · {ctx.view} view · "
+           f"times in {tz}")
+if ctx.demo:
+    demo_notice()
+
+first_day = ctx.period.start.astimezone(ctx.tz).date()
+last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
+dates, sources, people, sides = st.columns([2, 2, 2, 1])
+picked = dates.date_input("Dates", value=(first_day, last_day), key="tl_dates")
+start_day, end_day = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (first_day, last_day)
+window = day_range(start_day, end_day, ctx.tz)
+rows = loaders.events(ctx.source, window.start, window.end, ctx.view)
+
+chosen_sources = sources.multiselect("Sources", sorted(rows["source"].unique()), format_func=source_label,
+                                     placeholder="All sources", key="tl_sources")
+chosen_people = people.multiselect("People", sorted(rows["actor"].dropna().unique()), placeholder="Everyone",
+                                   key="tl_people")
+chosen_sides = sides.multiselect("Side", ["client", "team", "bot"], placeholder="All", key="tl_sides")
+ticket_col, search_col = st.columns([1, 3])
+tickets = sorted({ref for refs in rows["refs"] for ref in refs.split() if "-" in ref} |
+                 set(rows.loc[rows["source"] == "jira", "thread"]))
+chosen_ticket = ticket_col.selectbox("Ticket", tickets, index=None, placeholder="Any ticket", key="tl_ticket")
+query = search_col.text_input("Search", placeholder="Words in titles, threads, people or refs", key="tl_search")
+
+mask = pd.Series(True, index=rows.index)
+if chosen_sources:
+    mask &= rows["source"].isin(chosen_sources)
+if chosen_people:
+    mask &= rows["actor"].isin(chosen_people)
+if chosen_sides:
+    mask &= rows["side"].isin(chosen_sides)
+if chosen_ticket:
+    mask &= (rows["thread"] == chosen_ticket) | rows["refs"].str.split().map(lambda refs: chosen_ticket in refs)
+if query:
+    haystack = rows["title"].fillna("") + " " + rows["thread"] + " " + rows["actor"].fillna("") + " " + rows["refs"]
+    mask &= haystack.str.contains(query, case=False, regex=False)
+shown = rows.loc[mask]
+
+if shown.empty:
+    empty_state("No events match these filters.",
+                "Widen the dates or clear a filter. An empty store fills up with `python -m glassbox sync`.")
+    st.stop()
+
+summary, download = st.columns([4, 1], vertical_alignment="bottom")
+summary.markdown(f"**{len(shown):,}** events from **{shown['actor'].nunique()}** people "
+                 f"between {start_day:%d %b} and {end_day:%d %b %Y}")
+download.download_button(
+    "Download CSV", lambda: to_csv(shown.assign(refs=shown["refs"].str.split()), tz),
+    file_name=f"glassbox-timeline-{start_day}-{end_day}.csv", mime="text/csv", icon=":material/download:",
+    on_click="ignore")
+st.altair_chart(activity_by_day(activity(shown, window, tz)), width="stretch")
+
+days = local(shown["occurred_at"], tz).dt.date
+day_list = list(dict.fromkeys(days))
+pages = max(1, -(-len(day_list) // DAYS_PER_PAGE))
+page = 1
+if pages > 1:
+    page = st.segmented_control("Days", list(range(1, pages + 1)), default=1, key="tl_page",
+                                format_func=lambda n: f"{day_list[(n - 1) * DAYS_PER_PAGE]:%d %b}") or 1
+for day in day_list[(page - 1) * DAYS_PER_PAGE: page * DAYS_PER_PAGE]:
+    mine = shown.loc[days == day]
+    st.subheader(f"{day:%A %d %B}", divider="gray")
+    st.caption(f"{len(mine)} events")
+    table = pd.DataFrame({
+        "Time": local(mine["occurred_at"], tz).dt.strftime("%H:%M"),
+        "Source": mine["source"].map(source_label),
+        "What": mine["category"].map(CATEGORY_LABELS).fillna(mine["category"]),
+        "Who": mine["actor"], "Side": mine["side"], "Thread": mine["thread"], "Title": mine["title"],
+        "Detail": mine["detail"], "Link": mine["url"],
+    })
+    st.dataframe(table, hide_index=True, width="stretch", key=f"tl_day_{day}",
+                 column_config={"Link": st.column_config.LinkColumn(display_text="open ↗", width="small"),
+                                "Title": st.column_config.TextColumn(width="large"),
+                                "Time": st.column_config.TextColumn(width="small")})

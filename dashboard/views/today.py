@@ -1,0 +1,124 @@
+"""Today: the client's daily check — what happened since the previous working day, and what waits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts_extra, context, loaders
+from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown, hours_text, local,
+                                  source_label)
+
+ctx = context.require()
+now = datetime.now(timezone.utc)
+window = loaders.since_previous_working_day(ctx.config, now)
+before = loaders.since_previous_working_day(ctx.config, window.start)
+rows = loaders.events(ctx.source, window.start, window.end, ctx.view)
+earlier = loaders.events(ctx.source, before.start, window.start, ctx.view)
+tz = ctx.config.engagement.timezone
+
+st.title("Today")
+st.caption(f"{escape_markdown(ctx.config.engagement.name)} · what happened {window.label} "
+           f"({window.start:%A %d %B}) · {ctx.view} view · times in {tz}")
+if ctx.demo:
+    demo_notice()
+
+
+def count(frame: pd.DataFrame, *categories: str) -> int:
+    return int(frame["category"].isin(categories).sum())
+
+
+COUNTED = [("Commits", ("commit",)), ("PRs merged", ("pull_request_merged",)),
+           ("Tickets moved", ("ticket_transition", "ticket_resolved")), ("Runs", ("run_finished",)),
+           ("Comments", ("comment", "review"))]
+cards([Card(label, count(rows, *cats), count(rows, *cats) - count(earlier, *cats),
+            help="Change against the working day before") for label, cats in COUNTED])
+
+if rows.empty:
+    empty_state(f"Nothing happened {window.label}.",
+                "If you expected activity, check the Sources panel below: a source may not have synced recently.")
+else:
+    by_source, by_person = st.columns([2, 3], gap="large")
+    with by_source:
+        st.subheader("By source")
+        totals = rows.groupby("source").size().rename("events").reset_index()
+        st.altair_chart(charts_extra.events_by_source(totals), width="stretch")
+    with by_person:
+        st.subheader("By person")
+        people = rows.assign(what=rows["category"].map(CATEGORY_GROUPS).fillna("other"))
+        table = people.pivot_table(index=["actor", "side"], columns="what", values="id", aggfunc="count",
+                                   fill_value=0).reset_index()
+        table["total"] = table.drop(columns=["actor", "side"]).sum(axis=1)
+        st.dataframe(table.sort_values("total", ascending=False), hide_index=True, width="stretch",
+                     column_config={"actor": "Person", "side": "Side", "total": st.column_config.NumberColumn("All")})
+
+moved = rows.loc[rows["category"].isin(["ticket_transition", "ticket_resolved"])]
+st.subheader("Tickets moved")
+if moved.empty:
+    st.caption("No ticket changed status in this window.")
+else:
+    titles = loaders.thread_titles(ctx.source, ctx.view)
+    shown = pd.DataFrame({"When": local(moved["occurred_at"], tz), "Ticket": moved["thread"],
+                          "What": moved["thread"].map(titles).fillna(""), "Change": moved["detail"],
+                          "Who": moved["actor"], "Link": moved["url"]})
+    st.dataframe(shown.drop_duplicates(["Ticket", "Change"]), hide_index=True, width="stretch",
+                 column_config={"When": st.column_config.DatetimeColumn(format="ddd HH:mm"),
+                                "Link": st.column_config.LinkColumn(display_text="open ↗")})
+
+st.subheader("Experiments")
+runs = loaders.runs(ctx.source, ctx.view)
+recent = runs.loc[(runs["started_at"] >= window.start)] if not runs.empty else runs
+if not ctx.config.kpi and runs.empty:
+    st.caption("No experiments yet — add an `[[mlflow]]` source and a `[[kpi]]` to follow one here.")
+else:
+    st.caption(f"{len(recent)} run(s) started {escape_markdown(window.label)}.")
+    kpi_cards = []
+    for kpi in ctx.config.kpi:
+        values = runs.loc[runs["experiment"] == kpi.experiment, "metrics"].map(lambda m, k=kpi: m.get(k.metric))
+        values = pd.to_numeric(values, errors="coerce").dropna()
+        if values.empty:
+            continue
+        best = values.max() if kpi.goal == "max" else values.min()
+        gap = None if kpi.target is None else round(best - kpi.target, 4)
+        kpi_cards.append(Card(f"Best {kpi.metric} · {kpi.experiment}", f"{best:.4g}", gap,
+                              help=f"Best over all runs; the delta is against the target {kpi.target}",
+                              inverse=kpi.goal == "min"))
+    if kpi_cards:
+        cards(kpi_cards)
+
+st.subheader("Waiting")
+waits = loaders.open_waits_now(ctx.source, ctx.view, now)
+on_team, on_client = st.columns(2, gap="large")
+for column, side, label in ((on_team, "team", "On the team"), (on_client, "client", "On the client")):
+    mine = waits.loc[waits["on"] == side]
+    with column:
+        st.markdown(f"**{label}** · {len(mine)}")
+        if mine.empty:
+            st.caption("Nothing waiting.")
+        else:
+            st.dataframe(pd.DataFrame({"Waiting": mine["hours"].map(hours_text), "Thread": mine["thread"],
+                                       "What": mine["title"], "Why": mine["what"]}),
+                         hide_index=True, width="stretch")
+
+st.subheader("Alerts")
+alerts = loaders.alerts(ctx.source, ctx.view, window.start, window.end)
+if not alerts:
+    st.caption("No alerts.")
+for alert in alerts:
+    st.warning(escape_markdown(alert.get("message", "")), icon=":material/warning:")
+
+st.subheader("Sources")
+fresh = loaders.freshness(ctx.source)
+if fresh.empty:
+    empty_state("No sources configured.", "Add `[[github]]`, `[[git]]`, `[[jira]]` or `[[mlflow]]` sections to the config.")
+else:
+    st.dataframe(pd.DataFrame({
+        "Source": fresh["source"].map(source_label),
+        "Where": fresh["origin"],
+        "Status": fresh.apply(lambda r: "never synced" if r["never"] else ("ok" if r["healthy"] else "failing"), axis=1),
+        "Last successful sync": fresh["last_ok"].map(lambda t: ago(t, now)),
+        "Last failure": fresh["last_failure"].map(lambda t: ago(t, now) if pd.notna(t) else "—"),
+        "Problem": fresh["message"],
+    }), hide_index=True, width="stretch")
