@@ -1,0 +1,170 @@
+"""The demo engagement: a first run that shows a full dashboard with no tokens and no config.
+
+``python -m glassbox demo`` (and the dashboard, when it finds no config) builds "Acme churn model"
+from real parts: a git repository made with ``git``, an MLflow sqlite store written with
+``MlflowClient``, and Jira/GitHub payloads in the APIs' own shapes fed through the connectors'
+normalizers. The repository and the tracking store are then synced by the real connectors from the
+``glassbox.toml`` written beside them, so every command works on the demo exactly as on a real
+engagement. Dates are relative to the moment of the build, so "today" and "this week" are never
+empty; everything else is fixed, so two builds hold the same events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from filelock import FileLock
+
+from glassbox.config import Config, load_config
+from glassbox.demo.github_payloads import story_pulls
+from glassbox.demo.gitrepo import build_repository
+from glassbox.demo.jira_payloads import story_tickets
+from glassbox.demo.recorded import load_recorded
+from glassbox.demo.runs import build_tracking_store
+from glassbox.demo.story import (
+    CI_BOT,
+    CLIENT_TZ,
+    ENGAGEMENT,
+    EXPERIMENT,
+    JIRA_SERVER,
+    KPI_ALERT_DROP,
+    KPI_METRIC,
+    KPI_TARGET,
+    PEOPLE,
+    REPO,
+    TEAM_TZ,
+    Clock,
+)
+from glassbox.errors import GlassboxError
+from glassbox.store import open_store
+from glassbox.sync import sync_sources
+
+__all__ = ["CONFIG_NAME", "build_demo", "ensure_demo"]
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "glassbox.toml"
+REPO_FOLDER = "churn"
+# What a build creates; a rebuild removes exactly these and nothing else in the folder.
+_PRODUCTS = (CONFIG_NAME, f"{CONFIG_NAME}.partial", REPO_FOLDER, "mlflow.db", "mlartifacts", "glassbox.db",
+             "glassbox.db-wal", "glassbox.db-shm", "glassbox.sync.lock", "recorded", "demo.json")
+
+
+def ensure_demo(directory: Path) -> Path:
+    """The demo's config in ``directory``, building the demo first unless a complete one is there.
+
+    A demo is complete once its ``glassbox.toml`` exists: the build writes it last.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(directory / ".build.lock")):
+        config_file = directory / CONFIG_NAME
+        if config_file.is_file():
+            return config_file.resolve()
+        return _build(directory)
+
+
+def build_demo(directory: Path) -> Path:
+    """Build (or rebuild) the demo in ``directory``; returns the path of its ``glassbox.toml``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(directory / ".build.lock")):
+        return _build(directory)
+
+
+def _build(directory: Path) -> Path:
+    started = time.monotonic()
+    folder = directory.resolve()
+    _clear(folder)
+    clock = Clock.starting_now()
+    repo = build_repository(folder / REPO_FOLDER, clock)
+    build_tracking_store(folder, clock, repo.shas)
+    partial = folder / f"{CONFIG_NAME}.partial"
+    partial.write_text(config_text(), encoding="utf-8")
+    config = load_config(partial)
+    store = open_store(config.resolve_sqlite_url(config.store.url))
+    try:
+        recorded = load_recorded(store, folder / "recorded", story_tickets(clock), story_pulls(clock), repo,
+                                 config.engagement.ticket_pattern)
+        _sync(config, store)
+        events = store.count_events()
+    finally:
+        store.engine.dispose()
+    seconds = time.monotonic() - started
+    (folder / "demo.json").write_text(json.dumps({
+        "built_at": clock.now.isoformat(), "events": events, "recorded": recorded, "seconds": round(seconds, 1),
+    }, indent=1) + "\n", encoding="utf-8")
+    final = folder / CONFIG_NAME
+    partial.replace(final)
+    log.info("demo built in %s: %d events in %.1fs", folder, events, seconds)
+    return final
+
+
+def _sync(config: Config, store) -> None:
+    failed = [summary for summary in sync_sources(config, store) if not summary.ok]
+    if failed:
+        raise GlassboxError(f"demo: syncing {failed[0].label} failed ({failed[0].error}) — "
+                            "run `python -m glassbox demo` again, or report this")
+
+
+def _clear(folder: Path) -> None:
+    for name in _PRODUCTS:
+        target = folder / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+
+
+def _toml(value: object) -> str:
+    """A TOML value: JSON's strings, numbers and arrays are valid TOML."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def config_text() -> str:
+    """The demo's ``glassbox.toml``: relative paths, so the folder works wherever it is built."""
+    people = []
+    for member in (*PEOPLE, CI_BOT):
+        people.append(f"[[people]]\nname = {_toml(member.name)}\nside = {_toml(member.side)}\n"
+                      f"ids = {_toml(member.ids)}\n")
+    return f"""# The Glassbox demo engagement, built by `python -m glassbox demo`.
+# Its git repository ({REPO_FOLDER}/) and MLflow store (mlflow.db) are real and synced by `sync`.
+# Jira ({JIRA_SERVER}) and GitHub ({REPO}) have no server here: their recorded payloads
+# (recorded/) were loaded into the store once, through the same normalizers a sync uses, so this
+# file has no [[jira]] or [[github]] section. To watch a real engagement, copy
+# config/glassbox.example.toml, point [[github]], [[git]], [[jira]] and [[mlflow]] at your sources,
+# and export the tokens it names.
+
+[engagement]
+name = {_toml(ENGAGEMENT)}
+timezone = {_toml(str(CLIENT_TZ))}
+internal_labels = ["internal"]
+
+[team]
+timezone = {_toml(str(TEAM_TZ))}
+working_hours = "09:00-18:00"
+working_days = ["Mon", "Tue", "Wed", "Thu", "Fri"]
+
+[store]
+url = "sqlite:///glassbox.db"
+
+{chr(10).join(people)}
+[[git]]
+path = {_toml(REPO_FOLDER)}
+
+[[mlflow]]
+tracking_uri = "sqlite:///mlflow.db"
+experiments = [{_toml(EXPERIMENT)}]
+
+[[kpi]]
+experiment = {_toml(EXPERIMENT)}
+metric = {_toml(KPI_METRIC)}
+goal = "max"
+target = {KPI_TARGET}
+alert_drop = {KPI_ALERT_DROP}
+"""
+
