@@ -468,6 +468,12 @@ class JiraClient:
             log.warning("%s: got %d of %d %s entries of %s", self.label, len(items), total, what, key)
         return list(items.values())
 
+    def issue_histories(self, key: str) -> list[dict[str, Any]]:
+        """Every changelog history of ``key`` from ``issue/{key}?expand=changelog`` (complete on Server)."""
+        issue = self._call(f"issue/{key}", self._jira._get_json, f"issue/{key}",
+                           params={"fields": "status", "expand": "changelog"})
+        return (issue.get("changelog") or {}).get("histories") or []
+
     # retries and errors
 
     def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -594,6 +600,13 @@ class JiraConnector(Connector):
         if not any(e.category == "ticket_resolved" for e in events):
             yield Tombstone(resolved_event_id(self.origin, raw_issue))
 
+    def _every_history(self, key: str, total: int) -> list[dict[str, Any]]:
+        """All histories of ``key``; Jira Server versions without ``/changelog`` give them on the issue itself."""
+        try:
+            return self.client.every(key, "changelog", total)
+        except NotFound:
+            return self.client.issue_histories(key)
+
     def _completed(self, raw_issue: dict[str, Any]) -> dict[str, Any]:
         """``raw_issue`` with every comment and changelog history, fetching what came back truncated."""
         key = raw_issue["key"]
@@ -606,6 +619,6 @@ class JiraConnector(Connector):
         changelog = raw_issue.get("changelog") or {}
         histories = changelog.get("histories") or []
         if int(changelog.get("total") or 0) > len(histories):
-            histories = self.client.every(key, "changelog", int(changelog["total"]))
+            histories = self._every_history(key, int(changelog["total"]))
             changelog = {**changelog, "histories": histories, "startAt": 0, "maxResults": len(histories)}
         return {**raw_issue, "fields": fields, "changelog": changelog}

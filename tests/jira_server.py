@@ -69,7 +69,8 @@ class FakeJira:
     def __init__(self, server: HTTPServer, *, cloud: bool = False, prefix: str = "/jira",
                  user: str = "alice@acme.example", token: str = "s3cret-token",
                  issues: list[dict[str, Any]] | None = None, page_cap: int = 2,
-                 comment_cap: int | None = None, changelog_cap: int | None = None) -> None:
+                 comment_cap: int | None = None, changelog_cap: int | None = None,
+                 changelog_endpoint: bool = True) -> None:
         self.server = server
         self.cloud = cloud
         self.prefix = prefix
@@ -78,6 +79,7 @@ class FakeJira:
         self.page_cap = page_cap
         self.comment_cap = comment_cap
         self.changelog_cap = changelog_cap
+        self.changelog_endpoint = changelog_endpoint
         self.statuses = load("statuses.json")
         self.myself = load("myself_cloud.json" if cloud else "myself_server.json")
         self.info = load("server_info_cloud.json" if cloud else "server_info_server.json")
@@ -135,8 +137,12 @@ class FakeJira:
         if path == "search/jql" and self.cloud:
             return self._search_jql(args)
         match = re.fullmatch(r"issue/([^/]+)/(comment|changelog)", path)
-        if match:
+        if match and (match[2] == "comment" or self.changelog_endpoint):
             return self._issue_part(match[1], match[2], args)
+        match = re.fullmatch(r"issue/([^/]+)", path)
+        issue = next((i for i in self.issues if match and i["key"] == match[1]), None)
+        if issue is not None:
+            return _json(issue)
         return _json({"errorMessages": ["Not found"], "errors": {}}, status=404)
 
     def _authorized(self, request: Request) -> bool:

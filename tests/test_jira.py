@@ -295,6 +295,13 @@ def test_truncated_changelog_and_comments_are_paged(http: HTTPServer, store: Sto
         assert len(mine[mine["category"] == "comment"]) == 11
 
 
+def test_server_without_changelog_endpoint_gives_histories_on_the_issue(http: HTTPServer) -> None:
+    fake = FakeJira(http, changelog_cap=1, changelog_endpoint=False)
+    events = [e for e in connector(fake).fetch("issues", None) if isinstance(e, Event)]
+    assert len(by_category(events, "ticket_transition")) == 4
+    assert {"issue/DRILL-38/changelog", "issue/DRILL-38"} <= set(fake.paths())
+
+
 def test_incremental_sync_sends_the_users_zone_and_picks_up_new_activity(fake: FakeJira, store: Store) -> None:
     sync_connector(connector(fake), store)
     drill_1 = next(i for i in fake.issues if i["key"] == "DRILL-1")
