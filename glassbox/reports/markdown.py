@@ -124,7 +124,7 @@ def _run_line(run: dict) -> str:
     if run.get("new_best"):
         parts.append("**new best**")
     if run.get("drop"):
-        parts.append(f"{run['drop']:.1%} below the best")
+        parts.append("▼ fell below the best")
     diff = changes(run.get("param_diff"))
     if diff:
         parts.append(f"changed {escape(diff)}")

@@ -1,0 +1,63 @@
+"""The shared charts: each renders to SVG from a small frame, and a source keeps its colour everywhere."""
+
+from __future__ import annotations
+
+import re
+
+import altair as alt
+import pandas as pd
+import pytest
+
+from glassbox import charts
+
+DAYS = pd.date_range("2026-11-16", periods=3)
+
+
+def activity() -> pd.DataFrame:
+    return pd.DataFrame({"day": [DAYS[0], DAYS[0], DAYS[1], DAYS[2]], "source": ["git", "jira", "github", "mlflow"],
+                         "events": [3, 2, 4, 5]})
+
+
+def every_chart() -> dict[str, alt.TopLevelMixin]:
+    kpi = pd.DataFrame({"at": pd.to_datetime(["2026-11-16 10:00", "2026-11-17 10:00"], utc=True),
+                        "value": [0.80, 0.83], "run": ["<script>alert(1)</script>", "b"]})
+    return {
+        "activity": charts.activity_by_day(activity()),
+        "trend": charts.latency_trend(pd.DataFrame({"week": ["W46", "W47"], "median_hours": [2.0, None],
+                                                    "p90_hours": [6.0, None]})),
+        "distribution": charts.latency_distribution(pd.DataFrame({"latency": ["pr_pickup"] * 3, "hours": [1, 2, 9]})),
+        "kpi": charts.kpi_progress(kpi, "val_auc", goal="max", target=0.85),
+        "flow": charts.ticket_flow(pd.DataFrame({"week": ["W46", "W47"], "created": [3, 4], "resolved": [2, 5]})),
+    }
+
+
+@pytest.mark.parametrize("name", list(every_chart()))
+def test_each_chart_renders_to_svg(name: str) -> None:
+    svg = charts.to_svg(every_chart()[name])
+    assert svg.startswith("<svg") and "</svg>" in svg
+    assert "<script" not in svg
+
+
+def test_a_source_has_the_same_colour_in_every_chart() -> None:
+    spec = charts.activity_by_day(activity()).to_dict()
+    scale = spec["encoding"]["color"]["scale"]
+    assert dict(zip(scale["domain"], scale["range"], strict=True)) == charts.SOURCE_COLORS
+    svg = charts.to_svg(charts.activity_by_day(activity()))
+    for colour in charts.SOURCE_COLORS.values():
+        assert colour in svg
+
+
+def test_svgs_inlined_together_have_unique_ids() -> None:
+    first, second = (charts.to_svg(charts.activity_by_day(activity())) for _ in range(2))
+    ids = re.findall(r'\bid="([^"]+)"', first + second)
+    assert ids and len(ids) == len(set(ids))
+    for reference in re.findall(r"url\(#([^)]+)\)", first):
+        assert f'id="{reference}"' in first
+
+
+def test_best_so_far_follows_the_goal() -> None:
+    frame = pd.DataFrame({"at": pd.date_range("2026-11-16", periods=3, tz="UTC"), "value": [0.5, 0.3, 0.4],
+                          "run": ["a", "b", "c"]})
+    layer = charts.kpi_progress(frame, "loss", goal="min").to_dict()
+    values = next(iter(layer["datasets"].values()))
+    assert [row["best"] for row in values] == [0.5, 0.3, 0.3]
