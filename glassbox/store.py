@@ -120,7 +120,7 @@ def _merge_commit(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     merged["attrs"] = {**old["attrs"], **new["attrs"]}
     merged["actor_ids"] = list(dict.fromkeys([*old["actor_ids"], *new["actor_ids"]]))
     merged["url"] = new["url"] or old["url"]
-    merged["actor"] = old["actor"] if old["source"] == "github" else new["actor"] or old["actor"]
+    merged["actor"] = new["actor"] if new["source"] == "github" else old["actor"] or new["actor"]
     merged["content_hash"] = _content_hash(merged)
     return merged
 
@@ -152,7 +152,7 @@ class Store:
             inserts, updates, refs_to_replace = [], [], []
             for event_id, row in rows.items():
                 old = existing.get(event_id)
-                if old is not None and row["category"] == "commit" and row["source"] not in old["sources"]:
+                if old is not None and row["category"] == "commit" and set(old["sources"]) - {row["source"]}:
                     row = _merge_commit(old, row)
                 if old is None:
                     inserts.append({**row, "synced_at": now})
