@@ -40,7 +40,10 @@ from urllib.parse import unquote, urlparse
 from mlflow.entities import Run, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.credentials import get_default_host_creds
+from mlflow.utils.rest_utils import http_request
 from sqlalchemy import Engine, column, create_engine, select, table
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import AuthError, Connector, FetchItem, NotFound, SourceError, SourceUnavailable
 from glassbox.config import Config, MlflowSource
@@ -112,7 +115,7 @@ def run_to_events(
         return []
     note = tags.get("mlflow.note.content")
     commit = tags.get("mlflow.source.git.commit")
-    user = tags.get("mlflow.user") or info.user_id or None
+    user = tags.get("mlflow.user") or (info.user_id if info.user_id not in ("", "unknown") else None)
     actor_ids = tuple(dict.fromkeys(i for i in (user, info.user_id) if i and i != "unknown"))
     title = info.run_name or tags.get("mlflow.runName") or info.run_id
     attrs = {
@@ -271,9 +274,6 @@ class _HttpBulkHistory:
         return result
 
     def _read_chunk(self, metric: str, run_ids: list[str], result: dict[str, History]) -> None:
-        from mlflow.utils.credentials import get_default_host_creds
-        from mlflow.utils.rest_utils import http_request
-
         response = http_request(get_default_host_creds(self.tracking_uri), self.ENDPOINT, "GET",
                                 params={"run_id": run_ids, "metric_key": metric,
                                         "max_results": HTTP_BULK_MAX_RESULTS})
@@ -368,8 +368,7 @@ class MlflowConnector(Connector):
     @cached_property
     def client(self) -> MlflowClient:
         self._refuse_missing_store()
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
-                            if _scheme(self.tracking_uri) in DATABASE_SCHEMES else None)
+        return MlflowClient(tracking_uri=self.tracking_uri)
 
     def _refuse_missing_store(self) -> None:
         """Opening a missing sqlite file or folder would silently create an empty store; say so instead."""
@@ -397,9 +396,7 @@ class MlflowConnector(Connector):
             yield
         except SourceError:
             raise
-        except MlflowException as exc:
-            raise self._translate(str(exc)) from None
-        except OSError as exc:
+        except (MlflowException, SQLAlchemyError, OSError) as exc:
             raise self._translate(str(exc)) from None
 
     def _translate(self, message: str) -> SourceError:
@@ -408,15 +405,16 @@ class MlflowConnector(Connector):
             return SourceUnavailable(
                 f"{self.label}: MLflow 3 opens file stores such as ./mlruns only when MLFLOW_ALLOW_FILE_STORE=true"
                 " — export MLFLOW_ALLOW_FILE_STORE=true, or migrate to sqlite with `mlflow migrate-filestore`")
-        status = re.search(r"error code (\d{3})", message)
-        if status and status.group(1) in ("401", "403"):
-            return AuthError(f"{self.label}: authentication failed (HTTP {status.group(1)}) — check"
+        status = re.search(r"error code (\d{3})|^(\d{3}) (?:Client|Server) Error", message)
+        code = status and (status.group(1) or status.group(2))
+        if code in ("401", "403"):
+            return AuthError(f"{self.label}: authentication failed (HTTP {code}) — check"
                              " MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN")
         if _is_http(self.tracking_uri) and ("failed with exception" in message or "Max retries" in message):
             return SourceUnavailable(f"{self.label}: tracking server unreachable — {_network_reason(message)};"
                                      " check that it is running and that tracking_uri is right")
-        if status:
-            return SourceUnavailable(f"{self.label}: tracking server answered HTTP {status.group(1)}"
+        if code:
+            return SourceUnavailable(f"{self.label}: tracking server answered HTTP {code}"
                                      " — try again later or check the server's log")
         return SourceUnavailable(f"{self.label}: {first[:300]} — check tracking_uri and the store")
 

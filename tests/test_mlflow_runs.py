@@ -323,7 +323,8 @@ def mlflow_server(tracking: Tracking, tmp_path: Path) -> Iterator[str]:
                "--default-artifact-root", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
                "--port", str(port), "--workers", "1"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "MLFLOW_TRACKING_URI": tracking.uri}, start_new_session=True)
+                               env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+                               start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
         _wait_for_health(uri, process)
