@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -35,7 +36,6 @@ CATEGORY_GROUPS = {
     "ticket_resolved": "tickets", "run_started": "runs", "run_finished": "runs",
 }
 SOURCE_LABELS = {"github": "GitHub", "git": "Git", "jira": "Jira", "mlflow": "MLflow"}
-SOURCE_ICONS = {"github": "🟣", "git": "🟠", "jira": "🔵", "mlflow": "🟢"}
 HOW_TO_CONFIGURE = (
     "Point Glassbox at your sources: copy `config/glassbox.example.toml` to `config/glassbox.toml` "
     "(or set `GLASSBOX_CONFIG`), add your `[[github]]`, `[[git]]`, `[[jira]]` and `[[mlflow]]` "
@@ -63,9 +63,18 @@ def escape_markdown(text: object) -> str:
 def cards(items: Sequence[Card]) -> None:
     """A row of bordered metric cards with deltas against the previous period."""
     for column, card in zip(st.columns(len(items)), items, strict=True):
-        delta = None if card.delta is None else (f"{card.delta:+g}" if isinstance(card.delta, (int, float)) else card.delta)
+        if card.delta == 0:
+            column.metric(card.label, card.value, "no change", help=card.help, border=True, delta_color="off",
+                          delta_arrow="off")
+            continue
+        delta = None if card.delta is None else f"{card.delta:+g}"
         column.metric(card.label, card.value, delta, help=card.help, border=True,
                       delta_color="inverse" if card.inverse else "normal")
+
+
+def sized(chart: alt.TopLevelMixin, height: int = 240) -> alt.TopLevelMixin:
+    """A shared chart at a height that reads well in a page column (the report's size is for print)."""
+    return chart.properties(height=height)
 
 
 def empty_state(message: str, hint: str | None = None) -> None:
@@ -76,7 +85,7 @@ def empty_state(message: str, hint: str | None = None) -> None:
 
 
 def source_label(source: str) -> str:
-    return f"{SOURCE_ICONS.get(source, '')} {SOURCE_LABELS.get(source, source)}".strip()
+    return SOURCE_LABELS.get(source, source)
 
 
 def source_colour(source: str) -> str:

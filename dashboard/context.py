@@ -81,7 +81,11 @@ def _demo_config() -> Path | None:
     except ImportError:
         return None
     with st.spinner("No config found — building the demo engagement (a few seconds, once)…"):
-        return ensure_demo(DEMO_DIR)
+        try:
+            return ensure_demo(DEMO_DIR)
+        except GlassboxError as exc:
+            st.error(f"The demo could not be built: {exc}")
+            return None
 
 
 def _period(choice: str, tz: ZoneInfo, custom: tuple[date, ...] | None) -> Period:

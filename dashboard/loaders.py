@@ -38,10 +38,10 @@ EVENT_COLUMNS = ["id", "occurred_at", "source", "category", "actor", "side", "th
 RUN_CATEGORIES = ["run_started", "run_finished"]
 # latency -> (who must act, what one open wait of it is): the waits the Today page lists
 WAITS = {
-    "client_response": ("team", "client message without a team reply"),
-    "pr_pickup": ("team", "pull request without a review"),
-    "ticket_pickup": ("team", "ticket not started yet"),
-    "client_turnaround": ("client", "ticket waiting for the client's answer"),
+    "client_response": ("team", "unanswered client message"),
+    "pr_pickup": ("team", "PR without a review"),
+    "ticket_pickup": ("team", "ticket not started"),
+    "client_turnaround": ("client", "question to the client"),
 }
 
 

@@ -97,7 +97,7 @@ else:
         }
         row.update({name: run.metrics.get(name) for name in metric_names})
         row.update({f"param: {name}": value for name, value in run.params.items()})
-        row.update({"Children": int(child_count.get(run.run_id, 0)) or None, "Note": text(run.note),
+        row.update({"Children": str(int(child_count.get(run.run_id, 0)) or ""), "Note": text(run.note),
                     "Commit": (text(run.sha) or text(run.commit))[:8], "Tickets": " ".join(t for t in run.tickets if isinstance(t, str)), "Link": run.url})
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="exp_table",

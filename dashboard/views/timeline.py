@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
-from dashboard.components import (CATEGORY_LABELS, demo_notice, empty_state, local,
+from dashboard.components import (CATEGORY_LABELS, demo_notice, empty_state, local, sized,
                                   source_label)
 from glassbox.charts import activity_by_day
 from glassbox.periods import day_range
@@ -58,9 +58,12 @@ if query:
     mask &= haystack.str.contains(query, case=False, regex=False)
 shown = rows.loc[mask]
 
+if rows.empty:
+    empty_state(f"No events between {start_day:%d %b} and {end_day:%d %b %Y}.",
+                "Widen the dates, or pull your sources into the store with `python -m glassbox sync`.")
+    st.stop()
 if shown.empty:
-    empty_state("No events match these filters.",
-                "Widen the dates or clear a filter. An empty store fills up with `python -m glassbox sync`.")
+    empty_state("No events match these filters.", "Clear a filter or widen the dates.")
     st.stop()
 
 summary, download = st.columns([4, 1], vertical_alignment="bottom")
@@ -70,7 +73,7 @@ download.download_button(
     "Download CSV", lambda: to_csv(shown.assign(refs=shown["refs"].str.split()), tz),
     file_name=f"glassbox-timeline-{start_day}-{end_day}.csv", mime="text/csv", icon=":material/download:",
     on_click="ignore")
-st.altair_chart(activity_by_day(activity(shown, window, tz)), width="stretch")
+st.altair_chart(sized(activity_by_day(activity(shown, window, tz)), 180), width="stretch")
 
 days = local(shown["occurred_at"], tz).dt.date
 day_list = list(dict.fromkeys(days))
@@ -92,5 +95,5 @@ for day in day_list[(page - 1) * DAYS_PER_PAGE: page * DAYS_PER_PAGE]:
     })
     st.dataframe(table, hide_index=True, width="stretch", key=f"tl_day_{day}",
                  column_config={"Link": st.column_config.LinkColumn(display_text="open ↗", width="small"),
-                                "Title": st.column_config.TextColumn(width="large"),
+                                "Title": st.column_config.TextColumn(width="medium"),
                                 "Time": st.column_config.TextColumn(width="small")})

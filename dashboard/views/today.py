@@ -31,7 +31,7 @@ def count(frame: pd.DataFrame, *categories: str) -> int:
 
 
 COUNTED = [("Commits", ("commit",)), ("PRs merged", ("pull_request_merged",)),
-           ("Tickets moved", ("ticket_transition", "ticket_resolved")), ("Runs", ("run_finished",)),
+           ("Tickets moved", ("ticket_transition",)), ("Runs", ("run_finished",)),
            ("Comments", ("comment", "review"))]
 cards([Card(label, count(rows, *cats), count(rows, *cats) - count(earlier, *cats),
             help="Change against the working day before") for label, cats in COUNTED])
@@ -54,7 +54,7 @@ else:
         st.dataframe(table.sort_values("total", ascending=False), hide_index=True, width="stretch",
                      column_config={"actor": "Person", "side": "Side", "total": st.column_config.NumberColumn("All")})
 
-moved = rows.loc[rows["category"].isin(["ticket_transition", "ticket_resolved"])]
+moved = rows.loc[rows["category"] == "ticket_transition"]
 st.subheader("Tickets moved")
 if moved.empty:
     st.caption("No ticket changed status in this window.")
@@ -63,7 +63,7 @@ else:
     shown = pd.DataFrame({"When": local(moved["occurred_at"], tz), "Ticket": moved["thread"],
                           "What": moved["thread"].map(titles).fillna(""), "Change": moved["detail"],
                           "Who": moved["actor"], "Link": moved["url"]})
-    st.dataframe(shown.drop_duplicates(["Ticket", "Change"]), hide_index=True, width="stretch",
+    st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"When": st.column_config.DatetimeColumn(format="ddd HH:mm"),
                                 "Link": st.column_config.LinkColumn(display_text="open ↗")})
 
@@ -73,8 +73,9 @@ recent = runs.loc[(runs["started_at"] >= window.start)] if not runs.empty else r
 if not ctx.config.kpi and runs.empty:
     st.caption("No experiments yet — add an `[[mlflow]]` source and a `[[kpi]]` to follow one here.")
 else:
-    st.caption(f"{len(recent)} run(s) started {escape_markdown(window.label)}.")
-    kpi_cards = []
+    kpi_cards = [Card("Runs started", len(recent)),
+                 Card("Finished", int((recent["status"] == "FINISHED").sum())),
+                 Card("Failed", int(recent["status"].isin(["FAILED", "KILLED"]).sum()))]
     for kpi in ctx.config.kpi:
         values = runs.loc[runs["experiment"] == kpi.experiment, "metrics"].map(lambda m, k=kpi: m.get(k.metric))
         values = pd.to_numeric(values, errors="coerce").dropna()
@@ -85,8 +86,7 @@ else:
         kpi_cards.append(Card(f"Best {kpi.metric} · {kpi.experiment}", f"{best:.4g}", gap,
                               help=f"Best over all runs; the delta is against the target {kpi.target}",
                               inverse=kpi.goal == "min"))
-    if kpi_cards:
-        cards(kpi_cards)
+    cards(kpi_cards)
 
 st.subheader("Waiting")
 waits = loaders.open_waits_now(ctx.source, ctx.view, now)
@@ -98,8 +98,8 @@ for column, side, label in ((on_team, "team", "On the team"), (on_client, "clien
         if mine.empty:
             st.caption("Nothing waiting.")
         else:
-            st.dataframe(pd.DataFrame({"Waiting": mine["hours"].map(hours_text), "Thread": mine["thread"],
-                                       "What": mine["title"], "Why": mine["what"]}),
+            st.dataframe(pd.DataFrame({"Waiting": mine["hours"].map(hours_text), "Why": mine["what"],
+                                       "Thread": mine["thread"], "What": mine["title"]}),
                          hide_index=True, width="stretch")
 
 st.subheader("Alerts")
@@ -121,4 +121,4 @@ else:
         "Last successful sync": fresh["last_ok"].map(lambda t: ago(t, now)),
         "Last failure": fresh["last_failure"].map(lambda t: ago(t, now) if pd.notna(t) else "—"),
         "Problem": fresh["message"],
-    }), hide_index=True, width="stretch")
+    }), hide_index=True, width="stretch", column_config={"Problem": st.column_config.TextColumn(width="large")})

@@ -52,8 +52,12 @@ for column, fmt in zip(buttons, FORMATS, strict=True):
 st.subheader("At a glance")
 if not any(counts.values()):
     empty_state(f"Nothing happened in {week.label}.", "Pick another week, or run `python -m glassbox sync`.")
+def sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 headline = ("commits", "pull_requests_merged", "tickets_resolved", "runs", "comments")
-cards([Card(COUNT_LABELS.get(name, name).capitalize(), int(counts.get(name, 0)),
+cards([Card(sentence_case(COUNT_LABELS.get(name, name)), int(counts.get(name, 0)),
             int(counts.get(name, 0)) - int(previous[name]) if name in previous else None,
             help="Against the week before") for name in headline])
 links = links_sentence(report.get("links", {}))

@@ -1,0 +1,173 @@
+"""The Streamlit dashboard under AppTest: every page on a seeded store and on an empty one, plus the
+interactions a client relies on (filters narrow the timeline; the client view hides internal work).
+
+AppTest runs the real ``dashboard/app.py`` — navigation, sidebar, cached loaders — in-process against
+a real SQLite store written by :mod:`seed`; only the browser is missing (``test_browser`` adds it).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import context
+from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement, write_config
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+PAGES = {
+    "today": ["By source", "Tickets moved", "Experiments", "Waiting", "Alerts", "Sources"],
+    "timeline": [],
+    "experiments": ["Runs", "Compare two runs"],
+    "feedback": ["This period", "Waiting now", "Ticket flow"],
+    "weekly_report": ["Downloads", "At a glance", "Experiments", "Response times"],
+}
+TITLES = {"today": "Today", "timeline": "Timeline", "experiments": "Experiments", "feedback": "Feedback loops",
+          "weekly_report": "Weekly report"}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seeded_engagement(tmp_path_factory.mktemp("seeded"))
+
+
+@pytest.fixture(scope="module")
+def empty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A configured engagement whose store has never been synced."""
+    folder = tmp_path_factory.mktemp("empty")
+    return write_config(folder, f"sqlite:///{folder / 'glassbox.db'}")
+
+
+def open_page(page: str, config: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("GLASSBOX_CONFIG", str(config))
+    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page(f"views/{page}.py")
+    app.run()
+    return app
+
+
+def texts(app: AppTest) -> str:
+    parts = [element.value for kind in ("title", "subheader", "markdown", "caption", "info", "warning")
+             for element in getattr(app, kind)]
+    return "\n".join(str(part) for part in parts)
+
+
+def table_with(app: AppTest, column: str):
+    """The first table on the page that has ``column``."""
+    return next(table.value for table in app.dataframe if column in table.value.columns)
+
+
+def timeline_rows(app: AppTest):
+    import pandas as pd
+
+    frames = [table.value for table in app.dataframe]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_renders_on_a_seeded_store(page: str, seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page(page, seeded, monkeypatch)
+    assert not app.exception, app.exception[0].value if app.exception else ""
+    assert not app.error
+    assert app.title[0].value == TITLES[page]
+    shown = texts(app)
+    for heading in PAGES[page]:
+        assert heading in shown
+    assert len(app.dataframe) > 0
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_renders_on_an_empty_store(page: str, empty: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing synced yet: no exception, and the page says what to do instead of drawing empty charts."""
+    app = open_page(page, empty, monkeypatch)
+    assert not app.exception, app.exception[0].value if app.exception else ""
+    assert not app.error
+    assert app.title[0].value == TITLES[page]
+    if page in ("timeline", "experiments"):
+        assert app.info and "sync" in texts(app)
+
+
+def test_a_broken_config_is_one_sentence_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "glassbox.toml"
+    config.write_text("[engagement]\nnmae = 'typo'\n", encoding="utf-8")
+    app = open_page("today", config, monkeypatch)
+    assert not app.exception
+    assert "unknown key 'engagement.nmae'" in app.error[0].value
+    assert "No engagement to show yet." in texts(app)
+
+
+def test_the_source_filter_narrows_the_timeline(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page("timeline", seeded, monkeypatch)
+    everything = timeline_rows(app)
+    app.multiselect(key="tl_sources").set_value(["jira"]).run()
+    jira = timeline_rows(app)
+    assert set(everything["Source"]) == {"GitHub", "Git", "Jira", "MLflow"}
+    assert set(jira["Source"]) == {"Jira"}
+    assert 0 < len(jira) < len(everything)
+
+
+def test_search_and_ticket_filter_find_one_thread(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page("timeline", seeded, monkeypatch)
+    app.text_input(key="tl_search").input("churned").run()
+    found = timeline_rows(app)
+    assert len(found) > 0 and found["Title"].str.contains("churned", case=False).any()
+    app.text_input(key="tl_search").input("").run()
+    app.selectbox(key="tl_ticket").set_value("CHURN-500").run()
+    assert set(timeline_rows(app)["Thread"]) == {"CHURN-500"}
+
+
+def test_the_client_view_hides_the_internal_ticket(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page("timeline", seeded, monkeypatch)
+    team = timeline_rows(app)
+    assert (team["Thread"] == INTERNAL_TICKET).any()
+    app.segmented_control(key="view").set_value("Client").run()
+    client = timeline_rows(app)
+    assert not app.exception
+    assert not (client["Thread"] == INTERNAL_TICKET).any()
+    assert not client["Title"].str.contains(INTERNAL_TITLE).any()
+    assert not client["Title"].str.contains(INTERNAL_TICKET).any(), "a commit naming it would reveal it"
+    assert len(client) < len(team)
+
+
+def test_child_runs_unfold_under_their_parent(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page("experiments", seeded, monkeypatch)
+    folded = table_with(app, "Run")
+    assert not folded["Run"].str.startswith("↳").any()
+    app.toggle(key="exp_children").set_value(True).run()
+    unfolded = table_with(app, "Run")
+    parent = unfolded.index[unfolded["Run"] == "sweep-depth"][0]
+    children = unfolded["Run"].iloc[parent + 1: parent + 4]
+    assert sorted(children) == ["↳ sweep-depth-4", "↳ sweep-depth-6", "↳ sweep-depth-8"]
+
+
+def test_comparing_two_runs_shows_changed_params(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page("experiments", seeded, monkeypatch)
+    params = table_with(app, "Parameter")
+    metrics = table_with(app, "Metric")
+    assert set(params.columns) == {"Parameter", "Run A", "Run B", "Changed"}
+    assert "val_auc" in set(metrics["Metric"])
+
+
+def test_no_config_anywhere_shows_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first run with no config builds the demo and says plainly that it is one."""
+    demo = seeded_engagement(tmp_path / "demo-built")
+    monkeypatch.delenv("GLASSBOX_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(context, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(context, "_demo_config", lambda: demo)
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    assert not app.exception
+    assert any("This is a demo" in warning.value for warning in app.warning)
+
+
+def test_pages_render_fast_on_a_seeded_store(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cached loaders make a second visit to any page cheap."""
+    for page in PAGES:
+        app = open_page(page, seeded, monkeypatch)
+        started = time.perf_counter()
+        app.run()
+        assert time.perf_counter() - started < 2.0, page
