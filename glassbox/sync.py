@@ -43,7 +43,7 @@ class SyncSummary:
     def line(self) -> str:
         """The progress line the CLI prints for this source."""
         if self.error:
-            return f"{self.label}: {self.error}"
+            return self.error if self.error.startswith(self.label) else f"{self.label}: {self.error}"
         c = self.counts
         return (f"{self.label}: {self.fetched} fetched, {c.new} new, {c.updated} updated, "
                 f"{c.deleted} removed in {self.seconds:.1f}s")

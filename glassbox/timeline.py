@@ -43,7 +43,7 @@ def load_timeline(
     frame = store.read_events(start=start, end=end, sources=sources, categories=categories, columns=_READ_COLUMNS)
     refs = store.read_refs(start=start, end=end, sources=sources, categories=categories)
     if view == "client":
-        frame = client_view(frame, refs, store, config)
+        frame, refs = client_view(frame, refs, store, config)
     frame = _resolve_people(frame, Directory(config.people))
     frame["refs"] = _refs_lists(frame["id"], refs)
     return frame.reset_index(drop=True)

@@ -42,17 +42,25 @@ def internal_origins(config: Config) -> frozenset[str]:
     )
 
 
-def client_view(events: pd.DataFrame, refs: pd.DataFrame, store: Store, config: Config) -> pd.DataFrame:
-    """``events`` without anything internal; ``refs`` are the events' refs (``event_id, kind, value``)."""
+def client_view(
+    events: pd.DataFrame, refs: pd.DataFrame, store: Store, config: Config
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``events`` and their ``refs`` (``event_id, kind, value``) without anything internal.
+
+    A commit, PR or run that mentions an internal ticket is hidden whole (its title would reveal
+    the ticket); a public ticket that merely links to an internal one stays, minus that link.
+    """
     if events.empty:
-        return events
+        return events, refs
     threads = internal_threads(store, config)
     origins = internal_origins(config)
     internal_labels = config.internal_labels()
     hidden = events["thread"].isin(threads) | events["origin"].isin(origins)
     if "labels" in events:
         hidden |= events["labels"].map(lambda labels: any(l.lower() in internal_labels for l in labels or ()))
-    if not refs.empty and threads:
-        revealing = refs.loc[(refs["kind"] == "ticket") & refs["value"].isin(threads), "event_id"]
-        hidden |= events["id"].isin(set(revealing))
-    return events.loc[~hidden]
+    internal_refs = (refs["kind"] == "ticket") & refs["value"].isin(threads) if not refs.empty else None
+    if internal_refs is not None and threads:
+        revealing = set(refs.loc[internal_refs, "event_id"])
+        hidden |= events["id"].isin(revealing) & (events["source"] != "jira")
+        refs = refs.loc[~internal_refs]
+    return events.loc[~hidden], refs

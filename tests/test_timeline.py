@@ -99,3 +99,13 @@ def test_bad_dates_are_config_errors(engagement, capsys) -> None:
     path, _, _ = engagement
     assert main(["timeline", "--config", str(path), "--from", "yesterday"]) == 2
     assert "--from 'yesterday': expected a date" in capsys.readouterr().err
+
+
+def test_public_ticket_linking_an_internal_one_stays_without_the_link(engagement) -> None:
+    _, config, store = engagement
+    linked = jira(4, "ticket_created", datetime(2026, 11, 5, tzinfo=timezone.utc), "minh", title="Public follow-up")
+    linked.refs = (Ref("ticket", "CHURN-3"),)
+    store.write([linked])
+    frame = load_timeline(store, config, view="client")
+    row = frame.loc[frame["title"] == "Public follow-up"].iloc[0]
+    assert row["refs"] == []
