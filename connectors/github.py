@@ -209,7 +209,7 @@ def review_to_event(raw: dict[str, Any], pull: dict[str, Any], *, repo: str, ori
 def issue_comment_to_event(raw: dict[str, Any], *, repo: str, thread: ThreadInfo | None = None,
                            origin: str | None = None, ticket_pattern: str = DEFAULT_TICKET_PATTERN) -> Event:
     """A ``comment`` event from one ``/issues/comments`` item (issue or pull request conversation)."""
-    number = int(raw["issue_url"].rstrip("/").rsplit("/", 1)[1])
+    number = thread_number(raw)
     is_pr = thread.is_pr if thread else "/pull/" in (raw.get("html_url") or "")
     return _comment(raw, "issue_comment", number, is_pr, repo=repo, thread=thread, origin=origin,
                     ticket_pattern=ticket_pattern)
@@ -218,12 +218,18 @@ def issue_comment_to_event(raw: dict[str, Any], *, repo: str, thread: ThreadInfo
 def review_comment_to_event(raw: dict[str, Any], *, repo: str, thread: ThreadInfo | None = None,
                             origin: str | None = None, ticket_pattern: str = DEFAULT_TICKET_PATTERN) -> Event:
     """A ``comment`` event from one ``/pulls/comments`` item (a comment on a line of a diff)."""
-    number = int(raw["pull_request_url"].rstrip("/").rsplit("/", 1)[1])
+    number = thread_number(raw)
     event = _comment(raw, "review_comment", number, True, repo=repo, thread=thread, origin=origin,
                      ticket_pattern=ticket_pattern)
     event.attrs["path"] = raw.get("path")
     event.refs = (*event.refs, *commit_ref(raw.get("commit_id")))
     return event
+
+
+def thread_number(comment: dict[str, Any]) -> int:
+    """The issue or pull request number a comment belongs to, from its ``issue_url`` or ``pull_request_url``."""
+    url = comment.get("issue_url") or comment["pull_request_url"]
+    return int(url.rstrip("/").rsplit("/", 1)[1])
 
 
 def _comment(raw: dict[str, Any], kind: str, number: int, is_pr: bool, *, repo: str,
@@ -423,8 +429,7 @@ class GitHubConnector(Connector):
                 kwargs["since"] = _time(start)
             for count, item in enumerate(listing(**kwargs), start=1):
                 raw = _raw(item)
-                number = int((raw.get("issue_url") or raw.get("pull_request_url") or "0").rsplit("/", 1)[1])
-                yield to_event(raw, repo=self.repo, thread=threads.get(number), origin=self.origin,
+                yield to_event(raw, repo=self.repo, thread=threads.get(thread_number(raw)), origin=self.origin,
                                ticket_pattern=self.ticket_pattern)
                 cursor[name] = raw["updated_at"]
                 if count % CHECKPOINT_EVERY == 0:
@@ -458,9 +463,10 @@ class GitHubConnector(Connector):
                 raise RateLimited(f"{self.label}: still rate limited after every retry — try again later") from None
             raise SourceUnavailable(f"{self.label}: GitHub kept failing with server errors, even after retries"
                                     " — try again later") from None
-        except requests.exceptions.RequestException as exc:
-            raise SourceUnavailable(f"{self.label}: cannot reach {self.base_url} ({type(exc).__name__})"
-                                    " — check the network and base_url") from None
+        except requests.exceptions.RequestException:
+            raise SourceUnavailable(f"{self.label}: {self.base_url} could not be reached or stopped answering"
+                                    f" within {self.timeout}s, even after retries — check the network and base_url"
+                                    ) from None
 
     def _github_error(self, exc: GithubException) -> SourceError:
         status = exc.status

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +33,7 @@ class Fault:
     status: int
     body: Any
     headers: dict[str, str]
+    delay: float = 0.0
 
 
 def _time(value: str) -> datetime:
@@ -61,9 +63,10 @@ class FakeGitHub:
         """A recorded payload with its URLs pointing at this server."""
         return json.loads((DATA / name).read_text(encoding="utf-8").replace(RECORDED_BASE, self.base))
 
-    def fail(self, endpoint: str, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        """Answer the next request to ``endpoint`` with ``status`` instead of the list."""
-        self.faults.setdefault(endpoint, []).append(Fault(status, body, headers or {}))
+    def fail(self, endpoint: str, status: int, body: Any, headers: dict[str, str] | None = None,
+             delay: float = 0.0) -> None:
+        """Answer the next request to ``endpoint`` with ``status`` (after ``delay`` s) instead of the list."""
+        self.faults.setdefault(endpoint, []).append(Fault(status, body, headers or {}, delay))
 
     def queries(self, endpoint: str) -> list[dict[str, str]]:
         """The query parameters of every request made to ``endpoint`` (either URL form)."""
@@ -85,6 +88,7 @@ class FakeGitHub:
         endpoint = _endpoint(request.path)
         if self.faults.get(endpoint):
             fault = self.faults[endpoint].pop(0)
+            time.sleep(fault.delay)
             return _json(fault.status, fault.body, fault.headers)
         if endpoint not in self.lists:
             return _json(404, self.load("errors.json")["not_found"])

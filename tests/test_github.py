@@ -208,6 +208,15 @@ def test_persistent_server_errors_become_source_unavailable(github: FakeGitHub) 
         items(connector(github, retries=2), "commits")
 
 
+def test_timeouts_are_retried_then_reported(github: FakeGitHub, caplog: pytest.LogCaptureFixture) -> None:
+    for _ in range(2):
+        github.fail("commits", 200, [], delay=1.2)
+    with caplog.at_level(logging.WARNING, logger="connectors.github"), \
+            pytest.raises(SourceUnavailable, match=r"stopped answering within 1s, even after retries"):
+        items(connector(github, retries=1, timeout=1), "commits")
+    assert "ReadTimeoutError, retrying" in caplog.text
+
+
 def test_secondary_rate_limit_waits_for_retry_after(github: FakeGitHub, caplog: pytest.LogCaptureFixture) -> None:
     github.fail("pulls", 403, github.load("errors.json")["secondary_rate_limit"], {"Retry-After": "1"})
     with caplog.at_level(logging.WARNING, logger="connectors.github"):
