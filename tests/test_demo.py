@@ -20,6 +20,7 @@ from glassbox.store import open_store
 from glassbox.sync import sync_sources
 
 BUILD_SECONDS_LIMIT = 60
+DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +90,16 @@ def test_timeline_holds_every_source_and_side(demo_config: Path, capsys: pytest.
     assert {"Carol Reyes", "Dan Okafor", "Linh Nguyen", "Minh Tran"} <= {row["actor"] for row in rows}
 
 
-def test_the_two_hours_before_the_build_show_activity_from_every_source(demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_two_hours_before_the_build_show_commits_comments_and_runs(
+        demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     built_at = _built_at(demo_config)
     rows = _timeline(demo_config, capsys)
     moments = [datetime.fromisoformat(row["occurred_at"]) for row in rows]
     assert max(moments) <= built_at
-    recent = {row["source"] for row, moment in zip(rows, moments, strict=True)
+    recent = {(row["source"], row["category"]) for row, moment in zip(rows, moments, strict=True)
               if moment >= built_at - timedelta(hours=2)}
-    assert recent >= {"git", "github", "jira", "mlflow"}
+    assert {("jira", "comment"), ("github", "comment"), ("mlflow", "run_finished")} <= recent
+    assert any(category == "commit" for _, category in recent)
 
 
 def test_resync_adds_and_changes_nothing(demo_config: Path) -> None:
@@ -109,6 +112,17 @@ def test_resync_adds_and_changes_nothing(demo_config: Path) -> None:
         assert store.count_events() == before
     finally:
         store.engine.dispose()
+
+
+def test_commits_seen_by_the_clone_and_github_are_one_event(demo_config: Path) -> None:
+    store = open_store(load_config(demo_config).store_url)
+    try:
+        commits = store.read_events(categories=["commit"], columns=("id", "sources"))
+    finally:
+        store.engine.dispose()
+    both = [sources for sources in commits["sources"] if set(sources) == {"git", "github"}]
+    assert len(commits) == commits["id"].nunique() == 29
+    assert len(both) == 26  # the open pull request's and the closed experiment's commits are not on main
 
 
 def test_runs_point_at_commits_of_the_repository(demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,13 +147,25 @@ def test_story_has_waiting_internal_and_client_reviewed_threads(demo_config: Pat
 
 def test_kpi_is_reached_and_one_regression_alerts(demo_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     today = _built_at(demo_config).date()
-    report = _report(demo_config, capsys, "--from", str(today - timedelta(days=60)), "--to", str(today + timedelta(days=1)))
+    report = _report(demo_config, capsys, "--from", str(today - timedelta(days=60)),
+                     "--to", str(today + timedelta(days=1)))
     (experiment,) = report["experiments"]
     assert experiment["kpi"]["met"] is True
     assert experiment["best"]["value"] == pytest.approx(0.862)
     assert [alert["kind"] for alert in report["alerts"]] == ["metric_drop"]
     assert "retrain-2024-03" in report["alerts"][0]["message"]
     assert report["latency"]["client_turnaround"]["open"] == 1
+
+
+@pytest.mark.parametrize("page", ["today", "timeline", "experiments", "feedback", "weekly_report"])
+def test_every_dashboard_page_renders_the_demo(demo_config: Path, page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("GLASSBOX_CONFIG", str(demo_config))
+    app = AppTest.from_file(str(DASHBOARD), default_timeout=60)
+    app.switch_page(f"views/{page}.py")
+    app.run()
+    assert not app.exception
 
 
 def test_second_build_holds_the_same_events_and_is_then_reused(demo_config: Path, tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
-"""The demo's pull requests, reviews and comments, as GitHub's REST API returns them.
+"""The demo's commits, pull requests, reviews and comments, as GitHub's REST API returns them.
 
-Shaped like real responses (``GET /repos/{repo}/pulls/{n}``, ``…/reviews``, ``/issues/comments``,
-``/pulls/comments``, ``/issues``) and pointing at the real SHAs of the demo repository, so they go
-through the GitHub connector's ``*_to_event`` functions exactly as a synced repository would. The
-client's data engineer reviews the leakage fix, the product owner asks questions on two pull requests,
-CI posts a bot comment, and one experiment is closed unmerged.
+Shaped like real responses (``GET /repos/{repo}/commits``, ``…/pulls/{n}``, ``…/reviews``,
+``/issues/comments``, ``/pulls/comments``, ``/issues``) and pointing at the real SHAs of the demo
+repository, so they go through the GitHub connector's ``*_to_event`` functions exactly as a synced
+repository would, and its commits become one event with the clone's. The client's data engineer
+reviews the leakage fix, the product owner asks questions on two pull requests, CI posts a bot
+comment, and one experiment is closed unmerged.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from glassbox.demo.story import CAROL, CI_BOT, DAN, HOA, LINH, MINH, REPO, Clock
 API = f"https://api.github.com/repos/{REPO}"
 WEB = f"https://github.com/{REPO}"
 REPO_ID = 712450981
+WEB_FLOW = {"login": "web-flow", "id": 19864447, "node_id": "MDQ6VXNlcjE5ODY0NDQ3", "type": "User",
+            "url": "https://api.github.com/users/web-flow", "html_url": "https://github.com/web-flow",
+            "site_admin": False}
 
 
 @dataclass
@@ -58,6 +62,32 @@ def gh_user(member: Member) -> dict[str, Any]:
         "avatar_url": f"https://avatars.githubusercontent.com/u/{member.github_id}?v=4", "gravatar_id": "",
         "url": f"https://api.github.com/users/{login}", "html_url": f"https://github.com/{login}",
         "type": "Bot" if login.endswith("[bot]") else "User", "site_admin": False,
+    }
+
+
+def commit_payload(record: dict[str, Any], people: dict[str, Member]) -> dict[str, Any]:
+    """One item of ``GET /repos/{repo}/commits`` for a commit of the demo repository."""
+    sha = record["sha"]
+    author = people.get(str(record["author_email"]).lower())
+    by_github = record["committer_email"] == "noreply@github.com"
+    committer = WEB_FLOW if by_github else (gh_user(author) if author else None)
+    return {
+        "sha": sha, "node_id": f"C_kwDOKnLm{sha[:20]}",
+        "commit": {
+            "author": {"name": record["author_name"], "email": record["author_email"],
+                       "date": gh_time(datetime.fromisoformat(str(record["authored_at"])))},
+            "committer": {"name": record["committer_name"], "email": record["committer_email"],
+                          "date": gh_time(datetime.fromisoformat(str(record["committed_at"])))},
+            "message": record["message"], "tree": {"sha": sha[::-1], "url": f"{API}/git/trees/{sha[::-1]}"},
+            "url": f"{API}/git/commits/{sha}", "comment_count": 0,
+            "verification": {"verified": by_github, "reason": "valid" if by_github else "unsigned",
+                             "signature": None, "payload": None},
+        },
+        "url": f"{API}/commits/{sha}", "html_url": f"{WEB}/commit/{sha}",
+        "comments_url": f"{API}/commits/{sha}/comments",
+        "author": gh_user(author) if author else None, "committer": committer,
+        "parents": [{"sha": parent, "url": f"{API}/commits/{parent}", "html_url": f"{WEB}/commit/{parent}"}
+                    for parent in record["parents"]],
     }
 
 

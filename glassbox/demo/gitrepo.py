@@ -75,6 +75,19 @@ class DemoRepo:
             self.branches[current].tip = sha
         return sha
 
+    def log(self, ref: str = "main") -> list[dict[str, str | list[str]]]:
+        """The commits reachable from ``ref``, newest first, as GitHub's commit listing orders them."""
+        fields = ("sha", "parents", "author_name", "author_email", "authored_at",
+                  "committer_name", "committer_email", "committed_at", "message")
+        text = self._git("log", ref, "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B%x1e")
+        commits = []
+        for chunk in filter(None, (part.strip("\n") for part in text.split("\x1e"))):
+            record: dict[str, str | list[str]] = dict(zip(fields, chunk.split("\x1f"), strict=True))
+            record["parents"] = str(record["parents"]).split()
+            record["message"] = str(record["message"]).strip()
+            commits.append(record)
+        return commits
+
     def merge_pull(self, label: str, number: int, branch: str, merger: Member, when: datetime, title: str) -> str:
         """Merge ``branch`` into main as GitHub's merge button does (a merge commit by "GitHub")."""
         self.switch("main")

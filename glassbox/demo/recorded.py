@@ -2,8 +2,10 @@
 
 The demo has no Jira site or GitHub repository to sync from, so their payloads are written to
 ``D/recorded/`` (for anyone curious what the connectors read) and turned into events by the very
-functions a sync uses — ``issue_to_events``, ``pull_to_events``, ``review_to_event`` and the
-comment normalizers. A sync run is recorded for each, so the dashboard's freshness panel shows them.
+functions a sync uses — ``issue_to_events``, ``commit_to_event``, ``pull_to_events``,
+``review_to_event`` and the comment normalizers. They are loaded before the git sync, as a sync of
+both sources would order them, so the clone's commits merge into GitHub's. A sync run is recorded
+for each, so the dashboard's freshness panel shows them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.github import (
+    commit_to_event,
     issue_comment_to_event,
     pull_to_events,
     review_comment_to_event,
@@ -23,6 +26,7 @@ from connectors.github import (
 from connectors.jira import issue_to_events, status_categories_from
 from glassbox.demo.github_payloads import (
     PullPlan,
+    commit_payload,
     issue_comment_payload,
     issue_item,
     pull_payload,
@@ -31,7 +35,7 @@ from glassbox.demo.github_payloads import (
 )
 from glassbox.demo.gitrepo import DemoRepo
 from glassbox.demo.jira_payloads import WAITING_STATUSES, TicketPlan, issue_payload, status_list
-from glassbox.demo.story import JIRA_SERVER, REPO
+from glassbox.demo.story import JIRA_SERVER, PEOPLE, REPO
 from glassbox.events import DEFAULT_TICKET_PATTERN, Event
 from glassbox.store import Store
 
@@ -40,6 +44,7 @@ from glassbox.store import Store
 class GitHubPayloads:
     """Everything GitHub would have answered for the demo repository, list by list."""
 
+    commits: list[dict[str, Any]]
     pulls: list[dict[str, Any]]
     issues: list[dict[str, Any]]
     reviews: dict[int, list[dict[str, Any]]]
@@ -48,7 +53,8 @@ class GitHubPayloads:
 
 
 def github_payloads(plans: list[PullPlan], repo: DemoRepo) -> GitHubPayloads:
-    payloads = GitHubPayloads([], [], {}, [], [])
+    people = {member.email.lower(): member for member in PEOPLE}
+    payloads = GitHubPayloads([commit_payload(record, people) for record in repo.log("main")], [], [], {}, [], [])
     for plan in plans:
         payloads.pulls.append(pull_payload(plan, repo))
         payloads.issues.append(issue_item(plan))
@@ -66,7 +72,7 @@ def github_payloads(plans: list[PullPlan], repo: DemoRepo) -> GitHubPayloads:
 def github_events(payloads: GitHubPayloads, ticket_pattern: str = DEFAULT_TICKET_PATTERN) -> list[Event]:
     """The events a GitHub sync of these payloads would write."""
     threads = {issue["number"]: thread_info(issue) for issue in payloads.issues}
-    events: list[Event] = []
+    events = [commit_to_event(commit, repo=REPO, ticket_pattern=ticket_pattern) for commit in payloads.commits]
     for pull in payloads.pulls:
         events.extend(pull_to_events(pull, repo=REPO, ticket_pattern=ticket_pattern))
         for review in payloads.reviews[pull["number"]]:
@@ -101,7 +107,7 @@ def load_recorded(store: Store, folder: Path, tickets: list[TicketPlan], pulls: 
     github = github_payloads(pulls, repo)
     _dump(folder / "jira" / "issues.json", issues)
     _dump(folder / "jira" / "status.json", status_list())
-    for name in ("pulls", "issues", "reviews", "issue_comments", "review_comments"):
+    for name in ("commits", "pulls", "issues", "reviews", "issue_comments", "review_comments"):
         _dump(folder / "github" / f"{name}.json", getattr(github, name))
     written = {}
     for source, origin, events in (("jira", JIRA_SERVER, jira_events(issues, ticket_pattern)),
