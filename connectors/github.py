@@ -64,8 +64,8 @@ PER_PAGE = 100
 CHECKPOINT_EVERY = PER_PAGE
 DEFAULT_SECONDS_BETWEEN_REQUESTS = 0.25
 DEFAULT_TIMEOUT = 30
-DEFAULT_RETRIES = 6
-DEFAULT_BACKOFF = 2.0
+DEFAULT_RETRIES = 5
+DEFAULT_BACKOFF = 1.0  # 0, 2, 4, 8, 16 s between the retries: about 30 s before giving up
 DEFAULT_MAX_WAIT = 900.0  # longest single rate-limit wait before giving up for this run
 
 
