@@ -40,7 +40,7 @@ from glassbox.demo.story import (
     Clock,
 )
 from glassbox.errors import GlassboxError
-from glassbox.store import open_store
+from glassbox.store import Store, open_store
 from glassbox.sync import sync_sources
 
 __all__ = ["CONFIG_NAME", "build_demo", "ensure_demo"]
@@ -104,7 +104,7 @@ def _build(directory: Path) -> Path:
     return final
 
 
-def _sync(config: Config, store) -> None:
+def _sync(config: Config, store: Store) -> None:
     failed = [summary for summary in sync_sources(config, store) if not summary.ok]
     if failed:
         raise GlassboxError(f"demo: syncing {failed[0].label} failed ({failed[0].error}) — "
