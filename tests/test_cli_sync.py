@@ -1,72 +1,55 @@
 """``sync`` exit statuses for schedulers: 0 all synced, 1 a source failed or a sync is already running,
 2 bad config — each problem one line on stderr, and the lock never outlives a sync.
 
-The sources here are :class:`ScriptedConnector`, a connector on the real base class registered in
-place of ``[[git]]``: these tests pin the command's contract, not a source's client (each
-connector's own tests drive its real client). The store, the lock and the CLI are the real ones.
+The sources are real git repositories read by the real ``[[git]]`` connector; a folder that is not a
+repository is the failing source.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from connectors.base import Connector, SourceUnavailable
-from glassbox import sources
 from glassbox.cli import main
-from glassbox.events import Checkpoint, Event, Ref, commit_event_id
 from glassbox.lock import sync_lock
 from glassbox.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
 
-class ScriptedConnector(Connector):
-    """A ``[[git]]`` source whose path says what it does: ``ok-*`` syncs 3 commits, ``broken-*``
-    commits one batch and then loses its server."""
-
-    source = "git"
-    categories = ("commits",)
-
-    def __init__(self, origin: str) -> None:
-        self.origin = origin
-
-    @classmethod
-    def from_config(cls, section, config, key: str) -> ScriptedConnector:
-        return cls(section.path)
-
-    def check(self) -> str:
-        return "scripted"
-
-    def fetch(self, category: str, since: str | None) -> Iterator[Event | Checkpoint]:
-        for n in range(3):
-            sha = hashlib.sha1(f"{self.origin} {n}".encode()).hexdigest()
-            yield Event(id=commit_event_id(sha), source="git", origin=self.origin, category="commit",
-                        occurred_at=T0 + timedelta(minutes=n), actor="dev@team.example", thread="churn",
-                        title=f"CHURN-{n} commit", refs=(Ref("commit", sha),))
-            if n == 0:
-                yield Checkpoint(cursor="1")
-                if self.origin.startswith("broken"):
-                    raise SourceUnavailable("the server stopped answering — check it is up, then sync again")
-        yield Checkpoint(cursor="3")
+def git_repository(folder: Path, commits: int = 3) -> Path:
+    """A real repository with ``commits`` commits of fixed dates."""
+    folder.mkdir(parents=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@team.example",
+           "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@team.example"}
+    subprocess.run(["git", "init", "-q", "-b", "main", str(folder)], check=True, env=env)
+    for n in range(commits):
+        (folder / "model.py").write_text(f"NAME = {folder.name!r}\nVERSION = {n}\n")
+        subprocess.run(["git", "-C", str(folder), "add", "model.py"], check=True, env=env)
+        dated = {**env, "GIT_AUTHOR_DATE": f"2026-11-02T09:0{n}:00+07:00",
+                 "GIT_COMMITTER_DATE": f"2026-11-02T09:0{n}:00+07:00"}
+        subprocess.run(["git", "-C", str(folder), "commit", "-q", "-m", f"CHURN-{n + 1} step {n}"],
+                       check=True, env=dated)
+    return folder
 
 
 @pytest.fixture
-def sync_config(store: Store, write_config, monkeypatch: pytest.MonkeyPatch):
-    """Write a config with the given ``[[git]]`` paths, its store given by ``GLASSBOX_DB_URL``."""
-    monkeypatch.setitem(sources.CONNECTOR_CLASSES, "git", (__name__, "ScriptedConnector"))
+def sync_config(store: Store, write_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Write a config with ``[[git]]`` sources — ``ok-*`` real repositories of 3 commits, ``broken-*``
+    plain folders — its store given by ``GLASSBOX_DB_URL`` as on a deployed host."""
     monkeypatch.setenv("GLASSBOX_DB_URL", store.engine.url.render_as_string(hide_password=False))
 
-    def write(*paths: str) -> str:
-        return str(write_config("".join(f'[[git]]\npath = "{path}"\n' for path in paths)))
+    def write(*names: str) -> str:
+        for name in names:
+            folder = tmp_path / name
+            if name.startswith("ok") and not folder.exists():
+                git_repository(folder)
+            folder.mkdir(exist_ok=True)
+        return str(write_config("".join(f'[[git]]\npath = "{name}"\n' for name in names)))
 
     return write
 
@@ -86,19 +69,22 @@ def test_sync_exits_0_when_every_source_synced(store: Store, sync_config, capsys
     assert store.count_events() == 6
 
 
-def test_sync_exits_1_when_a_source_failed_and_keeps_the_others(store: Store, sync_config, capsys) -> None:
+def test_sync_exits_1_when_a_source_failed_and_keeps_the_others(
+        store: Store, sync_config, tmp_path: Path, capsys) -> None:
     assert sync(sync_config("broken-a", "ok-b")) == 1
     lines = stderr_lines(capsys)
-    assert lines[0] == "git (broken-a): the server stopped answering — check it is up, then sync again"
+    assert len(lines) == 2
+    assert str(tmp_path / "broken-a") in lines[0] and "not a git repository" in lines[0]
     assert "3 new" in lines[1]
-    assert store.count_events() == 4  # the failed source's committed batch is kept
+    assert store.count_events() == 3
     runs = store.sync_runs().set_index("origin")["status"].to_dict()
-    assert runs == {"broken-a": "failed", "ok-b": "ok"}
+    assert runs == {str(tmp_path / "broken-a"): "failed", str(tmp_path / "ok-b"): "ok"}
 
 
 @pytest.mark.parametrize(("config_text", "extra", "named"), [
-    ("[[git]]\npath = 'ok'\ncolour = 'red'\n", (), "colour"),
-    ("[[git]]\npath = 'ok'\n", ("--only", "jira"), "--only 'jira'"),
+    ("[[git]]\npath = 'ok-a'\ncolour = 'red'\n", (), "colour"),
+    ("[[git]]\npath = 'ok-a'\n", ("--only", "jira"), "--only 'jira'"),
+    ("[[github]]\nrepo = 'acme/churn'\ntoken_env = 'GB_TEST_UNSET_TOKEN'\n", (), "GB_TEST_UNSET_TOKEN"),
 ])
 def test_sync_exits_2_on_bad_config(store: Store, sync_config, write_config, capsys,
                                     config_text: str, extra: tuple[str, ...], named: str) -> None:
