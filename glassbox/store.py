@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 _IN_CHUNK = 500  # ids per IN (...) clause; well under SQLite's bound-parameter limit
 EVENT_COLUMNS = tuple(column.name for column in schema.events.columns)
 _JSON_COLUMNS = frozenset(c.name for c in schema.events.columns if isinstance(c.type, JSON))
+_HASHED_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in {"content_hash", "synced_at"})
+_MERGE_KEEPS_OLD = ("source", "origin", "thread", "title", "body", "raw", "occurred_at", "labels")
 LIGHT_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in {"raw", "body", "content_hash", "synced_at"})
 
 
@@ -81,12 +83,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 def _row(item: Event) -> dict[str, Any]:
-    row: dict[str, Any] = {
+    return {
         "id": item.id,
         "source": item.source,
         "sources": [item.source],
@@ -103,26 +110,46 @@ def _row(item: Event) -> dict[str, Any]:
         "attrs": item.attrs,
         "raw": item.raw,
     }
-    row["content_hash"] = _content_hash(row)
-    return row
 
 
-def _content_hash(row: dict[str, Any]) -> str:
-    payload = json.dumps({k: v for k, v in row.items() if k != "content_hash"}, sort_keys=True, default=str)
-    return hashlib.sha1(payload.encode()).hexdigest()
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def _db_params(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The row as bound parameters: JSON serialized once, for both the hash and the column."""
+    params = dict(row)
+    for name in _JSON_COLUMNS:
+        params[name] = _dumps(row[name])
+    hashed = "\x1f".join(str(params[name]) for name in _HASHED_COLUMNS)
+    params["content_hash"] = hashlib.sha1(hashed.encode()).hexdigest()
+    params["synced_at"] = now
+    return params
 
 
 def _merge_commit(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """One commit seen by two sources: keep both sources and the richest value of each field."""
-    merged = dict(new)
-    merged["source"] = old["source"]
+    """One commit seen by two sources: keep both sources and the richest value of each field.
+
+    The first-stored row wins every field both sources fill (commits are immutable), except the actor,
+    where GitHub's login beats a git e-mail; so re-sending either source's copy changes nothing.
+    """
+    merged = {**new, **{name: old[name] for name in _MERGE_KEEPS_OLD}}
     merged["sources"] = sorted(set(old["sources"]) | set(new["sources"]))
-    merged["attrs"] = {**old["attrs"], **new["attrs"]}
+    merged["attrs"] = {**new["attrs"], **old["attrs"]}
     merged["actor_ids"] = list(dict.fromkeys([*old["actor_ids"], *new["actor_ids"]]))
-    merged["url"] = new["url"] or old["url"]
+    merged["url"] = old["url"] or new["url"]
     merged["actor"] = new["actor"] if new["source"] == "github" else old["actor"] or new["actor"]
-    merged["content_hash"] = _content_hash(merged)
     return merged
+
+
+def _json_as_text(dialect: str) -> dict[str, Any]:
+    """JSON columns bound as text, serialized once by :func:`_db_params` rather than again by the type.
+
+    PostgreSQL's json columns need the text cast back; SQLite stores JSON as text already.
+    """
+    if dialect == "postgresql":
+        return {name: cast(bindparam(name, type_=Text), schema.events.c[name].type) for name in _JSON_COLUMNS}
+    return {name: bindparam(name, type_=Text) for name in _JSON_COLUMNS}
 
 
 class Store:
@@ -130,6 +157,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._json_params = _json_as_text(engine.dialect.name)
 
     @property
     def dialect(self) -> str:
@@ -154,18 +182,20 @@ class Store:
                 old = existing.get(event_id)
                 if old is not None and row["category"] == "commit" and set(old["sources"]) - {row["source"]}:
                     row = _merge_commit(old, row)
+                params = _db_params(row, now)
                 if old is None:
-                    inserts.append({**row, "synced_at": now})
-                elif old["content_hash"] != row["content_hash"]:
-                    updates.append({**row, "synced_at": now, "b_id": event_id})
+                    inserts.append(params)
+                elif old["content_hash"] != params["content_hash"]:
+                    params["b_id"] = params.pop("id")
+                    updates.append(params)
                 else:
                     continue
                 refs_to_replace.append(event_id)
             if inserts:
-                conn.execute(insert(schema.events), inserts)
+                conn.execute(insert(schema.events).values(self._json_params), inserts)
             if updates:
                 statement = update(schema.events).where(schema.events.c.id == bindparam("b_id"))
-                conn.execute(statement, [{k: v for k, v in u.items() if k != "id"} for u in updates])
+                conn.execute(statement.values(self._json_params), updates)
             self._replace_refs(conn, refs_to_replace, {e.id: e for e in items}, existing)
             counts.new, counts.updated = len(inserts), len(updates)
             counts.deleted = self._delete(conn, [t.event_id for t in tombstones])
@@ -175,12 +205,12 @@ class Store:
 
     def _existing(self, conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
         table = schema.events
-        columns = [table.c.id, table.c.source, table.c.sources, table.c.content_hash,
-                   table.c.attrs, table.c.url, table.c.actor, table.c.actor_ids]
+        columns = [table.c[name] for name in ("id", "content_hash", "sources", "attrs", "url", "actor",
+                                              "actor_ids", *_MERGE_KEEPS_OLD)]
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids, _IN_CHUNK):
             for row in conn.execute(select(*columns).where(table.c.id.in_(chunk))).mappings():
-                found[row["id"]] = dict(row)
+                found[row["id"]] = {**row, "occurred_at": _aware(row["occurred_at"])}
         return found
 
     def _replace_refs(
@@ -193,7 +223,7 @@ class Store:
         for chunk in _chunks(keep_old, _IN_CHUNK):
             for ref in conn.execute(select(schema.refs).where(schema.refs.c.event_id.in_(chunk))).mappings():
                 rows[(ref["event_id"], ref["kind"], ref["value"])] = None
-        for chunk in _chunks(ids, _IN_CHUNK):
+        for chunk in _chunks([i for i in ids if i in existing], _IN_CHUNK):
             conn.execute(delete(schema.refs).where(schema.refs.c.event_id.in_(chunk)))
         for event_id in ids:
             for ref in items[event_id].refs:

@@ -21,7 +21,7 @@ from glassbox.store import CursorKey, Store, WriteCounts
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000  # events per transaction: fewer commits, bounded memory
 
 
 @dataclass

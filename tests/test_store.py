@@ -97,3 +97,14 @@ def test_sync_runs_are_recorded(store: Store) -> None:
                      message="boom")
     runs = store.sync_runs()
     assert runs.loc[0, "status"] == "failed" and runs.loc[0, "new"] == 3 and runs.loc[0, "message"] == "boom"
+
+
+def test_commit_resent_by_either_source_after_merging_changes_nothing(store: Store) -> None:
+    sha = "c" * 40
+    store.write([commit(sha, "github", login="dev")])
+    store.write([commit(sha, "git", lines_added=3)])
+    again = [store.write([commit(sha, source, **attrs)])
+             for source, attrs in [("github", {"login": "dev"}), ("git", {"lines_added": 3})] * 2]
+    assert all((c.new, c.updated) == (0, 0) for c in again)
+    frame = store.read_events(columns=("origin", "sources", "attrs"))
+    assert frame.loc[0, "origin"] == "acme/churn" and frame.loc[0, "attrs"] == {"login": "dev", "lines_added": 3}
