@@ -37,8 +37,7 @@ _KEY = "glassbox_context"
 class Context:
     """Everything a page needs to load data: where it lives and what the user asked to see."""
 
-    config_path: str
-    store_url: str
+    source: loaders.Source
     config: Config
     period: Period
     view: str
@@ -47,10 +46,6 @@ class Context:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.config.engagement.timezone)
-
-    @property
-    def source(self) -> loaders.Source:
-        return loaders.Source(self.config_path, self.store_url)
 
     def today(self) -> date:
         return datetime.now(self.tz).date()
@@ -130,7 +125,7 @@ def sidebar() -> Context | None:
         st.caption(f"Times in {config.engagement.timezone}")
         if demo:
             st.caption("Demo data")
-    context = Context(str(path), store_url, config, _period(choice, tz, custom), VIEWS.get(label or "Team", "team"),
+    context = Context(loaders.source(str(path), store_url), config, _period(choice, tz, custom), VIEWS.get(label or "Team", "team"),
                       demo)
     st.session_state[_KEY] = context
     return context

@@ -1,28 +1,33 @@
 """Cached reads of the store for the pages: the only place the dashboard touches data.
 
-The store and config are opened once per process (``st.cache_resource``); every frame a page shows
-comes from a ``st.cache_data`` function with a one-minute TTL, keyed by where the data lives
-(:class:`Source`), the period and the view, so flipping between pages costs nothing and a sync shows up
-within a minute. Loaders return small, display-ready frames (no raw payloads) because cached frames
-are copied on every read. They have no side effects and never call a source's API.
+The store and config are opened once per process (``st.cache_resource``). Every loader is keyed by
+:class:`Source`, which carries the store's *version* (event count and newest sync time, re-read at
+most once a minute), the period and the view. So a sync shows up within a minute, while the
+expensive all-history work (reading every event, every latency sample) is done once per version of
+the store instead of once a minute: on 100k events that work takes seconds, a cached page
+milliseconds. The full history is shared read-only through ``st.cache_resource`` (a ``cache_data``
+copy of 100k rows on every read would cost more than the page); everything else is a small,
+display-ready ``st.cache_data`` frame. Loaders have no side effects and never call a source's API.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import func, select
 
+from glassbox import schema
 from glassbox.config import Config, load_config
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, open_waits, summarize
 from glassbox.metrics.linking import runs_frame
-from glassbox.metrics.summary import build_report
+from glassbox.metrics.summary import report_from_events
 from glassbox.metrics.working_hours import previous_working_day
 from glassbox.periods import Period
 from glassbox.reports import content, render_report
@@ -32,7 +37,8 @@ from glassbox.timeline import load_timeline
 
 log = logging.getLogger(__name__)
 
-TTL = 60
+TTL = 60  # how stale the store's version may be: a sync shows up within a minute
+DATA_TTL = 3600  # data keyed by a version never goes stale; this only bounds memory
 EVENT_COLUMNS = ["id", "occurred_at", "source", "category", "actor", "side", "thread", "title", "detail", "url",
                  "refs"]
 RUN_CATEGORIES = ["run_started", "run_finished"]
@@ -46,10 +52,24 @@ WAITS = {
 
 
 class Source(NamedTuple):
-    """Where the data lives: the config file and the store URL (the cache key of every loader)."""
+    """Where the data lives and which version of it (the cache key of every loader); see :func:`source`."""
 
     config_path: str
     store_url: str
+    version: str = ""
+
+
+def source(config_path: str, store_url: str) -> Source:
+    return Source(config_path, store_url, version(config_path, store_url))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def version(config_path: str, store_url: str) -> str:
+    """Changes whenever a sync writes or the config is edited: the event count and newest sync time."""
+    opened = store(store_url)
+    with opened.engine.connect() as conn:
+        count, newest = conn.execute(select(func.count(), func.max(schema.events.c.synced_at))).one()
+    return f"{count}:{newest}:{Path(config_path).stat().st_mtime}"
 
 
 @st.cache_resource(show_spinner=False)
@@ -98,20 +118,35 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
     return out.loc[:, EVENT_COLUMNS]
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner="Reading the store…")
+def history(source: Source, view: str) -> pd.DataFrame:
+    """Every event for ``view`` (:func:`glassbox.timeline.load_timeline`), shared: never modify it."""
+    opened, cfg = _open(source)
+    return load_timeline(opened, cfg, view=view)
+
+
+def _between(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    if start is not None:
+        mask &= frame["occurred_at"] >= pd.Timestamp(start)
+    if end is not None:
+        mask &= frame["occurred_at"] < pd.Timestamp(end)
+    return frame.loc[mask]
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner=False)
 def events(source: Source, start: datetime | None, end: datetime | None, view: str) -> pd.DataFrame:
     """The timeline rows in ``[start, end)`` for ``view``, newest first, display columns only."""
-    opened, cfg = _open(source)
-    frame = load_timeline(opened, cfg, start=start, end=end, view=view)
+    frame = _between(history(source, view), start, end)
     return _slim(frame).sort_values("occurred_at", ascending=False, kind="stable").reset_index(drop=True)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def runs(source: Source, view: str) -> pd.DataFrame:
     """One row per MLflow run (:func:`glassbox.metrics.linking.runs_frame`), its note filled from the body."""
-    opened, cfg = _open(source)
-    frame = load_timeline(opened, cfg, categories=["commit", *RUN_CATEGORIES], view=view)
-    table = runs_frame(frame)
+    opened, _ = _open(source)
+    frame = history(source, view)
+    table = runs_frame(frame.loc[frame["category"].isin(["commit", *RUN_CATEGORIES])])
     if table.empty:
         return table
     bodies = opened.read_events(categories=["run_finished"], sources=["mlflow"], columns=("id", "body", "attrs"))
@@ -120,21 +155,22 @@ def runs(source: Source, view: str) -> pd.DataFrame:
     return table
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner="Measuring response times…")
 def latency_samples(source: Source, view: str) -> dict[str, pd.DataFrame]:
     """Every SPEC §4 latency's samples over all history (a wait ending today may have started long ago)."""
-    opened, cfg = _open(source)
-    return compute_all_latencies(load_timeline(opened, cfg, view=view), cfg)
+    _, cfg = _open(source)
+    return compute_all_latencies(history(source, view), cfg)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def thread_titles(source: Source, view: str) -> dict[str, str]:
     """What each ticket and pull request is called, so a wait on CHURN-12 can say what CHURN-12 is."""
-    opened, cfg = _open(source)
-    created = load_timeline(opened, cfg, categories=["ticket_created", "pull_request_opened"], view=view)
+    frame = history(source, view)
+    created = frame.loc[frame["category"].isin(["ticket_created", "pull_request_opened"])]
     return dict(zip(created["thread"], created["title"], strict=True))
 
 
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def open_waits_now(source: Source, view: str, now: datetime) -> pd.DataFrame:
     """What is waiting right now, on whom, oldest first: ``on, what, thread, title, started_at, hours``."""
     _, cfg = _open(source)
@@ -180,15 +216,18 @@ def freshness(source: Source) -> pd.DataFrame:
 
 
 def since_previous_working_day(cfg: Config, now: datetime) -> Period:
-    """From the start of the previous working day to now, in the engagement's time zone."""
+    """From the start of the previous working day to the end of today, in the engagement's time zone.
+
+    Whole days, so the bounds (and every cache key built from them) stay the same all day.
+    """
     tz = ZoneInfo(cfg.engagement.timezone)
-    local_now = now.astimezone(tz)
-    first = previous_working_day(local_now.date(), cfg.team)
+    today = now.astimezone(tz).date()
+    first = previous_working_day(today, cfg.team)
     start = datetime.combine(first, time(0), tzinfo=tz)
-    return Period(f"since {first:%a %d %b}", start, local_now + timedelta(seconds=1))
+    return Period(f"since {first:%a %d %b}", start, datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz))
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def experiments(source: Source, view: str, start: datetime, end: datetime) -> tuple[list[dict], list[dict], dict]:
     """SPEC §5's ``experiments`` and ``alerts`` for ``[start, end)`` plus each KPI's run-by-run story."""
     _, cfg = _open(source)
@@ -199,7 +238,7 @@ def alerts(source: Source, view: str, start: datetime, end: datetime) -> list[di
     return experiments(source, view, start, end)[1]
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def latency_trend(source: Source, view: str, weeks: tuple[tuple[str, datetime, datetime], ...]) -> pd.DataFrame:
     """Per latency and week: ``latency, week, n, median_hours, p90_hours`` (SPEC §4, a sample in its end week)."""
     samples = latency_samples(source, view)
@@ -209,7 +248,7 @@ def latency_trend(source: Source, view: str, weeks: tuple[tuple[str, datetime, d
                                        "median_working_hours", "open", "oldest_open_hours"])
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def latency_distribution(source: Source, view: str, start: datetime, end: datetime,
                          points: int = 200) -> pd.DataFrame:
     """Completed waits ending in ``[start, end)`` as ``latency, hours``; at most ``points`` quantiles each."""
@@ -222,7 +261,7 @@ def latency_distribution(source: Source, view: str, start: datetime, end: dateti
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["latency", "hours"])
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def all_open_waits(source: Source, view: str, now: datetime) -> pd.DataFrame:
     """Every wait still open at ``now``: ``latency, thread, title, started_at, hours, working_hours``."""
     _, cfg = _open(source)
@@ -236,19 +275,21 @@ def all_open_waits(source: Source, view: str, now: datetime) -> pd.DataFrame:
     return table.sort_values("started_at").loc[:, columns].reset_index(drop=True)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def ticket_flow(source: Source, view: str, label: str, start: datetime, end: datetime) -> pd.DataFrame:
     """Tickets created and resolved per ISO week up to the period's end."""
-    opened, cfg = _open(source)
-    tickets = load_timeline(opened, cfg, end=end, categories=["ticket_created", "ticket_resolved"], view=view)
+    _, cfg = _open(source)
+    frame = history(source, view)
+    tickets = _between(frame.loc[frame["category"].isin(["ticket_created", "ticket_resolved"])], None, end)
     return content.ticket_flow(tickets, Period(label, start, end), cfg.engagement.timezone)
 
 
-@st.cache_data(ttl=TTL, show_spinner="Building the report…")
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner="Building the report…")
 def report(source: Source, view: str, label: str, start: datetime, end: datetime) -> dict[str, Any]:
     """The weekly report's data (SPEC §5 plus extras) for one period and view."""
-    opened, cfg = _open(source)
-    return build_report(opened, cfg, Period(label, start, end), view)
+    _, cfg = _open(source)
+    events_until_end = _between(history(source, view), None, end)
+    return report_from_events(events_until_end, cfg, Period(label, start, end), view, datetime.now(timezone.utc))
 
 
 def render(source: Source, view: str, label: str, start: datetime, end: datetime, fmt: str) -> str | bytes:

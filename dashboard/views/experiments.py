@@ -9,6 +9,9 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local
 from glassbox.charts import kpi_progress
 
+MAX_ROWS = 1000  # newest runs listed; the chart above shows them all
+MAX_CHOICES = 500  # newest runs offered for comparison
+
 ctx = context.require()
 tz = ctx.config.engagement.timezone
 st.title("Experiments")
@@ -74,7 +77,7 @@ if metric and not values.empty:
 st.subheader("Runs")
 scope_all = st.toggle("Whole engagement", value=False, key="exp_all", help="Otherwise only runs started in the period")
 unfold = st.toggle("Show child runs", value=False, key="exp_children", help="Sweeps log child runs under a parent run")
-table_runs = before_end if scope_all else in_period
+table_runs = (before_end if scope_all else in_period).sort_values("started_at").tail(MAX_ROWS)
 children = table_runs.loc[table_runs["parent_run_id"].notna()]
 child_count = children.groupby("parent_run_id").size()
 ordered = []
@@ -92,7 +95,7 @@ else:
         row = {
             "Run": ("↳ " if depth else "") + str(run.name),
             "Status": run.status,
-            "Started": local(pd.Series([run.started_at]), tz).iloc[0],
+            "Started": run.started_at.tz_convert(tz).tz_localize(None),
             "Minutes": round((run.ended_at - run.started_at).total_seconds() / 60, 1) if pd.notna(run.ended_at) else None,
         }
         row.update({name: run.metrics.get(name) for name in metric_names})
@@ -106,9 +109,10 @@ else:
                                 "Note": st.column_config.TextColumn(width="medium")})
 
 st.subheader("Compare two runs")
-choices = before_end.sort_values("started_at", ascending=False)
-labels = {row.run_id: f"{row.name} · {local(pd.Series([row.started_at]), tz).iloc[0]:%d %b %H:%M}"
-          for row in choices.itertuples()}
+choices = before_end.sort_values("started_at", ascending=False).head(MAX_CHOICES)
+labels = dict(zip(choices["run_id"],
+                  choices["name"].astype(str) + " · " + local(choices["started_at"], tz).dt.strftime("%d %b %H:%M"),
+                  strict=True))
 if len(labels) < 2:
     st.caption("Two runs are needed to compare.")
 else:

@@ -11,6 +11,8 @@ from dashboard import charts_extra, context, loaders
 from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown, hours_text, local,
                                   source_label)
 
+MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
+
 ctx = context.require()
 now = datetime.now(timezone.utc)
 window = loaders.since_previous_working_day(ctx.config, now)
@@ -89,7 +91,7 @@ else:
     cards(kpi_cards)
 
 st.subheader("Waiting")
-waits = loaders.open_waits_now(ctx.source, ctx.view, now)
+waits = loaders.open_waits_now(ctx.source, ctx.view, now.replace(second=0, microsecond=0))
 on_team, on_client = st.columns(2, gap="large")
 for column, side, label in ((on_team, "team", "On the team"), (on_client, "client", "On the client")):
     mine = waits.loc[waits["on"] == side]
@@ -98,9 +100,12 @@ for column, side, label in ((on_team, "team", "On the team"), (on_client, "clien
         if mine.empty:
             st.caption("Nothing waiting.")
         else:
-            st.dataframe(pd.DataFrame({"Waiting": mine["hours"].map(hours_text), "Why": mine["what"],
-                                       "Thread": mine["thread"], "What": mine["title"]}),
+            oldest = mine.head(MAX_WAITS)
+            st.dataframe(pd.DataFrame({"Waiting": oldest["hours"].map(hours_text), "Why": oldest["what"],
+                                       "Thread": oldest["thread"], "What": oldest["title"]}),
                          hide_index=True, width="stretch")
+            if len(mine) > MAX_WAITS:
+                st.caption(f"…and {len(mine) - MAX_WAITS} more; the Feedback loops page lists them all.")
 
 st.subheader("Alerts")
 alerts = loaders.alerts(ctx.source, ctx.view, window.start, window.end)
