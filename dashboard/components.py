@@ -15,7 +15,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from glassbox.charts import SOURCE_COLORS
+from glassbox.charts import SOURCE_COLORS, report_config
 
 CATEGORY_LABELS = {
     "commit": "Commit",
@@ -72,9 +72,18 @@ def cards(items: Sequence[Card]) -> None:
                       delta_color="inverse" if card.inverse else "normal")
 
 
-def sized(chart: alt.TopLevelMixin, height: int = 240) -> alt.TopLevelMixin:
-    """A shared chart at a height that reads well in a page column (the report's size is for print)."""
-    return chart.properties(height=height)
+def show_chart(chart: alt.TopLevelMixin, height: int | None = None, *, label_limit: int | None = None) -> None:
+    """Draw a shared chart across its column, in the reports' look.
+
+    Streamlit's own chart theme pads titles and legends out of a fixed height, squashing the plot;
+    the reports' config (:func:`glassbox.charts.report_config`) keeps the dashboard and the PDF alike.
+    """
+    if height is not None:
+        chart = chart.properties(height=height)
+    chart = chart.configure(**report_config())
+    if label_limit is not None:
+        chart = chart.configure_axisY(labelLimit=label_limit)
+    st.altair_chart(chart, width="stretch", theme=None)
 
 
 def empty_state(message: str, hint: str | None = None) -> None:

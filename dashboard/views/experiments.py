@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
-from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local
+from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart
 from glassbox.charts import kpi_progress
 
 MAX_ROWS = 1000  # newest runs listed; the chart above shows them all
@@ -72,7 +72,7 @@ if metric and not values.empty:
         frame = frame.assign(at=frame["at"].dt.normalize()).groupby("at", as_index=False).agg(
             value=("value", "max" if goal == "max" else "min"), run=("run", "count"))
         frame["run"] = frame["run"].astype(str) + " runs"
-    st.altair_chart(kpi_progress(frame, metric, goal=goal, target=kpi.target if kpi else None), width="stretch")
+    show_chart(kpi_progress(frame, metric, goal=goal, target=kpi.target if kpi else None), 260)
 
 st.subheader("Runs")
 scope_all = st.toggle("Whole engagement", value=False, key="exp_all", help="Otherwise only runs started in the period")

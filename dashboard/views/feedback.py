@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
-from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, sized
+from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, show_chart
 from glassbox.charts import latency_distribution, latency_trend, ticket_flow
 from glassbox.metrics.latency import LATENCIES
 from glassbox.periods import iso_week
@@ -72,15 +72,15 @@ else:
         columns = st.columns(2, gap="large")
         for column, name in zip(columns, measured[pair:pair + 2], strict=False):
             mine = trend.loc[trend["latency"] == name, ["week", "median_hours", "p90_hours"]]
-            column.altair_chart(sized(latency_trend(mine, title=label(name)), 200), width="stretch")
+            with column:
+                show_chart(latency_trend(mine, title=label(name)), 180)
 
     st.subheader("Distribution this period")
     spread = loaders.latency_distribution(ctx.source, ctx.view, ctx.period.start, ctx.period.end)
     if spread.empty:
         st.caption("No wait ended in this period.")
     else:
-        chart = latency_distribution(spread.assign(latency=spread["latency"].map(label)))
-        st.altair_chart(chart.configure_axisY(labelLimit=320), width="stretch")
+        show_chart(latency_distribution(spread.assign(latency=spread["latency"].map(label))), label_limit=320)
 
 st.subheader("Waiting now")
 waits = loaders.all_open_waits(ctx.source, ctx.view, datetime.now(timezone.utc).replace(second=0, microsecond=0))
@@ -97,4 +97,4 @@ flow = loaders.ticket_flow(ctx.source, ctx.view, ctx.period.label, ctx.period.st
 if int(flow[["created", "resolved"]].to_numpy().sum()) == 0:
     st.caption("No tickets created or resolved in these weeks.")
 else:
-    st.altair_chart(sized(ticket_flow(flow)), width="stretch")
+    show_chart(ticket_flow(flow), 220)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
-from dashboard.components import (CATEGORY_LABELS, demo_notice, empty_state, local, sized,
+from dashboard.components import (CATEGORY_LABELS, demo_notice, empty_state, local, show_chart,
                                   source_label)
 from glassbox.charts import activity_by_day
 from glassbox.periods import day_range
@@ -73,7 +73,7 @@ download.download_button(
     "Download CSV", lambda: to_csv(shown.assign(refs=shown["refs"].str.split()), tz),
     file_name=f"glassbox-timeline-{start_day}-{end_day}.csv", mime="text/csv", icon=":material/download:",
     on_click="ignore")
-st.altair_chart(sized(activity_by_day(activity(shown, window, tz)), 180), width="stretch")
+show_chart(activity_by_day(activity(shown, window, tz)), 160)
 
 days = local(shown["occurred_at"], tz).dt.date
 day_list = list(dict.fromkeys(days))

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts_extra, context, loaders
-from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown, hours_text, local,
+from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown, hours_text, local, show_chart,
                                   source_label)
 
 MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
@@ -22,8 +22,8 @@ earlier = loaders.events(ctx.source, before.start, window.start, ctx.view)
 tz = ctx.config.engagement.timezone
 
 st.title("Today")
-st.caption(f"{escape_markdown(ctx.config.engagement.name)} · what happened {window.label} "
-           f"({window.start:%A %d %B}) · {ctx.view} view · times in {tz}")
+st.caption(f"{escape_markdown(ctx.config.engagement.name)} · what happened since {window.start:%A %d %B} "
+           f"· {ctx.view} view · times in {tz}")
 if ctx.demo:
     demo_notice()
 
@@ -46,7 +46,7 @@ else:
     with by_source:
         st.subheader("By source")
         totals = rows.groupby("source").size().rename("events").reset_index()
-        st.altair_chart(charts_extra.events_by_source(totals), width="stretch")
+        show_chart(charts_extra.events_by_source(totals))
     with by_person:
         st.subheader("By person")
         people = rows.assign(what=rows["category"].map(CATEGORY_GROUPS).fillna("other"))
@@ -92,7 +92,7 @@ else:
 
 st.subheader("Waiting")
 waits = loaders.open_waits_now(ctx.source, ctx.view, now.replace(second=0, microsecond=0))
-on_team, on_client = st.columns(2, gap="large")
+on_team, on_client = st.columns([3, 2], gap="large")
 for column, side, label in ((on_team, "team", "On the team"), (on_client, "client", "On the client")):
     mine = waits.loc[waits["on"] == side]
     with column:
@@ -121,9 +121,9 @@ if fresh.empty:
 else:
     st.dataframe(pd.DataFrame({
         "Source": fresh["source"].map(source_label),
-        "Where": fresh["origin"],
         "Status": fresh.apply(lambda r: "never synced" if r["never"] else ("ok" if r["healthy"] else "failing"), axis=1),
         "Last successful sync": fresh["last_ok"].map(lambda t: ago(t, now)),
         "Last failure": fresh["last_failure"].map(lambda t: ago(t, now) if pd.notna(t) else "—"),
         "Problem": fresh["message"],
+        "Where": fresh["origin"],
     }), hide_index=True, width="stretch", column_config={"Problem": st.column_config.TextColumn(width="large")})
