@@ -125,8 +125,8 @@ def sidebar() -> Context | None:
         st.caption(f"Times in {config.engagement.timezone}")
         if demo:
             st.caption("Demo data")
-    context = Context(loaders.source(str(path), store_url), config, _period(choice, tz, custom), VIEWS.get(label or "Team", "team"),
-                      demo)
+    context = Context(loaders.source(str(path), store_url), config, _period(choice, tz, custom),
+                      VIEWS.get(label or "Team", "team"), demo)
     st.session_state[_KEY] = context
     return context
 

@@ -112,7 +112,8 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({column: pd.Series(dtype="datetime64[ns, UTC]" if column == "occurred_at" else object)
                              for column in EVENT_COLUMNS})
     out = frame.assign(
-        detail=[_detail(category, attrs or {}) for category, attrs in zip(frame["category"], frame["attrs"], strict=True)],
+        detail=[_detail(category, attrs or {})
+                for category, attrs in zip(frame["category"], frame["attrs"], strict=True)],
         refs=frame["refs"].map(" ".join),
     )
     return out.loc[:, EVENT_COLUMNS]
@@ -266,7 +267,8 @@ def all_open_waits(source: Source, view: str, now: datetime) -> pd.DataFrame:
     """Every wait still open at ``now``: ``latency, thread, title, started_at, hours, working_hours``."""
     _, cfg = _open(source)
     titles = thread_titles(source, view)
-    frames = [open_waits(frame, now, cfg.team).assign(latency=name) for name, frame in latency_samples(source, view).items()]
+    frames = [open_waits(frame, now, cfg.team).assign(latency=name)
+              for name, frame in latency_samples(source, view).items()]
     columns = ["latency", "thread", "title", "started_at", "hours", "working_hours"]
     if not frames:
         return pd.DataFrame(columns=columns)

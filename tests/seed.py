@@ -264,7 +264,8 @@ def seed_store(store: Store, config: Config, *, now: datetime | None = None, wee
                scale: int = 1, seed: int = 7) -> WriteCounts:
     """Write ``weeks`` of a realistic engagement ending at ``now`` into ``store``; return what was written."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    origins = _Origins(*(origin_of(kind, getattr(config, kind)[0], config) for kind in ("github", "git", "jira", "mlflow")))
+    origins = _Origins(*(origin_of(kind, getattr(config, kind)[0], config)
+                         for kind in ("github", "git", "jira", "mlflow")))
     seeder = _Seeder(origins, random.Random(seed))
     rng = seeder.rng
     start = now - timedelta(weeks=weeks)

@@ -3,8 +3,8 @@
 AppTest runs pages without a browser; this test serves ``streamlit run dashboard/app.py`` on a free
 127.0.0.1 port over a seeded store and loads each page in Debian's ``chromium``, asserting on the
 rendered text and on the absence of Streamlit's error boxes. ``--dump-dom`` returns before the
-app's websocket has delivered anything, so Chromium is driven over its DevTools protocol instead. Set ``GLASSBOX_SCREENSHOTS=DIR`` to also
-save a 1400x1000 screenshot of every page there (for looking at them).
+app's websocket has delivered anything, so Chromium is driven over its DevTools protocol instead.
+Set ``GLASSBOX_SCREENSHOTS=DIR`` to also save a full-page screenshot, 1400 px wide, of every page.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -108,7 +109,8 @@ class Browser:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as response:
             targets = json.load(response)
         page = next(target for target in targets if target["type"] == "page")
-        self.socket = connect(page["webSocketDebuggerUrl"], max_size=None)
+        self.stack = ExitStack()
+        self.socket = self.stack.enter_context(connect(page["webSocketDebuggerUrl"], max_size=None))
         self.counter = 0
         self.exceptions: list[str] = []
         self.call("Runtime.enable")
@@ -156,7 +158,7 @@ class Browser:
         self.call("Emulation.clearDeviceMetricsOverride")
 
     def close(self) -> None:
-        self.socket.close()
+        self.stack.close()
         self.process.terminate()
         self.process.wait(timeout=10)
 

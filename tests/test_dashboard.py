@@ -7,13 +7,19 @@ a real SQLite store written by :mod:`seed`; only the browser is missing (``test_
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import context
+from dashboard import context, loaders
+from glassbox.config import load_config
+from glassbox.periods import parse_week
 from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement, write_config
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -55,14 +61,12 @@ def texts(app: AppTest) -> str:
     return "\n".join(str(part) for part in parts)
 
 
-def table_with(app: AppTest, column: str):
+def table_with(app: AppTest, column: str) -> pd.DataFrame:
     """The first table on the page that has ``column``."""
     return next(table.value for table in app.dataframe if column in table.value.columns)
 
 
-def timeline_rows(app: AppTest):
-    import pandas as pd
-
+def timeline_rows(app: AppTest) -> pd.DataFrame:
     frames = [table.value for table in app.dataframe]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -171,3 +175,34 @@ def test_pages_render_fast_on_a_seeded_store(seeded: Path, monkeypatch: pytest.M
         started = time.perf_counter()
         app.run()
         assert time.perf_counter() - started < 2.0, page
+
+
+@pytest.mark.parametrize("page", ["today", "timeline", "weekly_report"])
+def test_page_renders_on_postgresql(page: str, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A team's shared PostgreSQL store reads the same as the embedded SQLite one."""
+    config = seeded_engagement(tmp_path / "pg", store_url=pg_url)
+    app = open_page(page, config, monkeypatch)
+    assert not app.exception, app.exception[0].value if app.exception else ""
+    assert not app.error
+    assert len(app.dataframe) > 0
+
+
+def test_weekly_report_offers_every_format(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page("weekly_report", seeded, monkeypatch)
+    buttons = app.get("download_button")
+    assert [button.proto.label for button in buttons] == ["MD", "HTML", "CSV", "JSON", "PDF"]
+    week = app.selectbox(key="report_week")
+    assert "last week" in week.format_func(week.value)
+    config = load_config(seeded)
+    period = parse_week("last", ZoneInfo(config.engagement.timezone), date.today())
+    source = loaders.Source(str(seeded), config.store_url)
+    report = json.loads(loaders.render(source, "client", period.label, period.start, period.end, "json"))
+    assert report["view"] == "client" and report["period"]["label"] == period.label
+
+
+def test_a_custom_period_drives_every_page(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page("experiments", seeded, monkeypatch)
+    app.selectbox(key="period").set_value("Custom range").run()
+    assert app.date_input(key="custom_range")
+    assert not app.exception
+    assert ".." in texts(app), "the caption names the custom period"

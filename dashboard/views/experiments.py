@@ -96,12 +96,14 @@ else:
             "Run": ("↳ " if depth else "") + str(run.name),
             "Status": run.status,
             "Started": run.started_at.tz_convert(tz).tz_localize(None),
-            "Minutes": round((run.ended_at - run.started_at).total_seconds() / 60, 1) if pd.notna(run.ended_at) else None,
+            "Minutes": round((run.ended_at - run.started_at).total_seconds() / 60, 1)
+            if pd.notna(run.ended_at) else None,
         }
         row.update({name: run.metrics.get(name) for name in metric_names})
         row.update({f"param: {name}": value for name, value in run.params.items()})
         row.update({"Children": str(int(child_count.get(run.run_id, 0)) or ""), "Note": text(run.note),
-                    "Commit": (text(run.sha) or text(run.commit))[:8], "Tickets": " ".join(t for t in run.tickets if isinstance(t, str)), "Link": run.url})
+                    "Commit": (text(run.sha) or text(run.commit))[:8],
+                    "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url})
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="exp_table",
                  column_config={"Started": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts_extra, context, loaders
-from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown, hours_text, local, show_chart,
-                                  source_label)
+from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown,
+                                  hours_text, local, show_chart, source_label)
 
 MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
 
@@ -117,11 +117,13 @@ for alert in alerts:
 st.subheader("Sources")
 fresh = loaders.freshness(ctx.source)
 if fresh.empty:
-    empty_state("No sources configured.", "Add `[[github]]`, `[[git]]`, `[[jira]]` or `[[mlflow]]` sections to the config.")
+    empty_state("No sources configured.",
+                "Add `[[github]]`, `[[git]]`, `[[jira]]` or `[[mlflow]]` sections to the config.")
 else:
     st.dataframe(pd.DataFrame({
         "Source": fresh["source"].map(source_label),
-        "Status": fresh.apply(lambda r: "never synced" if r["never"] else ("ok" if r["healthy"] else "failing"), axis=1),
+        "Status": ["never synced" if never else "ok" if healthy else "failing"
+                   for never, healthy in zip(fresh["never"], fresh["healthy"], strict=True)],
         "Last successful sync": fresh["last_ok"].map(lambda t: ago(t, now)),
         "Last failure": fresh["last_failure"].map(lambda t: ago(t, now) if pd.notna(t) else "—"),
         "Problem": fresh["message"],
