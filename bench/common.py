@@ -24,6 +24,7 @@ class Measurement:
     seconds: float
     peak_mb: float
     note: str = ""
+    cpu_seconds: float = 0.0  # user + system time of the process and its children
 
 
 def run_measured(name: str, argv: list[str], *, note: str = "", stdout=subprocess.DEVNULL,
@@ -36,7 +37,7 @@ def run_measured(name: str, argv: list[str], *, note: str = "", stdout=subproces
     stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{name} failed ({' '.join(argv)}):\n{stderr[-2000:]}")
-    return Measurement(name, seconds, usage.ru_maxrss / 1024, note)
+    return Measurement(name, seconds, usage.ru_maxrss / 1024, note, usage.ru_utime + usage.ru_stime)
 
 
 def python_env() -> dict[str, str]:
@@ -57,12 +58,18 @@ def machine() -> str:
 
 
 def print_table(title: str, rows: list[Measurement], floor: Measurement) -> None:
-    """A Markdown table: each contender's time, its ratio to the floor, and its peak memory."""
+    """A Markdown table: each contender's wall and CPU time, their ratios to the floor, and peak memory.
+
+    CPU time (user + system, children included) is the steadier figure on a shared machine: other
+    work stretches the wall clock but not the CPU a contender itself spends.
+    """
     print(f"\n### {title}\n")
-    print(f"_{machine()}_\n")
-    print("| contender | wall s | × floor | peak MB | note |")
-    print("|---|---:|---:|---:|---|")
+    print(f"_{machine()}; load average {os.getloadavg()[0]:.1f}_\n")
+    print("| contender | wall s | × floor | CPU s | × floor CPU | peak MB | note |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for row in rows:
         ratio = row.seconds / floor.seconds if floor.seconds else float("nan")
-        print(f"| {row.name} | {row.seconds:.2f} | {ratio:.2f} | {row.peak_mb:.0f} | {row.note} |")
+        cpu_ratio = row.cpu_seconds / floor.cpu_seconds if floor.cpu_seconds else float("nan")
+        print(f"| {row.name} | {row.seconds:.2f} | {ratio:.2f} | {row.cpu_seconds:.2f} | {cpu_ratio:.2f} "
+              f"| {row.peak_mb:.0f} | {row.note} |")
     sys.stdout.flush()
