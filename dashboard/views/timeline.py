@@ -75,14 +75,20 @@ download.download_button(
     on_click="ignore")
 show_chart(activity_by_day(activity(shown, window, tz)), 160)
 
+
+def days_label(chunk: list) -> str:
+    """A page of days, newest first: ``25 Nov – 19 Nov``."""
+    return f"{chunk[0]:%d %b}" if len(chunk) == 1 else f"{chunk[0]:%d %b} – {chunk[-1]:%d %b}"
+
+
 days = local(shown["occurred_at"], tz).dt.date
 day_list = list(dict.fromkeys(days))
-pages = max(1, -(-len(day_list) // DAYS_PER_PAGE))
-page = 1
-if pages > 1:
-    page = st.segmented_control("Days", list(range(1, pages + 1)), default=1, key="tl_page",
-                                format_func=lambda n: f"{day_list[(n - 1) * DAYS_PER_PAGE]:%d %b}") or 1
-for day in day_list[(page - 1) * DAYS_PER_PAGE: page * DAYS_PER_PAGE]:
+chunks = [day_list[index:index + DAYS_PER_PAGE] for index in range(0, len(day_list), DAYS_PER_PAGE)]
+page = 0
+if len(chunks) > 1:
+    page = st.segmented_control("Days", range(len(chunks)), default=0, key="tl_page",
+                                format_func=lambda index: days_label(chunks[index])) or 0
+for day in chunks[page]:
     mine = shown.loc[days == day]
     st.subheader(f"{day:%A %d %B}", divider="gray")
     st.caption(f"{len(mine)} events")
