@@ -51,7 +51,10 @@ def _free_port() -> int:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The dashboard served over a seeded engagement; yields its base URL."""
     if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium; .ci/run installs it)")
+        missing = "chromium is not installed (apt-get install -y chromium; .ci/run installs it)"
+        if os.environ.get("GLASSBOX_REQUIRE_BROWSER"):
+            pytest.fail(missing)
+        pytest.skip(missing)
     folder = tmp_path_factory.mktemp("served")
     config = seeded_engagement(folder / "engagement")
     port = _free_port()
