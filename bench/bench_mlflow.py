@@ -12,7 +12,7 @@ glassbox sync`` with that experiment and a ``[[kpi]]`` on ``val_auc`` into a fre
 Each contender runs in its own process.
 
     python bench/bench_mlflow.py                 # 5k runs (the store is built once, then reused)
-    python bench/bench_mlflow.py --quick         # 300 runs: a smoke test (CI)
+    python bench/bench_mlflow.py --quick         # 100 runs: a smoke test (CI)
 """
 
 from __future__ import annotations
@@ -106,10 +106,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark MLflow ingest against search_runs.")
     parser.add_argument("--runs", type=int, default=5000)
     parser.add_argument("--store", type=Path, help="where to build (or reuse) the tracking store")
-    parser.add_argument("--quick", action="store_true", help="300 runs: a smoke test")
+    parser.add_argument("--quick", action="store_true", help="100 runs: a smoke test")
     args = parser.parse_args()
     if args.quick:
-        args.runs = 300
+        args.runs = 100
     work = Path(tempfile.mkdtemp(prefix="glassbox-bench-mlflow-"))
     try:
         store = args.store or (work / "mlflow" / "mlflow.db" if args.quick

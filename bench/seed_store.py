@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import common  # noqa: F401  (puts this checkout on sys.path)
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.store import open_store

@@ -1,0 +1,37 @@
+"""Every benchmark script still runs: its ``--quick`` mode, end to end, prints its Markdown table.
+
+These are smoke tests, not timed tests: a benchmark that silently broke (a renamed function, a
+changed CLI) would otherwise be found only by the next person measuring. No number is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = {
+    "bench_git.py": "Local git ingest",
+    "bench_github.py": "GitHub sync",
+    "bench_jira.py": "Jira sync",
+    "bench_mlflow.py": "MLflow ingest",
+    "bench_report.py": "Weekly report",
+    "bench_dashboard.py": "Dashboard",
+}
+EXTRA = {"bench_dashboard.py": ["--no-browser"]}  # test_browser covers the served app already
+
+
+@pytest.mark.parametrize("script", list(SCRIPTS))
+def test_quick_mode_prints_its_table(script: str, tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop("GLASSBOX_DB_URL", None)
+    command = [sys.executable, str(ROOT / "bench" / script), "--quick", *EXTRA.get(script, [])]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"### {SCRIPTS[script]}" in done.stdout
+    assert "|---|" in done.stdout
