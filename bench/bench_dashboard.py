@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from common import ROOT, machine, python_env, run_measured
 
@@ -61,7 +62,7 @@ def apptest_child(config: Path, out: Path, pages: list[str]) -> None:
     out.write_text(json.dumps(results))
 
 
-def _two_runs(app) -> list[float]:
+def _two_runs(app: Any) -> list[float]:
     times = []
     for _ in range(2):
         started = time.perf_counter()
@@ -107,7 +108,7 @@ def served(config: Path, pages: list[str]) -> tuple[dict[str, float], float]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _load(browser, url: str, expected: list[str], timeout: float = 600) -> float:
+def _load(browser: Any, url: str, expected: list[str], timeout: float = 600) -> float:
     """Seconds from navigation until every ``expected`` text shows and the app stops running."""
     started = time.perf_counter()
     browser.call("Page.navigate", url=url)
