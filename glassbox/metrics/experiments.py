@@ -60,27 +60,45 @@ def kpi_story(runs: pd.DataFrame, kpi: Kpi) -> pd.DataFrame:
     ``runs`` comes from :func:`glassbox.metrics.linking.runs_frame`. ``counted`` says whether the run
     takes part in "best" (FINISHED with a finite value). ``param_diff`` is against the previous best.
     """
-    ordered = runs.loc[runs["experiment"] == kpi.experiment].sort_values("started_at", kind="stable")
-    rows = []
-    best: tuple[float, str, dict] | None = None
-    for run in ordered.itertuples(index=False):
-        value = _value(run.metrics, kpi.metric)
-        counted = run.status == "FINISHED" and value is not None
-        fraction = dropped(value, best[0], kpi) if counted and best else None
-        new_best = counted and (best is None or is_better(value, best[0], kpi.goal))
-        rows.append({
-            "run_id": run.run_id, "name": run.name, "started_at": run.started_at, "status": run.status,
-            "actor": run.actor, "value": value, "counted": counted, "new_best": new_best,
-            "previous_best": best[0] if best else None, "previous_best_run_id": best[1] if best else None,
-            "param_diff": param_diff(best[2] if best else None, run.params) if best else {},
-            "drop": fraction is not None, "drop_fraction": fraction, "met": meets(value, kpi) if counted else None,
-            "note": run.note, "commit": run.commit, "sha": run.sha, "tickets": list(run.tickets), "url": run.url,
-        })
-        if new_best:
-            best = (value, run.run_id, run.params)
-        rows[-1]["best_so_far"] = best[0] if best else None
-        rows[-1]["best_run_id"] = best[1] if best else None
-    return pd.DataFrame(rows, columns=list(STORY_COLUMNS))
+    story = runs.loc[runs["experiment"] == kpi.experiment].sort_values("started_at", kind="stable")
+    story = story.reset_index(drop=True)
+    value = pd.Series([_value(metrics, kpi.metric) for metrics in story["metrics"]], dtype=float)
+    counted = (story["status"] == "FINISHED").to_numpy() & value.notna().to_numpy()
+    sign = 1.0 if kpi.goal == "max" else -1.0
+    scored = (sign * value).where(counted)
+    best_so_far = scored.cummax().ffill() * sign
+    previous_best = best_so_far.shift(1)
+    new_best = pd.Series(counted & (previous_best.isna() | (sign * value > sign * previous_best)).to_numpy())
+    best_index = pd.Series(story.index.where(new_best), dtype=float).ffill()
+    previous_index = best_index.shift(1)
+    fraction = sign * (previous_best - value) / previous_best.abs().replace(0.0, 1.0)
+    drop = pd.Series(counted) & previous_best.notna() & (fraction > kpi.alert_drop)
+    out = story.loc[:, ["run_id", "name", "started_at", "status", "actor", "note", "commit", "sha", "tickets", "url"]]
+    out["value"] = value.astype(object).where(value.notna(), None)
+    out["counted"] = counted
+    out["new_best"] = new_best
+    out["best_so_far"] = _objects(best_so_far)
+    out["best_run_id"] = _pick(story["run_id"], best_index)
+    out["previous_best"] = _objects(previous_best)
+    out["previous_best_run_id"] = _pick(story["run_id"], previous_index)
+    params = story["params"].to_numpy()
+    out["param_diff"] = [param_diff(params[int(i)], after) if i == i else {}
+                         for i, after in zip(previous_index.to_numpy(), params, strict=True)]
+    out["drop"] = drop
+    out["drop_fraction"] = _objects(fraction.where(drop))
+    out["met"] = [meets(v, kpi) if ok else None for v, ok in zip(out["value"], counted, strict=True)]
+    return out.loc[:, list(STORY_COLUMNS)]
+
+
+def _objects(values: pd.Series) -> pd.Series:
+    """Floats as Python objects with None (not NaN) where missing."""
+    return values.astype(object).where(values.notna(), None)
+
+
+def _pick(items: pd.Series, positions: pd.Series) -> list[object]:
+    """``items`` at each float position (NaN gives None)."""
+    values = items.to_numpy()
+    return [values[int(i)] if i == i else None for i in positions.to_numpy()]
 
 
 def _in(moments: pd.Series, start: datetime, end: datetime) -> pd.Series:

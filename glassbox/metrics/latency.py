@@ -13,7 +13,6 @@ wait), so a bot's comment answers nobody and a ticket a bot created has no picku
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,10 +20,8 @@ import numpy as np
 import pandas as pd
 
 from glassbox.config import Config, Team
-from glassbox.metrics.linking import _attr, commits_frame, exploded_refs, runs_frame
+from glassbox.metrics.linking import Links, attr, build_links
 from glassbox.metrics.working_hours import working_hours_between
-
-log = logging.getLogger(__name__)
 
 LATENCIES = ("client_response", "client_turnaround", "ticket_pickup", "ticket_cycle", "ticket_lead",
              "pr_pickup", "pr_merge", "commit_to_run")
@@ -40,11 +37,12 @@ def _people(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def _marks(frame: pd.DataFrame, thread: str = "thread") -> pd.DataFrame:
-    return pd.DataFrame({"thread": frame[thread].to_numpy(), "at": frame["occurred_at"].to_numpy()})
+    return pd.DataFrame({"thread": frame[thread].astype(object).reset_index(drop=True),
+                         "at": pd.to_datetime(frame["occurred_at"], utc=True).reset_index(drop=True)})
 
 
 def _utc(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(pd.Series(values.to_numpy(), dtype=object), utc=True)
+    return pd.to_datetime(pd.Series(values), utc=True).reset_index(drop=True)
 
 
 def _finish(frame: pd.DataFrame, team: Team) -> pd.DataFrame:
@@ -94,9 +92,16 @@ def client_response(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     team_side = people.loc[people["side"] == "team"]
     answers = team_side.loc[team_side["category"].isin(TEAM_ANSWERS)]
     referring = team_side.loc[team_side["category"].isin(REFERRING)]
-    refs = exploded_refs(referring).merge(referring[["id", "occurred_at"]], on="id")
-    ends = pd.concat([_marks(answers), _marks(refs, "value")], ignore_index=True)
+    ends = pd.concat([_marks(answers), _referring_marks(referring, set(asks["thread"]))], ignore_index=True)
     return _finish(_waits(_marks(asks), ends), team)
+
+
+def _referring_marks(events: pd.DataFrame, threads: set[str]) -> pd.DataFrame:
+    """``thread, at`` for each ref of ``events`` naming one of ``threads`` (a loop over short ref lists)."""
+    rows = [(index, ref) for index, refs in enumerate(events["refs"]) for ref in refs if ref in threads]
+    positions = [index for index, _ in rows]
+    return pd.DataFrame({"thread": pd.Series([ref for _, ref in rows], dtype=object),
+                         "at": events["occurred_at"].iloc[positions].reset_index(drop=True)})
 
 
 def client_turnaround(events: pd.DataFrame, team: Team) -> pd.DataFrame:
@@ -109,7 +114,7 @@ def client_turnaround(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     """
     people = _people(events)
     tickets = people.loc[people["category"].isin(("ticket_transition", "ticket_created"))]
-    waiting = tickets.loc[_attr(tickets, "waiting").fillna(False).astype(bool)]
+    waiting = tickets.loc[attr(tickets, "waiting").fillna(False).astype(bool)]
     replies = people.loc[people["side"] == "client"]
     return _finish(_waits(_marks(waiting), _marks(replies)), team)
 
@@ -119,13 +124,13 @@ def _ticket_states(events: pd.DataFrame) -> pd.DataFrame:
     people = _people(events)
     created = people.loc[people["category"] == "ticket_created"]
     moves = people.loc[people["category"] == "ticket_transition"].copy()
-    moves["to"] = _attr(moves, "to_category")
-    moves["from"] = _attr(moves, "from_category")
+    moves["to"] = attr(moves, "to_category")
+    moves["from"] = attr(moves, "from_category")
     moves = moves.sort_values(["occurred_at", "id"], kind="stable")
     out = pd.DataFrame(index=pd.Index(pd.concat([created["thread"], moves["thread"]]).unique(), name="thread"))
     first_created = created.sort_values("occurred_at").groupby("thread").first()
     out["created_at"] = first_created["occurred_at"]
-    out["created_category"] = _attr(first_created, "status_category").reindex(out.index)
+    out["created_category"] = attr(first_created, "status_category").reindex(out.index)
     out["first_progress"] = moves.loc[moves["to"] == "indeterminate"].groupby("thread")["occurred_at"].min()
     out["first_done"] = moves.loc[moves["to"] == "done"].groupby("thread")["occurred_at"].min()
     final_category = moves.groupby("thread")["to"].last().reindex(out.index)
@@ -237,17 +242,18 @@ def pr_merge(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     return _finish(frame, team)
 
 
-def commit_to_run(events: pd.DataFrame, team: Team) -> pd.DataFrame:
+def commit_to_run(events: pd.DataFrame, team: Team, links: Links | None = None) -> pd.DataFrame:
     """How long a commit waits for its first experiment run.
 
     Starts: a commit, at its committer time. Ends: the start of the first MLflow run whose
     ``mlflow.source.git.commit`` tag is that commit (a 7+ digit prefix matches). The ``thread`` is
     the commit's SHA. Excludes: commits never run (not every commit is meant for a run, so those
     are not waits), bots' commits and runs. A run clocked before its commit counts 0 hours.
+    ``links`` (from :func:`glassbox.metrics.linking.build_links` on the same events) saves rebuilding them.
     """
-    people = _people(events)
-    commits = commits_frame(people).dropna(subset=["sha"]).drop_duplicates("sha")
-    runs = runs_frame(people, commits).dropna(subset=["sha", "started_at"])
+    links = links or build_links(events)
+    commits = links.commits.loc[links.commits["side"] != "bot"].dropna(subset=["sha"]).drop_duplicates("sha")
+    runs = links.runs.loc[links.runs["side"] != "bot"].dropna(subset=["sha", "started_at"])
     first_run = runs.groupby("sha")["started_at"].min()
     commits = commits.loc[commits["sha"].isin(first_run.index)]
     frame = pd.DataFrame({"thread": commits["sha"], "started_at": commits["occurred_at"],
@@ -267,11 +273,20 @@ METRICS: dict[str, Callable[[pd.DataFrame, Team], pd.DataFrame]] = {
 }
 
 
-def compute_all_latencies(events: pd.DataFrame, config: Config, now: datetime | None = None) -> dict[str, pd.DataFrame]:
-    """Samples of every SPEC §4 latency over ``events`` (all history); events after ``now`` are ignored."""
+def compute_all_latencies(events: pd.DataFrame, config: Config, now: datetime | None = None,
+                          links: Links | None = None) -> dict[str, pd.DataFrame]:
+    """Samples of every SPEC §4 latency over ``events`` (all history); events after ``now`` are ignored.
+
+    ``links`` built from the same events (and no events after ``now``) is reused, not rebuilt.
+    """
     if now is not None:
-        events = events.loc[events["occurred_at"] <= pd.Timestamp(now)]
-    return {name: metric(events, config.team) for name, metric in METRICS.items()}
+        late = events["occurred_at"] > pd.Timestamp(now)
+        if late.any():
+            events, links = events.loc[~late], None
+    links = links or build_links(events)
+    samples = {name: metric(events, config.team) for name, metric in METRICS.items() if name != "commit_to_run"}
+    samples["commit_to_run"] = commit_to_run(events, config.team, links)
+    return {name: samples[name] for name in LATENCIES}
 
 
 def _hours(value: float | None) -> float | None:

@@ -17,16 +17,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
-SHA = re.compile(r"[0-9a-f]{7,40}")
+SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 PR_CATEGORIES = ("pull_request_opened", "pull_request_merged", "pull_request_closed")
 RUN_CATEGORIES = ("run_started", "run_finished")
-MIN_PREFIX = 7
 
 
 def is_sha(value: object) -> bool:
-    return isinstance(value, str) and SHA.fullmatch(value.lower()) is not None
+    return isinstance(value, str) and SHA.fullmatch(value) is not None
+
+
+def ticket_keys(refs: list[str]) -> list[str]:
+    """The refs of one event that are ticket keys (everything that is not a SHA)."""
+    return [ref for ref in refs if not SHA.fullmatch(ref)]
+
+
+def first_sha(refs: list[str]) -> str | None:
+    return next((ref.lower() for ref in refs if SHA.fullmatch(ref)), None)
 
 
 def exploded_refs(events: pd.DataFrame) -> pd.DataFrame:
@@ -36,27 +45,25 @@ def exploded_refs(events: pd.DataFrame) -> pd.DataFrame:
                              "kind": pd.Series(dtype=object)})
     pairs = events[["id", "refs"]].explode("refs").dropna(subset=["refs"]).rename(columns={"refs": "value"})
     pairs["value"] = pairs["value"].astype(str)
-    pairs["kind"] = pairs["value"].str.lower().str.fullmatch(SHA.pattern).map({True: "commit", False: "ticket"})
+    pairs["kind"] = ["commit" if SHA.fullmatch(value) else "ticket" for value in pairs["value"]]
     return pairs.reset_index(drop=True)
 
 
-def _ticket_refs(events: pd.DataFrame) -> pd.DataFrame:
-    refs = exploded_refs(events)
-    return refs.loc[refs["kind"] == "ticket", ["id", "value"]].rename(columns={"value": "ticket"})
-
-
-def _attr(frame: pd.DataFrame, key: str) -> pd.Series:
-    return frame["attrs"].map(lambda attrs: attrs.get(key) if isinstance(attrs, dict) else None)
+def attr(frame: pd.DataFrame, key: str) -> pd.Series:
+    """The ``attrs`` field ``key`` of each row (None where absent)."""
+    values = [attrs.get(key) if isinstance(attrs, dict) else None for attrs in frame["attrs"]]
+    return pd.Series(values, index=frame.index, dtype=object)
 
 
 def commits_frame(events: pd.DataFrame) -> pd.DataFrame:
     """One row per commit: ``id, sha, occurred_at, thread, actor, side, title, url, tickets`` (a list)."""
     commits = events.loc[events["category"] == "commit"].copy()
-    own = commits["refs"].map(lambda refs: next((r.lower() for r in refs if is_sha(r)), None))
-    commits["sha"] = _attr(commits, "sha").fillna(own).astype(object).map(
-        lambda sha: sha.lower() if isinstance(sha, str) else None)
-    tickets = _ticket_refs(commits).groupby("id")["ticket"].agg(list)
-    commits["tickets"] = commits["id"].map(tickets).map(lambda v: v if isinstance(v, list) else [])
+    shas = attr(commits, "sha").astype(object)
+    missing = shas.isna()
+    if missing.any():
+        shas[missing] = commits.loc[missing, "refs"].map(first_sha)
+    commits["sha"] = [sha.lower() if isinstance(sha, str) else None for sha in shas]
+    commits["tickets"] = [ticket_keys(refs) for refs in commits["refs"]]
     columns = ["id", "sha", "occurred_at", "thread", "actor", "side", "title", "url", "tickets"]
     return commits.loc[:, columns].reset_index(drop=True)
 
@@ -71,34 +78,33 @@ def pull_requests_frame(events: pd.DataFrame) -> pd.DataFrame:
     first = prs.sort_values("occurred_at").groupby("thread").first()
     opened = prs.loc[prs["category"] == "pull_request_opened"].groupby("thread").first()
     out = pd.DataFrame(index=first.index)
-    out["number"] = _attr(first, "number")
+    out["number"] = attr(first, "number")
     out["title"] = first["title"]
     out["url"] = first["url"]
     out["author"] = opened["actor"].reindex(out.index).fillna(first["actor"])
     for column, category in (("opened_at", "pull_request_opened"), ("merged_at", "pull_request_merged"),
                              ("closed_at", "pull_request_closed")):
         out[column] = times[category] if category in times else pd.NaT
-    tickets = _ticket_refs(prs).merge(prs[["id", "thread"]], on="id").groupby("thread")["ticket"].agg(
-        lambda values: list(dict.fromkeys(values)))
-    out["tickets"] = out.index.map(tickets).map(lambda v: v if isinstance(v, list) else [])
+    tickets: dict[str, dict[str, None]] = {}
+    for thread, refs in zip(prs["thread"], prs["refs"], strict=True):
+        tickets.setdefault(thread, {}).update(dict.fromkeys(ticket_keys(refs)))
+    out["tickets"] = [list(tickets.get(thread, {})) for thread in out.index]
     return out.reset_index().loc[:, columns]
 
 
 def resolve_prefixes(prefixes: pd.Series, shas: Iterable[str]) -> pd.Series:
-    """The one full SHA each prefix (7+ hex digits) begins, else None (unknown, too short or ambiguous)."""
-    by_head: dict[str, list[str]] = {}
-    for sha in set(shas):
-        if isinstance(sha, str) and len(sha) >= MIN_PREFIX:
-            by_head.setdefault(sha[:MIN_PREFIX], []).append(sha)
+    """The one full SHA each prefix (7+ hex digits) begins, else None (unknown, too short or ambiguous).
 
-    def resolve(prefix: object) -> str | None:
-        if not is_sha(prefix):
-            return None
-        prefix = str(prefix).lower()
-        matches = [sha for sha in by_head.get(prefix[:MIN_PREFIX], ()) if sha.startswith(prefix)]
-        return matches[0] if len(matches) == 1 else None
-
-    return pd.Series([resolve(prefix) for prefix in prefixes], index=prefixes.index, dtype=object)
+    Binary search over the sorted SHAs: a prefix's matches are the SHAs in ``[prefix, prefix + "~")``.
+    """
+    known = np.array(sorted({sha.lower() for sha in shas if isinstance(sha, str)}), dtype="U40")
+    valid = [is_sha(prefix) for prefix in prefixes]
+    wanted = [str(p).lower() if ok else "" for p, ok in zip(prefixes, valid, strict=True)]
+    low = np.searchsorted(known, np.array(wanted, dtype="U41"), side="left")
+    high = np.searchsorted(known, np.array([w + "~" for w in wanted], dtype="U41"), side="left")
+    unique = (high - low == 1) & np.array(valid, dtype=bool)
+    found = [str(known[index]) if ok else None for index, ok in zip(low, unique, strict=True)]
+    return pd.Series(found, index=prefixes.index, dtype=object)
 
 
 def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -115,40 +121,40 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
                "params", "metrics", "history", "note", "parent_run_id", "commit", "sha", "tickets"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
-    runs["run_id"] = _attr(runs, "run_id").fillna(runs["id"])
+    runs["run_id"] = attr(runs, "run_id").fillna(runs["id"])
     runs["order"] = (runs["category"] == "run_finished").astype(int)
-    latest = runs.sort_values(["order", "occurred_at"]).groupby("run_id").last()
+    latest = runs.sort_values(["order", "occurred_at"], kind="stable").drop_duplicates("run_id", keep="last")
+    latest = latest.set_index("run_id")
     started = runs.loc[runs["category"] == "run_started"].groupby("run_id")["occurred_at"].min()
     out = pd.DataFrame(index=latest.index)
-    out["experiment"] = _attr(latest, "experiment").fillna(latest["thread"])
+    out["experiment"] = attr(latest, "experiment").fillna(latest["thread"])
     out["name"] = latest["title"]
-    fallback = pd.to_datetime(_attr(latest, "start_time"), utc=True, errors="coerce", format="ISO8601")
+    fallback = pd.to_datetime(attr(latest, "start_time"), utc=True, errors="coerce", format="ISO8601")
     out["started_at"] = started.reindex(out.index).fillna(fallback)
-    out["ended_at"] = pd.to_datetime(_attr(latest, "end_time"), utc=True, errors="coerce", format="ISO8601")
-    out["status"] = _attr(latest, "status")
+    out["ended_at"] = pd.to_datetime(attr(latest, "end_time"), utc=True, errors="coerce", format="ISO8601")
+    out["status"] = attr(latest, "status")
     for column in ("actor", "side", "url"):
         out[column] = latest[column]
     for column in ("params", "metrics", "history"):
-        out[column] = _attr(latest, column).map(lambda v: v if isinstance(v, dict) else {})
-    notes = _attr(latest, "note")
+        out[column] = attr(latest, column).map(lambda v: v if isinstance(v, dict) else {})
+    notes = attr(latest, "note")
     out["note"] = latest["body"].where(latest["body"].notna(), notes) if "body" in latest else notes
-    out["parent_run_id"] = _attr(latest, "parent_run_id")
-    own_sha = latest["refs"].map(lambda refs: next((r for r in refs if is_sha(r)), None))
-    out["commit"] = _attr(latest, "commit").fillna(own_sha).astype(object)
+    out["parent_run_id"] = attr(latest, "parent_run_id")
+    own_sha = latest["refs"].map(first_sha)
+    out["commit"] = attr(latest, "commit").fillna(own_sha).astype(object)
     out["sha"] = resolve_prefixes(out["commit"], commits["sha"].dropna())
     out["tickets"] = _run_tickets(latest, out["sha"], commits)
     return out.reset_index().loc[:, columns].sort_values("started_at", kind="stable").reset_index(drop=True)
 
 
 def _run_tickets(latest: pd.DataFrame, shas: pd.Series, commits: pd.DataFrame) -> pd.Series:
-    by_sha = commits.dropna(subset=["sha"]).set_index("sha")["tickets"]
-    by_sha = by_sha[~by_sha.index.duplicated()]
-    tag = _attr(latest, "ticket")
-    own = latest["refs"].map(lambda refs: [r for r in refs if not is_sha(r)])
+    by_sha = dict(zip(commits["sha"], commits["tickets"], strict=True))
+    tag = attr(latest, "ticket")
+    own = latest["refs"].map(ticket_keys)
     result = []
     for ticket, mentioned, sha in zip(tag, own, shas, strict=True):
         named = list(dict.fromkeys(([ticket] if isinstance(ticket, str) and ticket else []) + mentioned))
-        from_commit = list(by_sha.get(sha, [])) if sha else []
+        from_commit = list(by_sha.get(sha, [])) if isinstance(sha, str) else []
         result.append(named or from_commit)
     return pd.Series(result, index=latest.index, dtype=object)
 

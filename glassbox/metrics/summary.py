@@ -19,7 +19,8 @@ specified. Extra keys (not in the spec; the ``json`` format may keep or drop the
   runs, active_people}`` (:func:`glassbox.metrics.progress.daily_progress`).
 - ``experiment_runs``: per KPI ``{experiment, metric, goal, target, runs: [...]}``, each run
   ``{run_id, name, started_at, status, value, best_so_far, new_best, drop, param_diff, note,
-  commit, tickets, url}`` for runs started before the period's end (the experiments' story).
+  commit, tickets, url}`` for the period's runs and every earlier run that set a new best (the
+  experiments' story, bounded however long the history).
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
                        now: datetime) -> dict[str, object]:
     """:func:`build_report` on an already loaded timeline frame (all history up to ``period.end``)."""
     tz = config.engagement.timezone
-    samples = compute_all_latencies(events, config, now)
     links = build_links(events)
+    samples = compute_all_latencies(events, config, now, links)
     previous = period.previous()
     entries, alerts, stories = experiments_summary(links.runs, config.kpi, period.start, period.end)
     return {
@@ -94,7 +95,7 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
         "waiting": waiting(events, samples, config, min(pd.Timestamp(period.end), pd.Timestamp(now))),
         "shipped": shipped(events, links, period, tz),
         "daily": _daily(events, period, tz),
-        "experiment_runs": [_story(kpi_key, story, config) for kpi_key, story in stories.items()],
+        "experiment_runs": [_story(kpi_key, story, config, period) for kpi_key, story in stories.items()],
     }
 
 
@@ -168,9 +169,11 @@ def _daily(events: pd.DataFrame, period: Period, tz: str) -> list[dict[str, obje
     return frame.to_dict(orient="records")
 
 
-def _story(key: tuple[str, str], story: pd.DataFrame, config: Config) -> dict[str, object]:
+def _story(key: tuple[str, str], story: pd.DataFrame, config: Config, period: Period) -> dict[str, object]:
+    """A KPI's runs of the period, plus the earlier runs that set a new best (the best-so-far line)."""
     experiment, metric = key
     kpi = next(k for k in config.kpi if (k.experiment, k.metric) == key)
+    story = story.loc[story["new_best"] | (story["started_at"] >= period.start)]
     runs = []
     for row in story.to_dict(orient="records"):
         run = {field: _plain(row[field]) for field in _STORY_FIELDS}
