@@ -61,18 +61,27 @@ def build_report(store: Store, config: Config, period: Period, view: str = "team
                  now: datetime | None = None) -> dict[str, object]:
     """Everything the report of ``period`` says, for ``view`` (``team`` or ``client``)."""
     now = now or datetime.now(timezone.utc)
+    return report_from_events(load_report_events(store, config, period, view), config, period, view, now)
+
+
+def load_report_events(store: Store, config: Config, period: Period, view: str) -> pd.DataFrame:
+    """All history up to the period's end (waits can start long before it), with run notes."""
     events = load_timeline(store, config, end=period.end, view=view)
     events = _with_run_notes(events, store, period)
     log.info("report %s (%s view): %d events up to the period's end", period.label, view, len(events))
-    return report_from_events(events, config, period, view, now)
+    return events
 
 
 def report_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
-                       now: datetime) -> dict[str, object]:
-    """:func:`build_report` on an already loaded timeline frame (all history up to ``period.end``)."""
+                       now: datetime, samples: dict[str, pd.DataFrame] | None = None) -> dict[str, object]:
+    """:func:`build_report` on an already loaded timeline frame (all history up to ``period.end``).
+
+    ``samples`` are :func:`compute_all_latencies` over ``events`` when the caller already has them.
+    """
     tz = config.engagement.timezone
     links = build_links(events)
-    samples = compute_all_latencies(events, config, now, links)
+    if samples is None:
+        samples = compute_all_latencies(events, config, now, links)
     previous = period.previous()
     entries, alerts, stories = experiments_summary(links.runs, config.kpi, period.start, period.end)
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -58,15 +58,17 @@ def render_report(store: Store, config: Config, period: Period, *, fmt: str, vie
 
         frame = load_timeline(store, config, start=period.start, end=period.end, view=view)
         return to_csv(frame, config.engagement.timezone)
-    from glassbox.metrics.summary import build_report
-
-    report = build_report(store, config, period, view, now=now)
-    if fmt == "json":
-        return to_json({key: report[key] for key in SPEC_KEYS})
+    from glassbox.metrics.latency import compute_all_latencies
+    from glassbox.metrics.summary import load_report_events, report_from_events
     from glassbox.reports.content import gather
 
-    content = gather(store, config, period, view, report, now=now)
-    return render_content(content, fmt)
+    now = now or datetime.now(timezone.utc)
+    history = load_report_events(store, config, period, view)
+    samples = compute_all_latencies(history, config, now)
+    report = report_from_events(history, config, period, view, now, samples)
+    if fmt == "json":
+        return to_json({key: report[key] for key in SPEC_KEYS})
+    return render_content(gather(config, period, report, history, samples, now=now), fmt)
 
 
 def render_content(content: ReportContent, fmt: str) -> str | bytes:

@@ -2,8 +2,9 @@
 
 :func:`gather` takes the report dict of :func:`glassbox.metrics.summary.build_report` (SPEC §5 plus
 its extras: last period, what shipped, open waits, the runs' story) and adds small aggregated frames
-for the charts, read through :func:`glassbox.timeline.load_timeline` with the report's view, so the
-client view hides internal work in every format and chart alike.
+for the charts, computed from the same history and latency samples the report was built on (already
+filtered through the report's view), so the client view hides internal work in every format and chart
+alike and nothing is read or computed twice.
 :meth:`ReportContent.from_report` builds the same thing from a report dict alone (no store), which is
 what the renderers' tests use.
 """
@@ -21,8 +22,7 @@ import pandas as pd
 
 from glassbox.config import Config
 from glassbox.periods import Period, iso_week
-from glassbox.store import Store
-from glassbox.timeline import load_timeline
+from glassbox.metrics.latency import LATENCIES, summarize
 
 log = logging.getLogger(__name__)
 
@@ -188,16 +188,15 @@ class ReportContent:
         return self.kpi_runs.get((experiment.get("experiment", ""), _kpi_metric(experiment) or ""))
 
 
-def gather(store: Store, config: Config, period: Period, view: str, report: dict[str, Any],
-           *, now: datetime | None = None) -> ReportContent:
-    """The report dict plus the chart frames, read from ``store`` through the report's view."""
+def gather(config: Config, period: Period, report: dict[str, Any], history: pd.DataFrame,
+           samples: dict[str, pd.DataFrame], *, now: datetime | None = None) -> ReportContent:
+    """The report dict plus the chart frames, from the history and latency samples it was built on."""
     tz = config.engagement.timezone
     content = ReportContent.from_report(report, tz)
-    history = load_timeline(store, config, end=period.end, view=view)
     in_period = history.loc[history["occurred_at"] >= pd.Timestamp(period.start)]
     content.activity = activity(in_period, period, tz)
     content.flow = ticket_flow(history, period, tz)
-    content.trend = latency_trend(history, config, period, now=now)
+    content.trend = latency_trend(samples, period, now=now)
     return content
 
 
@@ -244,12 +243,9 @@ def ticket_flow(history: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
                          "resolved": table["ticket_resolved"].to_numpy()})
 
 
-def latency_trend(history: pd.DataFrame, config: Config, period: Period,
+def latency_trend(samples: dict[str, pd.DataFrame], period: Period,
                   *, now: datetime | None = None) -> pd.DataFrame:
     """Median and p90 of each latency for the last few periods, this one last."""
-    from glassbox.metrics.latency import LATENCIES, compute_all_latencies, summarize
-
-    samples = compute_all_latencies(history, config, now)
     periods = [period]
     for _ in range(TREND_WEEKS - 1):
         periods.insert(0, periods[0].previous())
