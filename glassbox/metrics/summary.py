@@ -73,13 +73,14 @@ def load_report_events(store: Store, config: Config, period: Period, view: str) 
 
 
 def report_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
-                       now: datetime, samples: dict[str, pd.DataFrame] | None = None) -> dict[str, object]:
+                       now: datetime, *, samples: dict[str, pd.DataFrame] | None = None,
+                       links: Links | None = None) -> dict[str, object]:
     """:func:`build_report` on an already loaded timeline frame (all history up to ``period.end``).
 
-    ``samples`` are :func:`compute_all_latencies` over ``events`` when the caller already has them.
+    ``links`` and ``samples`` (:func:`compute_all_latencies`) over ``events`` when the caller has them.
     """
     tz = config.engagement.timezone
-    links = build_links(events)
+    links = links if links is not None else build_links(events)
     if samples is None:
         samples = compute_all_latencies(events, config, now, links)
     previous = period.previous()
@@ -141,16 +142,16 @@ def waiting(events: pd.DataFrame, samples: dict[str, pd.DataFrame], config: Conf
             moment: pd.Timestamp) -> list[dict[str, object]]:
     """Open waits at ``moment`` on people (client questions, waiting tickets, new tickets, PRs)."""
     titles = _thread_titles(events)
+    tz = config.engagement.timezone
     rows = []
     for name, on in WAITING_ON.items():
-        still = open_waits(samples[name], moment, config.team)
+        still = open_waits(samples[name], moment, config.team).join(titles, on="thread")
         for wait in still.itertuples(index=False):
-            head = titles.loc[wait.thread] if wait.thread in titles.index else None
             rows.append({
                 "latency": name, "thread": wait.thread, "on": on,
-                "title": head["title"] if head is not None else wait.thread,
-                "url": head["url"] if head is not None and isinstance(head["url"], str) else None,
-                "since": wait.started_at.tz_convert(config.engagement.timezone).isoformat(),
+                "title": wait.title if isinstance(wait.title, str) else wait.thread,
+                "url": wait.url if isinstance(wait.url, str) else None,
+                "since": wait.started_at.tz_convert(tz).isoformat(),
                 "hours": round(float(wait.hours), 2), "working_hours": _number(wait.working_hours),
             })
     return sorted(rows, key=lambda row: row["hours"], reverse=True)

@@ -59,13 +59,15 @@ def render_report(store: Store, config: Config, period: Period, *, fmt: str, vie
         frame = load_timeline(store, config, start=period.start, end=period.end, view=view)
         return to_csv(frame, config.engagement.timezone)
     from glassbox.metrics.latency import compute_all_latencies
+    from glassbox.metrics.linking import build_links
     from glassbox.metrics.summary import load_report_events, report_from_events
     from glassbox.reports.content import gather
 
     now = now or datetime.now(timezone.utc)
     history = load_report_events(store, config, period, view)
-    samples = compute_all_latencies(history, config, now)
-    report = report_from_events(history, config, period, view, now, samples)
+    links = build_links(history)
+    samples = compute_all_latencies(history, config, now, links)
+    report = report_from_events(history, config, period, view, now, samples=samples, links=links)
     if fmt == "json":
         return to_json({key: report[key] for key in SPEC_KEYS})
     return render_content(gather(config, period, report, history, samples, now=now), fmt)
