@@ -6,7 +6,6 @@ place where untrusted text is made safe for ``st.markdown``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from glassbox.charts import SOURCE_COLORS, report_config
+from glassbox.reports.content import format_hours
 
 CATEGORY_LABELS = {
     "commit": "Commit",
@@ -101,15 +101,7 @@ def source_colour(source: str) -> str:
     return SOURCE_COLORS.get(source, "#868e96")
 
 
-def hours_text(hours: float | None) -> str:
-    """A wait for people: ``45 min``, ``5.2 h``, ``3.1 d``; a dash when unknown."""
-    if hours is None or (isinstance(hours, float) and math.isnan(hours)):
-        return "—"
-    if hours < 1:
-        return f"{hours * 60:.0f} min"
-    if hours < 48:
-        return f"{hours:.1f} h"
-    return f"{hours / 24:.1f} d"
+hours_text = format_hours  # waits read the same on every page and in every report
 
 
 def ago(moment: datetime | pd.Timestamp | None, now: datetime | None = None) -> str:
