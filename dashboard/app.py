@@ -1,6 +1,7 @@
 """The Glassbox dashboard: ``streamlit run dashboard/app.py``.
 
-This file only sets the page up, draws the global controls and hands over to the page the user
+This file only sets the page up, checks who is looking (a visitor who must sign in or may not look
+stops here, before any page exists), draws the global controls and hands over to the page the user
 picked; each page lives in ``dashboard/views/`` and reads the store through ``dashboard.loaders``.
 The folder is deliberately not called ``pages/``: Streamlit treats a ``pages/`` folder beside the
 main script as a legacy multipage app and would run a page without this file on a direct URL.
@@ -29,6 +30,7 @@ PAGES = [
     st.Page("views/weekly_report.py", title="Weekly report", icon=":material/summarize:"),
 ]
 
+access = context.sign_in()
 page = st.navigation(PAGES)
-context.sidebar()
+context.sidebar(access)
 page.run()

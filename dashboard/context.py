@@ -1,9 +1,11 @@
-"""Which engagement the dashboard shows, and the sidebar's global controls (period, view).
+"""Which engagement the dashboard shows, who may see it, and the sidebar's global controls.
 
-The app reads the config from ``$GLASSBOX_CONFIG`` or ``config/glassbox.toml``; with neither, it
+:func:`sign_in` runs first: with sign-in configured it stops the run at a sign-in page or a polite
+refusal before any page or data loads (:mod:`dashboard.auth`). The app reads the config from ``$GLASSBOX_CONFIG`` or ``config/glassbox.toml``; with neither, it
 builds the demo engagement once and says so, so a first run is never an empty screen. The store URL
-may also come from ``st.secrets["GLASSBOX_DB_URL"]`` (Streamlit Community Cloud and friends). Pages
-ask :func:`current` for the resulting :class:`Context` instead of re-deriving any of this.
+may also come from ``st.secrets["GLASSBOX_DB_URL"]`` (Streamlit Community Cloud and friends). A
+client-side person's view is the client view, with no control to change it. Pages ask :func:`current`
+for the resulting :class:`Context` instead of re-deriving any of this.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from dashboard import loaders
+from dashboard import auth, loaders
 from dashboard.components import escape_markdown
 from glassbox.config import DEFAULT_CONFIG_PATH, Config
 from glassbox.errors import GlassboxError
@@ -97,9 +99,24 @@ def _period(choice: str, tz: ZoneInfo, custom: tuple[date, ...] | None) -> Perio
     return Period(f"last {weeks} weeks", first.start, this_week.end)
 
 
-def sidebar() -> Context | None:
-    """Resolve the engagement and draw the global controls; pages read the result with :func:`current`."""
-    st.session_state[_KEY] = None
+def sign_in() -> auth.Access:
+    """Who is looking; a visitor who must sign in, or may not look, gets that page and the run stops."""
+    configured = auth.auth_configured()
+    logged_in, email = auth.signed_in_user() if configured else (False, None)
+    engagement = _engagement() if configured and logged_in else None
+    access = auth.decide_access(configured, logged_in, email, engagement[1] if engagement else None)
+    if access.status == "sign_in":
+        auth.show_sign_in()
+        st.stop()
+    if access.status == "refused":
+        log.info("refused a signed-in account that no [[people]] entry lists")
+        auth.show_refusal(email)
+        st.stop()
+    return access
+
+
+def _engagement() -> tuple[Path, Config, bool] | None:
+    """The config's path, the config and whether it is the demo; ``None`` (with a message) when unusable."""
     path = find_config()
     demo = path is None
     if demo:
@@ -111,6 +128,16 @@ def sidebar() -> Context | None:
     except GlassboxError as exc:
         st.error(str(exc))
         return None
+    return path, config, demo
+
+
+def sidebar(access: auth.Access) -> Context | None:
+    """Resolve the engagement and draw the global controls; pages read the result with :func:`current`."""
+    st.session_state[_KEY] = None
+    engagement = _engagement()
+    if engagement is None:
+        return None
+    path, config, demo = engagement
     store_url = os.environ.get("GLASSBOX_DB_URL") or _secret_db_url() or config.store_url
     tz = ZoneInfo(config.engagement.timezone)
     with st.sidebar:
@@ -120,15 +147,24 @@ def sidebar() -> Context | None:
         if choice == "Custom range":
             today = datetime.now(tz).date()
             custom = st.date_input("From – to", value=(today - timedelta(days=13), today), key="custom_range")
-        label = st.segmented_control("View", list(VIEWS), default="Team", key="view",
-                                     help="The client view leaves out everything labelled internal.")
+        view = _view_control(access)
         st.caption(f"Times in {config.engagement.timezone}")
         if demo:
             st.caption("Demo data")
-    context = Context(loaders.source(str(path), store_url), config, _period(choice, tz, custom),
-                      VIEWS.get(label or "Team", "team"), demo)
+        auth.show_identity(access)
+    context = Context(loaders.source(str(path), store_url), config, _period(choice, tz, custom), view, demo)
     st.session_state[_KEY] = context
     return context
+
+
+def _view_control(access: auth.Access) -> str:
+    """The view to show: the access's own when locked (no control drawn), else the person's pick."""
+    if access.locked:
+        st.caption(f"{access.view.capitalize()} view")
+        return access.view
+    label = st.segmented_control("View", list(VIEWS), default="Team", key="view",
+                                 help="The client view leaves out everything labelled internal.")
+    return VIEWS.get(label or "Team", "team")
 
 
 def current() -> Context | None:

@@ -1,0 +1,154 @@
+"""Who may look at the dashboard, and which view they get.
+
+When the dashboard is served to others, Streamlit's built-in OpenID Connect sign-in (``st.login``,
+configured under ``[auth]`` in ``.streamlit/secrets.toml``, see docs/sign-in.md) says who is looking
+and the engagement's ``[[people]]`` table says who they are: client-side people get the client view
+and cannot switch it, team-side people get the team view, anyone else a polite refusal and no data.
+Without an ``[auth]`` section the app is a local, single-user tool and says so in the sidebar.
+
+:func:`decide_access` is the whole policy as a pure function. The two small functions that read
+Streamlit's state (:func:`auth_configured`, :func:`signed_in_user`) are the boundary tests replace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import streamlit as st
+from streamlit.errors import StreamlitAuthError, StreamlitSecretNotFoundError
+
+from dashboard.components import escape_markdown
+from glassbox.config import Config, Person
+
+log = logging.getLogger(__name__)
+
+Status = Literal["local", "sign_in", "refused", "granted"]
+ASK_THE_TEAM = ("If you think you should have access, ask the team to add the e-mail address you signed in with "
+                "to the engagement's people.")
+
+
+@dataclass(frozen=True)
+class Access:
+    """What this visitor may see. Anything but ``local`` and ``granted`` sees no data at all.
+
+    The defaults are the least one can see (the client view, locked), so a forgotten check never
+    widens what is shown.
+    """
+
+    status: Status
+    view: str = "client"
+    locked: bool = True
+    person: str | None = None
+    email: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.status in ("local", "granted")
+
+
+def person_for(email: str, config: Config) -> Person | None:
+    """The ``[[people]]`` entry listing ``email`` among its ids (case-insensitive), if any."""
+    wanted = email.strip().casefold()
+    for person in config.people:
+        if any(identity.strip().casefold() == wanted for identity in person.ids):
+            return person
+    return None
+
+
+def decide_access(auth_configured: bool, logged_in: bool, email: str | None, config: Config | None) -> Access:
+    """The access policy: local mode without sign-in; else the signed-in person's side decides."""
+    if not auth_configured:
+        return Access("local", view="team", locked=False)
+    if not logged_in:
+        return Access("sign_in")
+    person = person_for(email, config) if email and config is not None else None
+    if person is None or person.side == "bot":
+        return Access("refused", email=email)
+    if person.side == "client":
+        return Access("granted", view="client", locked=True, person=person.name, email=email)
+    return Access("granted", view="team", locked=False, person=person.name, email=email)
+
+
+def auth_configured() -> bool:
+    """Whether ``.streamlit/secrets.toml`` switches sign-in on (an ``[auth]`` section).
+
+    A secrets file that exists but cannot be read counts as *on*: the app stays closed rather than
+    falling back to the open local mode.
+    """
+    try:
+        return bool(st.secrets.get("auth"))
+    except StreamlitSecretNotFoundError:
+        unreadable = any(Path(path).exists() for path in st.get_option("secrets.files") or ())
+        if unreadable:
+            log.error("the secrets file cannot be read; sign-in stays required until it is fixed")
+        return unreadable
+
+
+def signed_in_user() -> tuple[bool, str | None]:
+    """``(logged in, e-mail)`` from ``st.user``; an e-mail the provider marks unverified counts as none."""
+    user = st.user
+    if not user.get("is_logged_in"):
+        return False, None
+    if user.get("email_verified") is False:
+        return True, None
+    email = user.get("email")
+    return True, str(email) if email else None
+
+
+def providers() -> list[str | None]:
+    """Sign-in providers in ``[auth]``: ``None`` for the unnamed one, then each ``[auth.NAME]``."""
+    try:
+        section = st.secrets.get("auth") or {}
+    except StreamlitSecretNotFoundError:
+        return []
+    named = [name for name, value in section.items() if isinstance(value, Mapping) and "client_id" in value]
+    return ([None] if "client_id" in section else []) + named
+
+
+def show_sign_in() -> None:
+    """The page a visitor sees before signing in: what this is and one button per provider."""
+    st.title("Glassbox")
+    st.markdown("This dashboard is private to the engagement. Please sign in with your work account.")
+    choices = providers()
+    if not choices:
+        st.error("Sign-in is switched on in `.streamlit/secrets.toml`, but no provider there is complete "
+                 "(client_id, client_secret, server_metadata_url) — see docs/sign-in.md.")
+        return
+    for provider in choices:
+        label = "Sign in" if provider is None else f"Sign in with {provider.capitalize()}"
+        if st.button(label, key=f"sign_in_{provider or 'default'}", type="primary", icon=":material/login:"):
+            _login(provider)
+
+
+def _login(provider: str | None) -> None:
+    try:
+        st.login(provider)
+    except StreamlitAuthError as exc:
+        log.error("sign-in is misconfigured: %s", exc)
+        st.error("Sign-in is misconfigured in `.streamlit/secrets.toml` — see docs/sign-in.md.")
+
+
+def show_refusal(email: str | None) -> None:
+    """A polite no for a signed-in account the engagement does not list, and a way to switch accounts."""
+    st.title("Glassbox")
+    who = f"you are signed in as {escape_markdown(email)}" if email else \
+        "your sign-in did not share a verified e-mail address"
+    st.warning(f"Sorry — {who}, and this dashboard is only open to the people of its engagement. {ASK_THE_TEAM}",
+               icon=":material/lock:")
+    if st.button("Sign out", key="sign_out"):
+        st.logout()
+
+
+def show_identity(access: Access) -> None:
+    """The sidebar's line about who is looking (or that nobody signs in here)."""
+    if access.status == "local":
+        st.caption("Local single-user mode: no sign-in is configured, so anyone who can open this address sees "
+                   "everything. See docs/sign-in.md before sharing it.")
+        return
+    st.caption(f"Signed in as {escape_markdown(access.person or '')} ({escape_markdown(access.email or '')})")
+    if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+        st.logout()
