@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import charts_extra, context, loaders
 from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown,
                                   hours_text, local, show_chart, source_label)
+from glassbox.visibility import internal_origins
 
 MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
 
@@ -116,6 +117,8 @@ for alert in alerts:
 
 st.subheader("Sources")
 fresh = loaders.freshness(ctx.source)
+if ctx.view == "client":  # an internal source's name (and its failures) would reveal it
+    fresh = fresh.loc[~fresh["origin"].isin(internal_origins(ctx.config))]
 if fresh.empty:
     empty_state("No sources configured.",
                 "Add `[[github]]`, `[[git]]`, `[[jira]]` or `[[mlflow]]` sections to the config.")
