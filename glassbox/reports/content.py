@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 TREND_WEEKS = 6
 FLOW_WEEKS = 8
 MAX_LISTED = 15
+MAX_NOTE = 280  # characters of a run note a report quotes: notes are free text of any length
 
 COUNT_LABELS = {
     "commits": "commits",
@@ -180,7 +181,7 @@ class ReportContent:
             if (story.get("experiment"), story.get("metric")) == key:
                 runs = [run for run in story.get("runs", [])
                         if run.get("started_at") and start <= _local(run["started_at"], self.timezone) < end]
-                return runs[::-1][:MAX_LISTED]
+                return [{**run, "note": clip(run.get("note"))} for run in runs[::-1][:MAX_LISTED]]
         return []
 
     def runs_of(self, experiment: dict[str, Any]) -> pd.DataFrame | None:
@@ -297,6 +298,14 @@ def _day_span(start: date, last: date) -> str:
     if start.year == last.year:
         return f"{start.day} {start:%b} – {last.day} {last:%b %Y}"
     return f"{start.day} {start:%b %Y} – {last.day} {last:%b %Y}"
+
+
+def clip(text: object, limit: int = MAX_NOTE) -> str | None:
+    """Free text on one line, cut at ``limit`` characters with an ellipsis; ``None`` stays ``None``."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
 
 
 def format_hours(hours: float | None) -> str:
