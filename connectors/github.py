@@ -1,8 +1,10 @@
 """Commits, pull requests, reviews and comments of one GitHub repository, through PyGithub.
 
-Fetching (a thin wrapper over PyGithub's paginated lists) is kept apart from normalizing: the
-``*_to_event`` functions below are pure, take the JSON GitHub sent, and are what tests and the demo
-builder feed recorded payloads to.
+Fetching is kept apart from normalizing: the ``*_to_event`` functions below are pure, take the JSON
+GitHub sent, and are what tests and the demo builder feed recorded payloads to. Lists are paged with
+PyGithub's requester (its auth, ``GithubRetry``, timeout and pause between requests) following the
+``Link`` header, keeping each page's JSON: PyGithub's own paginated lists build an object tree per
+item that nothing here reads, which was a third of a first sync's time (docs/benchmarks.md).
 
 Cursor strategy, one cursor per category (as MeltanoLabs/tap-github):
 
@@ -10,30 +12,36 @@ Cursor strategy, one cursor per category (as MeltanoLabs/tap-github):
   listing is complete (GitHub lists newest first, so no earlier point is safe).
 - ``pulls``: ``GET /pulls?state=all&sort=updated&direction=desc``, stopping at the first pull request
   updated before the cursor; the cursor is the newest ``updated_at`` seen.
-- ``reviews``: the same pull listing with its own cursor; reviews are requested only for the pull
-  requests updated since then (GitHub has no repository-wide review list).
+- ``reviews``: the pull requests updated since its own cursor — taken from the ``pulls`` pass of the
+  same sync when that listing reached back far enough, so the pull list is read once — and for each
+  of them ``/pulls/{n}/reviews`` (GitHub has no repository-wide review list).
 - ``comments``: repository-wide ``/issues/comments`` and ``/pulls/comments`` with ``since``, sorted
-  by ``updated`` ascending so a checkpoint can follow every page; the cursor is JSON holding one
-  timestamp per list. The issues updated since then are listed first for each thread's author and
-  labels.
+  by ``updated`` ascending so a checkpoint can follow every page. Each thread's author and labels
+  come from ``/issues`` listed since a third cursor: the newest issue seen when both comment lists
+  were last read to the end. A new comment updates its issue after that listing, so its thread is
+  always in the new one; the boundary comment ``since`` returns again, whose thread may not be, was
+  stored with its thread last time and is skipped. The cursor is JSON holding the three timestamps.
 
 ``since`` is inclusive, so the boundary item is fetched again and upserted unchanged: a re-sync
-adds nothing. Rate limits and server errors are handled by PyGithub's ``GithubRetry`` (Retry-After,
-X-RateLimit-Reset, secondary limits, 5xx with backoff), capped so that no single wait exceeds
-``max_wait`` seconds and logged as a warning whenever we wait.
+adds nothing and makes one request per list, plus one for the reviews of the boundary pull request
+(a review in the same second as the last sync would otherwise be missed). Rate limits and server
+errors are handled by PyGithub's ``GithubRetry`` (Retry-After, X-RateLimit-Reset, secondary limits,
+5xx with backoff), capped so that no single wait exceeds ``max_wait`` seconds and logged as a
+warning whenever we wait.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 import requests
+from requests.utils import parse_header_links
 from github import Auth, Github, GithubException, GithubRetry
 from github.GithubException import (
     BadCredentialsException,
@@ -67,6 +75,8 @@ DEFAULT_TIMEOUT = 30
 DEFAULT_RETRIES = 5
 DEFAULT_BACKOFF = 1.0  # 0, 2, 4, 8, 16 s between the retries: about 30 s before giving up
 DEFAULT_MAX_WAIT = 900.0  # longest single rate-limit wait before giving up for this run
+ISSUE_COMMENTS, REVIEW_COMMENTS, THREADS = "issue_comments", "review_comments", "threads"  # comments cursor keys
+COMMENT_STREAMS = (ISSUE_COMMENTS, REVIEW_COMMENTS)
 
 
 # -- normalizing: pure functions over GitHub's JSON ------------------------------------------
@@ -275,16 +285,43 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _raw(item: Any) -> dict[str, Any]:
-    """The JSON of one list item as GitHub sent it.
-
-    PyGithub's public ``raw_data`` first "completes" a list item with a GET of its own URL — one
-    request per item — so the page's JSON, which it keeps in ``_rawData``, is read instead.
-    """
-    return item._rawData
-
-
 # -- fetching -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PullListing:
+    """What the ``pulls`` pass listed (down to ``since``), kept for the ``reviews`` pass that follows."""
+
+    since: str | None
+    pulls: list[dict[str, Any]]
+
+
+def _review_context(pull: dict[str, Any]) -> dict[str, Any]:
+    """The part of a ``/pulls`` item :func:`review_to_event` and the reviews pass read: small to keep."""
+    user = pull.get("user")
+    return {"number": pull["number"], "title": pull.get("title"), "updated_at": pull["updated_at"],
+            "user": {"login": user.get("login")} if user else user,
+            "labels": [{"name": label.get("name")} for label in pull.get("labels") or ()]}
+
+
+def _reaches(listed_since: str | None, since: str | None) -> bool:
+    """Whether a listing down to ``listed_since`` holds everything updated since ``since``."""
+    if listed_since is None:
+        return True
+    return since is not None and _time(listed_since) <= _time(since)
+
+
+def _query_time(cursor: str) -> str:
+    """A cursor as the ``since`` GitHub takes: ISO 8601 in UTC, to the second."""
+    return _time(cursor).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _next_page(headers: dict[str, Any]) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header, if there is a next page."""
+    for link in parse_header_links(headers.get("link") or ""):
+        if link.get("rel") == "next":
+            return link["url"]
+    return None
 
 
 class _ReportingRetry(GithubRetry):
@@ -343,7 +380,9 @@ class GitHubConnector(Connector):
         self._github = Github(base_url=self.base_url, auth=Auth.Token(token), retry=retry, timeout=timeout,
                               per_page=PER_PAGE, seconds_between_requests=seconds_between_requests,
                               seconds_between_writes=seconds_between_requests, lazy=True)
-        self._repository = self._github.get_repo(repo)
+        self._requester = self._github.requester
+        self._repository_path = f"/repos/{repo}"
+        self._pull_listing: _PullListing | None = None
 
     @classmethod
     def from_config(cls, section: GitHubSource, config: Config, key: str) -> GitHubConnector:
@@ -373,76 +412,104 @@ class GitHubConnector(Connector):
     # -- one method per category ----------------------------------------------------------------
 
     def _commits(self, since: str | None) -> Iterator[FetchItem]:
-        listing = self._repository.get_commits(since=_time(since)) if since else self._repository.get_commits()
         newest = since
-        for item in listing:
-            event = commit_to_event(_raw(item), repo=self.repo, origin=self.origin,
-                                    ticket_pattern=self.ticket_pattern)
+        for raw in self._pages("commits", {"since": _query_time(since)} if since else {}):
+            event = commit_to_event(raw, repo=self.repo, origin=self.origin, ticket_pattern=self.ticket_pattern)
             newest = _later(newest, event.occurred_at)
             yield event
         if newest and newest != since:
             yield Checkpoint(newest)
 
-    def _updated_pulls(self, since: str | None) -> Iterator[Any]:
-        """Pull requests (PyGithub objects), most recently updated first, down to ``since``."""
+    def _updated_pulls(self, since: str | None) -> Iterator[dict[str, Any]]:
+        """Pull requests, most recently updated first, down to ``since``."""
         floor = _time(since) if since else None
-        for pull in self._repository.get_pulls(state="all", sort="updated", direction="desc"):
-            if floor is not None and _time(_raw(pull)["updated_at"]) < floor:
+        for raw in self._pages("pulls", {"state": "all", "sort": "updated", "direction": "desc"}):
+            if floor is not None and _time(raw["updated_at"]) < floor:
                 return
-            yield pull
+            yield raw
 
     def _pulls(self, since: str | None) -> Iterator[FetchItem]:
         newest = since
-        for pull in self._updated_pulls(since):
-            raw = _raw(pull)
+        listed = []
+        for raw in self._updated_pulls(since):
             newest = _later(newest, _time(raw["updated_at"]))
+            listed.append(_review_context(raw))
             yield from pull_to_events(raw, repo=self.repo, origin=self.origin, ticket_pattern=self.ticket_pattern)
             if raw.get("state") == "open":
                 yield Tombstone(pull_event_id(self.origin, raw["number"], "closed"))
+        self._pull_listing = _PullListing(since, listed)
         if newest and newest != since:
             yield Checkpoint(newest)
 
     def _reviews(self, since: str | None) -> Iterator[FetchItem]:
         newest = since
-        for pull in self._updated_pulls(since):
-            raw = _raw(pull)
-            newest = _later(newest, _time(raw["updated_at"]))
-            for review in pull.get_reviews():
-                event = review_to_event(_raw(review), raw, repo=self.repo, origin=self.origin,
+        for pull in self._pulls_to_review(since):
+            newest = _later(newest, _time(pull["updated_at"]))
+            for raw in self._pages(f"pulls/{pull['number']}/reviews", {}):
+                event = review_to_event(raw, pull, repo=self.repo, origin=self.origin,
                                         ticket_pattern=self.ticket_pattern)
                 if event is not None:
                     yield event
         if newest and newest != since:
             yield Checkpoint(newest)
 
+    def _pulls_to_review(self, since: str | None) -> Iterable[dict[str, Any]]:
+        """Pull requests updated since ``since``: the ``pulls`` pass's listing if it reached that far back.
+
+        The listing is used once, so a later sync (or a ``reviews`` fetch on its own) lists afresh.
+        """
+        listing, self._pull_listing = self._pull_listing, None
+        if listing is None or not _reaches(listing.since, since):
+            return self._updated_pulls(since)
+        floor = _time(since) if since else None
+        return [pull for pull in listing.pulls if floor is None or _time(pull["updated_at"]) >= floor]
+
     def _comments(self, since: str | None) -> Iterator[FetchItem]:
         cursor: dict[str, str] = json.loads(since) if since else {}
-        threads = self._threads(min(cursor.values()) if cursor else None)
+        starts = [cursor[name] for name in COMMENT_STREAMS if name in cursor]
+        threads, newest_thread = self._threads(cursor.get(THREADS) or (min(starts) if starts else None))
         streams = (
-            ("issue_comments", self._repository.get_issues_comments, issue_comment_to_event),
-            ("review_comments", self._repository.get_pulls_review_comments, review_comment_to_event),
+            (ISSUE_COMMENTS, "issues/comments", issue_comment_to_event),
+            (REVIEW_COMMENTS, "pulls/comments", review_comment_to_event),
         )
-        for name, listing, to_event in streams:
+        for name, path, to_event in streams:
             start = cursor.get(name)
-            kwargs: dict[str, Any] = {"sort": "updated", "direction": "asc"}
-            if start:
-                kwargs["since"] = _time(start)
-            for count, item in enumerate(listing(**kwargs), start=1):
-                raw = _raw(item)
-                yield to_event(raw, repo=self.repo, thread=threads.get(thread_number(raw)), origin=self.origin,
+            params = {"sort": "updated", "direction": "asc", **({"since": _query_time(start)} if start else {})}
+            for count, raw in enumerate(self._pages(path, params), start=1):
+                thread = threads.get(thread_number(raw))
+                if thread is None and start and _time(raw["updated_at"]) == _time(start):
+                    continue  # the boundary comment, stored with its thread by the sync that set the cursor
+                yield to_event(raw, repo=self.repo, thread=thread, origin=self.origin,
                                ticket_pattern=self.ticket_pattern)
                 cursor[name] = raw["updated_at"]
                 if count % CHECKPOINT_EVERY == 0:
                     yield Checkpoint(json.dumps(cursor, sort_keys=True))
             if cursor.get(name) != start:
                 yield Checkpoint(json.dumps(cursor, sort_keys=True))
+        if newest_thread and newest_thread != cursor.get(THREADS):
+            cursor[THREADS] = newest_thread
+            yield Checkpoint(json.dumps(cursor, sort_keys=True))
 
-    def _threads(self, since: str | None) -> dict[int, ThreadInfo]:
-        """Author and labels of every issue and pull request updated since ``since``."""
-        kwargs: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "desc"}
-        if since:
-            kwargs["since"] = _time(since)
-        return {_raw(issue)["number"]: thread_info(_raw(issue)) for issue in self._repository.get_issues(**kwargs)}
+    def _threads(self, since: str | None) -> tuple[dict[int, ThreadInfo], str | None]:
+        """Author and labels of every issue and pull request updated since ``since``, and the newest ``updated_at``."""
+        params = {"state": "all", "sort": "updated", "direction": "desc",
+                  **({"since": _query_time(since)} if since else {})}
+        threads: dict[int, ThreadInfo] = {}
+        newest = since
+        for raw in self._pages("issues", params):
+            threads[raw["number"]] = thread_info(raw)
+            if newest is None or _time(raw["updated_at"]) > _time(newest):
+                newest = raw["updated_at"]
+        return threads, newest
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of the repository's list at ``path``, page by page as GitHub's ``Link`` header leads."""
+        url: str | None = f"{self._repository_path}/{path}"
+        query: dict[str, Any] | None = {"per_page": PER_PAGE, **params}
+        while url:
+            headers, page = self._requester.requestJsonAndCheck("GET", url, parameters=query)
+            yield from page
+            url, query = _next_page(headers), None  # the next page's URL carries the query
 
     # -- errors ---------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from connectors.github import (
 )
 from glassbox.config import load_config
 from glassbox.errors import AuthError, NotFound, RateLimited, SourceUnavailable
-from glassbox.events import Checkpoint, Ref, Tombstone
+from glassbox.events import Checkpoint, Ref, Tombstone, event_id
 from glassbox.store import Store
 from glassbox.sync import sync_connector, sync_sources
 from github_server import REPO, REPO_ID, TOKEN, FakeGitHub, commit_payload, issue_view
@@ -38,10 +38,8 @@ def recorded(name: str) -> Any:
     return json.loads((DATA / name).read_text(encoding="utf-8"))
 
 
-@pytest.fixture
-def github(httpserver: HTTPServer) -> FakeGitHub:
-    """The recorded repository with every list the connector reads, two items per page."""
-    fake = FakeGitHub(httpserver, page_size=2)
+def serve_recorded(fake: FakeGitHub) -> FakeGitHub:
+    """Give ``fake`` the recorded repository's every list the connector reads."""
     pulls = fake.load("pulls.json")
     fake.lists = {
         "commits": fake.load("commits.json"),
@@ -56,6 +54,18 @@ def github(httpserver: HTTPServer) -> FakeGitHub:
     return fake
 
 
+@pytest.fixture
+def github(httpserver: HTTPServer) -> FakeGitHub:
+    """The recorded repository, two items per page."""
+    return serve_recorded(FakeGitHub(httpserver, page_size=2))
+
+
+@pytest.fixture
+def github_paged_as_usual(httpserver: HTTPServer) -> FakeGitHub:
+    """The recorded repository, a hundred items per page as the connector asks: one page per list."""
+    return serve_recorded(FakeGitHub(httpserver))
+
+
 def connector(fake: FakeGitHub, repo: str = REPO, token: str = TOKEN, **options: Any) -> GitHubConnector:
     settings = {"seconds_between_requests": 0, "backoff": 0.0, "retries": 3, "timeout": 5, **options}
     return GitHubConnector(repo, token, base_url=fake.base, **settings)
@@ -63,6 +73,13 @@ def connector(fake: FakeGitHub, repo: str = REPO, token: str = TOKEN, **options:
 
 def items(source: GitHubConnector, category: str, since: str | None = None) -> list[Any]:
     return list(source.fetch(category, since))
+
+
+def requested_paths(fake: FakeGitHub) -> list[str]:
+    """The path of every request the fake API answered, in the ``/repos/{owner}/{name}/…`` form."""
+    prefix = f"/repositories/{REPO_ID}/"
+    return [f"/repos/{REPO}/{request.path[len(prefix):]}" if request.path.startswith(prefix) else request.path
+            for request, _ in fake.server.log]
 
 
 # -- pure normalizers over recorded payloads ---------------------------------------------------
@@ -169,6 +186,51 @@ def test_full_sync_then_resync_sends_since_and_adds_nothing(github: FakeGitHub, 
     assert github.queries("pulls/671/reviews") == []
     frame = store.read_events()
     assert len(frame) == frame["id"].nunique() == 23
+
+
+def test_no_change_resync_makes_one_request_per_list(github_paged_as_usual: FakeGitHub, store: Store) -> None:
+    github = github_paged_as_usual
+    source = connector(github)
+    assert sync_connector(source, store).ok
+    assert sum(path.endswith("/pulls") for path in requested_paths(github)) == 1  # reviews reuse the listing
+    github.server.clear_log()
+
+    second = sync_connector(source, store)
+
+    assert second.ok and (second.counts.new, second.counts.updated) == (0, 0)
+    assert sorted(requested_paths(github)) == sorted(f"/repos/{REPO}/{endpoint}" for endpoint in (
+        "commits", "pulls", "issues", "issues/comments", "pulls/comments",
+        "pulls/1033/reviews", "pulls/1008/reviews"))  # the two pull requests updated at the cursor
+    assert github.queries("issues") == [{"per_page": "100", "state": "all", "sort": "updated",
+                                         "direction": "desc", "since": "2021-09-22T01:03:17Z"}]
+
+
+def test_new_comment_on_resync_keeps_its_thread_author_and_labels(github: FakeGitHub, store: Store) -> None:
+    thread = next(i for i in github.lists["issues"] if i["number"] == 235)
+    thread["labels"] = [{"name": "needs-review"}]
+    source = connector(github)
+    assert sync_connector(source, store).ok
+    comment = {**github.lists["issues/comments"][-1], "id": 999, "created_at": "2030-01-02T03:04:05Z",
+               "updated_at": "2030-01-02T03:04:05Z"}
+    github.lists["issues/comments"].append(comment)
+    thread["updated_at"] = comment["updated_at"]  # as GitHub does when a comment is added
+
+    second = sync_connector(source, store)
+
+    assert second.ok and (second.counts.new, second.counts.updated) == (1, 0)
+    stored = store.read_events(categories=["comment"], columns=("id", "labels", "attrs")).set_index("id")
+    row = stored.loc[event_id("github", REPO, "issue_comment/999")]
+    assert list(row["labels"]) == ["needs-review"] and row["attrs"]["pr_author"] == thread["user"]["login"]
+
+
+def test_reviews_list_pull_requests_themselves_when_the_pulls_pass_did_not_reach_back(github: FakeGitHub) -> None:
+    source = connector(github)
+    items(source, "pulls", "2021-01-01T00:00:00+00:00")
+    github.server.clear_log()
+
+    reviews = [i for i in items(source, "reviews") if not isinstance(i, Checkpoint)]
+
+    assert len(reviews) == 5 and github.queries("pulls")
 
 
 def test_reviews_are_fetched_only_for_pull_requests_updated_since_the_cursor(github: FakeGitHub) -> None:
