@@ -223,6 +223,16 @@ def test_new_comment_on_resync_keeps_its_thread_author_and_labels(github: FakeGi
     assert list(row["labels"]) == ["needs-review"] and row["attrs"]["pr_author"] == thread["user"]["login"]
 
 
+def test_comments_cursor_from_before_the_thread_cursor_still_resumes(github: FakeGitHub) -> None:
+    cursor = json.dumps({"issue_comments": "2014-05-03T14:41:27Z", "review_comments": "2014-05-03T04:07:42Z"})
+
+    found = items(connector(github), "comments", cursor)
+
+    assert {q["since"] for q in github.queries("issues")} == {"2014-05-03T04:07:42Z"}
+    assert [e.attrs["pr_author"] for e in found if not isinstance(e, Checkpoint)] == ["bgilbert"] * 2
+    assert json.loads(found[-1].cursor)["threads"] == "2021-09-22T01:03:17Z"
+
+
 def test_reviews_list_pull_requests_themselves_when_the_pulls_pass_did_not_reach_back(github: FakeGitHub) -> None:
     source = connector(github)
     items(source, "pulls", "2021-01-01T00:00:00+00:00")
