@@ -24,9 +24,9 @@ class Period:
         """The period of the same length just before this one (for week-over-week deltas)."""
         if re.fullmatch(r"\d{4}-W\d{2}", self.label):
             return iso_week(self.start.date() - timedelta(days=7), self.start.tzinfo)  # type: ignore[arg-type]
-        length = self.end - self.start
-        start = self.start - length
-        return Period(f"{start.date()}..{self.start.date()}", start, self.start)
+        days = (self.end.date() - self.start.date()).days  # calendar days: a DST change keeps midnights
+        return day_range(self.start.date() - timedelta(days=days), self.start.date() - timedelta(days=1),
+                         self.start.tzinfo)  # type: ignore[arg-type]
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
