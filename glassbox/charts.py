@@ -34,13 +34,16 @@ def source_scale() -> alt.Scale:
     return alt.Scale(domain=list(SOURCE_COLORS), range=list(SOURCE_COLORS.values()))
 
 
-def activity_by_day(frame: pd.DataFrame) -> alt.Chart:
-    """Stacked bars of events per day, one colour per source.
+_ACTIVITY_AXIS = {"day": "%a %d %b", "week": "%d %b %Y", "month": "%b %Y"}
 
-    ``frame`` columns: ``day`` (date or timestamp), ``source`` (github, git, jira, mlflow), ``events`` (int).
+
+def activity_by_day(frame: pd.DataFrame, unit: str = "day") -> alt.Chart:
+    """Stacked bars of events per day (or per ``week``/``month`` for long ranges), one colour per source.
+
+    ``frame`` columns: ``day`` (the bucket's first day), ``source`` (github, git, jira, mlflow), ``events`` (int).
     """
-    return alt.Chart(frame, title="Activity per day").mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2).encode(
-        x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format="%a %d %b", labelAngle=0)),
+    return alt.Chart(frame, title=f"Activity per {unit}").mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2).encode(
+        x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format=_ACTIVITY_AXIS[unit], labelAngle=0)),
         y=alt.Y("sum(events):Q", title="events", stack="zero"),
         color=alt.Color("source:N", scale=source_scale(), legend=alt.Legend(title=None, orient="top")),
         order=alt.Order("source:N"),

@@ -271,3 +271,25 @@ def test_previous_week_is_compared_in_the_headline(seeded) -> None:
     text = render_report(store, config, WEEK, fmt="md", view="team", now=NOW)
     assert "**1 commits** (▲ 1)" in text
     assert timedelta(0) < NOW - WEEK.end
+
+
+def test_a_decades_long_custom_range_reports_activity_per_month(sqlite_store, write_config) -> None:
+    """Per-day bars over 26 years would pass Altair's 5,000-row limit and fail the report."""
+    from datetime import date, datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from glassbox.config import load_config
+    from glassbox.events import Event, event_id
+    from glassbox.periods import day_range
+    from glassbox.reports import render_report
+
+    start = datetime(2000, 1, 3, tzinfo=timezone.utc)
+    sqlite_store.write([
+        Event(id=event_id(source, "o", str(n)), source=source, origin="o", category="comment",
+              occurred_at=start + timedelta(days=9 * n), actor="dev", thread="CHURN-1", title="note")
+        for n in range(1000) for source in ("jira", "github")
+    ])
+    config = load_config(write_config(""))
+    period = day_range(date(2000, 1, 1), date(2026, 11, 25), ZoneInfo("UTC"))
+    html = render_report(sqlite_store, config, period, fmt="html", view="team")
+    assert "Activity per month" in html

@@ -12,7 +12,7 @@ from dashboard.components import (CATEGORY_LABELS, demo_notice, empty_state, loc
                                   source_label)
 from glassbox.charts import activity_by_day
 from glassbox.periods import day_range
-from glassbox.reports.content import activity
+from glassbox.reports.content import activity, activity_unit
 from glassbox.timeline import to_csv
 
 DAYS_PER_PAGE = 7
@@ -73,7 +73,7 @@ download.download_button(
     "Download CSV", lambda: to_csv(shown.assign(refs=shown["refs"].str.split()), tz),
     file_name=f"glassbox-timeline-{start_day}-{end_day}.csv", mime="text/csv", icon=":material/download:",
     on_click="ignore")
-show_chart(activity_by_day(activity(shown, window, tz)), 160)
+show_chart(activity_by_day(activity(shown, window, tz), activity_unit(window)), 160)
 
 
 def days_label(chunk: list) -> str:

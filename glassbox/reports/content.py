@@ -102,6 +102,7 @@ class ReportContent:
     open_items: list[dict[str, Any]] = field(default_factory=list)
     kpi_runs: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
     activity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["day", "source", "events"]))
+    activity_unit: str = "day"
     flow: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["week", "created", "resolved"]))
     trend: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["week", "latency", "median_hours", "p90_hours"]))
@@ -196,22 +197,46 @@ def gather(config: Config, period: Period, report: dict[str, Any], history: pd.D
     content = ReportContent.from_report(report, tz)
     in_period = history.loc[history["occurred_at"] >= pd.Timestamp(period.start)]
     content.activity = activity(in_period, period, tz)
+    content.activity_unit = activity_unit(period)
     content.flow = ticket_flow(history, period, tz)
     content.trend = latency_trend(samples, period, now=now)
     return content
 
 
+def activity_unit(period: Period) -> str:
+    """``day`` bars for up to four months, ``week`` up to three years, else ``month``.
+
+    Keeps a chart readable and under Altair's 5,000-row limit whatever custom range is asked for.
+    """
+    days = (period.end - period.start).days
+    return "day" if days <= 120 else "week" if days <= 3 * 366 else "month"
+
+
+_BUCKETS = {"day": "D", "week": "W-MON", "month": "MS"}
+
+
 def activity(events: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
-    """Events per day and source over every day of the period (days without events as zeros)."""
+    """Events per bucket (see :func:`activity_unit`) and source over the whole period, zeros included.
+
+    ``day`` holds each bucket's first day.
+    """
     columns = ["day", "source", "events"]
     if events.empty:
         return pd.DataFrame(columns=columns)
-    days = events["occurred_at"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
-    counts = events.assign(day=days).groupby(["day", "source"]).size()
+    unit = activity_unit(period)
     zone = ZoneInfo(tz)
-    every_day = pd.date_range(period.start.astimezone(zone).date(),
-                              (period.end - timedelta(microseconds=1)).astimezone(zone).date(), freq="D")
-    index = pd.MultiIndex.from_product([every_day, sorted(events["source"].unique())], names=["day", "source"])
+    first = period.start.astimezone(zone).date()
+    last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    local_days = events["occurred_at"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
+    if unit == "week":
+        local_days = local_days - pd.to_timedelta(local_days.dt.weekday, unit="D")
+        first -= timedelta(days=first.weekday())
+    elif unit == "month":
+        local_days = local_days.dt.to_period("M").dt.start_time
+        first = first.replace(day=1)
+    counts = events.assign(day=local_days).groupby(["day", "source"]).size()
+    buckets = pd.date_range(first, last, freq=_BUCKETS[unit])
+    index = pd.MultiIndex.from_product([buckets, sorted(events["source"].unique())], names=["day", "source"])
     return counts.reindex(index, fill_value=0).rename("events").reset_index()[columns]
 
 
