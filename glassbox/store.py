@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ import pandas as pd
 from sqlalchemy import DateTime, Engine, Text, bindparam, cast, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import JSON
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random
 
 from glassbox import migrations, schema
 from glassbox.errors import ConfigError
@@ -79,10 +81,19 @@ def make_engine(url: str) -> Engine:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets the dashboard read while a sync writes; NORMAL sync is safe under WAL."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        _switch_to_wal(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@retry(retry=retry_if_exception_type(sqlite3.OperationalError), wait=wait_random(0.02, 0.2),
+       stop=stop_after_delay(30), reraise=True)
+def _switch_to_wal(cursor: Any) -> None:
+    """Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once rather than
+    waiting when processes open a new store together; so retry briefly. WAL then stays on the file."""
+    cursor.execute("PRAGMA journal_mode=WAL")
 
 
 def _aware(moment: datetime) -> datetime:

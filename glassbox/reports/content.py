@@ -229,7 +229,7 @@ def activity(events: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
     last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
     local_days = events["occurred_at"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
     if unit == "week":
-        local_days = local_days - pd.to_timedelta(local_days.dt.weekday, unit="D")
+        local_days = local_days - pd.to_timedelta(local_days.dt.day_of_week, unit="D")
         first -= timedelta(days=first.weekday())
     elif unit == "month":
         local_days = local_days.dt.to_period("M").dt.start_time
