@@ -11,14 +11,14 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from glassbox.config import Config, load_config
 from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import SOURCES
-from glassbox.periods import Period, day_range, parse_day, parse_week
+from glassbox.periods import Period, day_range, parse_day, parse_week, start_of_day
 from glassbox.redaction import RedactingFilter, redact
 from glassbox.store import open_store
 
@@ -105,17 +105,10 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     tz = ZoneInfo(config.engagement.timezone)
-    start = parse_day(args.start, "--from") if args.start else None
-    end = parse_day(args.end, "--to") if args.end else None
-    period = day_range(start or end or datetime.now(tz).date(), end or start or datetime.now(tz).date(), tz) \
-        if (start or end) else None
+    start = start_of_day(parse_day(args.start, "--from"), tz) if args.start else None
+    end = start_of_day(parse_day(args.end, "--to") + timedelta(days=1), tz) if args.end else None
     store = open_store(config.store_url)
-    frame = load_timeline(
-        store, config,
-        start=period.start if start else None,
-        end=period.end if end else None,
-        sources=args.source, view=args.view,
-    )
+    frame = load_timeline(store, config, start=start, end=end, sources=args.source, view=args.view)
     render = to_jsonl if args.format == "jsonl" else to_csv
     sys.stdout.write(render(frame, config.engagement.timezone))
     return 0

@@ -29,7 +29,8 @@ class Period:
                          self.start.tzinfo)  # type: ignore[arg-type]
 
 
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
+def start_of_day(day: date, tz: ZoneInfo) -> datetime:
+    """Midnight at the start of ``day`` in ``tz``."""
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
@@ -37,7 +38,7 @@ def iso_week(day: date, tz: ZoneInfo) -> Period:
     """The ISO week containing ``day``, from Monday 00:00 to the next Monday 00:00 in ``tz``."""
     year, week, _ = day.isocalendar()
     monday = date.fromisocalendar(year, week, 1)
-    return Period(f"{year}-W{week:02d}", _midnight(monday, tz), _midnight(monday + timedelta(days=7), tz))
+    return Period(f"{year}-W{week:02d}", start_of_day(monday, tz), start_of_day(monday + timedelta(days=7), tz))
 
 
 def parse_week(text: str, tz: ZoneInfo, today: date) -> Period:
@@ -67,4 +68,4 @@ def day_range(start: date, end_inclusive: date, tz: ZoneInfo) -> Period:
     """From the start of ``start`` to the end of ``end_inclusive`` in ``tz``."""
     if end_inclusive < start:
         raise ConfigError(f"--to {end_inclusive} is before --from {start}")
-    return Period(f"{start}..{end_inclusive}", _midnight(start, tz), _midnight(end_inclusive + timedelta(days=1), tz))
+    return Period(f"{start}..{end_inclusive}", start_of_day(start, tz), start_of_day(end_inclusive + timedelta(days=1), tz))
