@@ -9,8 +9,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from glassbox.config import Config
+
+if TYPE_CHECKING:
+    from connectors.base import Connector
 
 # config section -> (module, class)
 CONNECTOR_CLASSES = {
@@ -45,7 +49,7 @@ def configured_sources(config: Config, only: str | None = None) -> list[SourceSp
     return [spec for spec in specs if only is None or spec.matches(only)]
 
 
-def build_connector(spec: SourceSpec, config: Config):  # -> connectors.base.Connector
+def build_connector(spec: SourceSpec, config: Config) -> Connector:
     """Instantiate the connector for ``spec``; raises ``ConfigError`` when a secret is missing."""
     module_name, class_name = CONNECTOR_CLASSES[spec.kind]
     connector_class = getattr(importlib.import_module(module_name), class_name)

@@ -12,12 +12,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from glassbox.config import Config
 from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import Checkpoint, Event, Tombstone
 from glassbox.sources import build_connector, configured_sources, known_names
 from glassbox.store import CursorKey, Store, WriteCounts
+
+if TYPE_CHECKING:
+    from connectors.base import Connector
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ class _Batch:
         return len(self.events) + len(self.tombstones)
 
 
-def sync_connector(connector, store: Store, batch_size: int = BATCH_SIZE) -> SyncSummary:
+def sync_connector(connector: Connector, store: Store, batch_size: int = BATCH_SIZE) -> SyncSummary:
     """Sync every category of one connector; never raises for the source's own failures."""
     summary = SyncSummary(label=connector.label)
     run_id = store.start_run(connector.source, connector.origin)
@@ -81,7 +85,7 @@ def sync_connector(connector, store: Store, batch_size: int = BATCH_SIZE) -> Syn
     return summary
 
 
-def _sync_category(connector, category: str, store: Store, summary: SyncSummary, batch_size: int) -> None:
+def _sync_category(connector: Connector, category: str, store: Store, summary: SyncSummary, batch_size: int) -> None:
     key = CursorKey(connector.source, connector.origin, category)
     batch = _Batch()
 
