@@ -387,7 +387,7 @@ class GitHubConnector(Connector):
     @classmethod
     def from_config(cls, section: GitHubSource, config: Config, key: str) -> GitHubConnector:
         token = config.secret(section.token_env, f"{key}.token_env")
-        return cls(section.repo, token.get_secret_value(), base_url=section.base_url,
+        return cls(section.repo, token.get_secret_value(), base_url=section.api_root,
                    origin=origin_of("github", section, config), token_env=section.token_env,
                    ticket_pattern=config.engagement.ticket_pattern)
 

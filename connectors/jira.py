@@ -551,7 +551,7 @@ class JiraConnector(Connector):
         origin = origin_of("jira", section, config)
         user = config.secret(section.user_env, f"{key}.user_env")
         token = config.secret(section.token_env, f"{key}.token_env")
-        client = JiraClient(section.server.rstrip("/"), user, token, label=f"{SOURCE} ({origin})",
+        client = JiraClient(section.site, user, token, label=f"{SOURCE} ({origin})",
                             secret_names=(section.user_env, section.token_env), policy=policy)
         return cls(client, origin=origin, jql=section.jql, waiting_statuses=section.waiting_statuses,
                    ticket_pattern=config.engagement.ticket_pattern)

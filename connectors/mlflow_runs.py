@@ -56,6 +56,7 @@ from glassbox.events import (
     event_id,
     ticket_refs,
 )
+from glassbox.redaction import without_userinfo
 from glassbox.sources import origin_of
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,8 @@ class _HttpBulkHistory:
                                 params={"run_id": run_ids, "metric_key": metric,
                                         "max_results": HTTP_BULK_MAX_RESULTS})
         if response.status_code == 404:
-            log.info("%s has no bulk metric history endpoint; reading history run by run", self.tracking_uri)
+            log.info("%s has no bulk metric history endpoint; reading history run by run",
+                     without_userinfo(self.tracking_uri))
             self.available = False
             return
         response.raise_for_status()
@@ -360,7 +362,8 @@ class MlflowConnector(Connector):
     def from_config(cls, section: MlflowSource, config: Config, key: str) -> MlflowConnector:
         origin = origin_of("mlflow", section, config)
         kpi = [(entry.experiment, entry.metric) for entry in config.kpi]
-        return cls(origin, tracking_uri=_client_uri(origin, config), experiments=section.experiments,
+        tracking_uri = _client_uri(config.resolve_sqlite_url(section.tracking_uri), config)  # may sign in
+        return cls(origin, tracking_uri=tracking_uri, experiments=section.experiments,
                    kpi=kpi, ticket_pattern=config.engagement.ticket_pattern)
 
     # -- reaching the store ---------------------------------------------------------------------
@@ -514,7 +517,7 @@ class MlflowConnector(Connector):
     def _run_url(self, run: Run) -> str | None:
         if not _is_http(self.tracking_uri) or _scheme(self.tracking_uri) == "databricks":
             return None
-        base = self.tracking_uri.rstrip("/")
+        base = without_userinfo(self.tracking_uri).rstrip("/")
         return f"{base}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
 
 

@@ -40,6 +40,12 @@ def _check_timezone(value: str) -> str:
     return value
 
 
+def _keep_userinfo_secret(value: str) -> str:
+    """A source URL may carry ``user:password@``: masked from the moment the config is read."""
+    redaction.register_userinfo(value)
+    return value
+
+
 class Engagement(_Section):
     name: str = "Engagement"
     timezone: str = "UTC"
@@ -106,6 +112,13 @@ class GitHubSource(_Section):
     token_env: str = "GITHUB_TOKEN"
     internal: bool = False
 
+    _userinfo = field_validator("base_url")(_keep_userinfo_secret)
+
+    @property
+    def api_root(self) -> str:
+        """``base_url`` without credentials: PyGithub ignores them anyway (it sends the token)."""
+        return redaction.without_userinfo(self.base_url).rstrip("/")
+
     @field_validator("repo")
     @classmethod
     def _owner_name(cls, value: str) -> str:
@@ -127,11 +140,20 @@ class JiraSource(_Section):
     waiting_statuses: list[str] = Field(default_factory=lambda: ["Waiting for Customer"])
     internal_projects: list[str] = Field(default_factory=list)
 
+    _userinfo = field_validator("server")(_keep_userinfo_secret)
+
+    @property
+    def site(self) -> str:
+        """The Jira site as stored and shown, without credentials (the client signs in with the variables)."""
+        return redaction.without_userinfo(self.server).rstrip("/")
+
 
 class MlflowSource(_Section):
     tracking_uri: str
     experiments: list[str] = Field(default_factory=lambda: ["*"])
     internal: bool = False
+
+    _userinfo = field_validator("tracking_uri")(_keep_userinfo_secret)
 
 
 class Kpi(_Section):

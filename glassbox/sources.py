@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from glassbox.config import Config
+from glassbox.redaction import without_userinfo
 
 if TYPE_CHECKING:
     from connectors.base import Connector
@@ -34,10 +35,10 @@ class SourceSpec:
     section: object
 
     def matches(self, only: str) -> bool:
-        """``--only`` takes a kind (``jira``), a key (``github[1]``) or the origin text."""
+        """``--only`` takes a kind (``jira``), a key (``github[1]``) or the origin text, with or without credentials."""
         origin = getattr(self.section, "repo", None) or getattr(self.section, "path", None) \
             or getattr(self.section, "server", None) or getattr(self.section, "tracking_uri", None)
-        return only in (self.kind, self.key, origin)
+        return only in (self.kind, self.key, origin, origin and without_userinfo(origin))
 
 
 def configured_sources(config: Config, only: str | None = None) -> list[SourceSpec]:
@@ -63,14 +64,15 @@ def known_names(specs: Iterable[SourceSpec]) -> list[str]:
 def origin_of(kind: str, section: object, config: Config) -> str:
     """The ``origin`` a source's events carry: the repository, clone path, Jira site or tracking URI.
 
-    Connectors and the client-view filter both call this, so the two always agree.
+    Connectors and the client-view filter both call this, so the two always agree. Origins are
+    stored, exported and shown, so they never carry a URL's ``user:password@``.
     """
     if kind == "github":
         return section.repo  # type: ignore[attr-defined]
     if kind == "git":
         return str(config.resolve_path(section.path))  # type: ignore[attr-defined]
     if kind == "jira":
-        return section.server.rstrip("/")  # type: ignore[attr-defined]
+        return section.site  # type: ignore[attr-defined]
     if kind == "mlflow":
-        return config.resolve_sqlite_url(section.tracking_uri)  # type: ignore[attr-defined]
+        return without_userinfo(config.resolve_sqlite_url(section.tracking_uri))  # type: ignore[attr-defined]
     raise ValueError(f"unknown source kind {kind!r}")

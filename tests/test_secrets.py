@@ -7,6 +7,11 @@ the timeline in both formats, the report in every format and every dashboard pag
 of every library (captured raw, before any redaction), everything printed, every exception and its
 traceback, the store's files byte for byte and every export are searched for the tokens, and for the
 Basic-auth header Jira's would make of them.
+
+Credentials can also be written inside a source URL (``https://user:pass@jira.example``): a second
+engagement puts them in a GitHub ``base_url``, two Jira ``server``s (one failing, so the jira library
+logs its retries) and the ``tracking_uri`` of a real ``mlflow server``, and the same places are
+searched for them; the MLflow sync must still work, since its client signs in with them.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import signal
 import subprocess
+import sys
 import traceback
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -30,8 +37,10 @@ from connectors.jira import JiraConnector, RetryPolicy
 from glassbox import cli
 from glassbox.config import load_config
 from glassbox.sources import build_connector, configured_sources
+from glassbox.store import open_store
 from github_server import REPO, TOKEN as GITHUB_TOKEN, FakeGitHub, issue_view
 from jira_server import FakeJira
+from test_mlflow_runs import HTTP_ENV, _wait_for_health, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -47,11 +56,22 @@ SECRETS = (GITHUB_TOKEN, REVOKED_GITHUB_TOKEN, JIRA_TOKEN, BROKEN_JIRA_TOKEN,
 FAST_JIRA = RetryPolicy(max_retries=1, max_retry_delay=0.01, backoff=0, timeout=5)
 
 
-def found(text: str | bytes) -> list[str]:
+URL_PASSWORDS = {"github": "GH_url_pass_0a1b2c", "jira": "JIRA_url_pass_3d4e5f", "mlflow": "ML_url_pass_6a7b8c"}
+URL_USERINFO = {kind: f"{kind}-url-user:{password}" for kind, password in URL_PASSWORDS.items()}
+URL_SECRETS = (*URL_PASSWORDS.values(), *URL_USERINFO.values(),
+               *(base64.b64encode(userinfo.encode()).decode() for userinfo in URL_USERINFO.values()))
+
+
+def found(text: str | bytes, secrets: tuple[str, ...] = SECRETS) -> list[str]:
     """The secrets that appear in ``text``."""
     if isinstance(text, bytes):
-        return [secret for secret in SECRETS if secret.encode() in text]
-    return [secret for secret in SECRETS if secret in text]
+        return [secret for secret in secrets if secret.encode() in text]
+    return [secret for secret in secrets if secret in text]
+
+
+def with_userinfo(url: str, kind: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{URL_USERINFO[kind]}@{rest}"
 
 
 class Records(logging.Handler):
@@ -180,7 +200,7 @@ def test_no_token_in_any_output_log_message_store_or_export(engagement: Path, re
     printed_later = capfd.readouterr()
     assert "DRILL-" in printed_later.out, "the timeline holds the synced tickets"
 
-    pages = dashboard_pages(engagement, monkeypatch)
+    pages = dashboard_pages(engagement, monkeypatch, expect="OLD_GITHUB_TOKEN")
     failures = failing_exceptions(engagement)
 
     assert len(records.lines) > 50, "DEBUG records from the clients were captured"
@@ -198,19 +218,21 @@ def test_no_token_in_any_output_log_message_store_or_export(engagement: Path, re
         assert found(path.read_bytes()) == [], path.name
 
 
-def dashboard_pages(config: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Everything every page shows (the Today page lists each source's last failure)."""
+def dashboard_pages(config: Path, monkeypatch: pytest.MonkeyPatch, *, expect: str, view: str = "team") -> str:
+    """Everything every page shows in ``view`` (the Today page lists each source's last failure)."""
     monkeypatch.setenv("GLASSBOX_CONFIG", str(config))
     shown = []
     for page in PAGES:
         app = AppTest.from_file(APP, default_timeout=60)
         app.switch_page(f"views/{page}.py")
         app.run()
+        if view == "client":
+            app.segmented_control(key="view").set_value("Client").run()
         assert not app.exception, app.exception[0].value if app.exception else ""
         shown += [str(node.proto) for node in _elements(app._tree)]
         shown += [table.value.to_csv() for table in app.dataframe]
     text = "\n".join(shown)
-    assert "OLD_GITHUB_TOKEN" in text, "the failure is shown, named by its variable"
+    assert expect in text, "the failure is shown, named by what to check"
     return text
 
 
@@ -231,6 +253,93 @@ def failing_exceptions(config_path: Path) -> list[str]:
         except Exception as exc:  # noqa: BLE001 — any exception type must be clean
             seen += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
     return seen
+
+
+@pytest.fixture
+def served_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 over a fresh sqlite store with one finished run."""
+    for name in HTTP_ENV:
+        monkeypatch.delenv(name, raising=False)
+    backend = mlflow_store(tmp_path / "served.db")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--default-artifact-root",
+         str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_health(uri, process)
+        yield uri
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_credentials_inside_source_urls_are_never_stored_shown_or_logged(
+        httpserver: HTTPServer, served_mlflow: str, tmp_path: Path, records: Records,
+        capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    jira = FakeJira(httpserver, user=JIRA_USER, token=JIRA_TOKEN)
+    broken = FakeJira(httpserver, prefix="/broken", user=JIRA_USER, token=JIRA_TOKEN)
+    broken.fail("serverInfo", 500, times=10)
+    github = FakeGitHub(httpserver)
+    github.lists = {"commits": github.load("commits.json"), "pulls": [], "issues": [], "issues/comments": [],
+                    "pulls/comments": []}
+    for name, value in TOKENS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
+    monkeypatch.setattr(GitHubConnector.__init__, "__kwdefaults__",
+                        {**GitHubConnector.__init__.__kwdefaults__, "seconds_between_requests": 0, "backoff": 0.0,
+                         "retries": 1, "timeout": 5})
+    monkeypatch.setattr(JiraConnector.from_config.__func__, "__kwdefaults__", {"policy": FAST_JIRA})
+    config = tmp_path / "glassbox.toml"
+    config.write_text(f"""
+[store]
+url = "sqlite:///{tmp_path / 'glassbox.db'}"
+
+[[github]]
+repo = "{REPO}"
+base_url = "{with_userinfo(github.base, 'github')}"
+
+[[jira]]
+server = "{with_userinfo(jira.url, 'jira')}"
+jql = "project = DRILL"
+
+[[jira]]
+server = "{with_userinfo(broken.url, 'jira')}"
+
+[[mlflow]]
+tracking_uri = "{with_userinfo(served_mlflow, 'mlflow')}"
+experiments = ["churn"]
+""", encoding="utf-8")
+    path = str(config)
+    assert cli.main(["sync", "--config", path, "-vv"]) == 1, "the broken Jira site fails"
+    assert cli.main(["doctor", "--config", path, "-vv"]) == 1
+    exports = tmp_path / "exports"
+    for view in ("team", "client"):
+        for fmt in ("jsonl", "csv"):
+            assert cli.main(["timeline", "--config", path, "--format", fmt, "--view", view]) == 0
+        assert cli.main(["report", "--config", path, "--from", "2012-01-01", "--to", "2030-12-31", "--format", "csv",
+                         "--view", view, "--out", str(exports / f"{view}.csv")]) == 0
+    printed = capfd.readouterr()
+    pages = dashboard_pages(config, monkeypatch, expect="500") + dashboard_pages(config, monkeypatch,
+                                                                                expect="Sources", view="client")
+
+    store = open_store(load_config(config).store_url)
+    events, runs = store.read_events(), store.sync_runs()
+    store.engine.dispose()
+    assert set(events["origin"]) == {REPO, jira.url, served_mlflow}, "origins carry no credentials"
+    mlflow_urls = events.loc[events["source"] == "mlflow", "url"]
+    assert len(mlflow_urls) == 2 and all(url.startswith(f"{served_mlflow}/#/experiments/") for url in mlflow_urls), \
+        "the MLflow client signed in with the URL's credentials; the run links carry none"
+    assert set(runs["origin"]) == {REPO, jira.url, broken.url, served_mlflow}
+    assert "DRILL-" in printed.out
+
+    assert found("\n".join(records.lines), URL_SECRETS) == [], "raw log records, the jira library's included"
+    assert found(printed.out + printed.err, URL_SECRETS) == []
+    assert found(pages, URL_SECRETS) == []
+    for file in [*tmp_path.glob("glassbox.db*"), *exports.iterdir()]:
+        assert found(file.read_bytes(), URL_SECRETS) == [], file.name
 
 
 def test_streamlit_usage_statistics_are_off() -> None:
