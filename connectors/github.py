@@ -63,6 +63,7 @@ from glassbox.events import (
     event_id,
     ticket_refs,
 )
+from glassbox.redaction import QUOTE_LIMIT, one_line
 from glassbox.sources import origin_of
 
 log = logging.getLogger(__name__)
@@ -558,7 +559,7 @@ class GitHubConnector(Connector):
 
 def _message(exc: GithubException) -> str:
     data = exc.data if isinstance(exc.data, dict) else {}
-    return str(data.get("message") or exc.message or "no message")
+    return one_line(str(data.get("message") or exc.message or "no message"), QUOTE_LIMIT)
 
 
 def _later(cursor: str | None, moment: datetime) -> str:

@@ -47,6 +47,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from connectors.base import AuthError, Connector, FetchItem, NotFound, RateLimited, SourceError, SourceUnavailable
 from glassbox.config import Config, JiraSource
 from glassbox.events import DEFAULT_TICKET_PATTERN, Checkpoint, Event, Ref, Tombstone, event_id, find_ticket_keys
+from glassbox.redaction import QUOTE_LIMIT, one_line
 from glassbox.sources import origin_of
 
 __all__ = [
@@ -515,7 +516,8 @@ class JiraClient:
             return NotFound(f"{self.label}: {what} not found (HTTP 404) — check the server URL (include any"
                             " context path such as /jira)")
         if status == 400:
-            return SourceError(f"{self.label}: Jira rejected the query ({exc.text}) — check jql in the [[jira]] section")
+            answer = one_line(exc.text or "", QUOTE_LIMIT)  # may be megabytes of HTML with escape codes
+            return SourceError(f"{self.label}: Jira rejected the query ({answer}) — check jql in the [[jira]] section")
         if status == 429:
             return RateLimited(f"{self.label}: still rate limited (HTTP 429) after {self.policy.max_retries}"
                                " retries — try again later")

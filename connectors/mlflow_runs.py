@@ -56,7 +56,7 @@ from glassbox.events import (
     event_id,
     ticket_refs,
 )
-from glassbox.redaction import without_userinfo
+from glassbox.redaction import QUOTE_LIMIT, one_line, without_userinfo
 from glassbox.sources import origin_of
 
 log = logging.getLogger(__name__)
@@ -419,7 +419,7 @@ class MlflowConnector(Connector):
         if code:
             return SourceUnavailable(f"{self.label}: tracking server answered HTTP {code}"
                                      " — try again later or check the server's log")
-        return SourceUnavailable(f"{self.label}: {first[:300]} — check tracking_uri and the store")
+        return SourceUnavailable(f"{self.label}: {one_line(first, QUOTE_LIMIT)} — check tracking_uri and the store")
 
     # -- experiments -----------------------------------------------------------------------------
 

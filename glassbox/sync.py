@@ -2,7 +2,8 @@
 
 Events are written in batches; a batch and the cursor it advances commit in one transaction (see
 :class:`glassbox.events.Checkpoint`). A source that fails is recorded as a failed sync run with a
-one-line message; what it wrote before failing stays, and the next source still runs.
+one-line message (bounded and cleaned by :func:`glassbox.redaction.one_line`, whatever the source
+answered); what it wrote before failing stays, and the next source still runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from glassbox.config import Config
 from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import Checkpoint, Event, Tombstone
+from glassbox.redaction import QUOTE_LIMIT, one_line
 from glassbox.sources import build_connector, configured_sources, known_names
 from glassbox.store import CursorKey, Store, WriteCounts
 
@@ -74,10 +76,11 @@ def sync_connector(connector: Connector, store: Store, batch_size: int = BATCH_S
         for category in connector.categories:
             _sync_category(connector, category, store, summary, batch_size)
     except GlassboxError as exc:
-        summary.error = str(exc)
+        summary.error = one_line(str(exc))
     except Exception as exc:  # a connector bug must not stop the other sources
         log.debug("unexpected failure syncing %s", connector.label, exc_info=True)
-        summary.error = f"unexpected {type(exc).__name__}: {exc} — please report this"
+        summary.error = one_line(f"unexpected {type(exc).__name__}: {one_line(str(exc), QUOTE_LIMIT)}"
+                                 " — please report this")
     summary.seconds = time.monotonic() - started
     store.finish_run(run_id, status="ok" if summary.ok else "failed", fetched=summary.fetched,
                      counts=summary.counts, first_at=summary.first_at, last_at=summary.last_at,
