@@ -35,5 +35,9 @@ class SourceUnavailable(SourceError):
     """The source did not answer, timed out, or kept failing with server errors."""
 
 
+class StoreError(GlassboxError):
+    """The store refused a read or write; the message names the store and what failed, never the SQL."""
+
+
 class SyncLocked(GlassboxError):
     """Another sync holds the store's lock."""

@@ -3,6 +3,11 @@
 Writes go through :meth:`Store.write`, one transaction per batch that upserts events by id and moves
 the cursor the batch covers, so a re-sync adds nothing and an interrupted one resumes where the last
 committed batch ended (dlt's incremental-loading model). Reads return pandas frames for the metrics.
+
+Source text is hostile: the write path drops NUL characters from every text and JSON value, which
+PostgreSQL refuses (one NUL in a run note would otherwise fail that source's every sync), so both
+stores hold the same. A database error becomes a one-line :class:`StoreError` naming the store and
+what failed: the driver's message carries the SQL and the row's data, which a user must not see.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,11 +27,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import DateTime, Engine, Text, bindparam, cast, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import JSON
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random
 
 from glassbox import migrations, schema
-from glassbox.errors import ConfigError
+from glassbox.errors import ConfigError, StoreError
 from glassbox.events import Event, Tombstone
 
 log = logging.getLogger(__name__)
@@ -105,6 +112,17 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _without_nul(value: Any) -> Any:
+    """``value`` with NUL removed from every string in it, keys included (PostgreSQL text refuses NUL)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 def _row(item: Event) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -130,10 +148,14 @@ def _dumps(value: Any) -> str:
 
 
 def _db_params(row: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The row as bound parameters: JSON serialized once, for both the hash and the column."""
-    params = dict(row)
+    """The row as bound parameters: JSON serialized once, for both the hash and the column, NUL dropped.
+
+    ``json.dumps`` writes NUL as ``\\u0000``; only a value whose text shows one is walked and written again.
+    """
+    params = {name: _without_nul(value) if isinstance(value, str) else value for name, value in row.items()}
     for name in _JSON_COLUMNS:
-        params[name] = _dumps(row[name])
+        text = _dumps(row[name])
+        params[name] = _dumps(_without_nul(row[name])) if "\\u0000" in text else text
     hashed = "\x1f".join(str(params[name]) for name in _HASHED_COLUMNS)
     params["content_hash"] = hashlib.sha1(hashed.encode()).hexdigest()
     params["synced_at"] = now
@@ -176,6 +198,25 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def name(self) -> str:
+        """The store's URL as a message may show it: the password masked."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """A database failure during ``what`` as one :class:`StoreError` line, without SQL or parameters."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            log.debug("store failure while %s", what, exc_info=True)
+            cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+            if isinstance(exc, OperationalError | InterfaceError):
+                advice = "check that the database is running and reachable, then sync again"
+            else:
+                advice = "the database refused the data; please report this"
+            raise StoreError(f"store ({self.name}): {what} failed ({type(cause).__name__}) — {advice}") from None
+
     # -- writing -----------------------------------------------------------------------------
 
     def write(
@@ -188,7 +229,8 @@ class Store:
         counts = WriteCounts()
         rows = {row["id"]: row for row in map(_row, items)}
         now = _now()
-        with self.engine.begin() as conn:
+        what = f"writing {len(rows)} events and {len(tombstones)} removals"
+        with self._errors(what), self.engine.begin() as conn:
             existing = self._existing(conn, list(rows))
             inserts, updates, refs_to_replace = [], [], []
             for event_id, row in rows.items():
@@ -240,7 +282,7 @@ class Store:
             conn.execute(delete(schema.refs).where(schema.refs.c.event_id.in_(chunk)))
         for event_id in ids:
             for ref in items[event_id].refs:
-                rows[(event_id, ref.kind, ref.value[:128])] = None
+                rows[(event_id, ref.kind, _without_nul(ref.value)[:128])] = None
         if rows:
             conn.execute(insert(schema.refs), [{"event_id": e, "kind": k, "value": v} for e, k, v in rows])
 
@@ -254,21 +296,21 @@ class Store:
     def _save_cursor(self, conn: Any, key: CursorKey, value: str, now: datetime) -> None:
         table = schema.sync_state
         match = (table.c.source == key.source) & (table.c.origin == key.origin) & (table.c.category == key.category)
-        if conn.execute(update(table).where(match).values(cursor=value, updated_at=now)).rowcount == 0:
+        if conn.execute(update(table).where(match).values(cursor=_without_nul(value), updated_at=now)).rowcount == 0:
             conn.execute(insert(table).values(source=key.source, origin=key.origin, category=key.category,
-                                              cursor=value, updated_at=now))
+                                              cursor=_without_nul(value), updated_at=now))
 
     def cursor(self, key: CursorKey) -> str | None:
         """The last committed cursor for ``key``, or ``None`` before the first sync."""
         table = schema.sync_state
         match = (table.c.source == key.source) & (table.c.origin == key.origin) & (table.c.category == key.category)
-        with self.engine.connect() as conn:
+        with self._errors("reading a sync cursor"), self.engine.connect() as conn:
             return conn.execute(select(table.c.cursor).where(match)).scalar_one_or_none()
 
     # -- sync runs ---------------------------------------------------------------------------
 
     def start_run(self, source: str, origin: str) -> int:
-        with self.engine.begin() as conn:
+        with self._errors("recording a sync run"), self.engine.begin() as conn:
             result = conn.execute(insert(schema.sync_runs).values(
                 source=source, origin=origin, started_at=_now(), status="running",
                 fetched=0, new=0, updated=0, deleted=0, errors=0))
@@ -276,7 +318,7 @@ class Store:
 
     def finish_run(self, run_id: int, *, status: str, fetched: int, counts: WriteCounts,
                    first_at: datetime | None, last_at: datetime | None, message: str | None) -> None:
-        with self.engine.begin() as conn:
+        with self._errors("recording a sync run's end"), self.engine.begin() as conn:
             conn.execute(update(schema.sync_runs).where(schema.sync_runs.c.id == run_id).values(
                 finished_at=_now(), status=status, fetched=fetched, new=counts.new,
                 updated=counts.updated, deleted=counts.deleted, errors=int(status == "failed"),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 
 from glassbox import schema
+from glassbox.errors import StoreError
 from glassbox.events import Event, Ref, Tombstone, commit_event_id, event_id
 from glassbox.store import CursorKey, Store
 
@@ -108,3 +110,39 @@ def test_commit_resent_by_either_source_after_merging_changes_nothing(store: Sto
     assert all((c.new, c.updated) == (0, 0) for c in again)
     frame = store.read_events(columns=("origin", "sources", "attrs"))
     assert frame.loc[0, "origin"] == "acme/churn" and frame.loc[0, "attrs"] == {"login": "dev", "lines_added": 3}
+
+
+def test_nul_characters_are_dropped_from_every_text_and_json_field(store: Store) -> None:
+    """PostgreSQL refuses NUL in text; both stores keep the text without it, and a resend changes nothing."""
+    nul = "\x00"
+    item = Event(
+        id=event_id("mlflow", "sqlite:///mlflow.db", "run-nul"), source="mlflow", origin="sqlite:///mlflow.db",
+        category="run_finished", occurred_at=T0, actor=f"minh{nul}", actor_ids=(f"minh{nul}@team.example",),
+        thread=f"churn{nul}", title=f"xgb{nul}-1", body=f"note with a{nul}NUL", url=f"http://mlflow/{nul}r",
+        labels=(f"la{nul}bel",), refs=(Ref("ticket", f"CHURN-1{nul}"),),
+        attrs={"params": {f"k{nul}": f"v{nul}", "depth": 3}, "tags": [f"t{nul}"]}, raw={"note": nul * 3},
+    )
+    cursor = (CursorKey("mlflow", "sqlite:///mlflow.db", "runs"), f'{{"after": "x{nul}"}}')
+    assert store.write([item], cursor=cursor).new == 1
+    row = store.read_events(columns=("actor", "actor_ids", "thread", "title", "body", "url", "labels", "attrs",
+                                      "raw")).iloc[0].to_dict()
+    assert row == {"actor": "minh", "actor_ids": ["minh@team.example"], "thread": "churn", "title": "xgb-1",
+                   "body": "note with aNUL", "url": "http://mlflow/r", "labels": ["label"],
+                   "attrs": {"params": {"k": "v", "depth": 3}, "tags": ["t"]}, "raw": {"note": ""}}
+    assert store.read_refs()["value"].tolist() == ["CHURN-1"]
+    assert store.cursor(cursor[0]) == '{"after": "x"}'
+    assert store.write([item], cursor=cursor).updated == 0, "the stored row hashes like the cleaned resend"
+
+
+def test_database_error_is_one_line_naming_the_store_without_sql_or_data(store: Store) -> None:
+    """The driver's message carries the statement and the row; the user gets the store and what failed."""
+    broken = Event(id=event_id("jira", "https://jira.example", "broken"), source="jira",
+                   origin="https://jira.example", category="comment", occurred_at=T0, actor="carol",
+                   thread="CHURN-1", title=None, body="PRIVATE-BODY-TEXT")  # type: ignore[arg-type]
+    with pytest.raises(StoreError) as raised:
+        store.write([broken])
+    message = str(raised.value)
+    assert message.startswith(f"store ({store.name}): writing 1 events and 0 removals failed (")
+    assert "\n" not in message and len(message) < 300
+    assert not [word for word in ("INSERT", "SQL", "PRIVATE-BODY-TEXT", "CHURN-1", "parameters") if word in message]
+    assert store.count_events() == 0, "the transaction was rolled back"
