@@ -15,9 +15,11 @@ import pandas as pd
 
 from glassbox.config import Config
 from glassbox.people import Directory
+from glassbox.redaction import printable
 from glassbox.store import Store
 from glassbox.visibility import client_view
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as a formula (OWASP)
 TIMELINE_FIELDS = ("id", "source", "category", "occurred_at", "actor", "side", "thread", "title", "url", "refs")
 _READ_COLUMNS = ("id", "source", "sources", "origin", "category", "occurred_at", "actor", "actor_ids",
                  "thread", "title", "url", "labels", "attrs")
@@ -83,11 +85,29 @@ def to_jsonl(frame: pd.DataFrame, tz: str) -> str:
     return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in to_records(frame, tz))
 
 
+def spreadsheet_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: never run as a formula, no terminal codes.
+
+    Titles are written by anyone who can open a ticket; ``=HYPERLINK(…)`` or ``+cmd|…`` would run
+    when the client opens the export. As OWASP recommends, a cell starting with ``=``, ``+``, ``-``,
+    ``@``, TAB or CR gets a leading ``'``; escape sequences and control characters are dropped first
+    (so they cannot hide a formula), line breaks and tabs become spaces.
+    """
+    if not isinstance(value, str) or (value.isprintable() and not value.startswith(FORMULA_STARTS)):
+        return value
+    text = printable(value)
+    return f"'{text}" if value.startswith(FORMULA_STARTS) or text.startswith(FORMULA_STARTS) else text
+
+
 def to_csv(frame: pd.DataFrame, tz: str) -> str:
-    """CSV with SPEC §3's columns; ``refs`` joined by spaces."""
+    """CSV with SPEC §3's columns; ``refs`` joined by spaces; every cell through :func:`spreadsheet_cell`.
+
+    The timeline command, the report's CSV and the dashboard's downloads all write CSV here.
+    """
     records = to_records(frame, tz)
     out = pd.DataFrame(records, columns=list(TIMELINE_FIELDS))
     out["refs"] = out["refs"].map(" ".join)
+    out = out.map(spreadsheet_cell)
     buffer = io.StringIO()
     out.to_csv(buffer, index=False)
     return buffer.getvalue()

