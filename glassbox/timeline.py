@@ -20,6 +20,7 @@ from glassbox.store import Store
 from glassbox.visibility import client_view
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as a formula (OWASP)
+_SOURCE_TEXT_FIELDS = ("actor", "thread", "title", "url", "refs")  # the others are ids, names and times we make
 TIMELINE_FIELDS = ("id", "source", "category", "occurred_at", "actor", "side", "thread", "title", "url", "refs")
 _READ_COLUMNS = ("id", "source", "sources", "origin", "category", "occurred_at", "actor", "actor_ids",
                  "thread", "title", "url", "labels", "attrs")
@@ -100,14 +101,15 @@ def spreadsheet_cell(value: object) -> object:
 
 
 def to_csv(frame: pd.DataFrame, tz: str) -> str:
-    """CSV with SPEC §3's columns; ``refs`` joined by spaces; every cell through :func:`spreadsheet_cell`.
+    """CSV with SPEC §3's columns; ``refs`` joined by spaces; source-written cells through :func:`spreadsheet_cell`.
 
     The timeline command, the report's CSV and the dashboard's downloads all write CSV here.
     """
     records = to_records(frame, tz)
     out = pd.DataFrame(records, columns=list(TIMELINE_FIELDS))
     out["refs"] = out["refs"].map(" ".join)
-    out = out.map(spreadsheet_cell)
+    for name in _SOURCE_TEXT_FIELDS:
+        out[name] = [spreadsheet_cell(value) for value in out[name]]
     buffer = io.StringIO()
     out.to_csv(buffer, index=False)
     return buffer.getvalue()
