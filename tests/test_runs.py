@@ -114,7 +114,7 @@ def families(tmp_path_factory: pytest.TempPathFactory) -> Families:
         f'[[kpi]]\nexperiment = "{EXPERIMENT}"\nmetric = "{METRIC}"\ngoal = "max"\ntarget = 0.99\n'
         f'alert_drop = 0.05\n', encoding="utf-8")
     config = load_config(config_path)
-    store = open_store(config.store.url)
+    store = open_store(config.store_url)
     summary = sync_connector(MlflowConnector.from_config(config.mlflow[0], config, "mlflow[0]"), store)
     assert summary.ok, summary.error
     return Families(config_path, config, store, ids, float(search.best_score_), datetime.now(timezone.utc))
