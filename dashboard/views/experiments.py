@@ -104,9 +104,10 @@ else:
         }
         if metric:  # a parent carries its best child's result
             row["Result"] = family["value"] if family is not None and run.children else run.metrics.get(metric)
+        row["Children"] = str(int(run.children)) if run.children else ""
         row.update({name: run.metrics.get(name) for name in metric_names})
         row.update({f"param: {name}": value for name, value in run.params.items()})
-        row.update({"Children": str(int(run.children)) if run.children else "", "Note": text(run.note),
+        row.update({"Note": text(run.note),
                     "Commit": (text(run.sha) or text(run.commit))[:8],
                     "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url})
         rows.append(row)
