@@ -86,6 +86,8 @@ def families(tmp_path_factory: pytest.TempPathFactory) -> Families:
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     previous_uri = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
+    # autolog writes artifacts (cv_results.csv, plots): keep them in the test's folder, not ./mlruns
+    mlflow.create_experiment(EXPERIMENT, artifact_location=(folder / "artifacts").as_uri())
     mlflow.set_experiment(EXPERIMENT)
     ids: dict[str, str] = {}
     x, y = load_iris(return_X_y=True)
