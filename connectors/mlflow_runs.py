@@ -66,6 +66,8 @@ PAGE_SIZE = 500
 START_MARGIN_MS = 15 * 60_000  # start_time comes from the logging client's clock, which may lag
 IDS_PER_QUERY = 100  # run ids per ``attributes.run_id IN (...)`` filter and per bulk history call
 HTTP_BULK_MAX_RESULTS = 25_000  # the server's cap on one bulk history answer
+PARENT_TAG = "mlflow.parentRunId"  # set by nested runs: hyperparameter searches, autolog's candidates
+EXCLUDE_TAG = "glassbox.exclude"  # "true" on a run the team disowns (SPEC §5); see glassbox.metrics.runs
 DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 # MLflow retries a dead server for minutes by default; a sync should say so within seconds.
 HTTP_DEFAULTS = {
@@ -109,6 +111,8 @@ def run_to_events(
     """The ``run_started`` and (once it ended) ``run_finished`` events of one MLflow run.
 
     ``history`` holds the run's points for the KPI metrics; only ``kpi_metrics`` are kept from it.
+    ``parent_run_id`` and ``excluded`` carry what :mod:`glassbox.metrics.runs` needs to fold children
+    into their parent and keep disowned runs out of "best".
     """
     info, tags = run.info, run.data.tags
     if info.start_time is None:
@@ -125,7 +129,8 @@ def run_to_events(
         "status": info.status,
         "params": dict(run.data.params),
         "metrics": {key: _finite(value) for key, value in run.data.metrics.items()},
-        "parent_run_id": tags.get("mlflow.parentRunId"),
+        "parent_run_id": tags.get(PARENT_TAG) or None,
+        "excluded": tags.get(EXCLUDE_TAG, "").strip().lower() == "true",
         "user": user,
         "start_time": _iso(info.start_time),
         "end_time": _iso(info.end_time),

@@ -27,6 +27,7 @@ from glassbox.config import Config, load_config
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, open_waits, summarize
 from glassbox.metrics.linking import runs_frame
+from glassbox.metrics.runs import run_table
 from glassbox.metrics.summary import report_from_events
 from glassbox.metrics.working_hours import previous_working_day
 from glassbox.periods import Period
@@ -144,10 +145,11 @@ def events(source: Source, start: datetime | None, end: datetime | None, view: s
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def runs(source: Source, view: str) -> pd.DataFrame:
-    """One row per MLflow run (:func:`glassbox.metrics.linking.runs_frame`), its note filled from the body."""
+    """One row per MLflow run (:func:`glassbox.metrics.linking.runs_frame`) with its family columns
+    (:func:`glassbox.metrics.runs.run_table`: top-level or child, excluded), its note filled from the body."""
     opened, _ = _open(source)
     frame = history(source, view)
-    table = runs_frame(frame.loc[frame["category"].isin(["commit", *RUN_CATEGORIES])])
+    table = run_table(runs_frame(frame.loc[frame["category"].isin(["commit", *RUN_CATEGORIES])]), frame)
     if table.empty:
         return table
     bodies = opened.read_events(categories=["run_finished"], sources=["mlflow"], columns=("id", "body", "attrs"))

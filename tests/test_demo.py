@@ -157,6 +157,26 @@ def test_kpi_is_reached_and_one_regression_alerts(demo_config: Path, capsys: pyt
     assert report["latency"]["client_turnaround"]["open"] == 1
 
 
+def test_the_sweep_is_one_run_and_the_leaky_run_is_excluded(demo_config: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    today = _built_at(demo_config).date()
+    report = _report(demo_config, capsys, "--from", str(today - timedelta(days=60)),
+                     "--to", str(today + timedelta(days=1)))
+    started = [row for row in _timeline(demo_config, capsys) if row["category"] == "run_started"]
+    # 17 MLflow runs: 11 on their own + the sweep's parent with its 5 candidates, which fold into it
+    # -> 11 + 1 = 12 runs
+    assert len(started) == 17
+    assert report["counts"]["runs"] == report["experiments"][0]["runs"] == 12
+    store = open_store(load_config(demo_config).store_url)
+    try:
+        excluded = {attrs["run_id"] for attrs in store.read_events(categories=["run_started"])["attrs"]
+                    if attrs["excluded"]}
+    finally:
+        store.engine.dispose()
+    assert len(excluded) == 1  # gbm-features-v2's leaky 0.842
+    assert report["experiments"][0]["best"]["run_id"] not in excluded
+
+
 @pytest.mark.parametrize("page", ["today", "timeline", "experiments", "feedback", "weekly_report"])
 def test_every_dashboard_page_renders_the_demo(demo_config: Path, page: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest

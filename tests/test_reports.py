@@ -121,6 +121,25 @@ def test_pdf_renders_from_a_report(report: dict) -> None:
     assert pdf.startswith(b"%PDF-") and len(pdf) > 5000
 
 
+def test_a_busy_week_lists_a_page_of_runs_and_always_the_best_and_the_alerts(report: dict) -> None:
+    """40 runs in the week: 15 are listed (the oldest ones the best and the alerted run), 25 left out."""
+    runs = [{"run_id": f"r{n}", "name": f"run-{n:02d}", "started_at": f"2026-11-17T{n % 24:02d}:{n // 24:02d}:00-05:00",
+             "value": 0.80, "new_best": False, "drop": False, "param_diff": {}, "note": None} for n in range(40)]
+    runs[0].update(name="the-best", value=0.86, new_best=True, children=12)  # the oldest of the week
+    runs[24].update(name="the-drop", value=0.70, drop=True)  # 2026-11-17T00:01, the second oldest
+    report["experiment_runs"][0]["runs"] = runs
+    report["experiments"][0]["best"] = {"run_id": "r0", "metric": "val_auc", "value": 0.86}
+    content = ReportContent.from_report(report, TZ)
+    listing = content.run_listing(content.experiments[0])
+    names = [run["name"] for run in listing.runs]
+    # 2 always shown + the 13 newest others = 15; 40 - 15 = 25 more
+    assert len(names) == 15 and listing.more == 25
+    assert {"the-best", "the-drop"} <= set(names)
+    text = render_markdown(content)
+    assert "…and 25 more runs." in text and "best of 12 child runs" in text
+    assert "…and 25 more runs." in render_html(content)
+
+
 def test_hours_read_like_a_person_would_say_them() -> None:
     assert [format_hours(h) for h in (None, 0.5, 5.25, 72)] == ["—", "30 min", "5.2 h", "3.0 d"]
     assert sparkline([0, 4, 8, None]) == "▁▅█ "

@@ -8,6 +8,9 @@ import streamlit as st
 from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart
 from glassbox.charts import kpi_progress
+from glassbox.config import Kpi
+from glassbox.metrics.experiments import kpi_story
+from glassbox.metrics.runs import count_runs, started_in, top_level
 
 MAX_ROWS = 1000  # newest runs listed; the chart above shows them all
 MAX_CHOICES = 500  # newest runs offered for comparison
@@ -32,30 +35,30 @@ experiment = st.selectbox("Experiment", names, key="exp_name") if len(names) > 1
 kpi = kpis.get(experiment)
 mine = runs.loc[runs["experiment"] == experiment]
 before_end = mine.loc[mine["started_at"] < ctx.period.end]
-in_period = before_end.loc[before_end["started_at"] >= ctx.period.start]
+in_period = started_in(mine, ctx.period.start, ctx.period.end)  # top-level runs: children fold in
 previous = ctx.period.previous()
-in_previous = mine.loc[(mine["started_at"] >= previous.start) & (mine["started_at"] < previous.end)]
 metric_names = sorted({name for metrics in mine["metrics"] for name in metrics})
 metric = kpi.metric if kpi else (metric_names[0] if metric_names else None)
-
-
-def metric_values(frame: pd.DataFrame, name: str | None) -> pd.Series:
-    return pd.to_numeric(frame["metrics"].map(lambda m: m.get(name) if name else None), errors="coerce")
+goal = kpi.goal if kpi else "max"
+# One story for the chart, the best card and the table: the rules are glassbox.metrics.runs'
+story = kpi_story(before_end, kpi or Kpi(experiment=experiment, metric=metric or "", goal=goal))
+story_by_run = story.set_index("run_id")
+counted = story.loc[story["counted"]]
+best = float(counted["best_so_far"].iloc[-1]) if metric and not counted.empty else None
 
 
 def text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-values = metric_values(before_end.loc[before_end["status"] == "FINISHED"], metric).dropna()
-goal = kpi.goal if kpi else "max"
-best = (values.max() if goal == "max" else values.min()) if not values.empty else None
-failed = int((in_period["status"] == "FAILED").sum())
+failed = int(in_period["status"].isin(["FAILED", "KILLED"]).sum())
 cards([
-    Card("Runs in period", len(in_period), len(in_period) - len(in_previous), help="Against the previous period"),
+    Card("Runs in period", len(in_period), len(in_period) - count_runs(mine, previous.start, previous.end),
+         help="Top-level runs started (a search's child runs fold into their parent), against the previous period"),
     Card(f"Best {metric}" if metric else "Best", f"{best:.4g}" if best is not None else "—",
          None if best is None or not kpi or kpi.target is None else round(best - kpi.target, 4),
-         help="Best finished run so far; the delta is against the target", inverse=goal == "min"),
+         help="Best finished run so far (a parent carries its best child; excluded runs never count); "
+              "the delta is against the target", inverse=goal == "min"),
     Card("Target", f"{kpi.target:g}" if kpi and kpi.target is not None else "none set",
          help="From the [[kpi]] section of the config"),
     Card("Failed runs", failed, help="Runs in the period that ended FAILED or were killed"),
@@ -63,11 +66,9 @@ cards([
 if kpi is None:
     st.caption(f"No `[[kpi]]` names {escape_markdown(experiment)}: add one to get a target line and alerts.")
 
-if metric and not values.empty:
-    chart_runs = before_end.assign(value=metric_values(before_end, metric)).dropna(subset=["value"])
-    chart_runs = chart_runs.loc[chart_runs["status"] == "FINISHED"]
-    frame = pd.DataFrame({"at": local(chart_runs["started_at"], tz), "value": chart_runs["value"],
-                          "run": chart_runs["name"]})
+if metric and not counted.empty:
+    frame = pd.DataFrame({"at": local(counted["started_at"], tz), "value": counted["value"].astype(float),
+                          "run": counted["name"]})
     if len(frame) > 2000:  # aggregate: one point per day (the day's best) keeps the chart light
         frame = frame.assign(at=frame["at"].dt.normalize()).groupby("at", as_index=False).agg(
             value=("value", "max" if goal == "max" else "min"), run=("run", "count"))
@@ -76,39 +77,50 @@ if metric and not values.empty:
 
 st.subheader("Runs")
 scope_all = st.toggle("Whole engagement", value=False, key="exp_all", help="Otherwise only runs started in the period")
-unfold = st.toggle("Show child runs", value=False, key="exp_children", help="Sweeps log child runs under a parent run")
-table_runs = (before_end if scope_all else in_period).sort_values("started_at").tail(MAX_ROWS)
-children = table_runs.loc[table_runs["parent_run_id"].notna()]
-child_count = children.groupby("parent_run_id").size()
+unfold = st.toggle("Show child runs", value=False, key="exp_children",
+                   help="Hyperparameter searches and autolog log child runs under a parent run; the parent "
+                        "shows its best child's result")
+parents = top_level(before_end) if scope_all else in_period
+parents = parents.sort_values("started_at", ascending=False).head(MAX_ROWS)
+children = mine.loc[mine["family"].isin(parents["run_id"]) & ~mine["top_level"]].sort_values("started_at")
 ordered = []
-for run in table_runs.loc[table_runs["parent_run_id"].isna()].sort_values("started_at", ascending=False).itertuples():
+for run in parents.itertuples():
     ordered.append((run, 0))
     if unfold:
-        ordered += [(child, 1) for child in children.loc[children["parent_run_id"] == run.run_id].itertuples()]
-orphans = children.loc[~children["parent_run_id"].isin(table_runs["run_id"])]
-ordered += [(child, 1) for child in orphans.itertuples()]
+        ordered += [(child, 1) for child in children.loc[children["family"] == run.run_id].itertuples()]
 if not ordered:
     st.caption("No runs in this period — switch on *Whole engagement* to see earlier ones.")
 else:
     rows = []
     for run, depth in ordered:
+        family = story_by_run.loc[run.run_id] if not depth and run.run_id in story_by_run.index else None
         row = {
             "Run": ("↳ " if depth else "") + str(run.name),
             "Status": run.status,
+            "Excluded": bool(run.excluded),
             "Started": run.started_at.tz_convert(tz).tz_localize(None),
             "Minutes": round((run.ended_at - run.started_at).total_seconds() / 60, 1)
             if pd.notna(run.ended_at) else None,
         }
+        if metric:  # a parent carries its best child's result
+            row["Result"] = family["value"] if family is not None and run.children else run.metrics.get(metric)
+        row["Children"] = str(int(run.children)) if run.children else ""
         row.update({name: run.metrics.get(name) for name in metric_names})
         row.update({f"param: {name}": value for name, value in run.params.items()})
-        row.update({"Children": str(int(child_count.get(run.run_id, 0)) or ""), "Note": text(run.note),
+        row.update({"Note": text(run.note),
                     "Commit": (text(run.sha) or text(run.commit))[:8],
                     "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url})
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="exp_table",
                  column_config={"Started": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),
+                                "Result": st.column_config.NumberColumn(
+                                    help=f"{metric}: a parent run shows its best finished child's value"),
+                                "Excluded": st.column_config.CheckboxColumn(
+                                    help="Tagged glassbox.exclude = \"true\" in MLflow: shown, never best, no alert"),
                                 "Link": st.column_config.LinkColumn(display_text="open ↗"),
                                 "Note": st.column_config.TextColumn(width="medium")})
+    if len(parents) == MAX_ROWS:
+        st.caption(f"The newest {MAX_ROWS} runs; the chart above shows them all.")
 
 st.subheader("Compare two runs")
 choices = before_end.sort_values("started_at", ascending=False).head(MAX_CHOICES)
@@ -120,9 +132,9 @@ if len(labels) < 2:
 else:
     ids = list(labels)
     best_id = ids[0]
-    if metric and not values.empty:
-        scored = metric_values(choices, metric)
-        best_id = choices.loc[scored.idxmax() if goal == "max" else scored.idxmin(), "run_id"]
+    best_run = story.loc[story["new_best"], "value_run_id"].iloc[-1] if not counted.empty else None
+    if best_run in labels:
+        best_id = best_run
     left, right = st.columns(2)
     first = left.selectbox("Run A", ids, index=ids.index(best_id), format_func=labels.get, key="exp_a")
     second = right.selectbox("Run B", ids, index=0 if ids[0] != first else 1, format_func=labels.get, key="exp_b")

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import charts_extra, context, loaders
 from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown,
                                   hours_text, local, show_chart, source_label)
+from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, count_runs, started_in
 from glassbox.visibility import internal_origins
 
 MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
@@ -34,10 +35,15 @@ def count(frame: pd.DataFrame, *categories: str) -> int:
 
 
 COUNTED = [("Commits", ("commit",)), ("PRs merged", ("pull_request_merged",)),
-           ("Tickets moved", ("ticket_transition",)), ("Runs", ("run_finished",)),
-           ("Comments", ("comment", "review"))]
-cards([Card(label, count(rows, *cats), count(rows, *cats) - count(earlier, *cats),
-            help="Change against the working day before") for label, cats in COUNTED])
+           ("Tickets moved", ("ticket_transition",)), ("Comments", ("comment", "review"))]
+DAY_BEFORE = "Change against the working day before"
+runs = loaders.runs(ctx.source, ctx.view)
+started = started_in(runs, window.start, window.end)  # SPEC §5: top-level runs, children folded in
+event_cards = [Card(label, count(rows, *cats), count(rows, *cats) - count(earlier, *cats), help=DAY_BEFORE)
+               for label, cats in COUNTED]
+cards([*event_cards[:3], Card("Runs", len(started), len(started) - count_runs(runs, before.start, window.start),
+                              help=f"Runs started; a search's child runs fold into their parent. {DAY_BEFORE}"),
+       *event_cards[3:]])
 
 if rows.empty:
     empty_state(f"Nothing happened {window.label}.",
@@ -50,7 +56,11 @@ else:
         show_chart(charts_extra.events_by_source(totals))
     with by_person:
         st.subheader("By person")
-        people = rows.assign(what=rows["category"].map(CATEGORY_GROUPS).fillna("other"))
+        # a run is one top-level run started, not its start and finish events nor its children
+        people = rows.loc[~rows["category"].isin(RUN_EVENT_CATEGORIES)]
+        people = pd.concat([people.assign(what=people["category"].map(CATEGORY_GROUPS).fillna("other")),
+                            pd.DataFrame({"actor": started["actor"], "side": started["side"],
+                                          "id": started["run_id"], "what": "runs"})], ignore_index=True)
         table = people.pivot_table(index=["actor", "side"], columns="what", values="id", aggfunc="count",
                                    fill_value=0).reset_index()
         table["total"] = table.drop(columns=["actor", "side"]).sum(axis=1)
@@ -71,24 +81,21 @@ else:
                                 "Link": st.column_config.LinkColumn(display_text="open ↗")})
 
 st.subheader("Experiments")
-runs = loaders.runs(ctx.source, ctx.view)
-recent = runs.loc[(runs["started_at"] >= window.start)] if not runs.empty else runs
 if not ctx.config.kpi and runs.empty:
     st.caption("No experiments yet — add an `[[mlflow]]` source and a `[[kpi]]` to follow one here.")
 else:
-    kpi_cards = [Card("Runs started", len(recent)),
-                 Card("Finished", int((recent["status"] == "FINISHED").sum())),
-                 Card("Failed", int(recent["status"].isin(["FAILED", "KILLED"]).sum()))]
-    for kpi in ctx.config.kpi:
-        values = runs.loc[runs["experiment"] == kpi.experiment, "metrics"].map(lambda m, k=kpi: m.get(k.metric))
-        values = pd.to_numeric(values, errors="coerce").dropna()
-        if values.empty:
+    kpi_cards = [Card("Runs started", len(started)),
+                 Card("Finished", int((started["status"] == "FINISHED").sum())),
+                 Card("Failed", int(started["status"].isin(["FAILED", "KILLED"]).sum()))]
+    entries = loaders.experiments(ctx.source, ctx.view, window.start, window.end)[0]
+    for entry in entries:
+        kpi, best = entry.get("kpi"), entry.get("best")
+        if not kpi or not best:
             continue
-        best = values.max() if kpi.goal == "max" else values.min()
-        gap = None if kpi.target is None else round(best - kpi.target, 4)
-        kpi_cards.append(Card(f"Best {kpi.metric} · {kpi.experiment}", f"{best:.4g}", gap,
-                              help=f"Best over all runs; the delta is against the target {kpi.target}",
-                              inverse=kpi.goal == "min"))
+        gap = None if kpi["target"] is None else round(best["value"] - kpi["target"], 4)
+        kpi_cards.append(Card(f"Best {kpi['metric']} · {entry['experiment']}", f"{best['value']:.4g}", gap,
+                              help=f"Best finished run so far (excluded runs never count); the delta is against "
+                                   f"the target {kpi['target']}", inverse=kpi["goal"] == "min"))
     cards(kpi_cards)
 
 st.subheader("Waiting")

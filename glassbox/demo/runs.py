@@ -1,7 +1,8 @@
 """The demo's real MLflow store: the churn experiment's story, run by run.
 
-A baseline, a hyperparameter sweep, a feature set whose validation AUC was inflated by leakage (the
-same customers in train and validation), the fix and its honest number, the work that reaches the
+A baseline, a hyperparameter sweep (one parent run with a child per candidate, as a search logs it),
+a feature set whose validation AUC was inflated by leakage (the same customers in train and
+validation; tagged ``glassbox.exclude`` once found, so it is never the best), the fix and its honest number, the work that reaches the
 0.85 target, and this morning's retrain that drops below the best by more than the alert threshold.
 Runs carry the commit they were trained from, their ticket, a note, and 20 steps of ``val_auc``,
 all written through ``MlflowClient`` so the MLflow connector reads a store like any other.
@@ -37,6 +38,8 @@ class RunPlan:
     params: dict[str, str] = field(default_factory=dict)
     note: str | None = None
     status: str = "FINISHED"
+    parent: str | None = None  # the name of the plan this run is a child of
+    excluded: bool = False  # tagged glassbox.exclude = "true": the team disowns it
 
 
 def story_runs(c: Clock) -> list[RunPlan]:
@@ -50,14 +53,17 @@ def story_runs(c: Clock) -> list[RunPlan]:
         RunPlan("baseline-logreg", LINH, c.at(16, "14:00"), 18, "baseline", "CHURN-1", 0.781,
                 {"model": "logistic_regression", "C": "1.0", "max_iter": "1000"},
                 "Baseline for CHURN-1: logistic regression on plan, tenure and last-month usage."),
+        RunPlan("gbm-sweep", MINH, c.at(11, "15:55"), 5 * 60, "sweep", "CHURN-4", None,
+                {"sweep": "sweeps/gbm.yaml", "candidates": str(len(sweep))},
+                "Sweep over learning rate and leaves; the candidates are its child runs."),
         *(RunPlan(f"gbm-sweep-{index + 1:02d}", MINH, c.at(11, f"{16 + index}:00"), 35, "sweep", "CHURN-4",
-                  auc, {**gbm, "learning_rate": str(lr), "num_leaves": str(leaves)})
+                  auc, {**gbm, "learning_rate": str(lr), "num_leaves": str(leaves)}, parent="gbm-sweep")
           for index, (lr, leaves, auc) in enumerate(sweep)),
         RunPlan("gbm-features-v2", HOA, c.at(10, "09:00"), 42, "features_v2", "CHURN-3", 0.842,
                 {**gbm, "learning_rate": "0.05", "features": "v2"},
                 "LEAKAGE — do not use. Rows were split at random, so the same customer appeared in train and"
                 " validation; this AUC is inflated. Found after Dan's question on CHURN-5, fixed by splitting"
-                " by customer_id (run gbm-group-split)."),
+                " by customer_id (run gbm-group-split).", excluded=True),
         RunPlan("gbm-dart-trial", MINH, c.at(7, "13:00"), 95, "dart", None, 0.803,
                 {**gbm, "boosting_type": "dart", "drop_rate": "0.1"},
                 "DART is three times slower for no gain; PR #6 closed."),
@@ -95,15 +101,20 @@ def build_tracking_store(folder: Path, clock: Clock, shas: dict[str, str]) -> st
     experiment_id = client.create_experiment(EXPERIMENT, artifact_location=(folder / "mlartifacts").resolve().as_uri(),
                                              tags={"team": "Lotus Data", "client": "Acme"})
     rng = random.Random(SEED)
+    run_ids: dict[str, str] = {}
     for plan in sorted(story_runs(clock), key=lambda p: p.start):
-        _log_run(client, experiment_id, plan, shas, rng)
+        run_ids[plan.name] = _log_run(client, experiment_id, plan, shas, rng, run_ids)
     return uri
 
 
 def _log_run(client: MlflowClient, experiment_id: str, plan: RunPlan, shas: dict[str, str],
-             rng: random.Random) -> None:
+             rng: random.Random, run_ids: dict[str, str]) -> str:
     tags = {"mlflow.user": plan.user.mlflow_user or plan.user.login, "mlflow.source.type": "LOCAL",
             "mlflow.source.name": "src/churn/train.py"}
+    if plan.parent:
+        tags["mlflow.parentRunId"] = run_ids[plan.parent]
+    if plan.excluded:
+        tags["glassbox.exclude"] = "true"
     if plan.commit:
         tags["mlflow.source.git.commit"] = shas[plan.commit]
     if plan.ticket:
@@ -118,6 +129,7 @@ def _log_run(client: MlflowClient, experiment_id: str, plan: RunPlan, shas: dict
                      params=[Param(key, value) for key, value in sorted(plan.params.items())],
                      tags=[RunTag("team", "lotus")])
     client.set_terminated(run.info.run_id, status=plan.status, end_time=end_ms)
+    return run.info.run_id
 
 
 def _history(plan: RunPlan, start_ms: int, end_ms: int, rng: random.Random) -> list[Metric]:

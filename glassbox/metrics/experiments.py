@@ -1,31 +1,26 @@
 """The experiments' story: runs over time, the best so far per KPI, what changed, and metric drops.
 
-For each ``[[kpi]]`` (an experiment, a metric and a goal), runs are taken in start order; a run
-counts toward "best" only when it FINISHED with that metric. Each run is compared with the best run
-before it: which parameters it changed, whether it set a new best, and whether it fell more than
-``alert_drop`` (a fraction of the best's magnitude) below it — a ``metric_drop`` alert.
-Loops here run over runs of one experiment (hundreds to thousands), never over all events.
+For each ``[[kpi]]`` (an experiment, a metric and a goal), top-level runs are taken in start order,
+each carrying its family's result (:mod:`glassbox.metrics.runs`: children fold into their parent,
+only FINISHED, non-excluded runs may be best). Each run is compared with the best run before it:
+which parameters it changed, whether it set a new best, and whether it fell more than
+``alert_drop`` (a fraction of the best's magnitude) below it — a ``metric_drop`` alert; an excluded
+run never alerts. Loops here run over runs of one experiment (hundreds to thousands), never over all events.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
 import pandas as pd
 
 from glassbox.config import Kpi
+from glassbox.metrics.runs import family_results, may_be_best, started_in, top_level, with_families
 
 STORY_COLUMNS = ("run_id", "name", "started_at", "status", "actor", "value", "counted", "new_best",
                  "best_so_far", "best_run_id", "previous_best", "previous_best_run_id", "param_diff",
-                 "drop", "drop_fraction", "met", "note", "commit", "sha", "tickets", "url")
-
-
-def _value(metrics: object, name: str) -> float | None:
-    value = metrics.get(name) if isinstance(metrics, dict) else None
-    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
+                 "drop", "drop_fraction", "met", "note", "commit", "sha", "tickets", "url",
+                 "excluded", "children", "value_run_id")
 
 
 def is_better(value: float, than: float, goal: str) -> bool:
@@ -55,15 +50,21 @@ def param_diff(before: dict | None, after: dict | None) -> dict[str, dict[str, o
 
 
 def kpi_story(runs: pd.DataFrame, kpi: Kpi) -> pd.DataFrame:
-    """One row per run of ``kpi.experiment``, oldest first, judged against the best run before it.
+    """One row per top-level run of ``kpi.experiment``, oldest first, judged against the best run before it.
 
-    ``runs`` comes from :func:`glassbox.metrics.linking.runs_frame`. ``counted`` says whether the run
-    takes part in "best" (FINISHED with a finite value). ``param_diff`` is against the previous best.
+    ``runs`` comes from :func:`glassbox.metrics.linking.runs_frame` (family columns from
+    :func:`glassbox.metrics.runs.with_families` are added when missing). ``value`` is the family's
+    result and ``value_run_id`` the member holding it; ``counted`` says whether the run takes part in
+    "best" (FINISHED, not excluded, with a finite value); ``children`` how many runs fold into it.
+    ``param_diff`` is against the previous best.
     """
-    story = runs.loc[runs["experiment"] == kpi.experiment].sort_values("started_at", kind="stable")
-    story = story.reset_index(drop=True)
-    value = pd.Series([_value(metrics, kpi.metric) for metrics in story["metrics"]], dtype=float)
-    counted = (story["status"] == "FINISHED").to_numpy() & value.notna().to_numpy()
+    table = runs if "family" in runs else with_families(runs)
+    mine = table.loc[table["experiment"] == kpi.experiment]
+    results = family_results(mine, kpi.metric, kpi.goal)
+    story = top_level(mine).sort_values("started_at", kind="stable").reset_index(drop=True)
+    value = pd.Series(results["value"].reindex(story["run_id"]).to_numpy(dtype=float))
+    eligible = results["eligible"].reindex(story["run_id"]).fillna(False).to_numpy(dtype=bool)
+    counted = may_be_best(story).to_numpy() & eligible & value.notna().to_numpy()
     sign = 1.0 if kpi.goal == "max" else -1.0
     scored = (sign * value).where(counted)
     best_so_far = scored.cummax().ffill() * sign
@@ -73,7 +74,9 @@ def kpi_story(runs: pd.DataFrame, kpi: Kpi) -> pd.DataFrame:
     previous_index = best_index.shift(1)
     fraction = sign * (previous_best - value) / previous_best.abs().replace(0.0, 1.0)
     drop = pd.Series(counted) & previous_best.notna() & (fraction > kpi.alert_drop)
-    out = story.loc[:, ["run_id", "name", "started_at", "status", "actor", "note", "commit", "sha", "tickets", "url"]]
+    out = story.loc[:, ["run_id", "name", "started_at", "status", "actor", "note", "commit", "sha", "tickets", "url",
+                        "excluded", "children"]]
+    out["value_run_id"] = list(results["value_run_id"].reindex(story["run_id"]))
     out["value"] = value.astype(object).where(value.notna(), None)
     out["counted"] = counted
     out["new_best"] = new_best
@@ -82,7 +85,7 @@ def kpi_story(runs: pd.DataFrame, kpi: Kpi) -> pd.DataFrame:
     out["previous_best"] = _objects(previous_best)
     out["previous_best_run_id"] = _pick(story["run_id"], previous_index)
     params = story["params"].to_numpy()
-    out["param_diff"] = [param_diff(params[int(i)], after) if i == i else {}
+    out["param_diff"] = [param_diff(params[int(i)], after) if pd.notna(i) else {}
                          for i, after in zip(previous_index.to_numpy(), params, strict=True)]
     out["drop"] = drop
     out["drop_fraction"] = _objects(fraction.where(drop))
@@ -98,7 +101,7 @@ def _objects(values: pd.Series) -> pd.Series:
 def _pick(items: pd.Series, positions: pd.Series) -> list[object]:
     """``items`` at each float position (NaN gives None)."""
     values = items.to_numpy()
-    return [values[int(i)] if i == i else None for i in positions.to_numpy()]
+    return [values[int(i)] if pd.notna(i) else None for i in positions.to_numpy()]
 
 
 def _in(moments: pd.Series, start: datetime, end: datetime) -> pd.Series:
@@ -109,12 +112,13 @@ def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
                         end: datetime) -> tuple[list[dict], list[dict], dict[tuple[str, str], pd.DataFrame]]:
     """SPEC §5's ``experiments`` and ``alerts`` for ``[start, end)``, plus each KPI's story up to ``end``.
 
-    One ``experiments`` entry per KPI (``runs`` = runs of its experiment started in the period,
+    One ``experiments`` entry per KPI (``runs`` = top-level runs of its experiment started in the period,
     ``best`` = the best counted run started before the period's end), and one with ``best`` and
     ``kpi`` null for each other experiment with runs in the period. Alerts are the period's drops.
     """
+    runs = runs if "family" in runs else with_families(runs)
     before_end = runs.loc[runs["started_at"] < end]
-    in_period = runs.loc[_in(runs["started_at"], start, end)]
+    in_period = started_in(runs, start, end)
     entries, alerts, stories = [], [], {}
     for kpi in kpis:
         story = kpi_story(before_end, kpi)

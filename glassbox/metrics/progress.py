@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from glassbox.config import Config
+from glassbox.metrics.runs import top_level_run_starts
 from glassbox.metrics.working_hours import previous_working_day
 
 SIDES = ("team", "client", "bot")
@@ -34,14 +35,17 @@ def local_days(moments: pd.Series, tz: str) -> pd.Series:
 def daily_progress(events: pd.DataFrame, tz: str, start: datetime, end: datetime) -> pd.DataFrame:
     """One row per day in ``[start, end)`` and side: commits, PRs merged, tickets moved, runs, active people.
 
-    ``tickets_moved`` counts distinct tickets with a transition that day; ``runs`` counts runs started;
+    ``tickets_moved`` counts distinct tickets with a transition that day; ``runs`` counts top-level
+    runs started (:mod:`glassbox.metrics.runs`: a search's children fold into their parent);
     ``active_people`` counts distinct actors with any event. Days without activity have zeros.
     """
     window = events.loc[(events["occurred_at"] >= start) & (events["occurred_at"] < end)]
+    runs = top_level_run_starts(events).reindex(window.index)
     frame = pd.DataFrame({
         "day": local_days(window["occurred_at"], tz),
         "side": window["side"],
         "category": window["category"],
+        "run": runs,
         "thread": window["thread"],
         "actor": window["actor"],
     })
@@ -50,7 +54,7 @@ def daily_progress(events: pd.DataFrame, tz: str, start: datetime, end: datetime
         "commits": frame.loc[frame["category"] == "commit"].groupby(keys).size(),
         "pull_requests_merged": frame.loc[frame["category"] == "pull_request_merged"].groupby(keys).size(),
         "tickets_moved": frame.loc[frame["category"] == "ticket_transition"].groupby(keys)["thread"].nunique(),
-        "runs": frame.loc[frame["category"] == "run_started"].groupby(keys).size(),
+        "runs": frame.loc[frame["run"]].groupby(keys).size(),
         "active_people": frame.groupby(keys)["actor"].nunique(),
     })
     grid = pd.MultiIndex.from_product([_days(start, end, tz), SIDES], names=keys)
@@ -69,16 +73,19 @@ def since_previous_working_day(events: pd.DataFrame, config: Config, now: dateti
     """What happened from the start of the team's previous working day (engagement time zone) to ``now``.
 
     Returns ``since`` (ISO), and lists ``commits``, ``pull_requests_merged``, ``tickets_moved``,
-    ``tickets_resolved``, ``runs`` of ``{at, actor, side, thread, title, url}`` items, newest first.
+    ``tickets_resolved``, ``runs`` (top-level runs started) of ``{at, actor, side, thread, title, url}``
+    items, newest first.
     """
     zone = ZoneInfo(config.engagement.timezone)
     today = pd.Timestamp(now).tz_convert(zone).date()
     since = datetime.combine(previous_working_day(today, config.team), time(0), tzinfo=zone)
     window = events.loc[(events["occurred_at"] >= since) & (events["occurred_at"] <= pd.Timestamp(now))]
     window = window.sort_values("occurred_at", ascending=False, kind="stable")
+    runs = top_level_run_starts(events).reindex(window.index)
     result: dict[str, object] = {"since": since.isoformat()}
     for name, categories in RECENT_CATEGORIES.items():
-        result[name] = items(window.loc[window["category"].isin(categories)], config.engagement.timezone)
+        chosen = window["category"].isin(categories) & (runs if name == "runs" else True)
+        result[name] = items(window.loc[chosen], config.engagement.timezone)
     return result
 
 

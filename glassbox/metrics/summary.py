@@ -19,14 +19,16 @@ specified. Extra keys (not in the spec; the ``json`` format may keep or drop the
   runs, active_people}`` (:func:`glassbox.metrics.progress.daily_progress`).
 - ``experiment_runs``: per KPI ``{experiment, metric, goal, target, runs: [...]}``, each run
   ``{run_id, name, started_at, status, value, best_so_far, new_best, drop, param_diff, note,
-  commit, tickets, url}`` for the period's runs and every earlier run that set a new best (the
-  experiments' story, bounded however long the history).
+  commit, tickets, url, excluded, children, value_run_id}`` for the period's top-level runs and
+  every earlier run that set a new best (the experiments' story, bounded however long the
+  history); ``value`` is the family's result, held by the child ``value_run_id``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -36,6 +38,7 @@ from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_waits, summarize
 from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links, links_summary
 from glassbox.metrics.progress import daily_progress, items
+from glassbox.metrics.runs import count_runs, run_table, top_level
 from glassbox.periods import Period
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
@@ -54,7 +57,7 @@ COUNTED = {
 WAITING_ON = {"client_response": "team", "ticket_pickup": "team", "client_turnaround": "client",
               "pr_pickup": "reviewers"}
 _STORY_FIELDS = ("run_id", "name", "status", "value", "best_so_far", "new_best", "drop", "param_diff",
-                 "note", "commit", "tickets", "url")
+                 "note", "commit", "tickets", "url", "excluded", "children", "value_run_id")
 
 
 def build_report(store: Store, config: Config, period: Period, view: str = "team",
@@ -84,7 +87,10 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
     if samples is None:
         samples = compute_all_latencies(events, config, now, links)
     previous = period.previous()
-    entries, alerts, stories = experiments_summary(links.runs, config.kpi, period.start, period.end)
+    runs = run_table(links.runs, events)
+    entries, alerts, stories = experiments_summary(runs, config.kpi, period.start, period.end)
+    # SPEC §5: a run is a top-level run everywhere, the links' run figures included
+    links = replace(links, runs=top_level(runs))
     return {
         "engagement": config.engagement.name,
         "view": view,
@@ -126,10 +132,11 @@ def _between(moments: pd.Series, start: datetime, end: datetime) -> pd.Series:
 
 
 def counts(events: pd.DataFrame, links: Links, start: datetime, end: datetime) -> dict[str, int]:
-    """SPEC §5 ``counts`` for ``[start, end)``; ``runs`` counts runs started in the period."""
+    """SPEC §5 ``counts`` for ``[start, end)``; ``runs`` counts top-level runs started in the period
+    (:mod:`glassbox.metrics.runs`)."""
     window = events.loc[_between(events["occurred_at"], start, end), "category"].value_counts()
     out = {name: int(window.get(category, 0)) for name, category in COUNTED.items()}
-    out["runs"] = int(_between(links.runs["started_at"], start, end).sum())
+    out["runs"] = count_runs(links.runs, start, end)
     return out
 
 

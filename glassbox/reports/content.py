@@ -86,6 +86,14 @@ class Waiting:
     oldest_hours: float | None
 
 
+@dataclass(frozen=True)
+class RunListing:
+    """The runs a report lists for one experiment, and how many more the period had."""
+
+    runs: list[dict[str, Any]]
+    more: int
+
+
 @dataclass
 class ReportContent:
     """The report dict plus the extras the renderers show; frames are empty when unknown.
@@ -173,17 +181,31 @@ class ReportContent:
     def links(self) -> dict[str, int]:
         return dict(self.report.get("links", {}))
 
-    def period_runs(self, experiment: dict[str, Any]) -> list[dict[str, Any]]:
-        """The runs of the period behind one entry of ``experiments``, newest first (at most a page)."""
+    def run_listing(self, experiment: dict[str, Any]) -> RunListing:
+        """The period's runs behind one entry of ``experiments``, newest first, at most :data:`MAX_LISTED`.
+
+        Runs are top-level runs (a search's children are folded into their parent, which carries
+        its best child's value). The experiment's best run, new bests and runs that raised an alert
+        are always listed, even past the limit; ``more`` counts the runs left out.
+        """
         start = _local(self.report["period"]["start"], self.timezone)
         end = _local(self.report["period"]["end"], self.timezone)
         key = (experiment.get("experiment"), _kpi_metric(experiment))
+        best = (experiment.get("best") or {}).get("run_id")
         for story in self.report.get("experiment_runs") or []:
             if (story.get("experiment"), story.get("metric")) == key:
                 runs = [run for run in story.get("runs", [])
-                        if run.get("started_at") and start <= _local(run["started_at"], self.timezone) < end]
-                return [{**run, "note": clip(run.get("note"))} for run in runs[::-1][:MAX_LISTED]]
-        return []
+                        if run.get("started_at") and start <= _local(run["started_at"], self.timezone) < end][::-1]
+                kept = {index for index, run in enumerate(runs)
+                        if run.get("new_best") or run.get("drop") or (best and run.get("run_id") == best)}
+                for index in range(len(runs)):
+                    if len(kept) >= MAX_LISTED:
+                        break
+                    kept.add(index)
+                listed = [{**run, "note": clip(run.get("note")), "changes": clip(changes(run.get("param_diff")))}
+                          for index, run in enumerate(runs) if index in kept]
+                return RunListing(listed, len(runs) - len(listed))
+        return RunListing([], 0)
 
     def runs_of(self, experiment: dict[str, Any]) -> pd.DataFrame | None:
         """The KPI runs (``at, value, run``) behind one entry of ``experiments``, if known."""

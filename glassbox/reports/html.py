@@ -25,7 +25,6 @@ from glassbox.reports.content import (
     MAX_LISTED,
     ReportContent,
     arrow,
-    changes,
     format_hours,
     format_value,
     kpi_sentence,
@@ -46,8 +45,7 @@ def _environment() -> jinja2.Environment:
     folder = resources.files("glassbox.reports") / "templates"
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    environment.filters.update(hours=format_hours, value=format_value, arrow=arrow, http_url=http_url,
-                               changes=changes)
+    environment.filters.update(hours=format_hours, value=format_value, arrow=arrow, http_url=http_url)
     return environment
 
 

@@ -18,7 +18,6 @@ from glassbox.reports.content import (
     MAX_LISTED,
     ReportContent,
     arrow,
-    changes,
     format_hours,
     format_value,
     kpi_sentence,
@@ -110,8 +109,10 @@ def _experiments(content: ReportContent) -> str:
                   f"{experiment.get('runs', 0)} runs in this period. {escape(kpi_sentence(experiment))}"]
         if best.get("run_id"):
             lines.append(f"Best run: `{escape(best['run_id'])}`.")
-        for run in content.period_runs(experiment):
-            lines.append(_run_line(run))
+        listing = content.run_listing(experiment)
+        lines += [_run_line(run) for run in listing.runs]
+        if listing.more:
+            lines.append(f"- …and {listing.more} more run{'' if listing.more == 1 else 's'}.")
         runs = content.runs_of(experiment)
         if runs is not None and not runs.empty:
             lines += ["", f"{escape(best.get('metric', 'KPI'))} per run: `{sparkline(runs.sort_values('at')['value'].tolist(), from_zero=False)}`"]
@@ -121,11 +122,15 @@ def _experiments(content: ReportContent) -> str:
 def _run_line(run: dict) -> str:
     """One run of the period: its value, whether it was a new best, what changed, its note."""
     parts = [f"- `{escape(run.get('name') or run.get('run_id', ''))}`: {format_value(run.get('value'))}"]
+    if run.get("children"):
+        parts.append(f"best of {run['children']} child runs")
+    if run.get("excluded"):
+        parts.append("excluded (never counted as best)")
     if run.get("new_best"):
         parts.append("**new best**")
     if run.get("drop"):
         parts.append("▼ fell below the best")
-    diff = changes(run.get("param_diff"))
+    diff = run.get("changes")
     if diff:
         parts.append(f"changed {escape(diff)}")
     if run.get("note"):
