@@ -120,9 +120,17 @@ def client_turnaround(events: pd.DataFrame, team: Team) -> pd.DataFrame:
 
 
 def _ticket_states(events: pd.DataFrame) -> pd.DataFrame:
-    """Per ticket: ``created_at``, created category, first in-progress, first done and resolving times."""
+    """Per ticket: ``created_at``, created category, first in-progress, first done and resolving times.
+
+    ``created_category`` is the category the ticket was created in (the connector reads it from the
+    changelog; see :mod:`connectors.jira`). ``has_history`` says whether any status change of the
+    ticket is recorded (by anyone, bots too): without one, the created category is only the current
+    status. ``resolved_at`` is the resolving transition, else the ticket's ``ticket_resolved`` event
+    (Jira's ``resolutiondate`` for a done ticket whose history records no move into done).
+    """
     people = _people(events)
     created = people.loc[people["category"] == "ticket_created"]
+    resolved = people.loc[people["category"] == "ticket_resolved"]
     moves = people.loc[people["category"] == "ticket_transition"].copy()
     moves["to"] = attr(moves, "to_category")
     moves["from"] = attr(moves, "from_category")
@@ -136,7 +144,9 @@ def _ticket_states(events: pd.DataFrame) -> pd.DataFrame:
     final_category = moves.groupby("thread")["to"].last().reindex(out.index)
     entering_done = moves.loc[(moves["to"] == "done") & (moves["from"] != "done")]
     last_entry = entering_done.groupby("thread")["occurred_at"].max().reindex(out.index)
-    out["resolved_at"] = last_entry.where(final_category == "done")
+    fallback = resolved.groupby("thread")["occurred_at"].max().reindex(out.index)
+    out["resolved_at"] = last_entry.where(final_category == "done").fillna(fallback)
+    out["has_history"] = out.index.isin(events.loc[events["category"] == "ticket_transition", "thread"])
     for column in ("created_at", "first_progress", "first_done", "resolved_at"):
         out[column] = pd.to_datetime(out[column], utc=True)
     return out.reset_index()
@@ -145,20 +155,24 @@ def _ticket_states(events: pd.DataFrame) -> pd.DataFrame:
 def ticket_pickup(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     """How long a new ticket waits before someone starts on it.
 
-    Starts: the ticket is created (in a to-do status; one created already in progress or done has
-    no pickup wait). Ends: its first transition into an "in progress" status (Jira category
-    ``indeterminate``). Abandoned: a ticket moved to done before ever being in progress.
+    Starts: the ticket is created in a to-do status — the status it was *created in*, which the
+    connector takes from the ``from`` side of the first status change in its changelog (the current
+    status only for a ticket with no recorded status change). A ticket still in to-do is an open
+    wait; once picked up it is a completed sample, whatever its status now. One created already in
+    progress or done has no pickup wait. Ends: its first transition into an "in progress" status
+    (Jira category ``indeterminate``). Abandoned: a ticket done (a move into done, else its
+    ``resolutiondate``) before ever being in progress.
     Excludes: tickets created by bots and transitions made by bots.
     """
     states = _ticket_states(events)
     states = states.loc[states["created_at"].notna() & ~states["created_category"].isin(("indeterminate", "done"))]
-    skipped = states["first_done"].notna() & (states["first_progress"].isna()
-                                             | (states["first_done"] < states["first_progress"]))
+    done_at = states["first_done"].fillna(states["resolved_at"])
+    skipped = done_at.notna() & (states["first_progress"].isna() | (done_at < states["first_progress"]))
     frame = pd.DataFrame({
         "thread": states["thread"],
         "started_at": states["created_at"],
         "ended_at": states["first_progress"].where(~skipped),
-        "abandoned_at": states["first_done"].where(skipped),
+        "abandoned_at": done_at.where(skipped),
     })
     return _finish(frame, team)
 
@@ -167,13 +181,18 @@ def ticket_cycle(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     """How long a ticket takes from the start of work to its resolution.
 
     Starts: the ticket's first transition into an "in progress" status (category ``indeterminate``);
-    a ticket created already in progress starts at creation. Ends: the transition into a "done"
-    status (category ``done``, entered from another category) that left it resolved — for a ticket
-    reopened after done, its final resolution; a ticket reopened and not yet done again is open.
-    Excludes: tickets never in progress; transitions made by bots.
+    a ticket whose changelog shows it was created in progress (its first status change leaves an
+    in-progress status) starts at creation. Ends: the transition into a "done" status (category
+    ``done``, entered from another category) that left it resolved — for a ticket reopened after
+    done, its final resolution; a ticket reopened and not yet done again is open. A done ticket
+    whose history records no move into done ends at its ``resolutiondate`` (its ``ticket_resolved``).
+    Excludes: tickets never in progress; a ticket in progress (or done) with no status change
+    recorded at all — when work started is unknown, so it gives no cycle sample rather than one
+    counted from creation; transitions made by bots.
     """
     states = _ticket_states(events)
-    start = states["first_progress"].fillna(states["created_at"].where(states["created_category"] == "indeterminate"))
+    created_in_progress = states["has_history"] & (states["created_category"] == "indeterminate")
+    start = states["first_progress"].fillna(states["created_at"].where(created_in_progress))
     frame = pd.DataFrame({"thread": states["thread"], "started_at": start, "ended_at": states["resolved_at"]})
     return _finish(frame.loc[frame["started_at"].notna()], team)
 
@@ -182,7 +201,8 @@ def ticket_lead(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     """How long a ticket takes from creation to resolution.
 
     Starts: the ticket is created. Ends: the same resolving transition as :func:`ticket_cycle` (the
-    final one for a reopened ticket). Excludes: tickets created by bots; transitions made by bots.
+    final one for a reopened ticket), or the ``resolutiondate`` of a done ticket whose history records
+    no move into done. Excludes: tickets created by bots; transitions made by bots.
     """
     states = _ticket_states(events)
     frame = pd.DataFrame({"thread": states["thread"], "started_at": states["created_at"],
