@@ -30,10 +30,11 @@ answers and read timeouts, then maps what is left to the typed errors of :mod:`g
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, TypeVar
@@ -57,6 +58,7 @@ __all__ = [
     "jql_since",
     "parse_jira_time",
     "resolved_event_id",
+    "restate_ticket",
     "status_categories_from",
 ]
 
@@ -352,6 +354,40 @@ def _resolved_event(ticket: _Ticket, transitions: list[Event]) -> Event | None:
         title=f"{ticket.key} resolved: {attrs['to_status']}", url=ticket.url, refs=ticket.refs,
         labels=ticket.labels, attrs={"key": ticket.key, **attrs}, raw=raw,
     )
+
+
+def restate_ticket(created: Event, transitions: Sequence[Event],
+                   waiting_statuses: Iterable[str]) -> tuple[Event, Event | None]:
+    """A stored ticket's ``ticket_created`` and ``ticket_resolved`` as :func:`issue_to_events` makes them now.
+
+    For a store migration: the store keeps the issue (``created.raw``, without its changelog) and each
+    status change (``transitions``, each ``raw`` one changelog history, with the categories the sync
+    read from ``/status`` in its attrs), so the issue is put back together from them and normalized
+    again. Only the status the ticket was created in (``status``, ``status_category``, ``waiting``)
+    and the resolution are taken from the result: everything else of the stored events (refs an
+    epic-link field gave, mentions found with the configured ticket pattern) stays as synced.
+    """
+    categories: dict[str, str] = {}
+    for transition in transitions:
+        for item in transition.raw.get("items") or ():
+            if _is_status_change(item):
+                for side in ("from", "to"):
+                    category = transition.attrs.get(f"{side}_category")
+                    name = item.get(f"{side}String")
+                    for known in (str(item.get(side) or ""), name.casefold() if name else ""):
+                        if known and category:
+                            categories[known] = category
+    issue = {**created.raw, "changelog": {"histories": [t.raw for t in transitions]}}
+    server = (created.url or "").rsplit("/browse/", 1)[0] or created.origin
+    fresh = issue_to_events(issue, origin=created.origin, server=server, status_categories=categories,
+                            waiting_statuses=waiting_statuses)
+    at_creation = next(e for e in fresh if e.category == "ticket_created").attrs
+    restated = dataclasses.replace(created, attrs={
+        **created.attrs, **{key: at_creation[key] for key in ("status", "status_category", "waiting")}})
+    resolved = next((e for e in fresh if e.category == "ticket_resolved"), None)
+    if resolved is not None and transitions:
+        resolved = dataclasses.replace(resolved, refs=transitions[0].refs)  # the ticket's refs as synced
+    return restated, resolved
 
 
 def _comment_events(ticket: _Ticket) -> list[Event]:
