@@ -27,7 +27,8 @@ LATENCIES = ("client_response", "client_turnaround", "ticket_pickup", "ticket_cy
              "pr_pickup", "pr_merge", "commit_to_run")
 SAMPLE_COLUMNS = ("thread", "started_at", "ended_at", "abandoned_at", "hours", "working_hours")
 CLIENT_STARTS = ("ticket_created", "comment", "review")
-TEAM_ANSWERS = ("comment", "review", "ticket_transition")
+TEAM_ANSWERS = ("comment", "review", "ticket_transition", "pull_request_merged", "pull_request_closed")
+APPROVED = "APPROVED"  # a review's ``state`` that asks for nothing
 REFERRING = ("commit", "pull_request_opened", "pull_request_merged", "pull_request_closed")
 _NS_PER_HOUR = 3_600_000_000_000
 
@@ -82,13 +83,15 @@ def client_response(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     """How long the client waits for the team to answer.
 
     Starts: a client's ticket creation, comment or review on a thread, unless a client wait is
-    already open there (a second question before any answer is the same wait).
-    Ends: the next team event on the same thread — a comment, a review, a ticket transition — or a
-    team commit or pull-request event whose refs name the thread (a ticket key).
+    already open there (a second question before any answer is the same wait). An approving review
+    (state ``APPROVED``) asks for nothing and starts no wait.
+    Ends: the next team event on the same thread — a comment, a review, a ticket transition, the PR
+    merged or closed — or a team commit or pull-request event whose refs name the thread (a ticket key).
     Excludes: bots (they neither ask nor answer); client events never answer a client wait.
     """
     people = _people(events)
-    asks = people.loc[(people["side"] == "client") & people["category"].isin(CLIENT_STARTS)]
+    approvals = (people["category"] == "review") & (attr(people, "state") == APPROVED)
+    asks = people.loc[(people["side"] == "client") & people["category"].isin(CLIENT_STARTS) & ~approvals]
     team_side = people.loc[people["side"] == "team"]
     answers = team_side.loc[team_side["category"].isin(TEAM_ANSWERS)]
     referring = team_side.loc[team_side["category"].isin(REFERRING)]
