@@ -306,6 +306,21 @@ def test_oldest_open_is_measured_at_now_when_the_period_is_not_over() -> None:
     assert (summary["open"], summary["oldest_open_hours"]) == (1, 24.0)
 
 
+def test_open_waits_are_measured_at_the_period_end_or_now_whichever_is_earlier() -> None:
+    now = pd.Timestamp("2026-11-04 09:00", tz="UTC")  # a Wednesday of 2026-W45
+    assert latency.open_wait_moment(WEEK.end, now) == now
+    assert latency.open_wait_moment(WEEK.start, now) == pd.Timestamp(WEEK.start)
+
+
+def test_oldest_open_of_a_running_period_is_never_measured_into_the_future() -> None:
+    """No ``now`` given: the clock. A question asked 3 h ago in a period ending in 30 days is 3 h old."""
+    asked = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=3)
+    samples = latency.client_response(timeline(client("comment", asked.isoformat())), TEAM)
+    summary = latency.summarize(samples, asked - pd.Timedelta(days=1), asked + pd.Timedelta(days=30))
+    assert summary["open"] == 1
+    assert 3.0 <= summary["oldest_open_hours"] < 3.1  # measured now, not 30 days on (723 h)
+
+
 def test_empty_history_gives_empty_summaries_for_every_latency() -> None:
     samples = latency.compute_all_latencies(timeline(), Config())
     assert set(samples) == set(latency.LATENCIES)

@@ -14,7 +14,7 @@ wait), so a bot's comment answers nobody and a ticket a bot created has no picku
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -318,17 +318,27 @@ def _hours(value: float | None) -> float | None:
     return round(float(value), 2)
 
 
+def open_wait_moment(period_end: datetime, now: datetime | None = None) -> pd.Timestamp:
+    """The moment a period's open waits are measured at: its end, or now if it has not ended (SPEC §4).
+
+    Never later than now: measured at the end of a week still running, every oldest-open figure
+    would run days into the future. ``now`` defaults to the clock; callers that cache or test pass it.
+    """
+    moment = pd.Timestamp(now if now is not None else datetime.now(timezone.utc))
+    return min(pd.Timestamp(period_end), moment)
+
+
 def summarize(samples: pd.DataFrame, period_start: datetime, period_end: datetime,
               now: datetime | None = None) -> dict[str, object]:
     """SPEC §5's latency object for ``[period_start, period_end)``.
 
     ``n`` and the hour figures cover samples ending in the period; ``open`` counts waits started
-    before the period's end (or ``now``, if earlier) and neither ended nor abandoned by then;
-    ``oldest_open_hours`` is the longest of those, measured at that same moment. Percentiles
-    interpolate linearly; hours are rounded to 2 decimals.
+    before :func:`open_wait_moment` (the period's end, or now if earlier) and neither ended nor
+    abandoned by then; ``oldest_open_hours`` is the longest of those, measured at that same moment.
+    Percentiles interpolate linearly; hours are rounded to 2 decimals.
     """
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
-    cutoff = min(end, pd.Timestamp(now)) if now is not None else end
+    cutoff = open_wait_moment(end, now)
     ended_at = samples["ended_at"]
     done = samples.loc[ended_at.notna() & (ended_at >= start) & (ended_at < end)]
     still = samples.loc[_still_open(samples, cutoff)]
