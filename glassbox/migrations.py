@@ -61,8 +61,8 @@ def _restate_jira_tickets(conn: Connection) -> None:
         created = [e for e in events if e.category == "ticket_created" and isinstance(e.raw, dict) and "fields" in e.raw]
         if not created:
             continue
-        transitions = sorted((e for e in events if e.category == "ticket_transition"),
-                             key=lambda e: (e.occurred_at, str(e.raw.get("id") if isinstance(e.raw, dict) else "")))
+        transitions = sorted((e for e in events if e.category == "ticket_transition" and isinstance(e.raw, dict)),
+                             key=lambda e: (e.occurred_at, str(e.raw.get("id"))))
         restated, resolved = restate_ticket(created[0], transitions, waiting.get(origin, ()))
         rewritten.extend([restated, *([resolved] if resolved is not None else [])])
     counts = Store(conn.engine).write_in(conn, rewritten)
