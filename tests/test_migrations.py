@@ -266,24 +266,29 @@ def test_category_reads_use_the_version_2_index(tmp_path: Path) -> None:
 DRILL = "https://issues.apache.org/jira"
 
 
+def drill_issues_now() -> list[Event]:
+    """DRILL-38 as recorded and DRILL-1 imported without a changelog, as the connector makes them now."""
+    imported = load("drill_1.json")
+    imported["changelog"] = {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}
+    statuses = status_categories_from(load("statuses.json"))
+    return [event for raw in (load("drill_38.json"), imported)
+            for event in issue_to_events(raw, origin=DRILL, server=DRILL, status_categories=statuses)]
+
+
 def version_2_ticket_events() -> list[Event]:
-    """DRILL-38 as recorded and DRILL-1 imported without a changelog, as version 2 stored them.
+    """The same issues as version 2 stored them.
 
     Version 2 gave ``ticket_created`` the issue's current status and no ``ticket_resolved`` to a done
     ticket whose history has no move into done; everything else is what the connector still makes.
     """
-    statuses = status_categories_from(load("statuses.json"))
-    imported = load("drill_1.json")
-    imported["changelog"] = {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}
     events = []
-    for raw in (load("drill_38.json"), imported):
-        for event in issue_to_events(raw, origin=DRILL, server=DRILL, status_categories=statuses):
-            if event.category == "ticket_created":
-                current = raw["fields"]["status"]
-                event.attrs.update(status=current["name"], status_category=current["statusCategory"]["key"])
-            if event.category == "ticket_resolved" and "resolutiondate" in event.attrs:
-                continue
-            events.append(event)
+    for event in drill_issues_now():
+        if event.category == "ticket_created":
+            current = event.raw["fields"]["status"]
+            event.attrs.update(status=current["name"], status_category=current["statusCategory"]["key"])
+        if event.category == "ticket_resolved" and "resolutiondate" in event.attrs:
+            continue
+        events.append(event)
     return events
 
 
@@ -315,6 +320,8 @@ def test_version_2_store_gets_ticket_figures_from_the_created_status_and_resolut
     assert upgraded.cursor(CursorKey("jira", DRILL, "issues")) == "2015-03-09T22:43:56+00:00"
     refs = upgraded.read_refs()
     assert "DRILL-1" in set(refs.loc[refs["event_id"] == resolved_event_id(DRILL, load("drill_1.json")), "value"])
+    resynced = upgraded.write(drill_issues_now())  # what the next sync sends changes nothing
+    assert (resynced.new, resynced.updated) == (0, 0)
     upgraded.engine.dispose()
 
 
