@@ -30,10 +30,11 @@ answers and read timeouts, then maps what is left to the typed errors of :mod:`g
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, TypeVar
@@ -58,6 +59,7 @@ __all__ = [
     "jql_since",
     "parse_jira_time",
     "resolved_event_id",
+    "restate_ticket",
     "status_categories_from",
 ]
 
@@ -236,25 +238,40 @@ def _text(body: Any) -> str:
     return str(body)
 
 
+def _created_status(ticket: _Ticket) -> tuple[str | None, str | None]:
+    """The status (name, category) the ticket was created in.
+
+    The issue only reports its *current* status; the one it started in is the ``from`` side of its
+    first status change. Only a ticket with no recorded status change is taken to be in the status it
+    was created in — without that, every ticket that has moved on would look created in progress or done.
+    """
+    for history in _histories(ticket.issue):
+        for item in history.get("items") or ():
+            if _is_status_change(item):
+                name = item.get("fromString")
+                return name, ticket.category(item.get("from"), name)
+    status = ticket.fields.get("status") or {}
+    return status.get("name"), _current_category(ticket)
+
+
 def _created_event(ticket: _Ticket) -> Event:
     fields = ticket.fields
-    status = fields.get("status") or {}
     description = _text(fields.get("description"))
     summary = fields.get("summary") or ticket.key
+    status, category = _created_status(ticket)
     return ticket.event(
         "created", "ticket_created", fields["created"], fields.get("reporter") or fields.get("creator"),
         summary, body=description or None,
         refs=_mentions(ticket, summary, description),
         attrs={
             "summary": summary,
-            "status": status.get("name"),
-            "status_category": (status.get("statusCategory") or {}).get("key")
-            or ticket.category(status.get("id"), status.get("name")),
+            "status": status,
+            "status_category": category,
             "issue_type": _name(fields.get("issuetype")),
             "priority": _name(fields.get("priority")),
             "assignee": person(fields.get("assignee"))[0],
             "project": (fields.get("project") or {}).get("key") or ticket.key.rsplit("-", 1)[0],
-            "waiting": ticket.is_waiting(status.get("name")),
+            "waiting": ticket.is_waiting(status),
         },
         raw=_issue_without_activity(ticket.issue),
     )
@@ -303,28 +320,75 @@ def _transition_events(ticket: _Ticket) -> list[Event]:
     return events
 
 
-def _is_done(ticket: _Ticket) -> bool:
+def _current_category(ticket: _Ticket) -> str | None:
     status = ticket.fields.get("status") or {}
-    category = (status.get("statusCategory") or {}).get("key") or ticket.category(status.get("id"), status.get("name"))
-    return category == "done"
+    return (status.get("statusCategory") or {}).get("key") or ticket.category(status.get("id"), status.get("name"))
 
 
 def _resolved_event(ticket: _Ticket, transitions: list[Event]) -> Event | None:
-    """The last transition into a done status, as ``ticket_resolved``, while the ticket is still done."""
-    if not _is_done(ticket):
+    """``ticket_resolved`` while the ticket is done: when its history last moved it into done.
+
+    That is the last transition into a done status, provided the history ends in done. A history with
+    no such ending (an imported or migrated ticket with no changelog, a truncated one) falls back to
+    the issue's ``resolutiondate``, so a ticket done years ago is not an open wait for ever; with no
+    ``resolutiondate`` either, the last recorded move into done (if any) is all there is.
+    """
+    if _current_category(ticket) != "done":
         return None
+    status_name = (ticket.fields.get("status") or {}).get("name")
     into_done = [e for e in transitions if e.attrs["to_category"] == "done"]
-    if not into_done:
+    resolution = ticket.fields.get("resolutiondate")
+    if into_done and (transitions[-1] is into_done[-1] or not resolution):
+        last = into_done[-1]
+        at, actor, actor_ids = last.occurred_at, last.actor, last.actor_ids
+        attrs = {"to_status": last.attrs["to_status"], "transition_id": last.id}
+        raw = last.raw
+    elif resolution:
+        at, actor, actor_ids = parse_jira_time(resolution), None, ()
+        attrs = {"to_status": status_name, "resolutiondate": resolution}
+        raw = {"resolutiondate": resolution, "status": ticket.fields.get("status")}
+    else:
         return None
-    last = into_done[-1]
     return Event(
         id=resolved_event_id(ticket.origin, ticket.issue), source=SOURCE, origin=ticket.origin,
-        category="ticket_resolved", occurred_at=last.occurred_at, actor=last.actor,
-        actor_ids=last.actor_ids, thread=ticket.key, title=f"{ticket.key} resolved: {last.attrs['to_status']}",
-        url=ticket.url, refs=ticket.refs, labels=ticket.labels,
-        attrs={"key": ticket.key, "to_status": last.attrs["to_status"], "transition_id": last.id},
-        raw=last.raw,
+        category="ticket_resolved", occurred_at=at, actor=actor, actor_ids=actor_ids, thread=ticket.key,
+        title=f"{ticket.key} resolved: {attrs['to_status']}", url=ticket.url, refs=ticket.refs,
+        labels=ticket.labels, attrs={"key": ticket.key, **attrs}, raw=raw,
     )
+
+
+def restate_ticket(created: Event, transitions: Sequence[Event],
+                   waiting_statuses: Iterable[str]) -> tuple[Event, Event | None]:
+    """A stored ticket's ``ticket_created`` and ``ticket_resolved`` as :func:`issue_to_events` makes them now.
+
+    For a store migration: the store keeps the issue (``created.raw``, without its changelog) and each
+    status change (``transitions``, each ``raw`` one changelog history, with the categories the sync
+    read from ``/status`` in its attrs), so the issue is put back together from them and normalized
+    again. Only the status the ticket was created in (``status``, ``status_category``, ``waiting``)
+    and the resolution are taken from the result: everything else of the stored events (refs an
+    epic-link field gave, mentions found with the configured ticket pattern) stays as synced.
+    """
+    categories: dict[str, str] = {}
+    for transition in transitions:
+        for item in transition.raw.get("items") or ():
+            if _is_status_change(item):
+                for side in ("from", "to"):
+                    category = transition.attrs.get(f"{side}_category")
+                    name = item.get(f"{side}String")
+                    for known in (str(item.get(side) or ""), name.casefold() if name else ""):
+                        if known and category:
+                            categories[known] = category
+    issue = {**created.raw, "changelog": {"histories": [t.raw for t in transitions]}}
+    server = (created.url or "").rsplit("/browse/", 1)[0] or created.origin
+    fresh = issue_to_events(issue, origin=created.origin, server=server, status_categories=categories,
+                            waiting_statuses=waiting_statuses)
+    at_creation = next(e for e in fresh if e.category == "ticket_created").attrs
+    restated = dataclasses.replace(created, attrs={
+        **created.attrs, **{key: at_creation[key] for key in ("status", "status_category", "waiting")}})
+    resolved = next((e for e in fresh if e.category == "ticket_resolved"), None)
+    if resolved is not None and transitions:
+        resolved = dataclasses.replace(resolved, refs=transitions[0].refs)  # the ticket's refs as synced
+    return restated, resolved
 
 
 def _comment_events(ticket: _Ticket) -> list[Event]:

@@ -242,10 +242,14 @@ def alerts(source: Source, view: str, start: datetime, end: datetime) -> list[di
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
-def latency_trend(source: Source, view: str, weeks: tuple[tuple[str, datetime, datetime], ...]) -> pd.DataFrame:
-    """Per latency and week: ``latency, week, n, median_hours, p90_hours`` (SPEC §4, a sample in its end week)."""
+def latency_trend(source: Source, view: str, weeks: tuple[tuple[str, datetime, datetime], ...],
+                  now: datetime) -> pd.DataFrame:
+    """Per latency and week: ``latency, week, n, median_hours, p90_hours`` (SPEC §4, a sample in its end week).
+
+    ``open`` and ``oldest_open_hours`` are measured at each week's end or ``now``, whichever is earlier.
+    """
     samples = latency_samples(source, view)
-    rows = [{"latency": name, "week": label, **summarize(frame, start, end)}
+    rows = [{"latency": name, "week": label, **summarize(frame, start, end, now)}
             for name, frame in samples.items() for label, start, end in weeks]
     return pd.DataFrame(rows, columns=["latency", "week", "n", "median_hours", "p90_hours", "max_hours",
                                        "median_working_hours", "open", "oldest_open_hours"])

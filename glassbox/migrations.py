@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timezone
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
 from glassbox import schema
 from glassbox.errors import ConfigError
+from glassbox.events import Event, Ref
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,67 @@ def _add_category_time_index(conn: Connection) -> None:
     index.create(conn, checkfirst=True)
 
 
+TICKET_CATEGORIES = ("ticket_created", "ticket_transition", "ticket_resolved")
+
+
+def _restate_jira_tickets(conn: Connection) -> None:
+    """2 → 3: ticket figures from the status a ticket was created in, and ``resolutiondate``.
+
+    Stores synced before version 3 gave ``ticket_created`` the issue's *current* status (so every
+    ticket that had moved on had no pickup) and no ``ticket_resolved`` to a done ticket whose history
+    records no move into done. Each stored issue is normalized again from the raw payloads the store
+    kept (:func:`connectors.jira.restate_ticket`); nothing needs fetching again. Waiting statuses are
+    config, not store, so a status counts as waiting if a stored event already marked it so.
+    """
+    # imported here: the store imports this module, and the connector the store
+    from connectors.jira import restate_ticket
+    from glassbox.store import Store
+
+    stored = _stored_jira_tickets(conn)
+    waiting: dict[str, set[str]] = {}
+    for event in (e for events in stored.values() for e in events):
+        name = event.attrs.get("to_status" if event.category == "ticket_transition" else "status")
+        if event.category != "ticket_resolved" and event.attrs.get("waiting") and name:
+            waiting.setdefault(event.origin, set()).add(name)
+    rewritten = []
+    for (origin, _), events in stored.items():
+        created = [e for e in events if e.category == "ticket_created" and isinstance(e.raw, dict) and "fields" in e.raw]
+        if not created:
+            continue
+        transitions = sorted((e for e in events if e.category == "ticket_transition" and isinstance(e.raw, dict)),
+                             key=lambda e: (e.occurred_at, str(e.raw.get("id"))))
+        restated, resolved = restate_ticket(created[0], transitions, waiting.get(origin, ()))
+        rewritten.extend([restated, *([resolved] if resolved is not None else [])])
+    counts = Store(conn.engine).write_in(conn, rewritten)
+    log.info("re-normalized %d stored Jira tickets: %d events updated, %d added",
+             sum(e.category == "ticket_created" for e in rewritten), counts.updated, counts.new)
+
+
+def _stored_jira_tickets(conn: Connection) -> dict[tuple[str, str], list[Event]]:
+    """Every stored Jira ticket event with its refs, by (origin, ticket key)."""
+    table = schema.events
+    refs: dict[str, list[Ref]] = {}
+    query = (select(schema.refs).join(table, table.c.id == schema.refs.c.event_id)
+             .where(table.c.source == "jira", table.c.category.in_(TICKET_CATEGORIES)))
+    for ref in conn.execute(query).mappings():
+        refs.setdefault(ref["event_id"], []).append(Ref(ref["kind"], ref["value"]))
+    tickets: dict[tuple[str, str], list[Event]] = {}
+    rows = conn.execute(select(table).where(table.c.source == "jira", table.c.category.in_(TICKET_CATEGORIES)))
+    for row in rows.mappings():
+        moment = row["occurred_at"]
+        tickets.setdefault((row["origin"], row["thread"]), []).append(Event(
+            id=row["id"], source=row["source"], origin=row["origin"], category=row["category"],
+            occurred_at=moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc),
+            actor=row["actor"], thread=row["thread"], title=row["title"], url=row["url"], body=row["body"],
+            actor_ids=tuple(row["actor_ids"] or ()), refs=tuple(refs.get(row["id"], ())),
+            labels=tuple(row["labels"] or ()), attrs=dict(row["attrs"] or {}), raw=row["raw"],
+        ))
+    return tickets
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
+    2: _restate_jira_tickets,
 }
 
 

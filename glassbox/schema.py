@@ -5,7 +5,8 @@ upgrades an older store step by step, so a new release keeps existing data. Bump
 whenever a table, column or index changes, and add the step that brings a version-(n-1) store there.
 
 Versions: 1 the first release; 2 adds ``ix_events_category_occurred_at`` (the metrics, reports and
-client view read one category at a time over a period).
+client view read one category at a time over a period); 3 changes no table but re-normalizes stored
+Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 

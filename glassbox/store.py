@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import DateTime, Engine, Text, bindparam, cast, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Connection, DateTime, Engine, Text, bindparam, cast, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import JSON
@@ -226,36 +226,46 @@ class Store:
         cursor: tuple[CursorKey, str] | None = None,
     ) -> WriteCounts:
         """Upsert ``items``, delete ``tombstones`` and move ``cursor``, all in one transaction."""
+        what = f"writing {len(items)} events and {len(tombstones)} removals"
+        with self._errors(what), self.engine.begin() as conn:
+            return self.write_in(conn, items, tombstones, cursor)
+
+    def write_in(
+        self,
+        conn: Connection,
+        items: Sequence[Event],
+        tombstones: Sequence[Tombstone] = (),
+        cursor: tuple[CursorKey, str] | None = None,
+    ) -> WriteCounts:
+        """:meth:`write` inside the caller's transaction on ``conn`` (a migration re-deriving events)."""
         counts = WriteCounts()
         rows = {row["id"]: row for row in map(_row, items)}
         now = _now()
-        what = f"writing {len(rows)} events and {len(tombstones)} removals"
-        with self._errors(what), self.engine.begin() as conn:
-            existing = self._existing(conn, list(rows))
-            inserts, updates, refs_to_replace = [], [], []
-            for event_id, row in rows.items():
-                old = existing.get(event_id)
-                if old is not None and row["category"] == "commit" and set(old["sources"]) - {row["source"]}:
-                    row = _merge_commit(old, row)
-                params = _db_params(row, now)
-                if old is None:
-                    inserts.append(params)
-                elif old["content_hash"] != params["content_hash"]:
-                    params["b_id"] = params.pop("id")
-                    updates.append(params)
-                else:
-                    continue
-                refs_to_replace.append(event_id)
-            if inserts:
-                conn.execute(insert(schema.events).values(self._json_params), inserts)
-            if updates:
-                statement = update(schema.events).where(schema.events.c.id == bindparam("b_id"))
-                conn.execute(statement.values(self._json_params), updates)
-            self._replace_refs(conn, refs_to_replace, {e.id: e for e in items}, existing)
-            counts.new, counts.updated = len(inserts), len(updates)
-            counts.deleted = self._delete(conn, [t.event_id for t in tombstones])
-            if cursor is not None:
-                self._save_cursor(conn, cursor[0], cursor[1], now)
+        existing = self._existing(conn, list(rows))
+        inserts, updates, refs_to_replace = [], [], []
+        for event_id, row in rows.items():
+            old = existing.get(event_id)
+            if old is not None and row["category"] == "commit" and set(old["sources"]) - {row["source"]}:
+                row = _merge_commit(old, row)
+            params = _db_params(row, now)
+            if old is None:
+                inserts.append(params)
+            elif old["content_hash"] != params["content_hash"]:
+                params["b_id"] = params.pop("id")
+                updates.append(params)
+            else:
+                continue
+            refs_to_replace.append(event_id)
+        if inserts:
+            conn.execute(insert(schema.events).values(self._json_params), inserts)
+        if updates:
+            statement = update(schema.events).where(schema.events.c.id == bindparam("b_id"))
+            conn.execute(statement.values(self._json_params), updates)
+        self._replace_refs(conn, refs_to_replace, {e.id: e for e in items}, existing)
+        counts.new, counts.updated = len(inserts), len(updates)
+        counts.deleted = self._delete(conn, [t.event_id for t in tombstones])
+        if cursor is not None:
+            self._save_cursor(conn, cursor[0], cursor[1], now)
         return counts
 
     def _existing(self, conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:

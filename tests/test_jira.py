@@ -12,10 +12,11 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from jira_server import FakeJira, account_id, cloudify, drill_issues, load
 from pydantic import SecretStr
@@ -32,11 +33,16 @@ from connectors.jira import (
     status_categories_from,
 )
 from glassbox import schema
-from glassbox.config import load_config
+from glassbox.config import Config, load_config
 from glassbox.errors import AuthError, ConfigError, SourceError, SourceUnavailable
 from glassbox.events import Event, Ref, Tombstone
+from glassbox.metrics.latency import compute_all_latencies, summarize
+from glassbox.metrics.linking import build_links
+from glassbox.metrics.summary import counts
+from glassbox.periods import iso_week
 from glassbox.store import CursorKey, Store
 from glassbox.sync import sync_connector, sync_sources
+from glassbox.timeline import load_timeline
 
 ORIGIN = "https://issues.apache.org/jira"
 USER, TOKEN = "alice@acme.example", "s3cret-token"
@@ -111,7 +117,7 @@ def test_recorded_issue_becomes_created_transitions_resolved_and_comments() -> N
     assert created.occurred_at == datetime(2013, 2, 24, 2, 4, 42, 952000, tzinfo=timezone.utc)
     assert (created.actor, created.thread, created.title) == ("chrismerrick", "DRILL-38", "Limit ROP Unit Tests")
     assert created.attrs == {
-        "key": "DRILL-38", "summary": "Limit ROP Unit Tests", "status": "Closed", "status_category": "done",
+        "key": "DRILL-38", "summary": "Limit ROP Unit Tests", "status": "Open", "status_category": "new",
         "issue_type": "Sub-task", "priority": "Major", "assignee": "cmerrick", "project": "DRILL", "waiting": False}
     moves = [(e.attrs["from_status"], e.attrs["to_status"], e.attrs["from_category"], e.attrs["to_category"], e.actor)
              for e in by_category(events, "ticket_transition")]
@@ -234,6 +240,107 @@ def test_unknown_statuses_fall_back_to_the_issues_own_category() -> None:
     moves = [(e.attrs["from_category"], e.attrs["to_category"]) for e in by_category(events, "ticket_transition")]
     assert moves == [(None, None), (None, "done")]  # only Closed is described by the issue itself
     assert len(by_category(events, "ticket_resolved")) == 1
+
+
+# -- ticket figures on real histories ----------------------------------------------------------
+# DRILL-38 as recorded: created 2013-02-24T02:04:42.952Z in Open, Open → In Progress at 17:43:46.087Z,
+# In Progress → Closed at 2013-02-25T04:02:52.996Z, resolutiondate 2013-02-25T04:02:52.954Z.
+DRILL_38_PICKUP = (15 * 3600 + 39 * 60 + 3.135) / 3600  # 02:04:42.952 → 17:43:46.087 = 15 h 39 min 3.135 s
+DRILL_38_CYCLE = (10 * 3600 + 19 * 60 + 6.909) / 3600  # 17:43:46.087 → 04:02:52.996 next day
+DRILL_38_LEAD = (25 * 3600 + 58 * 60 + 10.044) / 3600  # 02:04:42.952 → 04:02:52.996 next day
+
+
+def latencies_in(store: Store, *raws: dict[str, Any], now: datetime | None = None) -> dict[str, pd.DataFrame]:
+    """Store the issues' events (a later raw of the same issue is the next sync) and measure them."""
+    for raw in raws:
+        events = events_of(raw)
+        tombstones = [] if by_category(events, "ticket_resolved") else [Tombstone(resolved_event_id(ORIGIN, raw))]
+        store.write(events, tombstones)
+    return compute_all_latencies(load_timeline(store, Config()), Config(), now)
+
+
+def hours_of(samples: pd.DataFrame) -> list[tuple[str, float | None]]:
+    return [(thread, None if pd.isna(hours) else round(float(hours), 4))
+            for thread, hours in zip(samples["thread"], samples["hours"], strict=True)]
+
+
+def status(name: str) -> dict[str, Any]:
+    return next(s for s in load("statuses.json") if s["name"] == name)
+
+
+def drill_38_before_pickup() -> dict[str, Any]:
+    """DRILL-38 as a sync at 2013-02-24T10:00Z saw it: still Open, only its first (assignee) history."""
+    raw = issue("DRILL-38")
+    raw["fields"].update(status=status("Open"), resolutiondate=None, updated="2013-02-24T17:00:58.268+0000")
+    raw["changelog"]["histories"] = raw["changelog"]["histories"][:1]
+    raw["changelog"]["total"] = raw["changelog"]["maxResults"] = 1
+    return raw
+
+
+def test_ticket_created_in_to_do_has_its_pickup_although_it_is_closed_now(store: Store) -> None:
+    samples = latencies_in(store, issue("DRILL-38"))
+    assert hours_of(samples["ticket_pickup"]) == [("DRILL-38", round(DRILL_38_PICKUP, 4))]  # 15.6509 h
+    assert round(DRILL_38_PICKUP, 2) == 15.65
+    assert hours_of(samples["ticket_cycle"]) == [("DRILL-38", round(DRILL_38_CYCLE, 4))]  # 10.3186 h
+    assert hours_of(samples["ticket_lead"]) == [("DRILL-38", round(DRILL_38_LEAD, 4))]  # 25.9695 h
+
+
+def test_ticket_still_in_to_do_is_an_open_pickup_that_completes_after_it_moves_on(store: Store) -> None:
+    now = datetime(2013, 2, 24, 12, tzinfo=timezone.utc)
+    week = iso_week(date(2013, 2, 24), ZoneInfo("UTC"))  # Mon 02-18 .. Mon 02-25
+    waiting = latencies_in(store, drill_38_before_pickup(), now=now)["ticket_pickup"]
+    # open since 02:04:42.952, measured at 12:00: 9 h 55 min 17.048 s = 9.92 h
+    assert summarize(waiting, week.start, week.end, now)["open"] == 1
+    assert summarize(waiting, week.start, week.end, now)["oldest_open_hours"] == 9.92
+    picked_up = latencies_in(store, issue("DRILL-38"))["ticket_pickup"]  # the next sync: now Closed
+    assert hours_of(picked_up) == [("DRILL-38", round(DRILL_38_PICKUP, 4))]
+
+
+def test_imported_ticket_without_history_resolves_at_its_resolutiondate(store: Store) -> None:
+    """DRILL-1 imported with no changelog: Resolved, resolutiondate 2014-05-28T22:58:39.042Z."""
+    raw = issue("DRILL-1")
+    raw["changelog"] = {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}
+    resolved, = by_category(events_of(raw), "ticket_resolved")
+    assert resolved.occurred_at == datetime(2014, 5, 28, 22, 58, 39, 42000, tzinfo=timezone.utc)
+    assert resolved.attrs == {"key": "DRILL-1", "to_status": "Resolved",
+                              "resolutiondate": "2014-05-28T22:58:39.042+0000"}
+    samples = latencies_in(store, raw)
+    # created 2012-09-05T16:34:55.991Z: 630 days 6 h 23 min 43.051 s later = 15126.3953 h
+    assert hours_of(samples["ticket_lead"]) == [("DRILL-1", round((630 * 24 * 3600 + 6 * 3600 + 23 * 60 + 43.051) / 3600, 4))]
+    assert samples["ticket_pickup"].empty  # no history: the current (done) status is all there is
+    assert samples["ticket_cycle"].empty  # never seen in progress
+    week = iso_week(date(2014, 5, 28), ZoneInfo("UTC"))
+    counted = counts(load_timeline(store, Config()), build_links(load_timeline(store, Config())), week.start, week.end)
+    assert counted["tickets_resolved"] == 1
+
+
+def test_truncated_changelog_without_the_resolving_move_ends_at_the_resolutiondate(store: Store) -> None:
+    """DRILL-38 whose changelog lost its last status change (In Progress → Closed) but is Closed."""
+    raw = issue("DRILL-38")
+    raw["changelog"]["histories"] = [h for h in raw["changelog"]["histories"]
+                                     if h["created"] != "2013-02-25T04:02:52.996+0000"]
+    samples = latencies_in(store, raw)
+    # resolutiondate 2013-02-25T04:02:52.954Z: cycle from 17:43:46.087 = 10 h 19 min 6.867 s,
+    # lead from 02:04:42.952 = 25 h 58 min 10.002 s; pickup unchanged
+    assert hours_of(samples["ticket_cycle"]) == [("DRILL-38", round((10 * 3600 + 19 * 60 + 6.867) / 3600, 4))]
+    assert hours_of(samples["ticket_lead"]) == [("DRILL-38", round((25 * 3600 + 58 * 60 + 10.002) / 3600, 4))]
+    assert hours_of(samples["ticket_pickup"]) == [("DRILL-38", round(DRILL_38_PICKUP, 4))]
+
+
+def test_recorded_truncated_changelog_takes_the_created_status_from_its_first_status_change() -> None:
+    """DRILL-138's recorded changelog starts late: its first status change leaves Reopened (to do)."""
+    created, = by_category(events_of(issue("DRILL-138")), "ticket_created")
+    assert (created.attrs["status"], created.attrs["status_category"]) == ("Reopened", "new")
+
+
+def test_ticket_in_progress_with_no_recorded_move_has_no_cycle_sample(store: Store) -> None:
+    raw = issue("DRILL-38")
+    raw["fields"].update(status=status("In Progress"), resolutiondate=None)
+    raw["changelog"] = {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}
+    samples = latencies_in(store, raw)
+    assert samples["ticket_cycle"].empty  # when work started is unknown: not counted from creation
+    assert samples["ticket_pickup"].empty
+    assert hours_of(samples["ticket_lead"]) == [("DRILL-38", None)]  # open until it is done
 
 
 # -- the incremental query ---------------------------------------------------------------------

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from github_server import REPO
 
+from connectors.github import pull_to_events, review_to_event
 from glassbox.config import Config, Team
 from glassbox.metrics import latency
 from glassbox.periods import iso_week
 
+GITHUB_DATA = Path(__file__).parent / "data" / "github"
 TEAM = Team(timezone="UTC", working_hours="09:00-18:00")
 _ids = itertools.count()
 COLUMNS = ["id", "source", "sources", "origin", "category", "occurred_at", "actor", "actor_id", "side",
@@ -193,6 +198,43 @@ def test_pr_opened_by_a_bot_is_no_wait() -> None:
     assert latency.pr_merge(events, TEAM).empty
 
 
+# -- client_response on a recorded pull request ------------------------------------------------
+# PR 671 of tests/data/github: opened by omgjlk 2017-01-25T22:36:38Z, merged 2017-01-27T22:24:35Z
+# by sigmavirus24; its reviews as recorded, with sigmavirus24 taken to be the client.
+
+def recorded_pull_671(*states: str, merged_by: str | None = None) -> pd.DataFrame:
+    """PR 671's events, its five reviews given ``states`` (all ``COMMENTED`` as recorded)."""
+    pull = next(p for p in json.loads((GITHUB_DATA / "pulls.json").read_text()) if p["number"] == 671)
+    if merged_by:
+        pull["merged_by"] = {**pull["merged_by"], "login": merged_by}
+    reviews = json.loads((GITHUB_DATA / "reviews_671.json").read_text())
+    events = pull_to_events(pull, repo=REPO)
+    for review, state in zip(reviews, states or ["COMMENTED"] * len(reviews), strict=True):
+        events.append(review_to_event({**review, "state": state}, pull, repo=REPO))
+    return timeline(*[ev(e.category, e.occurred_at.isoformat(), actor=e.actor or "", thread=e.thread,
+                         side="client" if e.actor == "sigmavirus24" else "team", refs=(), **e.attrs)
+                      for e in events if e is not None])
+
+
+def test_client_approval_starts_no_wait() -> None:
+    # reviews: client 01-26 16:35:28, omgjlk 19:47:48, itsmemattchung 19:58:51, client 01-27 18:32:22 and 18:32:35
+    events = recorded_pull_671("COMMENTED", "COMMENTED", "COMMENTED", "APPROVED", "APPROVED")
+    samples = latency.client_response(events, TEAM)
+    # 16:35:28 → 19:47:48 = 3 h 12 min 20 s; the approvals ask for nothing
+    assert spans(samples) == [("01-26 16:35", "01-26 19:47", pytest.approx((3 * 3600 + 12 * 60 + 20) / 3600))]
+
+
+def test_pr_merged_by_the_team_ends_the_clients_wait() -> None:
+    client_merged = recorded_pull_671("COMMENTED", "COMMENTED", "COMMENTED", "COMMENTED", "APPROVED")
+    assert spans(latency.client_response(client_merged, TEAM))[1] == ("01-27 18:32", "open", None)
+    events = recorded_pull_671("COMMENTED", "COMMENTED", "COMMENTED", "COMMENTED", "APPROVED", merged_by="omgjlk")
+    samples = latency.client_response(events, TEAM)
+    # the client's comment review at 01-27 18:32:22 is answered by the merge at 22:24:35: 3 h 52 min 13 s
+    assert spans(samples)[1] == ("01-27 18:32", "01-27 22:24", pytest.approx((3 * 3600 + 52 * 60 + 13) / 3600))
+    week = iso_week(date(2017, 1, 27), ZoneInfo("UTC"))
+    assert latency.summarize(samples, week.start, week.end)["open"] == 0
+
+
 # -- commit_to_run -----------------------------------------------------------------------------
 
 def test_commit_to_run_matches_a_sha_prefix_and_takes_the_first_run() -> None:
@@ -262,6 +304,21 @@ def test_oldest_open_is_measured_at_now_when_the_period_is_not_over() -> None:
     summary = latency.summarize(latency.client_response(events, TEAM), WEEK.start, WEEK.end,
                                 now=pd.Timestamp("2026-11-04 09:00", tz="UTC"))
     assert (summary["open"], summary["oldest_open_hours"]) == (1, 24.0)
+
+
+def test_open_waits_are_measured_at_the_period_end_or_now_whichever_is_earlier() -> None:
+    now = pd.Timestamp("2026-11-04 09:00", tz="UTC")  # a Wednesday of 2026-W45
+    assert latency.open_wait_moment(WEEK.end, now) == now
+    assert latency.open_wait_moment(WEEK.start, now) == pd.Timestamp(WEEK.start)
+
+
+def test_oldest_open_of_a_running_period_is_never_measured_into_the_future() -> None:
+    """No ``now`` given: the clock. A question asked 3 h ago in a period ending in 30 days is 3 h old."""
+    asked = pd.Timestamp.now(tz="UTC").floor("min") - pd.Timedelta(hours=3)
+    samples = latency.client_response(timeline(client("comment", asked.isoformat())), TEAM)
+    summary = latency.summarize(samples, asked - pd.Timedelta(days=1), asked + pd.Timedelta(days=30))
+    assert summary["open"] == 1
+    assert 3.0 <= summary["oldest_open_hours"] < 3.1  # measured now, not 30 days on (723 h)
 
 
 def test_empty_history_gives_empty_summaries_for_every_latency() -> None:

@@ -1,5 +1,7 @@
 """Upgrades keep existing stores: a version-1 store is brought to the current version with its data.
 
+A version-2 store's Jira tickets are re-normalized from the raw payloads it kept (version 3).
+
 ``V1`` is a frozen copy of the tables as the first release created them (glassbox/schema.py at
 schema version 1); it must never follow later changes to the schema.
 """
@@ -10,7 +12,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from jira_server import load
 from sqlalchemy import (
     JSON,
     Column,
@@ -27,11 +31,15 @@ from sqlalchemy import (
     update,
 )
 
+from connectors.jira import issue_to_events, resolved_event_id, status_categories_from
 from glassbox import migrations, schema
 from glassbox.cli import main
+from glassbox.config import Config
 from glassbox.errors import ConfigError
 from glassbox.events import Event, Ref, event_id
+from glassbox.metrics import latency
 from glassbox.store import EVENT_COLUMNS, CursorKey, Store, WriteCounts, make_engine, open_store
+from glassbox.timeline import load_timeline
 
 V1 = MetaData()
 Table("meta", V1, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
@@ -251,3 +259,71 @@ def test_category_reads_use_the_version_2_index(tmp_path: Path) -> None:
         plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
     assert "ix_events_category_occurred_at" in plan
     store.engine.dispose()
+
+
+# -- 2 → 3: Jira tickets re-normalized from their raw payloads ---------------------------------
+
+DRILL = "https://issues.apache.org/jira"
+
+
+def drill_issues_now() -> list[Event]:
+    """DRILL-38 as recorded and DRILL-1 imported without a changelog, as the connector makes them now."""
+    imported = load("drill_1.json")
+    imported["changelog"] = {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}
+    statuses = status_categories_from(load("statuses.json"))
+    return [event for raw in (load("drill_38.json"), imported)
+            for event in issue_to_events(raw, origin=DRILL, server=DRILL, status_categories=statuses)]
+
+
+def version_2_ticket_events() -> list[Event]:
+    """The same issues as version 2 stored them.
+
+    Version 2 gave ``ticket_created`` the issue's current status and no ``ticket_resolved`` to a done
+    ticket whose history has no move into done; everything else is what the connector still makes.
+    """
+    events = []
+    for event in drill_issues_now():
+        if event.category == "ticket_created":
+            current = event.raw["fields"]["status"]
+            event.attrs.update(status=current["name"], status_category=current["statusCategory"]["key"])
+        if event.category == "ticket_resolved" and "resolutiondate" in event.attrs:
+            continue
+        events.append(event)
+    return events
+
+
+def test_version_2_store_gets_ticket_figures_from_the_created_status_and_resolutiondate(empty_url: str) -> None:
+    old = open_store(empty_url)
+    with old.engine.begin() as conn:
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="2"))
+    old.write(version_2_ticket_events(), cursor=(CursorKey("jira", DRILL, "issues"), "2015-03-09T22:43:56+00:00"))
+    before = timeline_of(old)
+    assert latency.ticket_pickup(before, Config().team).empty  # the bug: created "Closed"
+    assert latency.ticket_lead(before, Config().team)["ended_at"].isna().sum() == 1  # DRILL-1 never resolves
+    old.engine.dispose()
+
+    upgraded = open_store(empty_url)
+    assert version_of(upgraded.engine) == schema.SCHEMA_VERSION
+    after = timeline_of(upgraded)
+    team = Config().team
+    pickup = latency.ticket_pickup(after, team)
+    # DRILL-38: created 02:04:42.952 in Open, In Progress at 17:43:46.087 = 15 h 39 min 3.135 s
+    assert pickup["thread"].tolist() == ["DRILL-38"]
+    assert round(float(pickup.loc[0, "hours"]), 2) == 15.65
+    lead = latency.ticket_lead(after, team).set_index("thread")
+    # DRILL-1: created 2012-09-05T16:34:55.991Z, resolutiondate 2014-05-28T22:58:39.042Z:
+    # 630 days 6 h 23 min 43.051 s = 15126.40 h
+    assert round(float(lead.loc["DRILL-1", "hours"]), 2) == 15126.40
+    assert latency.ticket_cycle(after, team)["thread"].tolist() == ["DRILL-38"]  # DRILL-1 never in progress
+    created = after.loc[after["category"] == "ticket_created"].set_index("thread")["attrs"]
+    assert created["DRILL-38"]["status"] == "Open" and created["DRILL-1"]["status"] == "Resolved"
+    assert upgraded.cursor(CursorKey("jira", DRILL, "issues")) == "2015-03-09T22:43:56+00:00"
+    refs = upgraded.read_refs()
+    assert "DRILL-1" in set(refs.loc[refs["event_id"] == resolved_event_id(DRILL, load("drill_1.json")), "value"])
+    resynced = upgraded.write(drill_issues_now())  # what the next sync sends changes nothing
+    assert (resynced.new, resynced.updated) == (0, 0)
+    upgraded.engine.dispose()
+
+
+def timeline_of(store: Store) -> pd.DataFrame:
+    return load_timeline(store, Config())

@@ -23,14 +23,15 @@ st.caption(f"How fast questions get answers and work moves · {ctx.period.label}
 if ctx.demo:
     demo_notice()
 
+now = datetime.now(timezone.utc).replace(second=0, microsecond=0)  # open waits are measured up to now
 last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
 weeks = tuple((week.label, week.start, week.end) for week in
               (iso_week(last_day - timedelta(weeks=back), ctx.tz) for back in range(TREND_WEEKS - 1, -1, -1)))
-trend = loaders.latency_trend(ctx.source, ctx.view, weeks)
-period = loaders.latency_trend(ctx.source, ctx.view, ((ctx.period.label, ctx.period.start, ctx.period.end),))
+trend = loaders.latency_trend(ctx.source, ctx.view, weeks, now)
+period = loaders.latency_trend(ctx.source, ctx.view, ((ctx.period.label, ctx.period.start, ctx.period.end),), now)
 previous_period = ctx.period.previous()
 before = loaders.latency_trend(ctx.source, ctx.view,
-                               ((previous_period.label, previous_period.start, previous_period.end),))
+                               ((previous_period.label, previous_period.start, previous_period.end),), now)
 
 
 def label(name: str) -> str:
@@ -83,7 +84,7 @@ else:
         show_chart(latency_distribution(spread.assign(latency=spread["latency"].map(label))), label_limit=320)
 
 st.subheader("Waiting now")
-waits = loaders.all_open_waits(ctx.source, ctx.view, datetime.now(timezone.utc).replace(second=0, microsecond=0))
+waits = loaders.all_open_waits(ctx.source, ctx.view, now)
 if waits.empty:
     st.caption("Nothing is waiting.")
 else:

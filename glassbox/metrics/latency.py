@@ -14,7 +14,7 @@ wait), so a bot's comment answers nobody and a ticket a bot created has no picku
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,8 @@ LATENCIES = ("client_response", "client_turnaround", "ticket_pickup", "ticket_cy
              "pr_pickup", "pr_merge", "commit_to_run")
 SAMPLE_COLUMNS = ("thread", "started_at", "ended_at", "abandoned_at", "hours", "working_hours")
 CLIENT_STARTS = ("ticket_created", "comment", "review")
-TEAM_ANSWERS = ("comment", "review", "ticket_transition")
+TEAM_ANSWERS = ("comment", "review", "ticket_transition", "pull_request_merged", "pull_request_closed")
+APPROVED = "APPROVED"  # a review's ``state`` that asks for nothing
 REFERRING = ("commit", "pull_request_opened", "pull_request_merged", "pull_request_closed")
 _NS_PER_HOUR = 3_600_000_000_000
 
@@ -82,13 +83,15 @@ def client_response(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     """How long the client waits for the team to answer.
 
     Starts: a client's ticket creation, comment or review on a thread, unless a client wait is
-    already open there (a second question before any answer is the same wait).
-    Ends: the next team event on the same thread — a comment, a review, a ticket transition — or a
-    team commit or pull-request event whose refs name the thread (a ticket key).
+    already open there (a second question before any answer is the same wait). An approving review
+    (state ``APPROVED``) asks for nothing and starts no wait.
+    Ends: the next team event on the same thread — a comment, a review, a ticket transition, the PR
+    merged or closed — or a team commit or pull-request event whose refs name the thread (a ticket key).
     Excludes: bots (they neither ask nor answer); client events never answer a client wait.
     """
     people = _people(events)
-    asks = people.loc[(people["side"] == "client") & people["category"].isin(CLIENT_STARTS)]
+    approvals = (people["category"] == "review") & (attr(people, "state") == APPROVED)
+    asks = people.loc[(people["side"] == "client") & people["category"].isin(CLIENT_STARTS) & ~approvals]
     team_side = people.loc[people["side"] == "team"]
     answers = team_side.loc[team_side["category"].isin(TEAM_ANSWERS)]
     referring = team_side.loc[team_side["category"].isin(REFERRING)]
@@ -120,9 +123,17 @@ def client_turnaround(events: pd.DataFrame, team: Team) -> pd.DataFrame:
 
 
 def _ticket_states(events: pd.DataFrame) -> pd.DataFrame:
-    """Per ticket: ``created_at``, created category, first in-progress, first done and resolving times."""
+    """Per ticket: ``created_at``, created category, first in-progress, first done and resolving times.
+
+    ``created_category`` is the category the ticket was created in (the connector reads it from the
+    changelog; see :mod:`connectors.jira`). ``has_history`` says whether any status change of the
+    ticket is recorded (by anyone, bots too): without one, the created category is only the current
+    status. ``resolved_at`` is the resolving transition, else the ticket's ``ticket_resolved`` event
+    (Jira's ``resolutiondate`` for a done ticket whose history records no move into done).
+    """
     people = _people(events)
     created = people.loc[people["category"] == "ticket_created"]
+    resolved = people.loc[people["category"] == "ticket_resolved"]
     moves = people.loc[people["category"] == "ticket_transition"].copy()
     moves["to"] = attr(moves, "to_category")
     moves["from"] = attr(moves, "from_category")
@@ -136,7 +147,9 @@ def _ticket_states(events: pd.DataFrame) -> pd.DataFrame:
     final_category = moves.groupby("thread")["to"].last().reindex(out.index)
     entering_done = moves.loc[(moves["to"] == "done") & (moves["from"] != "done")]
     last_entry = entering_done.groupby("thread")["occurred_at"].max().reindex(out.index)
-    out["resolved_at"] = last_entry.where(final_category == "done")
+    fallback = resolved.groupby("thread")["occurred_at"].max().reindex(out.index)
+    out["resolved_at"] = last_entry.where(final_category == "done").fillna(fallback)
+    out["has_history"] = out.index.isin(events.loc[events["category"] == "ticket_transition", "thread"])
     for column in ("created_at", "first_progress", "first_done", "resolved_at"):
         out[column] = pd.to_datetime(out[column], utc=True)
     return out.reset_index()
@@ -145,20 +158,24 @@ def _ticket_states(events: pd.DataFrame) -> pd.DataFrame:
 def ticket_pickup(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     """How long a new ticket waits before someone starts on it.
 
-    Starts: the ticket is created (in a to-do status; one created already in progress or done has
-    no pickup wait). Ends: its first transition into an "in progress" status (Jira category
-    ``indeterminate``). Abandoned: a ticket moved to done before ever being in progress.
+    Starts: the ticket is created in a to-do status — the status it was *created in*, which the
+    connector takes from the ``from`` side of the first status change in its changelog (the current
+    status only for a ticket with no recorded status change). A ticket still in to-do is an open
+    wait; once picked up it is a completed sample, whatever its status now. One created already in
+    progress or done has no pickup wait. Ends: its first transition into an "in progress" status
+    (Jira category ``indeterminate``). Abandoned: a ticket done (a move into done, else its
+    ``resolutiondate``) before ever being in progress.
     Excludes: tickets created by bots and transitions made by bots.
     """
     states = _ticket_states(events)
     states = states.loc[states["created_at"].notna() & ~states["created_category"].isin(("indeterminate", "done"))]
-    skipped = states["first_done"].notna() & (states["first_progress"].isna()
-                                             | (states["first_done"] < states["first_progress"]))
+    done_at = states["first_done"].fillna(states["resolved_at"])
+    skipped = done_at.notna() & (states["first_progress"].isna() | (done_at < states["first_progress"]))
     frame = pd.DataFrame({
         "thread": states["thread"],
         "started_at": states["created_at"],
         "ended_at": states["first_progress"].where(~skipped),
-        "abandoned_at": states["first_done"].where(skipped),
+        "abandoned_at": done_at.where(skipped),
     })
     return _finish(frame, team)
 
@@ -167,13 +184,18 @@ def ticket_cycle(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     """How long a ticket takes from the start of work to its resolution.
 
     Starts: the ticket's first transition into an "in progress" status (category ``indeterminate``);
-    a ticket created already in progress starts at creation. Ends: the transition into a "done"
-    status (category ``done``, entered from another category) that left it resolved — for a ticket
-    reopened after done, its final resolution; a ticket reopened and not yet done again is open.
-    Excludes: tickets never in progress; transitions made by bots.
+    a ticket whose changelog shows it was created in progress (its first status change leaves an
+    in-progress status) starts at creation. Ends: the transition into a "done" status (category
+    ``done``, entered from another category) that left it resolved — for a ticket reopened after
+    done, its final resolution; a ticket reopened and not yet done again is open. A done ticket
+    whose history records no move into done ends at its ``resolutiondate`` (its ``ticket_resolved``).
+    Excludes: tickets never in progress; a ticket in progress (or done) with no status change
+    recorded at all — when work started is unknown, so it gives no cycle sample rather than one
+    counted from creation; transitions made by bots.
     """
     states = _ticket_states(events)
-    start = states["first_progress"].fillna(states["created_at"].where(states["created_category"] == "indeterminate"))
+    created_in_progress = states["has_history"] & (states["created_category"] == "indeterminate")
+    start = states["first_progress"].fillna(states["created_at"].where(created_in_progress))
     frame = pd.DataFrame({"thread": states["thread"], "started_at": start, "ended_at": states["resolved_at"]})
     return _finish(frame.loc[frame["started_at"].notna()], team)
 
@@ -182,7 +204,8 @@ def ticket_lead(events: pd.DataFrame, team: Team) -> pd.DataFrame:
     """How long a ticket takes from creation to resolution.
 
     Starts: the ticket is created. Ends: the same resolving transition as :func:`ticket_cycle` (the
-    final one for a reopened ticket). Excludes: tickets created by bots; transitions made by bots.
+    final one for a reopened ticket), or the ``resolutiondate`` of a done ticket whose history records
+    no move into done. Excludes: tickets created by bots; transitions made by bots.
     """
     states = _ticket_states(events)
     frame = pd.DataFrame({"thread": states["thread"], "started_at": states["created_at"],
@@ -295,17 +318,27 @@ def _hours(value: float | None) -> float | None:
     return round(float(value), 2)
 
 
+def open_wait_moment(period_end: datetime, now: datetime | None = None) -> pd.Timestamp:
+    """The moment a period's open waits are measured at: its end, or now if it has not ended (SPEC §4).
+
+    Never later than now: measured at the end of a week still running, every oldest-open figure
+    would run days into the future. ``now`` defaults to the clock; callers that cache or test pass it.
+    """
+    moment = pd.Timestamp(now if now is not None else datetime.now(timezone.utc))
+    return min(pd.Timestamp(period_end), moment)
+
+
 def summarize(samples: pd.DataFrame, period_start: datetime, period_end: datetime,
               now: datetime | None = None) -> dict[str, object]:
     """SPEC §5's latency object for ``[period_start, period_end)``.
 
     ``n`` and the hour figures cover samples ending in the period; ``open`` counts waits started
-    before the period's end (or ``now``, if earlier) and neither ended nor abandoned by then;
-    ``oldest_open_hours`` is the longest of those, measured at that same moment. Percentiles
-    interpolate linearly; hours are rounded to 2 decimals.
+    before :func:`open_wait_moment` (the period's end, or now if earlier) and neither ended nor
+    abandoned by then; ``oldest_open_hours`` is the longest of those, measured at that same moment.
+    Percentiles interpolate linearly; hours are rounded to 2 decimals.
     """
     start, end = pd.Timestamp(period_start), pd.Timestamp(period_end)
-    cutoff = min(end, pd.Timestamp(now)) if now is not None else end
+    cutoff = open_wait_moment(end, now)
     ended_at = samples["ended_at"]
     done = samples.loc[ended_at.notna() & (ended_at >= start) & (ended_at < end)]
     still = samples.loc[_still_open(samples, cutoff)]

@@ -35,7 +35,7 @@ import pandas as pd
 
 from glassbox.config import Config
 from glassbox.metrics.experiments import experiments_summary
-from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_waits, summarize
+from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_wait_moment, open_waits, summarize
 from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links, links_summary
 from glassbox.metrics.progress import daily_progress, items
 from glassbox.metrics.runs import count_runs, run_table, top_level
@@ -108,7 +108,7 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
             "latency": {name: summarize(samples[name], previous.start, previous.end, now) for name in LATENCIES},
             "links": links_summary(links, previous.start, previous.end),
         },
-        "waiting": waiting(events, samples, config, min(pd.Timestamp(period.end), pd.Timestamp(now))),
+        "waiting": waiting(events, samples, config, open_wait_moment(period.end, now)),
         "shipped": shipped(events, links, period, tz),
         "daily": _daily(events, period, tz),
         "experiment_runs": [_story(kpi_key, story, config, period) for kpi_key, story in stories.items()],
