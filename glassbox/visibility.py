@@ -42,6 +42,17 @@ def internal_origins(config: Config) -> frozenset[str]:
     )
 
 
+def sources_for_view(sources: pd.DataFrame, config: Config, view: str) -> pd.DataFrame:
+    """The source rows (with an ``origin`` column) ``view`` may see: a client never sees an internal one.
+
+    An internal source's name, and its sync failures, would reveal it; any view but ``team`` is
+    filtered (fail closed).
+    """
+    if view == "team":
+        return sources
+    return sources.loc[~sources["origin"].isin(internal_origins(config))]
+
+
 def client_view(
     events: pd.DataFrame, refs: pd.DataFrame, store: Store, config: Config
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -28,6 +28,7 @@ from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.sources import origin_of
 from glassbox.store import open_store
 from glassbox.timeline import load_timeline
+from glassbox.visibility import sources_for_view
 from seed import CONFIG_TEXT, INTERNAL_TICKET, INTERNAL_TITLE, seed_store
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -237,3 +238,13 @@ def test_client_counts_leave_out_internal_items(engagement: Path, capsys: pytest
     assert reports["client"]["counts"]["runs"] == reports["team"]["counts"]["runs"] - 1
     assert INTERNAL_EXPERIMENT in {e["experiment"] for e in reports["team"]["experiments"]}
     assert INTERNAL_EXPERIMENT not in {e["experiment"] for e in reports["client"]["experiments"]}
+
+
+def test_a_client_sees_no_internal_source_among_the_sources(engagement: Path) -> None:
+    """The Today page's Sources panel: an internal source's name and failures would reveal it."""
+    config = load_config(engagement)
+    public, internal = origin_of("github", config.github[0], config), origin_of("github", config.github[1], config)
+    fresh = pd.DataFrame({"source": ["github", "github"], "origin": [public, internal]})
+    assert sources_for_view(fresh, config, "team")["origin"].tolist() == [public, internal]
+    assert sources_for_view(fresh, config, "client")["origin"].tolist() == [public]
+    assert sources_for_view(fresh, config, "Client")["origin"].tolist() == [public]  # unknown: fail closed
