@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement, write_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard import context, loaders
 from glassbox.config import load_config
 from glassbox.periods import parse_week
-from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement, write_config
+from glassbox.reports import render_model
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = {
@@ -186,7 +187,7 @@ def test_weekly_report_offers_every_format(seeded: Path, monkeypatch: pytest.Mon
     config = load_config(seeded)
     period = parse_week("last", ZoneInfo(config.engagement.timezone), date.today())
     source = loaders.Source(str(seeded), config.store_url)
-    report = json.loads(loaders.render(source, "client", period.label, period.start, period.end, "json"))
+    report = json.loads(render_model(loaders.report(source, "client", period.label, period.start, period.end), "json"))
     assert report["view"] == "client" and report["period"]["label"] == period.label
 
 

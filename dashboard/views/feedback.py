@@ -12,7 +12,7 @@ from dashboard.components import Card, cards, demo_notice, empty_state, hours_te
 from glassbox.charts import latency_distribution, latency_trend, ticket_flow
 from glassbox.metrics.latency import LATENCIES
 from glassbox.periods import iso_week
-from glassbox.reports.content import LATENCY_LABELS
+from glassbox.vocabulary import LATENCY_LABELS
 
 TREND_WEEKS = 8
 
@@ -84,7 +84,7 @@ else:
         show_chart(latency_distribution(spread.assign(latency=spread["latency"].map(label))), label_limit=320)
 
 st.subheader("Waiting now")
-waits = loaders.all_open_waits(ctx.source, ctx.view, now)
+waits = loaders.open_waits_now(ctx.source, ctx.view, now)
 if waits.empty:
     st.caption("Nothing is waiting.")
 else:
