@@ -274,5 +274,5 @@ def report(source: Source, view: str, label: str, start: datetime, end: datetime
     opened, cfg = _open(source)
     period = Period(label, start, end)
     until_end = with_run_notes(_between(history(source, view), None, end), opened, end)
-    return ReportModel.build(until_end, cfg, period, view, datetime.now(timezone.utc))
+    return ReportModel.build(until_end, cfg, period, view, datetime.now(timezone.utc)).derived()
 

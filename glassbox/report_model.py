@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
 from glassbox.config import Config
-from glassbox.metrics.chart_data import activity, activity_unit, latency_trend, ticket_flow
+from glassbox.metrics import chart_data
 from glassbox.metrics.latency import compute_all_latencies
-from glassbox.metrics.linking import RUN_CATEGORIES, build_links
+from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links
 from glassbox.metrics.summary import report_from_events
 from glassbox.periods import Period
 from glassbox.reports import SPEC_KEYS
@@ -31,45 +32,87 @@ from glassbox.timeline import load_timeline
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReportModel:
     """A period's report: ``report`` is SPEC §5's dict plus its extras, the frames are its charts and rows.
 
-    ``rows`` are the period's timeline rows (the CSV format); ``activity``, ``flow`` and ``trend``
-    the aggregated chart frames of :mod:`glassbox.metrics.chart_data`. Shared read-only (the
-    dashboard caches one per period and view): never modify its frames.
+    ``history`` is the view's timeline up to the period's end (:func:`load_history`), given or read
+    from ``store``. Everything is derived once, on first use, so a format that needs only the
+    period's ``rows`` (CSV) reads only the period and never measures the latencies. ``activity``,
+    ``flow`` and ``trend`` are the aggregated chart frames of :mod:`glassbox.metrics.chart_data`.
+    Shared read-only (the dashboard caches one per period and view): never modify its frames.
     """
 
     config: Config
     period: Period
     view: str
     now: datetime
-    report: dict[str, Any]
-    rows: pd.DataFrame
-    activity: pd.DataFrame
-    activity_unit: str
-    flow: pd.DataFrame
-    trend: pd.DataFrame
+    given: pd.DataFrame | None = None
+    store: Store | None = None
 
     @classmethod
     def build(cls, history: pd.DataFrame, config: Config, period: Period, view: str,
               now: datetime) -> ReportModel:
-        """The report from ``history``: the view's timeline up to ``period.end`` (:func:`load_history`)."""
-        tz = config.engagement.timezone
-        links = build_links(history)
-        samples = compute_all_latencies(history, config, now, links)
-        report = report_from_events(history, config, period, view, now, samples=samples, links=links)
-        rows = history.loc[history["occurred_at"] >= pd.Timestamp(period.start)]
-        return cls(config=config, period=period, view=view, now=now, report=report, rows=rows,
-                   activity=activity(rows, period, tz), activity_unit=activity_unit(period),
-                   flow=ticket_flow(history, period, tz), trend=latency_trend(samples, period, now=now))
+        """The report of ``period`` from ``history`` (the view's timeline up to ``period.end``)."""
+        return cls(config=config, period=period, view=view, now=now, given=history)
 
     @classmethod
     def load(cls, store: Store, config: Config, period: Period, view: str,
              now: datetime | None = None) -> ReportModel:
-        """:meth:`build` on the store's history for ``view``."""
-        return cls.build(load_history(store, config, period, view), config, period, view,
-                         now or datetime.now(timezone.utc))
+        """The report of ``period`` from the store, which is read when a figure first needs it."""
+        return cls(config=config, period=period, view=view, now=now or datetime.now(timezone.utc), store=store)
+
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        """The view's timeline up to the period's end, with run notes (:func:`load_history`)."""
+        if self.given is not None:
+            return self.given
+        if self.store is None:
+            raise ValueError("a report model needs a history or a store")
+        return load_history(self.store, self.config, self.period, self.view)
+
+    @cached_property
+    def links(self) -> Links:
+        return build_links(self.history)
+
+    @cached_property
+    def samples(self) -> dict[str, pd.DataFrame]:
+        """Every latency's samples over the history, measured once for the figures and the trend."""
+        return compute_all_latencies(self.history, self.config, self.now, self.links)
+
+    @cached_property
+    def report(self) -> dict[str, Any]:
+        return report_from_events(self.history, self.config, self.period, self.view, self.now,
+                                  samples=self.samples, links=self.links)
+
+    @cached_property
+    def rows(self) -> pd.DataFrame:
+        """The period's timeline rows (the CSV format): from the history when it is read, else the period alone."""
+        if self.store is not None and "history" not in self.__dict__:
+            return load_timeline(self.store, self.config, start=self.period.start, end=self.period.end,
+                                 view=self.view)
+        return self.history.loc[self.history["occurred_at"] >= pd.Timestamp(self.period.start)]
+
+    @property
+    def activity_unit(self) -> str:
+        return chart_data.activity_unit(self.period)
+
+    @cached_property
+    def activity(self) -> pd.DataFrame:
+        return chart_data.activity(self.rows, self.period, self.config.engagement.timezone)
+
+    @cached_property
+    def flow(self) -> pd.DataFrame:
+        return chart_data.ticket_flow(self.history, self.period, self.config.engagement.timezone)
+
+    @cached_property
+    def trend(self) -> pd.DataFrame:
+        return chart_data.latency_trend(self.samples, self.period, now=self.now)
+
+    def derived(self) -> ReportModel:
+        """This model with its figures computed now (a cache then holds them, not just the history)."""
+        _ = self.report, self.trend
+        return self
 
     def spec(self) -> dict[str, Any]:
         """SPEC §5's report: exactly its keys, in its order (the ``json`` format)."""

@@ -93,6 +93,18 @@ def test_every_format_renders_the_one_model(seeded: Store) -> None:
     assert bytes(render_model(model, "pdf")).startswith(b"%PDF")
 
 
+def test_a_csv_reads_only_the_period_and_measures_nothing(seeded: Store) -> None:
+    """The CSV is the period's rows: reading all history and every latency for it cost 2.5x at 100k events."""
+    model = ReportModel.load(seeded, CONFIG, WEEK, "team", NOW)
+    text = str(render_model(model, "csv"))
+    assert "history" not in vars(model) and "samples" not in vars(model)
+    # W45 is 2026-11-02 05:00 to 2026-11-09 05:00 UTC: of test_summary's 27 events, C0 (10-30), CHURN-1's
+    # creation (11-02 03:00) and the last comment (11-09 06:00) fall outside: 27 - 3 = 24 rows (3 commits,
+    # 5 comments, 6 run events, 2 PRs opened, 1 review, 1 merge, 2 tickets created, 1 resolved, 3 moves),
+    # plus the header line = 25
+    assert len(text.strip().splitlines()) == 25
+
+
 @pytest.fixture(scope="module")
 def engagement_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return seeded_engagement(tmp_path_factory.mktemp("seeded"))
