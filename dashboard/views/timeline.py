@@ -39,7 +39,7 @@ chosen_people = people.multiselect("People", sorted(rows["actor"].dropna().uniqu
                                    key="tl_people")
 chosen_sides = sides.multiselect("Side", ["client", "team", "bot"], placeholder="All", key="tl_sides")
 ticket_col, search_col = st.columns([1, 3])
-tickets = sorted({ref for refs in rows["refs"] for ref in refs.split() if "-" in ref} |
+tickets = sorted({key for keys in rows["tickets"] for key in keys.split()} |
                  set(rows.loc[rows["source"] == "jira", "thread"]))
 chosen_ticket = ticket_col.selectbox("Ticket", tickets, index=None, placeholder="Any ticket", key="tl_ticket")
 query = search_col.text_input("Search", placeholder="Words in titles, threads, people or refs", key="tl_search")
@@ -52,7 +52,7 @@ if chosen_people:
 if chosen_sides:
     mask &= rows["side"].isin(chosen_sides)
 if chosen_ticket:
-    mask &= (rows["thread"] == chosen_ticket) | rows["refs"].str.split().map(lambda refs: chosen_ticket in refs)
+    mask &= (rows["thread"] == chosen_ticket) | rows["tickets"].str.split().map(lambda keys: chosen_ticket in keys)
 if query:
     haystack = rows["title"].fillna("") + " " + rows["thread"] + " " + rows["actor"].fillna("") + " " + rows["refs"]
     mask &= haystack.str.contains(query, case=False, regex=False)
