@@ -13,7 +13,12 @@ from connectors.git_local import GitCommitRecord, commit_to_event
 from connectors.jira import issue_to_events, status_categories_from
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, find_ticket_keys
-from glassbox.metrics.linking import build_links, exploded_refs, links_summary, resolve_prefixes
+from glassbox.metrics.linking import (
+    build_links,
+    exploded_refs,
+    links_summary,
+    resolve_prefixes,
+)
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
 
