@@ -114,6 +114,7 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.assign(
         detail=[_detail(category, attrs or {})
                 for category, attrs in zip(frame["category"], frame["attrs"], strict=True)],
+        title=frame["title"].map(content.short_title),
         refs=frame["refs"].map(" ".join),
         tickets=[" ".join(ticket_keys(refs, kinds))
                  for refs, kinds in zip(frame["refs"], ref_kinds(frame), strict=True)],
@@ -170,7 +171,7 @@ def thread_titles(source: Source, view: str) -> dict[str, str]:
     """What each ticket and pull request is called, so a wait on CHURN-12 can say what CHURN-12 is."""
     frame = history(source, view)
     created = frame.loc[frame["category"].isin(["ticket_created", "pull_request_opened"])]
-    return dict(zip(created["thread"], created["title"], strict=True))
+    return dict(zip(created["thread"], created["title"].map(content.short_title), strict=True))
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
