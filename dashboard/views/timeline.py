@@ -26,9 +26,12 @@ if ctx.demo:
     demo_notice()
 
 first_day = ctx.period.start.astimezone(ctx.tz).date()
-last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
+period_last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
+# The range ends today, not at the period's end days ahead (SPEC §4: nothing is measured into the future).
+last_day = max(first_day, min(period_last_day, ctx.today()))
 dates, sources, people, sides = st.columns([2, 2, 2, 1])
-picked = dates.date_input("Dates", value=(first_day, last_day), key="tl_dates")
+# Keyed by the period: under one fixed key Streamlit kept the first period's dates after the sidebar changed.
+picked = dates.date_input("Dates", value=(first_day, last_day), key=f"tl_dates_{first_day}_{period_last_day}")
 start_day, end_day = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (first_day, last_day)
 window = day_range(start_day, end_day, ctx.tz)
 rows = loaders.events(ctx.source, window.start, window.end, ctx.view)
