@@ -48,8 +48,9 @@ def known_tickets(refs: pd.DataFrame, projects: set[str]) -> pd.DataFrame:
     """
     if refs.empty:
         return refs
-    keep = [kind != "ticket" or ticket_project(value) in projects
-            for kind, value in zip(refs["kind"], refs["value"], strict=True)]
+    tickets = refs["kind"].to_numpy() == "ticket"
+    keep = ~tickets
+    keep[tickets] = [ticket_project(value) in projects for value in refs["value"].to_numpy()[tickets]]
     return refs.loc[keep]
 
 
