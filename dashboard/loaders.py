@@ -26,7 +26,7 @@ from glassbox import schema
 from glassbox.config import Config, load_config
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, open_waits, summarize
-from glassbox.metrics.linking import runs_frame
+from glassbox.metrics.linking import ref_kinds, runs_frame, ticket_keys
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.summary import report_from_events
 from glassbox.metrics.working_hours import previous_working_day
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 TTL = 60  # how stale the store's version may be: a sync shows up within a minute
 DATA_TTL = 3600  # data keyed by a version never goes stale; this only bounds memory
 EVENT_COLUMNS = ["id", "occurred_at", "source", "category", "actor", "side", "thread", "title", "detail", "url",
-                 "refs"]
+                 "refs", "tickets"]
 RUN_CATEGORIES = ["run_started", "run_finished"]
 # latency -> (who must act, what one open wait of it is): the waits the Today page lists
 WAITS = {
@@ -115,7 +115,10 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.assign(
         detail=[_detail(category, attrs or {})
                 for category, attrs in zip(frame["category"], frame["attrs"], strict=True)],
+        title=frame["title"].map(content.short_title),
         refs=frame["refs"].map(" ".join),
+        tickets=[" ".join(ticket_keys(refs, kinds))
+                 for refs, kinds in zip(frame["refs"], ref_kinds(frame), strict=True)],
     )
     return out.loc[:, EVENT_COLUMNS]
 
@@ -170,7 +173,7 @@ def thread_titles(source: Source, view: str) -> dict[str, str]:
     """What each ticket and pull request is called, so a wait on CHURN-12 can say what CHURN-12 is."""
     frame = history(source, view)
     created = frame.loc[frame["category"].isin(["ticket_created", "pull_request_opened"])]
-    return dict(zip(created["thread"], created["title"], strict=True))
+    return dict(zip(created["thread"], created["title"].map(content.short_title), strict=True))
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
