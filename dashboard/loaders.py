@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from glassbox import schema
 from glassbox.config import Config, load_config
+from glassbox.lock import sync_running
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, open_waits, summarize
 from glassbox.metrics.linking import ref_kinds, runs_frame, ticket_keys
@@ -34,6 +35,7 @@ from glassbox.periods import Period
 from glassbox.reports import content, render_report
 from glassbox.sources import configured_sources, origin_of
 from glassbox.store import Store, open_store
+from glassbox.sync import ABANDONED, FAILED_STATES, sync_state
 from glassbox.timeline import load_timeline
 
 log = logging.getLogger(__name__)
@@ -198,27 +200,31 @@ def open_waits_now(source: Source, view: str, now: datetime) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def freshness(source: Source) -> pd.DataFrame:
-    """Per configured source: last successful sync, last failure and its message."""
+    """Per configured source: its :func:`~glassbox.sync.sync_state`, last successful sync, last failure
+    and its message. A run left ``running`` by a sync that died counts as an interrupted failure."""
     opened, cfg = _open(source)
     history = opened.sync_runs()
+    running_now = sync_running(opened)
     rows = []
     for spec in configured_sources(cfg):
         origin = origin_of(spec.kind, spec.section, cfg)
         mine = history.loc[(history["source"] == spec.kind) & (history["origin"] == origin)]
+        state = sync_state(mine, running_now)
         ok = mine.loc[mine["status"] == "ok", "finished_at"]
-        failed = mine.loc[mine["status"] == "failed"]
-        last_failed = failed.iloc[0] if not failed.empty else None
-        healthy = mine.empty or mine.iloc[0]["status"] != "failed"
+        failed = mine.loc[mine["status"].isin(FAILED_STATES)]
+        last_failure, message = (failed.iloc[0]["finished_at"], failed.iloc[0]["message"] or "") if not failed.empty \
+            else (pd.NaT, "")
+        if state == "interrupted" and mine.iloc[0]["status"] == "running":  # abandoned, not yet recorded so
+            last_failure, message = mine.iloc[0]["started_at"], ABANDONED
         rows.append({
             "source": spec.kind,
             "origin": origin,
+            "state": state,
             "last_ok": ok.max() if not ok.empty else pd.NaT,
-            "last_failure": last_failed["finished_at"] if last_failed is not None else pd.NaT,
-            "message": (last_failed["message"] or "") if last_failed is not None and not healthy else "",
-            "healthy": healthy and not mine.empty,
-            "never": mine.empty,
+            "last_failure": last_failure,
+            "message": message if state in FAILED_STATES else "",
         })
-    return pd.DataFrame(rows, columns=["source", "origin", "last_ok", "last_failure", "message", "healthy", "never"])
+    return pd.DataFrame(rows, columns=["source", "origin", "state", "last_ok", "last_failure", "message"])
 
 
 def since_previous_working_day(cfg: Config, now: datetime) -> Period:
