@@ -7,9 +7,12 @@ the identity simulated at the boundary: ``AppTest.user`` is what ``st.user`` rea
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
@@ -17,7 +20,8 @@ from dashboard.auth import Access, decide_access
 from glassbox.config import load_config
 from seed import INTERNAL_TICKET, seeded_engagement
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard" / "app.py")
 GOOGLE = {"client_id": "id.apps.googleusercontent.com", "client_secret": "not-a-real-secret",
           "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
 
@@ -148,3 +152,20 @@ def test_secrets_file_with_an_auth_section_switches_sign_in_on(monkeypatch: pyte
                                                                                "openid-configuration"}}
     app.run()
     assert app.text[0].value == "(True, [None, 'okta'])"
+
+
+def test_requirements_install_everything_sign_in_needs() -> None:
+    """Issue #15: a virtualenv built from requirements.txt had Authlib but not httpx, which Authlib's
+    Starlette client imports, so "Sign in" looped back to the sign-in page. Streamlit's own ``auth``
+    extra lists what ``st.login`` needs; requirements.txt must install all of it."""
+    listed = set()
+    for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            listed.add(canonicalize_name(Requirement(line).name))
+    needed = {canonicalize_name(requirement.name)
+              for requirement in map(Requirement, metadata.requires("streamlit") or [])
+              if requirement.marker is not None and "extra" in str(requirement.marker)
+              and requirement.marker.evaluate({"extra": "auth"})}
+    assert needed >= {"authlib", "httpx"}, needed  # what Streamlit 1.50+ declares for st.login
+    assert needed <= listed, f"requirements.txt lacks {sorted(needed - listed)}"
