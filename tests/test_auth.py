@@ -7,6 +7,7 @@ the identity simulated at the boundary: ``AppTest.user`` is what ``st.user`` rea
 
 from __future__ import annotations
 
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
 GOOGLE = {"client_id": "id.apps.googleusercontent.com", "client_secret": "not-a-real-secret",
           "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "a-long-random-cookie-secret",
+        "google": GOOGLE}
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +80,15 @@ def test_bots_and_a_missing_config_are_refused(seeded: Path, tmp_path: Path) -> 
 
 
 def open_app(config: Path, monkeypatch: pytest.MonkeyPatch, user: dict[str, object] | None,
-             page: str = "timeline", *, configured: bool = True) -> AppTest:
+             page: str = "timeline", *, configured: bool = True,
+             section: dict[str, object] | None = None) -> AppTest:
     monkeypatch.setenv("GLASSBOX_CONFIG", str(config))
     monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
     monkeypatch.setattr(auth, "auth_configured", lambda: configured)
     app = AppTest.from_file(APP, default_timeout=60)
     if user is not None:
         app.user = user
-    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
-                           "cookie_secret": "a-long-random-cookie-secret", "google": GOOGLE}
+    app.secrets["auth"] = AUTH if section is None else section
     app.switch_page(f"views/{page}.py")
     app.run()
     assert not app.exception, app.exception[0].value if app.exception else ""
@@ -139,6 +142,34 @@ def test_without_auth_the_sidebar_says_local_single_user_mode(seeded: Path, monk
     assert has_view_control(app)
     assert "Local single-user mode" in " ".join(caption.value for caption in app.sidebar.caption)
     assert not any(button.label == "Sign out" for button in app.button)
+
+
+@pytest.mark.parametrize(("missing", "named"), [
+    ("cookie_secret", "no `cookie_secret`"), ("redirect_uri", "no `redirect_uri`"),
+    ("google", "no provider in `.streamlit/secrets.toml` is complete")])
+def test_incomplete_auth_section_is_named_instead_of_a_button(
+        missing: str, named: str, seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #15: Streamlit checks these only once "Sign in" is pressed; say what is missing up front."""
+    section = {key: value for key, value in AUTH.items() if key != missing}
+    app = open_app(seeded, monkeypatch, {"is_logged_in": False}, section=section)
+    assert len(app.error) == 1 and named in app.error[0].value and "docs/sign-in.md" in app.error[0].value
+    assert not app.button and not app.dataframe and not app.sidebar.children
+
+
+def test_a_missing_sign_in_package_is_named_instead_of_a_looping_button(
+        seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #15: without httpx Authlib's Starlette client cannot be imported, Streamlit's login route
+    fails and the visitor lands back on the sign-in page with no word; the page must say so first.
+    The package is made uninstalled for this process only: ``None`` in ``sys.modules`` fails its import
+    (httpx2 too, which newer Authlib tries first)."""
+    for name in [name for name in sys.modules if name.startswith(("httpx", "authlib.integrations"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    monkeypatch.setitem(sys.modules, "httpx2", None)
+    app = open_app(seeded, monkeypatch, {"is_logged_in": False})
+    assert len(app.error) == 1 and "`httpx` is not installed" in app.error[0].value
+    assert "pip install -r requirements.txt" in app.error[0].value
+    assert not app.button and not app.dataframe
 
 
 def test_secrets_file_with_an_auth_section_switches_sign_in_on(monkeypatch: pytest.MonkeyPatch) -> None:
