@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -48,20 +48,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def serve_dashboard(config: Path, log_path: Path, *, cwd: Path = ROOT, port: int | None = None,
-                    env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """``streamlit run dashboard/app.py`` over ``config``, from ``cwd``; yields its base URL.
+def app_folder(folder: Path, secrets: str | None = None) -> Path:
+    """A working directory for ``streamlit run``: the repository's ``.streamlit/config.toml``, and
+    ``.streamlit/secrets.toml`` only when ``secrets`` is given.
 
-    Streamlit reads ``.streamlit/`` (config and secrets) from its working directory, so a test that
-    needs secrets serves the app from a temporary folder rather than writing into the repository.
+    Streamlit reads both from its working directory, so tests serve the app from a temporary folder:
+    a developer's own git-ignored ``secrets.toml`` cannot switch sign-in on under a test, and a test's
+    secrets are never written into the repository.
+    """
+    settings = folder / ".streamlit"
+    settings.mkdir(parents=True)
+    shutil.copy(ROOT / ".streamlit" / "config.toml", settings / "config.toml")
+    if secrets is not None:
+        (settings / "secrets.toml").write_text(secrets, encoding="utf-8")
+    return folder
+
+
+@contextmanager
+def serve_dashboard(config: Path, cwd: Path, *, port: int | None = None) -> Iterator[str]:
+    """``streamlit run dashboard/app.py`` over ``config``, from :func:`app_folder` ``cwd``; yields its base URL.
+
+    Only ``cwd``'s secrets file counts (not ``~/.streamlit/secrets.toml``); the server's output goes
+    to ``cwd/streamlit.log``.
     """
     port = port or free_port()
-    environment = {**os.environ, **(env or {}), "GLASSBOX_CONFIG": str(config)}
+    environment = {**os.environ, "GLASSBOX_CONFIG": str(config)}
     environment.pop("GLASSBOX_DB_URL", None)
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+               "--secrets.files", str(cwd / ".streamlit" / "secrets.toml")]
+    log_path = cwd / "streamlit.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(command, cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
@@ -160,20 +177,38 @@ class Browser:
         return text
 
     def click(self, label: str) -> None:
-        """Click the button (or link) whose text is ``label``, as a person would."""
+        """Click the button (or link) whose label is ``label``, as a person would.
+
+        The label is the text's last line: a Material icon before it is a ligature (``login``) in the DOM.
+        """
         found = self.evaluate(
             "(() => { const wanted = " + json.dumps(label) + ";"
             " const hit = [...document.querySelectorAll('button, a, [role=button]')]"
-            "   .find(node => node.innerText.trim() === wanted);"
+            "   .find(node => node.innerText.trim().split('\\n').pop().trim() === wanted);"
             " if (hit) { hit.click(); } return !!hit; })()")
         assert found, f"no button {label!r} on the page: {self.text()[:500]!r}"
 
     def fill(self, selector: str, value: str) -> None:
-        """Type ``value`` into the input matching the CSS ``selector``."""
+        """Set the plain HTML input matching the CSS ``selector`` to ``value`` (a provider's form)."""
         found = self.evaluate(
             "(() => { const input = document.querySelector(" + json.dumps(selector) + ");"
             " if (input) { input.value = " + json.dumps(value) + "; } return !!input; })()")
         assert found, f"no input {selector!r} on the page: {self.text()[:500]!r}"
+
+    def type_into(self, label: str, value: str) -> None:
+        """Type ``value`` into the Streamlit text input labelled ``label`` and press Enter, as a person would.
+
+        Streamlit's inputs are React-controlled: only real key events reach the app, so the text is
+        sent through DevTools' input domain rather than set on the element.
+        """
+        found = self.evaluate(
+            "(() => { const input = document.querySelector('input[aria-label=' + JSON.stringify("
+            + json.dumps(label) + ") + ']'); if (input) { input.focus(); } return !!input; })()")
+        assert found, f"no text input {label!r} on the page: {self.text()[:500]!r}"
+        self.call("Input.insertText", text=value)
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13,
+                      text="\r" if kind == "keyDown" else "")
 
     def error_boxes(self) -> int:
         return int(self.evaluate("document.querySelectorAll('[data-testid=\"stException\"]').length") or 0)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chromium import ERROR_MARKERS, Browser, require_chromium, save_screenshot, serve_dashboard
+from chromium import ERROR_MARKERS, Browser, app_folder, require_chromium, save_screenshot, serve_dashboard
 from seed import seeded_engagement
 
 pytestmark = pytest.mark.browser
@@ -32,7 +32,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_chromium()
     folder = tmp_path_factory.mktemp("served")
     config = seeded_engagement(folder / "engagement")
-    with serve_dashboard(config, folder / "streamlit.log") as url:
+    with serve_dashboard(config, app_folder(folder / "app")) as url:
         yield url
 
 
