@@ -2,9 +2,10 @@
 
 Every commit reachable from any ref (branches, remote-tracking branches, tags, HEAD) becomes a
 ``commit`` event whose id is :func:`glassbox.events.commit_event_id`, so the same commit seen on
-GitHub is the same row. One ``git log --numstat`` process is read line by line and each commit is
+GitHub is the same row. One ``git log --numstat`` process is read as a stream and each commit is
 yielded as soon as its numstat block ends: never a process per commit, never the whole history in
-memory.
+memory. Commits are framed by NUL-separated fields, so no byte a message may contain can break the
+parse; a partial clone or an unreadable object costs the line counts (None), never the commits.
 
 Cursor strategy: the JSON list of ref tips walked last time. A re-sync walks ``new tips --not old
 tips`` (passed on stdin, so thousands of refs never hit the argument limit), i.e. only commits that
@@ -14,12 +15,14 @@ the exclusion list instead of failing the walk.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,68 +41,79 @@ from glassbox.sources import origin_of
 
 log = logging.getLogger(__name__)
 
-HEADER_MARK = "\x1e"
-FIELD_SEP = "\x1f"
-MESSAGE_END = "\x1d"
-# One header line (sha, parents, author/committer with mailmap, strict ISO times with offsets),
-# the raw message, an end-of-message mark, then git's numstat lines.
-GIT_LOG_FORMAT = (
-    f"--format={HEADER_MARK}%H{FIELD_SEP}%P{FIELD_SEP}%aN{FIELD_SEP}%aE{FIELD_SEP}%aI"
-    f"{FIELD_SEP}%cN{FIELD_SEP}%cE{FIELD_SEP}%cI%n%B{MESSAGE_END}"
-)
-GIT_LOG_ARGS = ("log", "--stdin", "--numstat", "--no-color", "--no-show-signature", GIT_LOG_FORMAT)
+# Every commit is printed as a NUL, then its header fields and its raw message, each followed by a
+# NUL, then what git writes after the message (numstat lines). Git cannot put a NUL in any of these
+# (it refuses NUL in a commit message), so counting NUL-separated fields frames any message bytes.
 _HEADER_FIELDS = ("sha", "parents", "author_name", "author_email", "authored_at",
                   "committer_name", "committer_email", "committed_at")
+_PLACEHOLDERS = ("%H", "%P", "%aN", "%aE", "%aI", "%cN", "%cE", "%cI", "%B")
+GIT_LOG_FORMAT = "--format=%x00" + "%x00".join(_PLACEHOLDERS) + "%x00"
+GIT_LOG_ARGS = ("log", "--stdin", "--no-color", "--no-show-signature", GIT_LOG_FORMAT)
+_FIELDS_PER_COMMIT = len(_PLACEHOLDERS) + 1  # the header, the message, then the numstat text
+_READ_SIZE = 1 << 16
+
+
+def git_log_args(*, line_counts: bool = True) -> tuple[str, ...]:
+    """The ``git log`` arguments :func:`parse_git_log` reads; ``--numstat`` only with line counts."""
+    return (*GIT_LOG_ARGS, "--numstat") if line_counts else GIT_LOG_ARGS
 
 
 @dataclass
 class GitCommitRecord:
-    """One commit as parsed from ``git log``: the header fields, its message and numstat totals."""
+    """One commit as parsed from ``git log``: the header fields, its message and numstat totals.
+
+    The totals are None when the walk ran without ``--numstat`` (a partial clone, an unreadable blob):
+    unknown, which is not the same as a commit that changed nothing.
+    """
 
     header: dict[str, str]
-    message_lines: list[str] = field(default_factory=list)
-    files_changed: int = 0
-    lines_added: int = 0
-    lines_removed: int = 0
+    message: str = ""
+    files_changed: int | None = None
+    lines_added: int | None = None
+    lines_removed: int | None = None
 
-    @property
-    def message(self) -> str:
-        return "\n".join(self.message_lines).rstrip("\n")
+    def add_numstat(self, text: str) -> None:
+        """Count git's ``added<TAB>removed<TAB>path`` lines; binary files show ``-`` and add no lines."""
+        self.files_changed = self.lines_added = self.lines_removed = 0
+        for line in text.split("\n"):
+            parts = line.split("\t", 2)
+            if len(parts) != 3:
+                continue
+            added, removed, _path = parts
+            self.files_changed += 1
+            self.lines_added += int(added) if added.isdigit() else 0
+            self.lines_removed += int(removed) if removed.isdigit() else 0
 
-    def add_numstat(self, line: str) -> None:
-        """Count one ``added<TAB>removed<TAB>path`` line; binary files show ``-`` and add no lines."""
-        added, removed, _path = line.split("\t", 2)
-        self.files_changed += 1
-        self.lines_added += int(added) if added.isdigit() else 0
-        self.lines_removed += int(removed) if removed.isdigit() else 0
 
-
-def parse_git_log(lines: Iterable[bytes | str]) -> Iterator[GitCommitRecord]:
-    """Parse the output of ``git log`` run with :data:`GIT_LOG_ARGS`, one commit at a time.
-
-    ``lines`` may be a process's binary stdout; undecodable bytes are replaced, never fatal.
-    """
-    record: GitCommitRecord | None = None
-    in_message = False
-    for raw_line in lines:
-        line = raw_line.decode("utf-8", "replace") if isinstance(raw_line, bytes) else raw_line
-        line = line[:-1] if line.endswith("\n") else line
-        if line.startswith(HEADER_MARK):
-            if record is not None:
-                yield record
-            record = GitCommitRecord(dict(zip(_HEADER_FIELDS, line[1:].split(FIELD_SEP), strict=True)))
-            in_message = True
-        elif record is None:
+def _nul_fields(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The NUL-separated fields of a byte stream, each as soon as its closing NUL has been read."""
+    pending = bytearray()
+    for chunk in chunks:
+        pending += chunk
+        if b"\0" not in chunk:
             continue
-        elif in_message:
-            if line.endswith(MESSAGE_END):
-                record.message_lines.append(line[:-1])
-                in_message = False
-            else:
-                record.message_lines.append(line)
-        elif line:
-            record.add_numstat(line)
-    if record is not None:
+        *complete, rest = bytes(pending).split(b"\0")
+        yield from complete
+        pending = bytearray(rest)
+    yield bytes(pending)
+
+
+def parse_git_log(chunks: Iterable[bytes], *, line_counts: bool = True) -> Iterator[GitCommitRecord]:
+    """Parse the output of ``git log`` run with :func:`git_log_args`, one commit at a time.
+
+    ``chunks`` is the process's binary stdout in pieces of any size; undecodable bytes are replaced,
+    never fatal. A commit is yielded as soon as the next one starts, never after the whole history.
+    """
+    fields = _nul_fields(chunks)
+    next(fields, None)  # nothing precedes the first commit's leading NUL
+    while True:
+        block = [raw.decode("utf-8", "replace") for raw in itertools.islice(fields, _FIELDS_PER_COMMIT)]
+        if len(block) < _FIELDS_PER_COMMIT:
+            return
+        header = dict(zip(_HEADER_FIELDS, block[:len(_HEADER_FIELDS)], strict=True))
+        record = GitCommitRecord(header, message=block[len(_HEADER_FIELDS)].rstrip("\n"))
+        if line_counts:
+            record.add_numstat(block[-1])
         yield record
 
 
@@ -220,20 +234,58 @@ class GitLocalConnector(Connector):
                           input_text="".join(f"{sha}\n" for sha in sorted(shas)))
         return [line.split(" ")[0] for line in batch.stdout.splitlines() if line.endswith(" commit")]
 
+    def _partial_clone(self) -> bool:
+        """Whether the clone was made with ``--filter`` (its blobs are fetched from the remote on demand)."""
+        found = self._git("config", "--get-regexp", r"^(extensions\.partialclone|remote\..*\.partialclonefilter)$")
+        return found.returncode == 0 and bool(found.stdout.strip())
+
     def _walk(self, tips: list[str], exclude: list[str]) -> Iterator[GitCommitRecord]:
+        """Every commit of ``tips`` minus everything reachable from ``exclude``, with line counts if possible.
+
+        Line counts need every changed blob. A partial clone would fetch each one from its remote (a
+        real one ran for over 300 s without storing a commit), so it is walked without them; and when
+        ``--numstat`` stops at an unreadable object, the rest of the history is walked again without
+        them, so one bad object costs line counts, never the commits.
+        """
+        if self._partial_clone():
+            log.warning("%s: partial clone — syncing commits without line counts (they would fetch every blob)",
+                        self.label)
+            yield from self._log(tips, exclude, line_counts=False)
+            return
+        seen: set[str] = set()
+        try:
+            for record in self._log(tips, exclude, line_counts=True):
+                seen.add(record.header["sha"])
+                yield record
+        except SourceUnavailable as error:
+            log.warning("%s; reading the rest of the history without line counts", error)
+            for record in self._log(tips, exclude, line_counts=False):
+                if record.header["sha"] not in seen:
+                    yield record
+
+    def _log(self, tips: list[str], exclude: list[str], *, line_counts: bool) -> Iterator[GitCommitRecord]:
         """Stream ``git log`` over ``tips`` minus everything reachable from ``exclude``."""
         revisions = "".join(f"{sha}\n" for sha in tips) + "".join(f"^{sha}\n" for sha in exclude)
-        command = ["git", "-C", str(self.path), "-c", "core.quotepath=off", *GIT_LOG_ARGS]
+        command = ["git", "-C", str(self.path), "-c", "core.quotepath=off", *git_log_args(line_counts=line_counts)]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE)
         try:
             assert process.stdin is not None and process.stdout is not None
             process.stdin.write(revisions.encode())
             process.stdin.close()
-            yield from parse_git_log(process.stdout)
+            descriptor = process.stdout.fileno()
+            # The last commit is held back until git exits cleanly: when git dies while writing a
+            # commit's numstat, that commit's counts are cut short and the fallback walk re-reads it.
+            last: GitCommitRecord | None = None
+            for record in parse_git_log(iter(lambda: os.read(descriptor, _READ_SIZE), b""), line_counts=line_counts):
+                if last is not None:
+                    yield last
+                last = record
             errors = process.stderr.read().decode("utf-8", "replace") if process.stderr else ""
             if process.wait() != 0:
                 raise SourceUnavailable(f"{self.label}: git log failed: {_first_line(errors)}")
+            if last is not None:
+                yield last
         finally:
             if process.poll() is None:
                 process.kill()

@@ -24,17 +24,20 @@ from sqlalchemy import func, select
 
 from glassbox import schema
 from glassbox.config import Config, load_config
+from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, summarize
-from glassbox.metrics.linking import runs_frame
+from glassbox.metrics.linking import ref_kinds, runs_frame, ticket_keys
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.metrics.working_hours import previous_working_day
 from glassbox.periods import Period
 from glassbox.report_model import ReportModel, with_run_notes
+from glassbox.reports.content import short_title
 from glassbox.sources import configured_sources, origin_of
 from glassbox.store import Store, open_store
+from glassbox.sync import ABANDONED, FAILED_STATES, sync_state
 from glassbox.timeline import load_timeline
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ log = logging.getLogger(__name__)
 TTL = 60  # how stale the store's version may be: a sync shows up within a minute
 DATA_TTL = 3600  # data keyed by a version never goes stale; this only bounds memory
 EVENT_COLUMNS = ["id", "occurred_at", "source", "category", "actor", "side", "thread", "title", "detail", "url",
-                 "refs"]
+                 "refs", "tickets"]
 RUN_CATEGORIES = ["run_started", "run_finished"]
 
 
@@ -109,7 +112,10 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.assign(
         detail=[_detail(category, attrs or {})
                 for category, attrs in zip(frame["category"], frame["attrs"], strict=True)],
+        title=frame["title"].map(short_title),
         refs=frame["refs"].map(" ".join),
+        tickets=[" ".join(ticket_keys(refs, kinds))
+                 for refs, kinds in zip(frame["refs"], ref_kinds(frame), strict=True)],
     )
     return out.loc[:, EVENT_COLUMNS]
 
@@ -164,7 +170,7 @@ def thread_titles(source: Source, view: str) -> dict[str, str]:
     """What each ticket and pull request is called, so a wait on CHURN-12 can say what CHURN-12 is."""
     frame = history(source, view)
     created = frame.loc[frame["category"].isin(["ticket_created", "pull_request_opened"])]
-    return dict(zip(created["thread"], created["title"], strict=True))
+    return dict(zip(created["thread"], created["title"].map(short_title), strict=True))
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
@@ -183,27 +189,31 @@ def open_waits_now(source: Source, view: str, now: datetime) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def freshness(source: Source) -> pd.DataFrame:
-    """Per configured source: last successful sync, last failure and its message."""
+    """Per configured source: its :func:`~glassbox.sync.sync_state`, last successful sync, last failure
+    and its message. A run left ``running`` by a sync that died counts as an interrupted failure."""
     opened, cfg = _open(source)
     history = opened.sync_runs()
+    running_now = sync_running(opened)
     rows = []
     for spec in configured_sources(cfg):
         origin = origin_of(spec.kind, spec.section, cfg)
         mine = history.loc[(history["source"] == spec.kind) & (history["origin"] == origin)]
+        state = sync_state(mine, running_now)
         ok = mine.loc[mine["status"] == "ok", "finished_at"]
-        failed = mine.loc[mine["status"] == "failed"]
-        last_failed = failed.iloc[0] if not failed.empty else None
-        healthy = mine.empty or mine.iloc[0]["status"] != "failed"
+        failed = mine.loc[mine["status"].isin(FAILED_STATES)]
+        last_failure, message = (failed.iloc[0]["finished_at"], failed.iloc[0]["message"] or "") if not failed.empty \
+            else (pd.NaT, "")
+        if state == "interrupted" and mine.iloc[0]["status"] == "running":  # abandoned, not yet recorded so
+            last_failure, message = mine.iloc[0]["started_at"], ABANDONED
         rows.append({
             "source": spec.kind,
             "origin": origin,
+            "state": state,
             "last_ok": ok.max() if not ok.empty else pd.NaT,
-            "last_failure": last_failed["finished_at"] if last_failed is not None else pd.NaT,
-            "message": (last_failed["message"] or "") if last_failed is not None and not healthy else "",
-            "healthy": healthy and not mine.empty,
-            "never": mine.empty,
+            "last_failure": last_failure,
+            "message": message if state in FAILED_STATES else "",
         })
-    return pd.DataFrame(rows, columns=["source", "origin", "last_ok", "last_failure", "message", "healthy", "never"])
+    return pd.DataFrame(rows, columns=["source", "origin", "state", "last_ok", "last_failure", "message"])
 
 
 def since_previous_working_day(cfg: Config, now: datetime) -> Period:

@@ -35,6 +35,10 @@ def source_scale() -> alt.Scale:
 
 
 _ACTIVITY_AXIS = {"day": "%a %d %b", "week": "%d %b %Y", "month": "%b %Y"}
+# An hours axis spans at least the first hour: waits of seconds (a ticket moved by automation in the
+# same second) made the axis tick every millionth of an hour, labelled "0.000000".
+_HOURS_SCALE = alt.Scale(domain={"unionWith": [0, 1]})
+_HOURS_AXIS = alt.Axis(tickMinStep=0.1)
 
 
 def activity_by_day(frame: pd.DataFrame, unit: str = "day") -> alt.Chart:
@@ -63,7 +67,7 @@ def latency_trend(frame: pd.DataFrame, title: str = "Latency per week") -> alt.C
     long["statistic"] = long["statistic"].map({"median_hours": "median", "p90_hours": "p90"})
     return alt.Chart(long, title=title).mark_line(point=True).encode(
         x=alt.X("week:O", title=None, scale=alt.Scale(domain=weeks), axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("hours:Q", title="hours"),
+        y=alt.Y("hours:Q", title="hours", scale=_HOURS_SCALE, axis=_HOURS_AXIS),
         color=alt.Color("statistic:N", scale=alt.Scale(domain=["median", "p90"], range=[MEDIAN_COLOR, P90_COLOR]),
                         legend=alt.Legend(title=None, orient="top")),
         tooltip=["week:O", "statistic:N", alt.Tooltip("hours:Q", format=".1f")],
@@ -77,7 +81,7 @@ def latency_distribution(frame: pd.DataFrame, title: str = "How long waits took"
     per completed wait — a sample, not an event).
     """
     return alt.Chart(frame, title=title).mark_tick(color=MEDIAN_COLOR, thickness=2, opacity=0.7).encode(
-        x=alt.X("hours:Q", title="hours"),
+        x=alt.X("hours:Q", title="hours", scale=_HOURS_SCALE, axis=_HOURS_AXIS),
         y=alt.Y("latency:N", title=None),
         tooltip=["latency:N", alt.Tooltip("hours:Q", format=".1f")],
     ).properties(width=WIDTH, height=alt.Step(22))

@@ -8,23 +8,28 @@ and no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from glassbox.config import Config, load_config
 from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import SOURCES
-from glassbox.periods import Period, day_range, parse_day, parse_week, start_of_day
+from glassbox.periods import Period, day_bounds, day_range, parse_day, parse_week
 from glassbox.redaction import RedactingFilter, redact
 from glassbox.store import open_store
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DEMO_DIR = Path(".glassbox/demo")
+_STDOUT_ERRNOS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG})  # stdout full or gone
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,16 +74,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
                "demo": cmd_demo, "doctor": cmd_doctor}[args.command]
     try:
-        return handler(args)
+        status = handler(args)
+        with _stdout_errors():
+            sys.stdout.flush()  # here, so a full or closed stdout is one line, not an exit-time warning
+        return status
     except ConfigError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except GlassboxError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during a sync (glassbox.sync.Interrupted)
         print("interrupted — what was synced so far is kept; run the command again to resume", file=sys.stderr)
-        return 130
+        return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+@contextmanager
+def _stdout_errors() -> Iterator[None]:
+    """Around writes to stdout: a full, closed or oversized stdout becomes one :class:`GlassboxError`.
+
+    What could not be written is dropped (stdout is pointed at the null device), so the interpreter's
+    own final flush does not print a second, traceback-like warning.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _STDOUT_ERRNOS:
+            raise
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — lives until the process exits
+        raise GlassboxError(f"cannot write to standard output ({exc.strerror}) — redirect it elsewhere"
+                            " or use --out PATH") from None
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -90,11 +115,12 @@ def _configure_logging(verbosity: int) -> None:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from glassbox.lock import sync_lock
-    from glassbox.sync import sync_sources
+    from glassbox.sync import interruptible, settle_abandoned_runs, sync_sources
 
     config = load_config(args.config)
     store = open_store(config.store_url)
-    with sync_lock(store):
+    with interruptible(), sync_lock(store):
+        settle_abandoned_runs(store, lock_held=True)
         summaries = sync_sources(config, store, args.only,
                                  report=lambda summary: print(redact(summary.line()), file=sys.stderr))
     return 0 if all(summary.ok for summary in summaries) else 1
@@ -105,12 +131,13 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     tz = ZoneInfo(config.engagement.timezone)
-    start = start_of_day(parse_day(args.start, "--from"), tz) if args.start else None
-    end = start_of_day(parse_day(args.end, "--to") + timedelta(days=1), tz) if args.end else None
+    start, end = day_bounds(parse_day(args.start, "--from") if args.start else None,
+                            parse_day(args.end, "--to") if args.end else None, tz)
     store = open_store(config.store_url)
     frame = load_timeline(store, config, start=start, end=end, sources=args.source, view=args.view)
     render = to_jsonl if args.format == "jsonl" else to_csv
-    sys.stdout.write(render(frame, config.engagement.timezone))
+    with _stdout_errors():
+        sys.stdout.write(render(frame, config.engagement.timezone))
     return 0
 
 
@@ -133,8 +160,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from glassbox.reports import write_report  # heavy (charts, PDF): imported only when reporting
 
     store = open_store(config.store_url)
-    written = write_report(store, config, period, fmt=args.format, view=args.view,
-                           out=Path(args.out) if args.out else None, stdout=sys.stdout)
+    with _stdout_errors() if args.out is None else nullcontext():
+        written = write_report(store, config, period, fmt=args.format, view=args.view,
+                               out=Path(args.out) if args.out else None, stdout=sys.stdout)
     if written is not None:
         print(f"wrote {written}", file=sys.stderr)
     return 0
@@ -151,13 +179,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from glassbox.sources import build_connector, configured_sources
+    from glassbox.lock import sync_running
+    from glassbox.sources import build_connector, configured_sources, origin_of
+    from glassbox.sync import FAILED_STATES, settle_abandoned_runs, sync_state
 
     config = load_config(args.config)
     print(f"config: {config.path} ok", file=sys.stderr)
     store = open_store(config.store_url)
     print(f"store: {store.engine.url.render_as_string(hide_password=True)} ok ({store.count_events()} events)",
           file=sys.stderr)
+    settle_abandoned_runs(store)
+    history, running_now = store.sync_runs(), sync_running(store)
     failures = 0
     specs = configured_sources(config)
     if not specs:
@@ -169,4 +201,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         except GlassboxError as exc:
             failures += 1
             print(f"{spec.key}: {redact(str(exc))}", file=sys.stderr)
+        origin = origin_of(spec.kind, spec.section, config)
+        runs = history.loc[(history["source"] == spec.kind) & (history["origin"] == origin)]
+        state = sync_state(runs, running_now)
+        if state in FAILED_STATES:
+            failures += 1
+            print(f"{spec.key}: last sync {state} — {redact(runs.iloc[0]['message'] or '')}", file=sys.stderr)
     return 1 if failures else 0

@@ -33,6 +33,7 @@ RefKind = Literal["ticket", "commit"]
 
 DEFAULT_TICKET_PATTERN = r"\b[A-Z][A-Z0-9]+-\d+\b"
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
+_CONTINUED = re.compile(r"-\d")
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,18 @@ def commit_event_id(sha: str) -> str:
 
 
 def find_ticket_keys(*texts: str | None, pattern: str = DEFAULT_TICKET_PATTERN) -> list[str]:
-    """Ticket keys mentioned in any of ``texts``, in order of first appearance, without duplicates."""
+    """Ticket keys mentioned in any of ``texts``, in order of first appearance, without duplicates.
+
+    A match followed by ``-`` and a digit is the start of something longer (``CVE-2017-5638``), not
+    a key: taking ``CVE-2017`` would cut it short, whatever the pattern.
+    """
     compiled = re.compile(pattern)
     seen: dict[str, None] = {}
     for text in texts:
         if text:
             for match in compiled.finditer(text):
-                seen.setdefault(match.group(0), None)
+                if not _CONTINUED.match(text, match.end()):
+                    seen.setdefault(match.group(0), None)
     return list(seen)
 
 

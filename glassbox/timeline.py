@@ -14,6 +14,7 @@ from datetime import datetime
 import pandas as pd
 
 from glassbox.config import Config
+from glassbox.metrics.linking import known_tickets, ticket_project
 from glassbox.people import Directory
 from glassbox.redaction import printable
 from glassbox.store import Store
@@ -39,17 +40,28 @@ def load_timeline(
     """Events in ``[start, end)`` with SPEC §3's fields plus ``origin``, ``sources``, ``labels``, ``attrs``.
 
     ``actor`` becomes the person's name where ``[[people]]`` knows them (the raw id stays in
-    ``actor_id``); ``side`` is client, team or bot; ``refs`` is the list of ticket keys and SHAs.
+    ``actor_id``); ``side`` is client, team or bot; ``refs`` is the list of ticket keys and SHAs and
+    ``ref_kinds`` their kinds (``ticket``/``commit``) as the store keeps them. With Jira sources
+    configured, only keys of the Jira projects in the store count as tickets
+    (:func:`glassbox.metrics.linking.known_tickets`).
     """
     sources = list(sources) if sources is not None else None
     categories = list(categories) if categories is not None else None
     frame = store.read_events(start=start, end=end, sources=sources, categories=categories, columns=_READ_COLUMNS)
     refs = store.read_refs(start=start, end=end, sources=sources, categories=categories)
+    if config.jira:
+        refs = known_tickets(refs, _jira_projects(store))
     if view == "client":
         frame, refs = client_view(frame, refs, store, config)
     frame = _resolve_people(frame, Directory(config.people))
-    frame["refs"] = _refs_lists(frame["id"], refs)
+    frame["refs"], frame["ref_kinds"] = _refs_lists(frame["id"], refs)
     return frame.reset_index(drop=True)
+
+
+def _jira_projects(store: Store) -> set[str]:
+    """The projects of the tickets the Jira sources returned (each ticket has one ``ticket_created``)."""
+    created = store.read_events(sources=["jira"], categories=["ticket_created"], columns=("thread",))
+    return {ticket_project(thread) for thread in set(created["thread"])}
 
 
 def _resolve_people(frame: pd.DataFrame, directory: Directory) -> pd.DataFrame:
@@ -62,11 +74,15 @@ def _resolve_people(frame: pd.DataFrame, directory: Directory) -> pd.DataFrame:
     return frame.drop(columns=["actor_ids"])
 
 
-def _refs_lists(ids: pd.Series, refs: pd.DataFrame) -> pd.Series:
-    by_event: dict[str, list[str]] = {}
-    for event_id, value in zip(refs["event_id"], refs["value"], strict=True):
-        by_event.setdefault(event_id, []).append(value)
-    return pd.Series([by_event.get(event_id, []) for event_id in ids], index=ids.index, dtype=object)
+def _refs_lists(ids: pd.Series, refs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each event's ref values and, parallel to them, their kinds."""
+    values: dict[str, list[str]] = {}
+    kinds: dict[str, list[str]] = {}
+    for event_id, kind, value in zip(refs["event_id"], refs["kind"], refs["value"], strict=True):
+        values.setdefault(event_id, []).append(value)
+        kinds.setdefault(event_id, []).append(kind)
+    return (pd.Series([values.get(event_id, []) for event_id in ids], index=ids.index, dtype=object),
+            pd.Series([kinds.get(event_id, []) for event_id in ids], index=ids.index, dtype=object))
 
 
 def in_timezone(moments: pd.Series, tz: str) -> pd.Series:

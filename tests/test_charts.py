@@ -61,3 +61,17 @@ def test_best_so_far_follows_the_goal() -> None:
     layer = charts.kpi_progress(frame, "loss", goal="min").to_dict()
     values = next(iter(layer["datasets"].values()))
     assert [row["best"] for row in values] == [0.5, 0.3, 0.3]
+
+
+@pytest.mark.parametrize("name", ["trend", "distribution"])
+def test_hours_axis_of_sub_second_waits_reads_in_tenths(name: str) -> None:
+    """Waits of 0.036 s (1e-5 h, a ticket moved by automation) once labelled the hours axis "0.000000"."""
+    hours = [0.0, 1e-5]
+    chart = (charts.latency_trend(pd.DataFrame({"week": ["W46", "W47"], "median_hours": hours, "p90_hours": hours}))
+             if name == "trend" else
+             charts.latency_distribution(pd.DataFrame({"latency": ["ticket_pickup"] * 2, "hours": hours})))
+    labels = re.findall(r">([^<>]+)</text>", charts.to_svg(chart))
+    numbers = [label for label in labels if re.fullmatch(r"[\d.]+", label)]
+    # the axis spans at least the first hour, ticked at 0.1 h or more: 0.0 … 1.0 at most one decimal
+    assert "0.000000" not in labels and numbers
+    assert all(len(label.partition(".")[2]) <= 1 for label in numbers)

@@ -8,7 +8,7 @@ a real SQLite store written by :mod:`seed`; only the browser is missing (``test_
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -121,6 +121,25 @@ def test_search_and_ticket_filter_find_one_thread(seeded: Path, monkeypatch: pyt
     app.text_input(key="tl_search").input("").run()
     app.selectbox(key="tl_ticket").set_value("CHURN-500").run()
     assert set(timeline_rows(app)["Thread"]) == {"CHURN-500"}
+
+
+def test_the_timeline_dates_follow_the_sidebar_period_and_end_today(seeded: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changing the sidebar period after opening the page moves the date filter; the range never runs past today."""
+    app = open_page("timeline", seeded, monkeypatch)
+    tz = ZoneInfo(load_config(seeded).engagement.timezone)
+    today = datetime.now(tz).date()
+    monday = today - timedelta(days=today.weekday())
+    # "Last 4 weeks": from the Monday three weeks before this week's, to today (not to Sunday)
+    assert app.date_input[0].value == (monday - timedelta(weeks=3), today)
+
+    app.selectbox(key="period").set_value("Last 12 weeks").run()
+
+    # eleven weeks before this week's Monday, still to today
+    assert app.date_input[0].value == (monday - timedelta(weeks=11), today)
+    app.selectbox(key="period").set_value("Last week").run()
+    # last week is over: its own Monday to Sunday
+    assert app.date_input[0].value == (monday - timedelta(weeks=1), monday - timedelta(days=1))
 
 
 def test_the_client_view_hides_the_internal_ticket(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.git_local import GIT_LOG_ARGS, GitLocalConnector, parse_git_log
+from connectors.git_local import GitLocalConnector, git_log_args, parse_git_log
 from glassbox.config import load_config
 from glassbox.errors import NotFound
 from glassbox.events import Checkpoint, Event, Ref
@@ -171,19 +170,83 @@ def test_resync_after_history_was_rewritten_and_pruned(repo: Repo) -> None:
 def test_parser_yields_each_commit_before_reading_the_rest(repo: Repo) -> None:
     repo.commit("one", when="2024-03-01T09:00:00+00:00")
     repo.commit("two", when="2024-03-01T10:00:00+00:00")
-    stdout = subprocess.run(["git", "-C", str(repo.path), *GIT_LOG_ARGS], input="HEAD\n", text=True,
+    stdout = subprocess.run(["git", "-C", str(repo.path), *git_log_args()], input=b"HEAD\n",
                             capture_output=True, check=True).stdout
-    output = io.StringIO(stdout).readlines()  # not splitlines(): it also splits on git's \x1e marks
-    consumed: list[str] = []
+    output = [stdout[index:index + 16] for index in range(0, len(stdout), 16)]
+    consumed: list[bytes] = []
 
-    def lines() -> Iterator[str]:
-        for line in output:
-            consumed.append(line)
-            yield line
+    def chunks() -> Iterator[bytes]:
+        for chunk in output:
+            consumed.append(chunk)
+            yield chunk
 
-    first = next(parse_git_log(lines()))
+    first = next(parse_git_log(chunks()))
     assert first.message == "two"
     assert len(consumed) < len(output)
+
+
+def test_message_with_the_old_separator_bytes_parses_whole(repo: Repo) -> None:
+    """Control bytes a message may carry (\\x1e at a line start, \\x1d at a line end) are just text."""
+    message = "Fix CHURN-7\n\n\x1eheader-like line\x1f with a unit separator\nends like a mark\x1d\n\x1d\n"
+    first = repo.commit(message, when="2024-03-01T09:00:00+00:00", files={"a.txt": "1\n2\n"})
+    second = repo.commit("next one", when="2024-03-01T10:00:00+00:00", files={"b.txt": "3\n"})
+
+    found, cursor = events(GitLocalConnector(repo.path))
+
+    by_sha = {e.attrs["sha"]: e for e in found}
+    assert set(by_sha) == {first, second} and cursor is not None
+    assert by_sha[first].body == message.rstrip("\n")
+    assert by_sha[first].title == "Fix CHURN-7"
+    assert by_sha[first].attrs["lines_added"] == 2 and by_sha[second].attrs["lines_added"] == 1
+
+
+def test_partial_clone_syncs_without_line_counts_and_fetches_nothing(repo: Repo, tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A ``--filter=blob:none`` clone: --numstat would fetch every blob, so the walk skips line counts."""
+    shas = [repo.commit(f"CHURN-{n} step", when=f"2024-03-0{n}T09:00:00+00:00", files={f"{n}.txt": f"{n}\n" * n})
+            for n in range(1, 4)]
+    bare = tmp_path / "origin.git"
+    repo.git("clone", "-q", "--bare", str(repo.path), str(bare))
+    repo.git("-C", str(bare), "config", "uploadpack.allowFilter", "true")
+    partial = tmp_path / "partial"
+    repo.git("clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{bare}", str(partial))
+    missing_before = _missing_objects(repo, partial)
+    assert missing_before  # the blobs really are absent
+
+    with caplog.at_level("WARNING", logger="connectors.git_local"):
+        found, cursor = events(GitLocalConnector(partial))
+
+    assert sorted(e.attrs["sha"] for e in found) == sorted(shas) and cursor is not None
+    assert {(e.attrs["files_changed"], e.attrs["lines_added"], e.attrs["lines_removed"]) for e in found} == {
+        (None, None, None)}
+    assert [e.title for e in found] == ["CHURN-3 step", "CHURN-2 step", "CHURN-1 step"]
+    assert _missing_objects(repo, partial) == missing_before  # no blob was fetched
+    warnings = [r.getMessage() for r in caplog.records if "partial clone" in r.getMessage()]
+    assert len(warnings) == 1 and "without line counts" in warnings[0]
+
+
+def _missing_objects(repo: Repo, clone: Path) -> set[str]:
+    listed = repo.git("-C", str(clone), "rev-list", "--objects", "--all", "--missing=print")
+    return {line[1:] for line in listed.splitlines() if line.startswith("?")}
+
+
+def test_unreadable_blob_costs_only_line_counts(repo: Repo, caplog: pytest.LogCaptureFixture) -> None:
+    """A blob lost from the object store stops ``--numstat``; the history is still read whole."""
+    first = repo.commit("first", when="2024-03-01T09:00:00+00:00", files={"a.txt": "a\n"})
+    second = repo.commit("second", when="2024-03-02T09:00:00+00:00", files={"b.txt": "lost\nblob\n"})
+    third = repo.commit("third", when="2024-03-03T09:00:00+00:00", files={"c.txt": "c\nc\nc\n"})
+    blob = repo.git("rev-parse", f"{second}:b.txt")
+    (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+
+    with caplog.at_level("WARNING", logger="connectors.git_local"):
+        found, cursor = events(GitLocalConnector(repo.path))
+
+    by_sha = {e.attrs["sha"]: e for e in found}
+    assert sorted(by_sha) == sorted([first, second, third]) and cursor is not None
+    assert len(found) == 3  # none twice: the second walk skips what the first one yielded
+    assert by_sha[third].attrs["lines_added"] == 3  # read by --numstat before it stopped (newest first)
+    assert by_sha[second].attrs["lines_added"] is None
+    assert any("without line counts" in r.getMessage() for r in caplog.records)
 
 
 def test_sync_twice_stores_each_commit_once(repo: Repo, store: Store) -> None:

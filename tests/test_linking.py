@@ -6,8 +6,21 @@ import itertools
 from datetime import datetime, timezone
 
 import pandas as pd
+import pytest
+from jira_server import load
 
-from glassbox.metrics.linking import build_links, exploded_refs, links_summary, resolve_prefixes
+from connectors.git_local import GitCommitRecord, commit_to_event
+from connectors.jira import issue_to_events, status_categories_from
+from glassbox.config import load_config
+from glassbox.events import Event, Ref, commit_event_id, find_ticket_keys
+from glassbox.metrics.linking import (
+    build_links,
+    exploded_refs,
+    links_summary,
+    resolve_prefixes,
+)
+from glassbox.store import Store
+from glassbox.timeline import load_timeline
 
 _ids = itertools.count()
 COLUMNS = ["id", "source", "sources", "origin", "category", "occurred_at", "actor", "actor_id", "side",
@@ -100,3 +113,74 @@ def test_links_of_an_empty_timeline_are_zero() -> None:
     empty = timeline().iloc[0:0]
     assert links_summary(build_links(empty), START, END) == {
         "commits_with_ticket": 0, "commits_without_ticket": 0, "runs_with_commit": 0, "runs_without_commit": 0}
+
+
+# -- ticket keys on a real history: Apache messages name CVEs, encodings and hashes ------------------
+
+APACHE_MESSAGE = "DRILL-1: Fix CVE-2017-5638 in the UTF-8 reader, check SHA-512 sums; see DRILL-38\n"
+CVE_ONLY = "Bump struts for CVE-2017-5638 (UTF-8 safe)\n"
+JIRA = "https://issues.apache.org/jira"
+
+
+def test_a_key_is_never_cut_short() -> None:
+    """``CVE-2017-5638`` is not the ticket ``CVE-2017``: a match followed by ``-digit`` is no key."""
+    assert find_ticket_keys(APACHE_MESSAGE) == ["DRILL-1", "UTF-8", "SHA-512", "DRILL-38"]
+    assert find_ticket_keys("CVE-2017-5638, CVE-2021-44228.") == []
+
+
+def _git_commit(sha: str, message: str, when: str) -> Event:
+    header = {"sha": sha, "parents": "", "author_name": "Dev", "author_email": "dev@apache.example",
+              "authored_at": when, "committer_name": "Dev", "committer_email": "dev@apache.example",
+              "committed_at": when}
+    return commit_to_event(GitCommitRecord(header, message=message.rstrip("\n")), origin="/src/drill", thread="drill")
+
+
+@pytest.fixture
+def drill_store(store: Store) -> Store:
+    """The recorded DRILL-1 and DRILL-38 issues, two commits, and one commit an older sync linked to ``CVE-2017``."""
+    categories = status_categories_from(load("statuses.json"))
+    for name in ("drill_1.json", "drill_38.json"):
+        store.write(issue_to_events(load(name), origin=JIRA, server=JIRA, status_categories=categories))
+    store.write([_git_commit(SHA_A, APACHE_MESSAGE, "2013-03-01T10:00:00+00:00"),
+                 _git_commit(SHA_B, CVE_ONLY, "2013-03-01T11:00:00+00:00")])
+    old = _git_commit(SHA_C, CVE_ONLY, "2013-03-01T12:00:00+00:00")
+    old.refs = (*old.refs, Ref("ticket", "CVE-2017"))  # what the old pattern stored: the key cut short
+    store.write([old])
+    return store
+
+
+CONFIG_WITHOUT_JIRA = '[engagement]\nname = "Drill"\n[store]\nurl = "sqlite:///unused.db"\n'
+
+
+def test_with_jira_only_its_projects_keys_are_tickets(drill_store: Store, write_config,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JIRA_USER", "alice")
+    monkeypatch.setenv("JIRA_TOKEN", "token")
+    config = load_config(write_config(CONFIG_WITHOUT_JIRA + f'[[jira]]\nserver = "{JIRA}"\njql = "project = DRILL"\n'))
+
+    frame = load_timeline(drill_store, config)
+    links = build_links(frame)
+
+    tickets = dict(zip(links.commits["sha"], links.commits["tickets"], strict=True))
+    # only DRILL is a Jira project in the store: UTF-8 and SHA-512 are no tickets, and the CVE-2017 an
+    # older sync stored is dropped when read, without a re-sync
+    assert tickets == {SHA_A: ["DRILL-1", "DRILL-38"], SHA_B: [], SHA_C: []}
+    assert links.for_ticket("DRILL-38")["commits"]["sha"].tolist() == [SHA_A]
+    commit = frame.loc[frame["id"] == commit_event_id(SHA_A)].iloc[0]
+    assert dict(zip(commit["refs"], commit["ref_kinds"], strict=True)) == {
+        SHA_A: "commit", "DRILL-1": "ticket", "DRILL-38": "ticket"}
+    week = (datetime(2013, 2, 25, tzinfo=timezone.utc), datetime(2013, 3, 4, tzinfo=timezone.utc))
+    # 3 commits in the week, 1 (SHA_A) names a DRILL ticket
+    assert links_summary(links, *week) == {"commits_with_ticket": 1, "commits_without_ticket": 2,
+                                           "runs_with_commit": 0, "runs_without_commit": 0}
+
+
+def test_without_jira_the_pattern_decides(drill_store: Store, write_config) -> None:
+    """No Jira to ask: every match of the pattern is a ticket (what was stored stays as stored)."""
+    config = load_config(write_config(CONFIG_WITHOUT_JIRA))
+
+    links = build_links(load_timeline(drill_store, config))
+
+    tickets = dict(zip(links.commits["sha"], links.commits["tickets"], strict=True))
+    assert tickets == {SHA_A: ["DRILL-1", "UTF-8", "SHA-512", "DRILL-38"], SHA_B: ["UTF-8"],
+                       SHA_C: ["UTF-8", "CVE-2017"]}

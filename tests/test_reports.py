@@ -145,6 +145,20 @@ def test_hours_read_like_a_person_would_say_them() -> None:
     assert sparkline([0, 4, 8, None]) == "▁▅█ "
 
 
+def test_waits_show_their_year_and_titles_are_bounded(report: dict) -> None:
+    """A wait open since 2019 says 2019; a 200,000-character commit title is shown as its first 200 characters."""
+    huge = "x" * 200_000 + "\nsecond line"
+    report["waiting"] = [{**report["waiting"][0], "title": huge, "since": "2019-03-04T09:00:00-05:00"}]
+    report["shipped"]["pull_requests"][0]["title"] = huge
+    content = ReportContent.from_report(report, TZ)
+    # 199 characters and the ellipsis: MAX_TITLE (200) characters in all
+    bounded = "x" * 199 + "…"
+    assert content.open_items[0]["title"] == bounded and content.shipped[0].title == bounded
+    for text in (render_markdown(content), render_html(content)):
+        assert "Mon 04 Mar 2019 09:00" in text
+        assert "x" * 200 not in text and len(text) < 100_000
+
+
 # -- a small seeded engagement ----------------------------------------------------------------
 
 CONFIG = """\

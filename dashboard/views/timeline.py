@@ -26,9 +26,12 @@ if ctx.demo:
     demo_notice()
 
 first_day = ctx.period.start.astimezone(ctx.tz).date()
-last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
+period_last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
+# The range ends today, not at the period's end days ahead (SPEC §4: nothing is measured into the future).
+last_day = max(first_day, min(period_last_day, ctx.today()))
 dates, sources, people, sides = st.columns([2, 2, 2, 1])
-picked = dates.date_input("Dates", value=(first_day, last_day), key="tl_dates")
+# Keyed by the period: under one fixed key Streamlit kept the first period's dates after the sidebar changed.
+picked = dates.date_input("Dates", value=(first_day, last_day), key=f"tl_dates_{first_day}_{period_last_day}")
 start_day, end_day = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (first_day, last_day)
 window = day_range(start_day, end_day, ctx.tz)
 rows = loaders.events(ctx.source, window.start, window.end, ctx.view)
@@ -39,7 +42,7 @@ chosen_people = people.multiselect("People", sorted(rows["actor"].dropna().uniqu
                                    key="tl_people")
 chosen_sides = sides.multiselect("Side", ["client", "team", "bot"], placeholder="All", key="tl_sides")
 ticket_col, search_col = st.columns([1, 3])
-tickets = sorted({ref for refs in rows["refs"] for ref in refs.split() if "-" in ref} |
+tickets = sorted({key for keys in rows["tickets"] for key in keys.split()} |
                  set(rows.loc[rows["source"] == "jira", "thread"]))
 chosen_ticket = ticket_col.selectbox("Ticket", tickets, index=None, placeholder="Any ticket", key="tl_ticket")
 query = search_col.text_input("Search", placeholder="Words in titles, threads, people or refs", key="tl_search")
@@ -52,7 +55,7 @@ if chosen_people:
 if chosen_sides:
     mask &= rows["side"].isin(chosen_sides)
 if chosen_ticket:
-    mask &= (rows["thread"] == chosen_ticket) | rows["refs"].str.split().map(lambda refs: chosen_ticket in refs)
+    mask &= (rows["thread"] == chosen_ticket) | rows["tickets"].str.split().map(lambda keys: chosen_ticket in keys)
 if query:
     haystack = rows["title"].fillna("") + " " + rows["thread"] + " " + rows["actor"].fillna("") + " " + rows["refs"]
     mask &= haystack.str.contains(query, case=False, regex=False)

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts_extra, context, loaders
-from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown,
-                                  hours_text, local, show_chart, source_label)
+from dashboard.components import (CATEGORY_GROUPS, SYNC_STATE_LABELS, Card, ago, cards, demo_notice, empty_state,
+                                  escape_markdown, hours_text, local, show_chart, source_label)
 from glassbox.metrics.experiments import target_gap
 from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, count_runs, failed, started_in
 from glassbox.visibility import sources_for_view
@@ -131,8 +131,7 @@ if fresh.empty:
 else:
     st.dataframe(pd.DataFrame({
         "Source": fresh["source"].map(source_label),
-        "Status": ["never synced" if never else "ok" if healthy else "failing"
-                   for never, healthy in zip(fresh["never"], fresh["healthy"], strict=True)],
+        "Status": fresh["state"].map(SYNC_STATE_LABELS),
         "Last successful sync": fresh["last_ok"].map(lambda t: ago(t, now)),
         "Last failure": fresh["last_failure"].map(lambda t: ago(t, now) if pd.notna(t) else "—"),
         "Problem": fresh["message"],

@@ -8,6 +8,12 @@ ticket, and the report can say how much work is unlinked (SPEC §5 ``links``).
 A run's commit is its ``mlflow.source.git.commit`` tag; a prefix of 7+ hex digits matches the one
 known commit it begins with (an ambiguous prefix matches none). A run's tickets are the ones its own
 tags or refs name, else those of its commit.
+
+A ref's kind (ticket key or commit SHA) is the one the store keeps (``refs.kind``, carried by
+:func:`glassbox.timeline.load_timeline` as ``ref_kinds``), never re-guessed from its text. Which
+ticket keys count is decided when reading, by :func:`known_tickets`: with Jira sources configured,
+only keys of the Jira projects they returned, so ``CVE-2017-5638``, ``UTF-8`` or ``SHA-512`` in a
+commit message link to nothing, and what older syncs stored is re-linked without a re-sync.
 """
 
 from __future__ import annotations
@@ -29,24 +35,55 @@ def is_sha(value: object) -> bool:
     return isinstance(value, str) and SHA.fullmatch(value) is not None
 
 
-def ticket_keys(refs: list[str]) -> list[str]:
-    """The refs of one event that are ticket keys (everything that is not a SHA)."""
-    return [ref for ref in refs if not SHA.fullmatch(ref)]
+def ticket_project(key: str) -> str:
+    """The Jira project of a ticket key: ``DRILL`` for ``DRILL-138``."""
+    return key.rsplit("-", 1)[0]
 
 
-def first_sha(refs: list[str]) -> str | None:
-    return next((ref.lower() for ref in refs if SHA.fullmatch(ref)), None)
+def known_tickets(refs: pd.DataFrame, projects: set[str]) -> pd.DataFrame:
+    """``refs`` (``event_id, kind, value``) without the ticket keys of projects outside ``projects``.
+
+    Why at read time: the connectors match a pattern, which cannot know that ``CVE-2017`` names no
+    project; the Jira projects the store holds can. Commit refs pass untouched.
+    """
+    if refs.empty:
+        return refs
+    tickets = refs["kind"].to_numpy() == "ticket"
+    keep = ~tickets
+    keep[tickets] = [ticket_project(value) in projects for value in refs["value"].to_numpy()[tickets]]
+    return refs.loc[keep]
+
+
+def ref_kinds(events: pd.DataFrame) -> pd.Series:
+    """Each event's ref kinds, parallel to its ``refs``.
+
+    The store's kinds when the frame comes from :func:`glassbox.timeline.load_timeline`; a frame put
+    together by hand (the demo, tests) carries none, and then a SHA-shaped ref is a commit.
+    """
+    if "ref_kinds" in events:
+        return events["ref_kinds"]
+    return pd.Series([["commit" if SHA.fullmatch(ref) else "ticket" for ref in refs] for refs in events["refs"]],
+                     index=events.index, dtype=object)
+
+
+def ticket_keys(refs: list[str], kinds: list[str]) -> list[str]:
+    """The refs of one event that are ticket keys."""
+    return [ref for ref, kind in zip(refs, kinds, strict=True) if kind == "ticket"]
+
+
+def first_sha(refs: list[str], kinds: list[str]) -> str | None:
+    return next((ref.lower() for ref, kind in zip(refs, kinds, strict=True) if kind == "commit"), None)
 
 
 def exploded_refs(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per (event, ref): ``id, value, kind`` where kind is ``commit`` (a SHA) or ``ticket``."""
+    """One row per (event, ref): ``id, value, kind`` where kind is ``commit`` or ``ticket``."""
     if events.empty:
         return pd.DataFrame({"id": pd.Series(dtype=object), "value": pd.Series(dtype=object),
                              "kind": pd.Series(dtype=object)})
-    pairs = events[["id", "refs"]].explode("refs").dropna(subset=["refs"]).rename(columns={"refs": "value"})
-    pairs["value"] = pairs["value"].astype(str)
-    pairs["kind"] = ["commit" if SHA.fullmatch(value) else "ticket" for value in pairs["value"]]
-    return pairs.reset_index(drop=True)
+    rows = [(event_id, value, kind)
+            for event_id, refs, kinds in zip(events["id"], events["refs"], ref_kinds(events), strict=True)
+            for value, kind in zip(refs, kinds, strict=True)]
+    return pd.DataFrame(rows, columns=["id", "value", "kind"], dtype=object)
 
 
 def attr(frame: pd.DataFrame, key: str) -> pd.Series:
@@ -60,10 +97,12 @@ def commits_frame(events: pd.DataFrame) -> pd.DataFrame:
     commits = events.loc[events["category"] == "commit"].copy()
     shas = attr(commits, "sha").astype(object)
     missing = shas.isna()
+    kinds = ref_kinds(commits)
     if missing.any():
-        shas[missing] = commits.loc[missing, "refs"].map(first_sha)
+        shas[missing] = [first_sha(refs, k) for refs, k in zip(commits.loc[missing, "refs"], kinds[missing],
+                                                                 strict=True)]
     commits["sha"] = [sha.lower() if isinstance(sha, str) else None for sha in shas]
-    commits["tickets"] = [ticket_keys(refs) for refs in commits["refs"]]
+    commits["tickets"] = [ticket_keys(refs, k) for refs, k in zip(commits["refs"], kinds, strict=True)]
     columns = ["id", "sha", "occurred_at", "thread", "actor", "side", "title", "url", "tickets"]
     return commits.loc[:, columns].reset_index(drop=True)
 
@@ -86,8 +125,8 @@ def pull_requests_frame(events: pd.DataFrame) -> pd.DataFrame:
                              ("closed_at", "pull_request_closed")):
         out[column] = times[category] if category in times else pd.NaT
     tickets: dict[str, dict[str, None]] = {}
-    for thread, refs in zip(prs["thread"], prs["refs"], strict=True):
-        tickets.setdefault(thread, {}).update(dict.fromkeys(ticket_keys(refs)))
+    for thread, refs, kinds in zip(prs["thread"], prs["refs"], ref_kinds(prs), strict=True):
+        tickets.setdefault(thread, {}).update(dict.fromkeys(ticket_keys(refs, kinds)))
     out["tickets"] = [list(tickets.get(thread, {})) for thread in out.index]
     return out.reset_index().loc[:, columns]
 
@@ -140,7 +179,9 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
     notes = attr(latest, "note")
     out["note"] = latest["body"].where(latest["body"].notna(), notes) if "body" in latest else notes
     out["parent_run_id"] = attr(latest, "parent_run_id")
-    own_sha = latest["refs"].map(first_sha)
+    kinds = ref_kinds(latest)
+    own_sha = pd.Series([first_sha(refs, k) for refs, k in zip(latest["refs"], kinds, strict=True)],
+                        index=latest.index, dtype=object)
     out["commit"] = attr(latest, "commit").fillna(own_sha).astype(object)
     out["sha"] = resolve_prefixes(out["commit"], commits["sha"].dropna())
     out["tickets"] = _run_tickets(latest, out["sha"], commits)
@@ -150,7 +191,7 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
 def _run_tickets(latest: pd.DataFrame, shas: pd.Series, commits: pd.DataFrame) -> pd.Series:
     by_sha = dict(zip(commits["sha"], commits["tickets"], strict=True))
     tag = attr(latest, "ticket")
-    own = latest["refs"].map(ticket_keys)
+    own = [ticket_keys(refs, kinds) for refs, kinds in zip(latest["refs"], ref_kinds(latest), strict=True)]
     result = []
     for ticket, mentioned, sha in zip(tag, own, shas, strict=True):
         named = list(dict.fromkeys(([ticket] if isinstance(ticket, str) and ticket else []) + mentioned))

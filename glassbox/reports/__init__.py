@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from glassbox.config import Config
 from glassbox.errors import ConfigError
+from glassbox.files import write_file
 from glassbox.periods import Period
 from glassbox.store import Store
 
@@ -40,11 +41,7 @@ def write_report(store: Store, config: Config, period: Period, *, fmt: str, view
         _to_stdout(payload, stdout)
         return None
     target = out / file_name(period, fmt, view) if _is_folder(out) else out
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(payload, bytes):
-        target.write_bytes(payload)
-    else:
-        target.write_text(payload, encoding="utf-8")
+    write_file(target, payload)  # atomic: a failed write keeps the previous report
     log.info("wrote the %s report for %s to %s", fmt, period.label, target)
     return target
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 MAX_LISTED = 15
 MAX_NOTE = 280  # characters of a run note a report quotes: notes are free text of any length
+MAX_TITLE = 200  # characters of a title a page or report shows: a commit's first line can be any length
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ class ReportContent:
         counts = previous.get("counts", previous) if isinstance(previous, dict) else None
         return cls(report=report, timezone=timezone or report.get("timezone") or "UTC", previous=counts,
                    shipped=_shipped_items(report.get("shipped")),
-                   open_items=[{**item, "why": _why(item.get("latency"))} for item in report.get("waiting") or []],
+                   open_items=[{**item, "title": short_title(item.get("title")), "why": _why(item.get("latency"))}
+                               for item in report.get("waiting") or []],
                    kpi_runs=_kpi_runs(report.get("experiment_runs") or []))
 
     # -- what the renderers ask --------------------------------------------------------------
@@ -178,7 +180,7 @@ def _shipped_items(shipped: dict[str, list[dict[str, Any]]] | None) -> list[Item
     if not shipped:
         return []
     kinds = (("pull_requests", "pull request"), ("tickets", "ticket"))
-    return [Item(kind, str(row.get("thread", "")), str(row.get("title") or ""), row.get("url"), str(row.get("at", "")))
+    return [Item(kind, str(row.get("thread", "")), short_title(row.get("title")), row.get("url"), str(row.get("at", "")))
             for key, kind in kinds for row in shipped.get(key, [])]
 
 
@@ -229,6 +231,13 @@ def clip(text: object, limit: int = MAX_NOTE) -> str | None:
     return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
 
 
+def short_title(text: object) -> str:
+    """A title as pages and reports show it: its first line, cut at :data:`MAX_TITLE` with an ellipsis."""
+    first = str(text).split("\n", 1)[0] if text is not None and not (isinstance(text, float) and math.isnan(text)) \
+        else ""
+    return clip(first, MAX_TITLE) or ""
+
+
 def format_hours(hours: float | None) -> str:
     """A wait for people: ``45 min``, ``5.2 h``, ``3.1 d``; a dash when unknown."""
     if hours is None or (isinstance(hours, float) and math.isnan(hours)):
@@ -246,8 +255,11 @@ def changes(diff: dict[str, dict[str, Any]] | None) -> str:
 
 
 def local_time(text: str | None, tz: str) -> str:
-    """An ISO time as ``Tue 17 Nov 14:05`` in ``tz``; empty when unknown."""
-    return f"{_local(text, tz):%a %d %b %H:%M}" if text else ""
+    """An ISO time as ``Tue 17 Nov 2026 14:05`` in ``tz``; empty when unknown.
+
+    Always with the year: a wait listed as open may have started years before the report.
+    """
+    return f"{_local(text, tz):%a %d %b %Y %H:%M}" if text else ""
 
 
 def format_value(value: float | None) -> str:
