@@ -32,7 +32,7 @@ from glassbox.metrics.summary import report_from_events
 from glassbox.metrics.working_hours import previous_working_day
 from glassbox.periods import Period
 from glassbox.reports import content, render_report
-from glassbox.sources import configured_sources, origin_of
+from glassbox.sources import configured_sources
 from glassbox.store import Store, open_store
 from glassbox.timeline import load_timeline
 
@@ -200,7 +200,7 @@ def freshness(source: Source) -> pd.DataFrame:
     history = opened.sync_runs()
     rows = []
     for spec in configured_sources(cfg):
-        origin = origin_of(spec.kind, spec.section, cfg)
+        origin = spec.section.origin(cfg.folder)
         mine = history.loc[(history["source"] == spec.kind) & (history["origin"] == origin)]
         ok = mine.loc[mine["status"] == "ok", "finished_at"]
         failed = mine.loc[mine["status"] == "failed"]

@@ -23,7 +23,7 @@ from connectors.github import (
     review_to_event,
     thread_info,
 )
-from connectors.jira import issue_to_events, status_categories_from
+from connectors.jira.normalize import issue_to_events, status_categories_from
 from glassbox.demo.github_payloads import (
     PullPlan,
     commit_payload,
