@@ -15,8 +15,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from connectors.git_local import GitLocalConnector
-from connectors.github import (
-    GitHubConnector,
+from connectors.github.connector import GitHubConnector
+from connectors.github.normalize import (
     ThreadInfo,
     commit_to_event,
     issue_comment_to_event,

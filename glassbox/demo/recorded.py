@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.github import (
+from connectors.github.normalize import (
     commit_to_event,
     issue_comment_to_event,
     pull_to_events,
