@@ -32,7 +32,7 @@ from streamlit.testing.v1 import AppTest
 from connectors.base import RetryPolicy
 from connectors.jira.client import JiraClient
 from connectors.jira.connector import JiraConnector
-from connectors.mlflow_runs import MlflowConnector
+from connectors.mlflow.connector import MlflowConnector
 from glassbox import cli
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
