@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser("sync", parents=[common], help="pull every configured source into the store, incrementally")
     sync.add_argument("--only", metavar="NAME", help="one source: a kind (github, git, jira, mlflow), a key (github[1]) or its repo/path/server/URI")
+    sync.add_argument("--reset", metavar="NAME", help="clear this source's cursors (NAME as for --only) instead of syncing, so the next sync re-fetches it")
 
     timeline = commands.add_parser("timeline", parents=[common], help="print the unified timeline")
     timeline.add_argument("--from", dest="start", metavar="D", help="first day (YYYY-MM-DD, engagement time zone)")
@@ -90,10 +91,17 @@ def _configure_logging(verbosity: int) -> None:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from glassbox.lock import sync_lock
-    from glassbox.sync import sync_sources
+    from glassbox.sync import reset_sources, sync_sources
 
     config = load_config(args.config)
     store = open_store(config.store_url)
+    if args.reset is not None:
+        if args.only is not None:
+            raise ConfigError("give either --only or --reset, not both")
+        with sync_lock(store):
+            for line in reset_sources(config, store, args.reset):
+                print(redact(line), file=sys.stderr)
+        return 0
     with sync_lock(store):
         summaries = sync_sources(config, store, args.only,
                                  report=lambda summary: print(redact(summary.line()), file=sys.stderr))

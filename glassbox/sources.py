@@ -34,6 +34,14 @@ class SourceSpec:
     key: str  # "github[0]": names the section in error messages
     section: GitHubSource | GitSource | JiraSource | MlflowSource
 
+    def origin(self, config: Config) -> str:
+        """The ``origin`` this source's events and cursors carry (see the section's ``origin``)."""
+        return self.section.origin(config.folder)
+
+    def label(self, config: Config) -> str:
+        """How messages name this source before its connector is built: ``jira (https://acme.atlassian.net)``."""
+        return f"{self.kind} ({self.origin(config)})"
+
     def matches(self, only: str) -> bool:
         """``--only`` takes a kind (``jira``), a key (``github[1]``) or the origin text, with or without credentials."""
         origin = getattr(self.section, "repo", None) or getattr(self.section, "path", None) \

@@ -317,6 +317,15 @@ class Store:
         with self._errors("reading a sync cursor"), self.engine.connect() as conn:
             return conn.execute(select(table.c.cursor).where(match)).scalar_one_or_none()
 
+    def clear_cursors(self, source: str, origin: str) -> list[str]:
+        """Delete every cursor of one source (``sync --reset``); returns the categories that had one."""
+        table = schema.sync_state
+        match = (table.c.source == source) & (table.c.origin == origin)
+        with self._errors("clearing sync cursors"), self.engine.begin() as conn:
+            categories = sorted(conn.execute(select(table.c.category).where(match)).scalars())
+            conn.execute(delete(table).where(match))
+        return categories
+
     # -- sync runs ---------------------------------------------------------------------------
 
     def start_run(self, source: str, origin: str) -> int:
