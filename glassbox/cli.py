@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", parents=[common], help="build the demo engagement and its config")
     demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, metavar="D", help=f"where (default {DEFAULT_DEMO_DIR}/)")
 
+    renormalize = commands.add_parser("renormalize", parents=[common],
+                                      help="re-run the normalizers over the stored payloads (after a ticket_pattern change)")
+    renormalize.add_argument("--only", metavar="NAME", help="one source, as for sync --only")
+
     commands.add_parser("doctor", parents=[common], help="check the config and that every source answers and accepts its credentials")
     return parser
 
@@ -68,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
-               "demo": cmd_demo, "doctor": cmd_doctor}[args.command]
+               "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize}[args.command]
     try:
         return handler(args)
     except ConfigError as exc:
@@ -178,3 +182,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             failures += 1
             print(f"{spec.key}: {redact(str(exc))}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def cmd_renormalize(args: argparse.Namespace) -> int:
+    from glassbox.lock import sync_lock
+    from glassbox.renormalize import renormalize
+
+    config = load_config(args.config)
+    store = open_store(config.store_url)
+    with sync_lock(store):  # a sync writing the same events meanwhile would race the rewrite
+        for summary in renormalize(config, store, args.only):
+            print(redact(summary.line()), file=sys.stderr)
+    return 0

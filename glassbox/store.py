@@ -224,11 +224,17 @@ class Store:
         items: Sequence[Event],
         tombstones: Sequence[Tombstone] = (),
         cursor: tuple[CursorKey, str] | None = None,
+        *,
+        refresh_refs: bool = False,
     ) -> WriteCounts:
-        """Upsert ``items``, delete ``tombstones`` and move ``cursor``, all in one transaction."""
+        """Upsert ``items``, delete ``tombstones`` and move ``cursor``, all in one transaction.
+
+        Refs are not part of an event's content hash; ``refresh_refs`` rewrites them for every item
+        even when the row itself is unchanged (``renormalize`` after a ``ticket_pattern`` change).
+        """
         what = f"writing {len(items)} events and {len(tombstones)} removals"
         with self._errors(what), self.engine.begin() as conn:
-            return self.write_in(conn, items, tombstones, cursor)
+            return self.write_in(conn, items, tombstones, cursor, refresh_refs=refresh_refs)
 
     def write_in(
         self,
@@ -236,6 +242,8 @@ class Store:
         items: Sequence[Event],
         tombstones: Sequence[Tombstone] = (),
         cursor: tuple[CursorKey, str] | None = None,
+        *,
+        refresh_refs: bool = False,
     ) -> WriteCounts:
         """:meth:`write` inside the caller's transaction on ``conn`` (a migration re-deriving events)."""
         counts = WriteCounts()
@@ -253,7 +261,7 @@ class Store:
             elif old["content_hash"] != params["content_hash"]:
                 params["b_id"] = params.pop("id")
                 updates.append(params)
-            else:
+            elif not refresh_refs:
                 continue
             refs_to_replace.append(event_id)
         if inserts:

@@ -213,3 +213,35 @@ def _ids(*values: str | None) -> tuple[str, ...]:
 
 def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def restate(event: Event, *, pulls: dict[int, dict[str, Any]],
+            ticket_pattern: str = DEFAULT_TICKET_PATTERN) -> Event | None:
+    """A stored GitHub event normalized again from its ``raw`` payload (``renormalize``).
+
+    What a payload lacks comes from what the store kept: a review's pull request from the stored
+    ``/pulls`` payload (``pulls``, by number), a comment's thread from the event's own labels and
+    ``pr_author``. ``None`` when the event cannot be re-derived (a commit first stored by a clone,
+    a review whose pull request is not stored).
+    """
+    raw = event.raw
+    if not isinstance(raw, dict) or event.source != "github":
+        return None
+    repo = event.thread.split("#", 1)[0]
+    origin = event.origin
+    if event.category == "commit":
+        return commit_to_event(raw, repo=repo, origin=origin, ticket_pattern=ticket_pattern)
+    if event.category.startswith("pull_request_"):
+        fresh = pull_to_events(raw, repo=repo, origin=origin, ticket_pattern=ticket_pattern)
+        return next((e for e in fresh if e.id == event.id), None)
+    if event.category == "review":
+        pull = pulls.get(event.attrs.get("number"))  # type: ignore[arg-type]
+        if pull is None:
+            return None
+        return review_to_event(raw, pull, repo=repo, origin=origin, ticket_pattern=ticket_pattern)
+    if event.category == "comment":
+        thread = ThreadInfo(author=event.attrs.get("pr_author") or GHOST, labels=event.labels,
+                            is_pr="pr_author" in event.attrs)
+        to_event = review_comment_to_event if event.attrs.get("kind") == "review_comment" else issue_comment_to_event
+        return to_event(raw, repo=repo, thread=thread, origin=origin, ticket_pattern=ticket_pattern)
+    return None

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from mlflow.entities import Run
+from mlflow.entities import Metric, Param, Run, RunData, RunInfo, RunTag
 
 from glassbox.events import DEFAULT_TICKET_PATTERN, Event, commit_ref, event_id, ticket_refs
 
@@ -112,3 +112,22 @@ def _raw(run: Run) -> dict[str, Any]:
 def run_event_ids(origin: str, run_id: str) -> tuple[str, str]:
     """The ids of both events a run can produce (what a deleted run's tombstones name)."""
     return (event_id("mlflow", origin, f"{run_id}:started"), event_id("mlflow", origin, f"{run_id}:finished"))
+
+
+def restate(event: Event, *, ticket_pattern: str = DEFAULT_TICKET_PATTERN) -> Event | None:
+    """A stored run event normalized again from its ``raw`` run (``renormalize``).
+
+    The KPI history is not in the run's payload: the stored ``attrs.history`` is kept as it is.
+    """
+    raw = event.raw
+    if not isinstance(raw, dict) or not isinstance(raw.get("info"), dict):
+        return None
+    data = raw.get("data") or {}
+    run = Run(RunInfo.from_dictionary(raw["info"]), RunData(
+        metrics=[Metric(key, value, 0, 0) for key, value in (data.get("metrics") or {}).items()],
+        params=[Param(key, str(value)) for key, value in (data.get("params") or {}).items()],
+        tags=[RunTag(key, str(value)) for key, value in (data.get("tags") or {}).items()]))
+    history = event.attrs.get("history") or {}
+    fresh = run_to_events(run, origin=event.origin, experiment_name=event.attrs.get("experiment") or event.thread,
+                          kpi_metrics=list(history), history=history, ticket_pattern=ticket_pattern, url=event.url)
+    return next((e for e in fresh if e.id == event.id), None)
