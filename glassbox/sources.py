@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # config section -> (module, class)
 CONNECTOR_CLASSES = {
     "github": ("connectors.github.connector", "GitHubConnector"),
-    "git": ("connectors.git_local", "GitLocalConnector"),
+    "git": ("connectors.git.connector", "GitLocalConnector"),
     "jira": ("connectors.jira.connector", "JiraConnector"),
     "mlflow": ("connectors.mlflow.connector", "MlflowConnector"),
 }

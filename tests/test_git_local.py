@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.git_local import GIT_LOG_ARGS, GitLocalConnector, parse_git_log
+from connectors.git.connector import GIT_LOG_ARGS, GitLocalConnector, parse_git_log
 from glassbox.config import load_config
 from glassbox.errors import NotFound
 from glassbox.events import Checkpoint, Event, Ref

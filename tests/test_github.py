@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from connectors.git_local import GitLocalConnector
+from connectors.git.connector import GitLocalConnector
 from connectors.github.connector import GitHubConnector
 from connectors.github.normalize import (
     ThreadInfo,
