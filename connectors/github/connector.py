@@ -13,9 +13,9 @@ from connectors.base import Connector, FetchItem, Listing, RetryPolicy
 from connectors.github.client import DEFAULT_POLICY, DEFAULT_SECONDS_BETWEEN_REQUESTS, PER_PAGE, GitHubClient
 from connectors.github.normalize import (
     ThreadInfo,
-    _time,
     commit_to_event,
     issue_comment_to_event,
+    parse_time,
     pull_event_id,
     pull_to_events,
     review_comment_to_event,
@@ -45,12 +45,12 @@ def _reaches(listed_since: str | None, since: str | None) -> bool:
     """Whether a listing down to ``listed_since`` holds everything updated since ``since``."""
     if listed_since is None:
         return True
-    return since is not None and _time(listed_since) <= _time(since)
+    return since is not None and parse_time(listed_since) <= parse_time(since)
 
 
 def _query_time(cursor: str) -> str:
     """A cursor as the ``since`` GitHub takes: ISO 8601 in UTC, to the second."""
-    return _time(cursor).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parse_time(cursor).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class GitHubConnector(Connector):
@@ -109,9 +109,9 @@ class GitHubConnector(Connector):
 
     def _updated_pulls(self, since: str | None) -> Iterator[dict[str, Any]]:
         """Pull requests, most recently updated first, down to ``since``."""
-        floor = _time(since) if since else None
+        floor = parse_time(since) if since else None
         for raw in self._pages("pulls", {"state": "all", "sort": "updated", "direction": "desc"}):
-            if floor is not None and _time(raw["updated_at"]) < floor:
+            if floor is not None and parse_time(raw["updated_at"]) < floor:
                 return
             yield raw
 
@@ -119,7 +119,7 @@ class GitHubConnector(Connector):
         """The pull requests updated since ``since``; each one's review context goes into ``listing``."""
         newest = since
         for raw in self._updated_pulls(since):
-            newest = _later(newest, _time(raw["updated_at"]))
+            newest = _later(newest, parse_time(raw["updated_at"]))
             listing.records.append(_review_context(raw))
             yield from pull_to_events(raw, repo=self.repo, origin=self.origin, ticket_pattern=self.ticket_pattern)
             if raw.get("state") == "open":
@@ -131,7 +131,7 @@ class GitHubConnector(Connector):
         """Reviews of the pull requests updated since ``since`` (GitHub has no repository-wide list)."""
         newest = since
         for pull in self._pulls_to_review(since, parent):
-            newest = _later(newest, _time(pull["updated_at"]))
+            newest = _later(newest, parse_time(pull["updated_at"]))
             for raw in self._pages(f"pulls/{pull['number']}/reviews", {}):
                 event = review_to_event(raw, pull, repo=self.repo, origin=self.origin,
                                         ticket_pattern=self.ticket_pattern)
@@ -147,8 +147,8 @@ class GitHubConnector(Connector):
         """
         if listing is None or not _reaches(listing.since, since):
             return self._updated_pulls(since)
-        floor = _time(since) if since else None
-        return [pull for pull in listing.records if floor is None or _time(pull["updated_at"]) >= floor]
+        floor = parse_time(since) if since else None
+        return [pull for pull in listing.records if floor is None or parse_time(pull["updated_at"]) >= floor]
 
     def fetch_comments(self, since: str | None) -> Iterator[FetchItem]:
         cursor: dict[str, str] = json.loads(since) if since else {}
@@ -163,7 +163,7 @@ class GitHubConnector(Connector):
             params = {"sort": "updated", "direction": "asc", **({"since": _query_time(start)} if start else {})}
             for count, raw in enumerate(self._pages(path, params), start=1):
                 thread = threads.get(thread_number(raw))
-                if thread is None and start and _time(raw["updated_at"]) == _time(start):
+                if thread is None and start and parse_time(raw["updated_at"]) == parse_time(start):
                     continue  # the boundary comment, stored with its thread by the sync that set the cursor
                 yield to_event(raw, repo=self.repo, thread=thread, origin=self.origin,
                                ticket_pattern=self.ticket_pattern)
@@ -184,7 +184,7 @@ class GitHubConnector(Connector):
         newest = since
         for raw in self._pages("issues", params):
             threads[raw["number"]] = thread_info(raw)
-            if newest is None or _time(raw["updated_at"]) > _time(newest):
+            if newest is None or parse_time(raw["updated_at"]) > parse_time(newest):
                 newest = raw["updated_at"]
         return threads, newest
 
@@ -195,6 +195,6 @@ class GitHubConnector(Connector):
 
 def _later(cursor: str | None, moment: datetime) -> str:
     """The later of an ISO cursor and ``moment``, as an ISO string in UTC."""
-    if cursor is None or _time(cursor) < moment:
+    if cursor is None or parse_time(cursor) < moment:
         return moment.astimezone(timezone.utc).isoformat()
     return cursor

@@ -47,7 +47,7 @@ def commit_to_event(raw: dict[str, Any], *, repo: str, origin: str | None = None
         source="github",
         origin=origin or repo,
         category="commit",
-        occurred_at=_time(committer.get("date") or author.get("date")),
+        occurred_at=parse_time(committer.get("date") or author.get("date")),
         actor=actor,
         actor_ids=_ids(login, author.get("email"), author.get("name")),
         thread=repo,
@@ -99,16 +99,16 @@ def pull_to_events(raw: dict[str, Any], *, repo: str, origin: str | None = None,
     }
     refs = ticket_refs(raw.get("title"), raw.get("body"), head, pattern=ticket_pattern)
     events = [Event(id=pull_event_id(origin, number, "opened"), category="pull_request_opened",
-                    occurred_at=_time(raw["created_at"]), actor=author, actor_ids=_ids(author),
+                    occurred_at=parse_time(raw["created_at"]), actor=author, actor_ids=_ids(author),
                     refs=refs, **common)]
     if merged_at:
         merger = _login(raw["merged_by"]) if "merged_by" in raw else author
         events.append(Event(id=pull_event_id(origin, number, "merged"), category="pull_request_merged",
-                            occurred_at=_time(merged_at), actor=merger, actor_ids=_ids(merger),
+                            occurred_at=parse_time(merged_at), actor=merger, actor_ids=_ids(merger),
                             refs=(*refs, *commit_ref(raw.get("merge_commit_sha"))), **common))
     elif raw.get("closed_at"):
         events.append(Event(id=pull_event_id(origin, number, "closed"), category="pull_request_closed",
-                            occurred_at=_time(raw["closed_at"]), actor=author, actor_ids=_ids(author),
+                            occurred_at=parse_time(raw["closed_at"]), actor=author, actor_ids=_ids(author),
                             refs=refs, **common))
     return events
 
@@ -132,7 +132,7 @@ def review_to_event(raw: dict[str, Any], pull: dict[str, Any], *, repo: str, ori
         source="github",
         origin=origin,
         category="review",
-        occurred_at=_time(raw["submitted_at"]),
+        occurred_at=parse_time(raw["submitted_at"]),
         actor=reviewer,
         actor_ids=_ids(reviewer),
         thread=f"{repo}#{number}",
@@ -184,7 +184,7 @@ def _comment(raw: dict[str, Any], kind: str, number: int, is_pr: bool, *, repo: 
         source="github",
         origin=origin,
         category="comment",
-        occurred_at=_time(raw["created_at"]),
+        occurred_at=parse_time(raw["created_at"]),
         actor=commenter,
         actor_ids=_ids(commenter),
         thread=f"{repo}#{number}",
@@ -211,7 +211,7 @@ def _ids(*values: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v and v != GHOST))
 
 
-def _time(value: str) -> datetime:
+def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 

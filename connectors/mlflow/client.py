@@ -28,7 +28,7 @@ from mlflow.utils.rest_utils import http_request
 from sqlalchemy import Engine, column, select, table
 
 from connectors.base import AuthError, NotFound, RetryPolicy, SourceError, SourceUnavailable, status_error
-from connectors.mlflow.normalize import History, _point
+from connectors.mlflow.normalize import History, point
 from glassbox.config import Config
 from glassbox.redaction import QUOTE_LIMIT, one_line, without_userinfo
 
@@ -58,17 +58,17 @@ def http_settings(policy: RetryPolicy) -> Iterator[None]:
             os.environ.pop(name, None)
 
 
-def _scheme(uri: str) -> str:
+def uri_scheme(uri: str) -> str:
     return urlparse(uri).scheme.split("+")[0].lower()
 
 
-def _is_http(uri: str) -> bool:
-    return _scheme(uri) in ("http", "https", "databricks")
+def is_http(uri: str) -> bool:
+    return uri_scheme(uri) in ("http", "https", "databricks")
 
 
-def _file_store_path(uri: str) -> Path | None:
+def file_store_path(uri: str) -> Path | None:
     """The folder of a file store URI (``./mlruns``, ``file:///…``), else ``None``."""
-    scheme = _scheme(uri)
+    scheme = uri_scheme(uri)
     if scheme == "file":
         return Path(unquote(urlparse(uri).path))
     if scheme == "" or (len(scheme) == 1 and re.match(r"^[a-zA-Z]:", uri)):
@@ -76,9 +76,9 @@ def _file_store_path(uri: str) -> Path | None:
     return None
 
 
-def _client_uri(origin: str, config: Config) -> str:
+def client_uri(origin: str, config: Config) -> str:
     """The URI handed to ``MlflowClient``: relative file-store folders taken from the config's folder."""
-    path = _file_store_path(origin)
+    path = file_store_path(origin)
     if path is not None and not path.is_absolute():
         return str(config.resolve_path(str(path)))
     return origin
@@ -92,12 +92,12 @@ def make_client(tracking_uri: str, label: str) -> MlflowClient:
 
 def _refuse_missing_store(tracking_uri: str, label: str) -> None:
     """Opening a missing sqlite file or folder would silently create an empty store; say so instead."""
-    path = _file_store_path(tracking_uri)
+    path = file_store_path(tracking_uri)
     if path is not None and not MLFLOW_ALLOW_FILE_STORE.get():
         raise SourceUnavailable(
             f"{label}: MLflow 3 opens file stores such as ./mlruns only when MLFLOW_ALLOW_FILE_STORE=true"
             " — export MLFLOW_ALLOW_FILE_STORE=true, or migrate to sqlite with `mlflow migrate-filestore`")
-    if _scheme(tracking_uri) == "sqlite":
+    if uri_scheme(tracking_uri) == "sqlite":
         database = tracking_uri.split(":///", 1)[-1].split("?", 1)[0]
         path = Path(database) if database and database != ":memory:" else None
     if path is not None and not path.exists():
@@ -108,7 +108,7 @@ def translate(exc: BaseException, tracking_uri: str, label: str) -> SourceError:
     """One actionable :class:`SourceError` for a failure of MLflow, its store or the network."""
     text = str(exc).strip()
     first = one_line(text.splitlines()[0] if text else type(exc).__name__, QUOTE_LIMIT)
-    if _is_http(tracking_uri):
+    if is_http(tracking_uri):
         reason = _network_reason(exc)
         if reason is not None:
             return SourceUnavailable(f"{label}: tracking server unreachable — {reason};"
@@ -167,7 +167,7 @@ def _network_reason(exc: BaseException) -> str | None:
 # -- metric history -------------------------------------------------------------------------------
 
 
-class _PerRunHistory:
+class PerRunHistory:
     """One ``get_metric_history`` call per run and metric: the fallback every store supports."""
 
     def __init__(self, client: MlflowClient) -> None:
@@ -178,11 +178,11 @@ class _PerRunHistory:
         for run_id, metrics in wanted.items():
             for metric in sorted(metrics):
                 points = sorted(self.client.get_metric_history(run_id, metric), key=lambda m: (m.step, m.timestamp))
-                result.setdefault(run_id, {})[metric] = [_point(m.step, m.timestamp, m.value) for m in points]
+                result.setdefault(run_id, {})[metric] = [point(m.step, m.timestamp, m.value) for m in points]
         return result
 
 
-class _TableHistory:
+class TableHistory:
     """A database store's ``metrics`` table, read with one query per page of runs."""
 
     def __init__(self, engine: Engine) -> None:
@@ -202,18 +202,18 @@ class _TableHistory:
         with self.engine.connect() as conn:
             for run_id, key, step, timestamp, value, is_nan in conn.execute(query):
                 if key in wanted[run_id]:
-                    point = _point(step, timestamp, None if is_nan else value)
-                    result.setdefault(run_id, {}).setdefault(key, []).append(point)
+                    entry = point(step, timestamp, None if is_nan else value)
+                    result.setdefault(run_id, {}).setdefault(key, []).append(entry)
         return result
 
 
-class _HttpBulkHistory:
+class HttpBulkHistory:
     """The tracking server's bulk history endpoint (what its UI charts use): 100 runs per call."""
 
     ENDPOINT = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 
     def __init__(self, client: MlflowClient, tracking_uri: str) -> None:
-        self.fallback = _PerRunHistory(client)
+        self.fallback = PerRunHistory(client)
         self.tracking_uri = tracking_uri
         self.available = True
 
@@ -244,8 +244,8 @@ class _HttpBulkHistory:
             self._read_truncated(metric, run_ids, result)
             return
         for row in sorted(rows, key=lambda r: (r["run_id"], r.get("step", 0), r.get("timestamp", 0))):
-            point = _point(row.get("step", 0), row.get("timestamp", 0), _json_float(row.get("value")))
-            result.setdefault(row["run_id"], {}).setdefault(metric, []).append(point)
+            entry = point(row.get("step", 0), row.get("timestamp", 0), _json_float(row.get("value")))
+            result.setdefault(row["run_id"], {}).setdefault(metric, []).append(entry)
 
     def _read_truncated(self, metric: str, run_ids: list[str], result: dict[str, History]) -> None:
         """The server capped the answer: halve the chunk, down to one run read with the plain call."""

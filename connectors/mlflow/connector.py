@@ -22,15 +22,15 @@ from connectors.mlflow.client import (
     DATABASE_SCHEMES,
     DEFAULT_POLICY,
     IDS_PER_QUERY,
-    _client_uri,
-    _HttpBulkHistory,
-    _is_http,
-    _PerRunHistory,
-    _scheme,
-    _TableHistory,
+    HttpBulkHistory,
+    PerRunHistory,
+    TableHistory,
+    client_uri,
     http_settings,
+    is_http,
     make_client,
     translate,
+    uri_scheme,
 )
 from connectors.mlflow.normalize import run_event_ids, run_to_events
 from glassbox.config import Config, MlflowSource
@@ -108,7 +108,7 @@ class MlflowConnector(Connector):
     @classmethod
     def from_config(cls, section: MlflowSource, config: Config, key: str) -> MlflowConnector:
         kpi = [(entry.experiment, entry.metric) for entry in config.kpi]
-        tracking_uri = _client_uri(config.resolve_sqlite_url(section.tracking_uri), config)  # may sign in
+        tracking_uri = client_uri(config.resolve_sqlite_url(section.tracking_uri), config)  # may sign in
         return cls(section.origin(config.folder), tracking_uri=tracking_uri, experiments=section.experiments,
                    kpi=kpi, ticket_pattern=config.engagement.ticket_pattern)
 
@@ -122,19 +122,19 @@ class MlflowConnector(Connector):
         return self._client
 
     @cached_property
-    def history_reader(self) -> _PerRunHistory | _TableHistory | _HttpBulkHistory:
-        if _scheme(self.tracking_uri) in DATABASE_SCHEMES:
+    def history_reader(self) -> PerRunHistory | TableHistory | HttpBulkHistory:
+        if uri_scheme(self.tracking_uri) in DATABASE_SCHEMES:
             store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
             engine = getattr(store, "engine", None)
-            return _TableHistory(engine if isinstance(engine, Engine) else create_engine(self.tracking_uri))
-        if _is_http(self.tracking_uri) and _scheme(self.tracking_uri) != "databricks":
-            return _HttpBulkHistory(self.client, self.tracking_uri)
-        return _PerRunHistory(self.client)
+            return TableHistory(engine if isinstance(engine, Engine) else create_engine(self.tracking_uri))
+        if is_http(self.tracking_uri) and uri_scheme(self.tracking_uri) != "databricks":
+            return HttpBulkHistory(self.client, self.tracking_uri)
+        return PerRunHistory(self.client)
 
     @contextmanager
     def errors(self) -> Iterator[None]:
         """MLflow's HTTP settings from the policy while working; every failure one :class:`SourceError` line."""
-        settings = http_settings(self.policy) if _is_http(self.tracking_uri) else nullcontext()
+        settings = http_settings(self.policy) if is_http(self.tracking_uri) else nullcontext()
         with settings:
             try:
                 yield
@@ -234,7 +234,7 @@ class MlflowConnector(Connector):
                                      ticket_pattern=self.ticket_pattern, url=self._run_url(run))
 
     def _run_url(self, run: Run) -> str | None:
-        if not _is_http(self.tracking_uri) or _scheme(self.tracking_uri) == "databricks":
+        if not is_http(self.tracking_uri) or uri_scheme(self.tracking_uri) == "databricks":
             return None
         base = without_userinfo(self.tracking_uri).rstrip("/")
         return f"{base}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"

@@ -29,7 +29,8 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-def _point(step: int, timestamp: int, value: float | None) -> list[Any]:
+def point(step: int, timestamp: int, value: float | None) -> list[Any]:
+    """One history entry ``[step, timestamp_ms, value]``, the value ``None`` unless finite."""
     return [int(step), int(timestamp), _finite(value)]
 
 
@@ -97,7 +98,7 @@ def run_to_events(
 
 
 def _kpi_history(history: History, kpi_metrics: Sequence[str]) -> History:
-    return {key: [_point(*point) for point in history[key]] for key in kpi_metrics if key in history}
+    return {key: [point(*entry) for entry in history[key]] for key in kpi_metrics if key in history}
 
 
 def _raw(run: Run) -> dict[str, Any]:
