@@ -7,7 +7,7 @@ import math
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 from mlflow.entities import Metric, Param, Run, RunData, RunInfo, RunTag
 
@@ -124,7 +124,8 @@ def restate(event: Event, *, ticket_pattern: str = DEFAULT_TICKET_PATTERN) -> Ev
     if not isinstance(raw, dict) or not isinstance(raw.get("info"), dict):
         return None
     data = raw.get("data") or {}
-    run = Run(RunInfo.from_dictionary(raw["info"]), RunData(
+    info = cast(RunInfo, RunInfo.from_dictionary(raw["info"]))
+    run = Run(info, RunData(
         metrics=[Metric(key, value, 0, 0) for key, value in (data.get("metrics") or {}).items()],
         params=[Param(key, str(value)) for key, value in (data.get("params") or {}).items()],
         tags=[RunTag(key, str(value)) for key, value in (data.get("tags") or {}).items()]))
