@@ -35,7 +35,7 @@ from glassbox.metrics.working_hours import previous_working_day
 from glassbox.periods import Period
 from glassbox.report_model import ReportModel, with_run_notes
 from glassbox.reports.content import short_title
-from glassbox.sources import configured_sources, origin_of
+from glassbox.sources import configured_sources
 from glassbox.store import Store, open_store
 from glassbox.sync import ABANDONED, FAILED_STATES, sync_state
 from glassbox.timeline import load_timeline
@@ -196,7 +196,7 @@ def freshness(source: Source) -> pd.DataFrame:
     running_now = sync_running(opened)
     rows = []
     for spec in configured_sources(cfg):
-        origin = origin_of(spec.kind, spec.section, cfg)
+        origin = spec.section.origin(cfg.folder)
         mine = history.loc[(history["source"] == spec.kind) & (history["origin"] == origin)]
         state = sync_state(mine, running_now)
         ok = mine.loc[mine["status"] == "ok", "finished_at"]

@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser("sync", parents=[common], help="pull every configured source into the store, incrementally")
     sync.add_argument("--only", metavar="NAME", help="one source: a kind (github, git, jira, mlflow), a key (github[1]) or its repo/path/server/URI")
+    sync.add_argument("--reset", metavar="NAME", help="clear this source's cursors (NAME as for --only) instead of syncing, so the next sync re-fetches it")
 
     timeline = commands.add_parser("timeline", parents=[common], help="print the unified timeline")
     timeline.add_argument("--from", dest="start", metavar="D", help="first day (YYYY-MM-DD, engagement time zone)")
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", parents=[common], help="build the demo engagement and its config")
     demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, metavar="D", help=f"where (default {DEFAULT_DEMO_DIR}/)")
 
+    renormalize = commands.add_parser("renormalize", parents=[common],
+                                      help="re-run the normalizers over the stored payloads (after a ticket_pattern change)")
+    renormalize.add_argument("--only", metavar="NAME", help="one source, as for sync --only")
+
     commands.add_parser("doctor", parents=[common], help="check the config and that every source answers and accepts its credentials")
     return parser
 
@@ -72,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
-               "demo": cmd_demo, "doctor": cmd_doctor}[args.command]
+               "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize}[args.command]
     try:
         status = handler(args)
         with _stdout_errors():
@@ -115,10 +120,17 @@ def _configure_logging(verbosity: int) -> None:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from glassbox.lock import sync_lock
-    from glassbox.sync import interruptible, settle_abandoned_runs, sync_sources
+    from glassbox.sync import interruptible, reset_sources, settle_abandoned_runs, sync_sources
 
     config = load_config(args.config)
     store = open_store(config.store_url)
+    if args.reset is not None:
+        if args.only is not None:
+            raise ConfigError("give either --only or --reset, not both")
+        with sync_lock(store):
+            for line in reset_sources(config, store, args.reset):
+                print(redact(line), file=sys.stderr)
+        return 0
     with interruptible(), sync_lock(store):
         settle_abandoned_runs(store, lock_held=True)
         summaries = sync_sources(config, store, args.only,
@@ -180,7 +192,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from glassbox.lock import sync_running
-    from glassbox.sources import build_connector, configured_sources, origin_of
+    from glassbox.sources import build_connector, configured_sources
     from glassbox.sync import FAILED_STATES, settle_abandoned_runs, sync_state
 
     config = load_config(args.config)
@@ -201,10 +213,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         except GlassboxError as exc:
             failures += 1
             print(f"{spec.key}: {redact(str(exc))}", file=sys.stderr)
-        origin = origin_of(spec.kind, spec.section, config)
+        origin = spec.section.origin(config.folder)
         runs = history.loc[(history["source"] == spec.kind) & (history["origin"] == origin)]
         state = sync_state(runs, running_now)
         if state in FAILED_STATES:
             failures += 1
             print(f"{spec.key}: last sync {state} — {redact(runs.iloc[0]['message'] or '')}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def cmd_renormalize(args: argparse.Namespace) -> int:
+    from glassbox.lock import sync_lock
+    from glassbox.renormalize import renormalize
+
+    config = load_config(args.config)
+    store = open_store(config.store_url)
+    with sync_lock(store):  # a sync writing the same events meanwhile would race the rewrite
+        for summary in renormalize(config, store, args.only):
+            print(redact(summary.line()), file=sys.stderr)
+    return 0

@@ -247,11 +247,17 @@ class Store:
         items: Sequence[Event],
         tombstones: Sequence[Tombstone] = (),
         cursor: tuple[CursorKey, str] | None = None,
+        *,
+        refresh_refs: bool = False,
     ) -> WriteCounts:
-        """Upsert ``items``, delete ``tombstones`` and move ``cursor``, all in one transaction."""
+        """Upsert ``items``, delete ``tombstones`` and move ``cursor``, all in one transaction.
+
+        Refs are not part of an event's content hash; ``refresh_refs`` rewrites them for every item
+        even when the row itself is unchanged (``renormalize`` after a ``ticket_pattern`` change).
+        """
         what = f"writing {len(items)} events and {len(tombstones)} removals"
         with self._errors(what), self.engine.begin() as conn:
-            return self.write_in(conn, items, tombstones, cursor)
+            return self.write_in(conn, items, tombstones, cursor, refresh_refs=refresh_refs)
 
     def write_in(
         self,
@@ -259,6 +265,8 @@ class Store:
         items: Sequence[Event],
         tombstones: Sequence[Tombstone] = (),
         cursor: tuple[CursorKey, str] | None = None,
+        *,
+        refresh_refs: bool = False,
     ) -> WriteCounts:
         """:meth:`write` inside the caller's transaction on ``conn`` (a migration re-deriving events)."""
         counts = WriteCounts()
@@ -276,7 +284,7 @@ class Store:
             elif old["content_hash"] != params["content_hash"]:
                 params["b_id"] = params.pop("id")
                 updates.append(params)
-            else:
+            elif not refresh_refs:
                 continue
             refs_to_replace.append(event_id)
         if inserts:
@@ -339,6 +347,15 @@ class Store:
         match = (table.c.source == key.source) & (table.c.origin == key.origin) & (table.c.category == key.category)
         with self._errors("reading a sync cursor"), self.engine.connect() as conn:
             return conn.execute(select(table.c.cursor).where(match)).scalar_one_or_none()
+
+    def clear_cursors(self, source: str, origin: str) -> list[str]:
+        """Delete every cursor of one source (``sync --reset``); returns the categories that had one."""
+        table = schema.sync_state
+        match = (table.c.source == source) & (table.c.origin == origin)
+        with self._errors("clearing sync cursors"), self.engine.begin() as conn:
+            categories = sorted(conn.execute(select(table.c.category).where(match)).scalars())
+            conn.execute(delete(table).where(match))
+        return categories
 
     # -- sync runs ---------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from glassbox.errors import ConfigError, GlassboxError, SyncLocked
 from glassbox.events import Checkpoint, Event, Tombstone
 from glassbox.lock import sync_lock
 from glassbox.redaction import QUOTE_LIMIT, one_line
-from glassbox.sources import build_connector, configured_sources, known_names
+from glassbox.sources import SourceSpec, build_connector, configured_sources, known_names
 from glassbox.store import CursorKey, Store, WriteCounts
 
 if TYPE_CHECKING:
@@ -175,10 +175,7 @@ def sync_sources(config: Config, store: Store, only: str | None = None,
     Missing secrets are checked for every selected source before anything runs, so a config
     mistake is reported as such (exit 2) rather than as half a sync.
     """
-    specs = configured_sources(config, only)
-    if only is not None and not specs:
-        names = ", ".join(known_names(configured_sources(config))) or "none configured"
-        raise ConfigError(f"{config.path}: --only {only!r} matches no configured source (known: {names})")
+    specs = selected_sources(config, only)
     connectors = [build_connector(spec, config) for spec in specs]
     summaries = []
     for connector in connectors:
@@ -225,4 +222,26 @@ def sync_state(runs: pd.DataFrame, running_now: bool) -> str:
     if status == "running" and not running_now:
         return "interrupted"
     return status
+
+
+def selected_sources(config: Config, only: str | None, option: str = "--only") -> list[SourceSpec]:
+    """The sources ``only`` names (every one when ``None``); a name that matches none is a config error."""
+    specs = configured_sources(config, only)
+    if only is not None and not specs:
+        names = ", ".join(known_names(configured_sources(config))) or "none configured"
+        raise ConfigError(f"{config.path}: {option} {only!r} matches no configured source (known: {names})")
+    return specs
+
+
+def reset_sources(config: Config, store: Store, name: str) -> list[str]:
+    """Clear the cursors of the sources ``name`` selects (as ``--only`` takes it), so the next sync re-fetches them.
+
+    Events stay: the re-fetch upserts them by id. Returns one confirmation line per source.
+    """
+    lines = []
+    for spec in selected_sources(config, name, "--reset"):
+        cleared = store.clear_cursors(spec.kind, spec.origin(config))
+        what = f"cleared {len(cleared)} cursor(s) ({', '.join(cleared)})" if cleared else "had no cursor"
+        lines.append(f"{spec.label(config)}: {what} — the next sync re-fetches it")
+    return lines
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from glassbox.config import Config
-from glassbox.sources import configured_sources, origin_of
+from glassbox.sources import configured_sources
 from glassbox.store import Store
 
 VIEWS = ("team", "client")
@@ -36,7 +36,7 @@ def internal_threads(store: Store, config: Config) -> frozenset[str]:
 def internal_origins(config: Config) -> frozenset[str]:
     """Origins of every source marked ``internal = true`` in the config."""
     return frozenset(
-        origin_of(spec.kind, spec.section, config)
+        spec.section.origin(config.folder)
         for spec in configured_sources(config)
         if getattr(spec.section, "internal", False)
     )

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from connectors.mlflow_runs import MlflowConnector
+from connectors.mlflow.connector import MlflowConnector
 from glassbox.config import Config, Kpi, load_config
 from glassbox.metrics.experiments import experiments_summary, kpi_story
 from glassbox.metrics.runs import count_runs, failed, family_results, with_families
