@@ -10,7 +10,7 @@ import pytest
 from jira_server import load
 
 from connectors.git.connector import GitCommitRecord, commit_to_event
-from connectors.jira import issue_to_events, status_categories_from
+from connectors.jira.normalize import issue_to_events, status_categories_from
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, find_ticket_keys
 from glassbox.metrics.linking import (
