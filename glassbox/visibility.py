@@ -12,10 +12,10 @@ from __future__ import annotations
 import pandas as pd
 
 from glassbox.config import Config
+from glassbox.metrics.linking import ticket_project
 from glassbox.sources import configured_sources, origin_of
 from glassbox.store import Store
 
-VIEWS = ("team", "client")
 _LABELLED_CATEGORIES = ("ticket_created", "pull_request_opened")
 
 
@@ -28,7 +28,7 @@ def internal_threads(store: Store, config: Config) -> frozenset[str]:
     for thread, labels, source in frame.itertuples(index=False):
         if any(label.lower() in internal_labels for label in labels or ()):
             hidden.add(thread)
-        elif source == "jira" and thread.split("-")[0].upper() in internal_projects:
+        elif source == "jira" and ticket_project(thread).upper() in internal_projects:
             hidden.add(thread)
     return frozenset(hidden)
 

@@ -57,7 +57,7 @@ def render_report(store: Store, config: Config, period: Period, *, fmt: str, vie
         from glassbox.timeline import load_timeline, to_csv
 
         frame = load_timeline(store, config, start=period.start, end=period.end, view=view)
-        return to_csv(frame, config.engagement.timezone)
+        return to_csv(frame, config.engagement.zone)
     from glassbox.metrics.latency import compute_all_latencies
     from glassbox.metrics.linking import build_links
     from glassbox.metrics.summary import load_report_events, report_from_events

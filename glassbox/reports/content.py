@@ -21,12 +21,11 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from glassbox.config import Config
-from glassbox.periods import Period, iso_week
 from glassbox.metrics.latency import LATENCIES, summarize
+from glassbox.periods import TREND_WEEKS, Period, PeriodKind, iso_week
 
 log = logging.getLogger(__name__)
 
-TREND_WEEKS = 6
 FLOW_WEEKS = 8
 MAX_LISTED = 15
 MAX_NOTE = 280  # characters of a run note a report quotes: notes are free text of any length
@@ -221,9 +220,9 @@ def gather(config: Config, period: Period, report: dict[str, Any], history: pd.D
     tz = config.engagement.timezone
     content = ReportContent.from_report(report, tz)
     in_period = history.loc[history["occurred_at"] >= pd.Timestamp(period.start)]
-    content.activity = activity(in_period, period, tz)
+    content.activity = activity(in_period, period, config.engagement.zone)
     content.activity_unit = activity_unit(period)
-    content.flow = ticket_flow(history, period, tz)
+    content.flow = ticket_flow(history, period, config.engagement.zone)
     content.trend = latency_trend(samples, period, now=now)
     return content
 
@@ -240,7 +239,7 @@ def activity_unit(period: Period) -> str:
 _BUCKETS = {"day": "D", "week": "W-MON", "month": "MS"}
 
 
-def activity(events: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
+def activity(events: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
     """Events per bucket (see :func:`activity_unit`) and source over the whole period, zeros included.
 
     ``day`` holds each bucket's first day.
@@ -249,10 +248,9 @@ def activity(events: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
     if events.empty:
         return pd.DataFrame(columns=columns)
     unit = activity_unit(period)
-    zone = ZoneInfo(tz)
     first = period.start.astimezone(zone).date()
     last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    local_days = events["occurred_at"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
+    local_days = events["occurred_at"].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
     if unit == "week":
         local_days = local_days - pd.to_timedelta(local_days.dt.day_of_week, unit="D")
         first -= timedelta(days=first.weekday())
@@ -272,14 +270,13 @@ def week_label(moment: datetime) -> str:
 
 def short_label(period: Period) -> str:
     """A period on a chart axis: ``W47`` for an ISO week, else its first day (``16 Nov``)."""
-    if "-W" in period.label:
+    if period.kind is PeriodKind.WEEK:
         return period.label.split("-")[1]
     return f"{period.start.day} {period.start:%b}"
 
 
-def ticket_flow(history: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
+def ticket_flow(history: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
     """Tickets created and resolved per ISO week, for the weeks up to the period's end."""
-    zone = ZoneInfo(tz)
     last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
     first = iso_week(last_day - timedelta(weeks=FLOW_WEEKS - 1), zone)
     weeks = [week_label(first.start + timedelta(weeks=n)) for n in range(FLOW_WEEKS)]
@@ -287,7 +284,7 @@ def ticket_flow(history: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
                           & (history["occurred_at"] >= pd.Timestamp(first.start))]
     if tickets.empty:
         return pd.DataFrame({"week": weeks, "created": 0, "resolved": 0})
-    labels = tickets["occurred_at"].dt.tz_convert(tz).map(week_label)
+    labels = tickets["occurred_at"].dt.tz_convert(zone).map(week_label)
     table = pd.crosstab(labels, tickets["category"]).reindex(
         index=weeks, columns=["ticket_created", "ticket_resolved"], fill_value=0)
     return pd.DataFrame({"week": weeks, "created": table["ticket_created"].to_numpy(),
