@@ -11,10 +11,8 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, show_chart
 from glassbox.charts import latency_distribution, latency_trend, ticket_flow
 from glassbox.metrics.latency import LATENCIES
-from glassbox.periods import iso_week
+from glassbox.periods import TREND_WEEKS, iso_week
 from glassbox.reports.content import LATENCY_LABELS
-
-TREND_WEEKS = 8
 
 ctx = context.require()
 st.title("Feedback loops")
