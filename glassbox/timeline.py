@@ -54,7 +54,7 @@ def load_timeline(
     refs = store.read_refs(start=start, end=end, sources=sources, categories=categories)
     if config.jira:
         refs = known_tickets(refs, _jira_projects(store))
-    if view is View.CLIENT:
+    if view is not View.TEAM:  # fail closed: only the team view sees everything
         frame, refs = client_view(frame, refs, store, config)
     frame = _resolve_people(frame, Directory(config.people))
     frame["refs"], frame["ref_kinds"] = _refs_lists(frame["id"], refs)

@@ -11,6 +11,7 @@ from dashboard import charts_extra, context, loaders
 from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown,
                                   hours_text, local, show_chart, source_label)
 from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, count_runs, started_in
+from glassbox.views import View
 from glassbox.visibility import internal_origins
 
 MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
@@ -124,7 +125,7 @@ for alert in alerts:
 
 st.subheader("Sources")
 fresh = loaders.freshness(ctx.source)
-if ctx.view == "client":  # an internal source's name (and its failures) would reveal it
+if ctx.view is not View.TEAM:  # an internal source's name (and its failures) would reveal it
     fresh = fresh.loc[~fresh["origin"].isin(internal_origins(ctx.config))]
 if fresh.empty:
     empty_state("No sources configured.",
