@@ -37,7 +37,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from github_server import REPO, TOKEN, FakeGitHub, commit_payload, issue_view  # noqa: E402
 
-from connectors.github import GitHubConnector  # noqa: E402
+from connectors.github.connector import GitHubConnector  # noqa: E402
 from glassbox.store import open_store  # noqa: E402
 from glassbox.sync import sync_connector  # noqa: E402
 

@@ -33,7 +33,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from jira_server import FakeJira, drill_issues  # noqa: E402
 
-from connectors.jira import PAGE_SIZE, JiraClient, JiraConnector  # noqa: E402
+from connectors.jira.client import PAGE_SIZE, JiraClient  # noqa: E402
+from connectors.jira.connector import JiraConnector  # noqa: E402
 from glassbox.store import open_store  # noqa: E402
 from glassbox.sync import sync_connector  # noqa: E402
 

@@ -12,6 +12,7 @@ Streamlit's state (:func:`auth_configured`, :func:`signed_in_user`) are the boun
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,16 +111,48 @@ def providers() -> list[str | None]:
     return ([None] if "client_id" in section else []) + named
 
 
+def sign_in_problem() -> str | None:
+    """Why sign-in cannot work as configured and installed, in words an operator can act on; ``None`` if it can.
+
+    Streamlit only finds these out after the button is pressed, inside its ``/auth/login`` and
+    ``/oauth2callback`` routes, and then sends the visitor back here with nothing but a server log
+    line: without httpx (Authlib's Starlette client imports it) every sign-in looped back to this
+    page (issue #15). Asking first turns the loop into a message naming the missing piece.
+    """
+    try:
+        section = st.secrets.get("auth") or {}
+    except StreamlitSecretNotFoundError:
+        return "`.streamlit/secrets.toml` cannot be read"
+    missing = [key for key in ("redirect_uri", "cookie_secret") if not section.get(key)]
+    if missing:
+        keys = " and ".join(f"`{key}`" for key in missing)
+        return f"the `[auth]` section of `.streamlit/secrets.toml` has no {keys}"
+    if not providers():
+        return ("no provider in `.streamlit/secrets.toml` is complete "
+                "(`client_id`, `client_secret`, `server_metadata_url`)")
+    try:
+        importlib.import_module("authlib.integrations.starlette_client")  # what Streamlit's login route imports
+    except ImportError as exc:
+        return (f"the Python package `{exc.name or 'Authlib'}` is not installed — "
+                "run `pip install -r requirements.txt`")
+    return None
+
+
 def show_sign_in() -> None:
-    """The page a visitor sees before signing in: what this is and one button per provider."""
+    """The page a visitor sees before signing in: what this is and one button per provider.
+
+    When sign-in cannot work (:func:`sign_in_problem`) the page says why instead of offering a
+    button that would only bring the visitor back here.
+    """
     st.title("Glassbox")
     st.markdown("This dashboard is private to the engagement. Please sign in with your work account.")
-    choices = providers()
-    if not choices:
-        st.error("Sign-in is switched on in `.streamlit/secrets.toml`, but no provider there is complete "
-                 "(client_id, client_secret, server_metadata_url) — see docs/sign-in.md.")
+    problem = sign_in_problem()
+    if problem:
+        log.error("sign-in cannot start: %s", problem.replace("`", ""))
+        st.error(f"Sign-in is switched on but cannot work yet: {problem}. See docs/sign-in.md.",
+                 icon=":material/error:")
         return
-    for provider in choices:
+    for provider in providers():
         label = "Sign in" if provider is None else f"Sign in with {provider.capitalize()}"
         if st.button(label, key=f"sign_in_{provider or 'default'}", type="primary", icon=":material/login:"):
             _login(provider)

@@ -37,6 +37,9 @@ CATEGORY_GROUPS = {
     "ticket_resolved": "tickets", "run_started": "runs", "run_finished": "runs",
 }
 SOURCE_LABELS = {"github": "GitHub", "git": "Git", "jira": "Jira", "mlflow": "MLflow"}
+SYNC_STATE_LABELS = {  # glassbox.sync.sync_state → the Sources panel's Status
+    "never": "never synced", "ok": "ok", "running": "syncing", "failed": "failing", "interrupted": "interrupted",
+}
 HOW_TO_CONFIGURE = (
     "Point Glassbox at your sources: copy `config/glassbox.example.toml` to `config/glassbox.toml` "
     "(or set `GLASSBOX_CONFIG`), add your `[[github]]`, `[[git]]`, `[[jira]]` and `[[mlflow]]` "

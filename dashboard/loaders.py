@@ -23,16 +23,20 @@ from sqlalchemy import func, select
 
 from glassbox import schema
 from glassbox.config import Config, load_config
+from glassbox.lock import sync_running
+from glassbox.metrics import chart_data
 from glassbox.metrics.experiments import experiments_summary
-from glassbox.metrics.latency import compute_all_latencies, open_waits, summarize
+from glassbox.metrics.latency import compute_all_latencies, summarize
 from glassbox.metrics.linking import runs_frame, ticket_keys
 from glassbox.metrics.runs import run_table
-from glassbox.metrics.summary import report_from_events
+from glassbox.metrics.summary import open_waits_on_people
 from glassbox.metrics.working_hours import previous_working_day
 from glassbox.periods import Period
-from glassbox.reports import content, render_report
-from glassbox.sources import configured_sources, origin_of
+from glassbox.report_model import ReportModel, with_run_notes
+from glassbox.reports.content import short_title
+from glassbox.sources import configured_sources
 from glassbox.store import Store, open_store
+from glassbox.sync import ABANDONED, FAILED_STATES, sync_state
 from glassbox.timeline import load_timeline
 from glassbox.views import View
 
@@ -43,13 +47,6 @@ DATA_TTL = 3600  # data keyed by a version never goes stale; this only bounds me
 EVENT_COLUMNS = ["id", "occurred_at", "source", "category", "actor", "side", "thread", "title", "detail", "url",
                  "refs", "tickets"]
 RUN_CATEGORIES = ["run_started", "run_finished"]
-# latency -> (who must act, what one open wait of it is): the waits the Today page lists
-WAITS = {
-    "client_response": ("team", "unanswered client message"),
-    "pr_pickup": ("team", "PR without a review"),
-    "ticket_pickup": ("team", "ticket not started"),
-    "client_turnaround": ("client", "question to the client"),
-}
 
 
 class Source(NamedTuple):
@@ -115,7 +112,7 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.assign(
         detail=[_detail(category, attrs or {})
                 for category, attrs in zip(frame["category"], frame["attrs"], strict=True)],
-        title=frame["title"].map(content.short_title),
+        title=frame["title"].map(short_title),
         refs=frame["refs"].map(" ".join),
         tickets=[" ".join(ticket_keys(refs, kinds))
                  for refs, kinds in zip(frame["refs"], frame["ref_kinds"], strict=True)],
@@ -173,52 +170,50 @@ def thread_titles(source: Source, view: View) -> dict[str, str]:
     """What each ticket and pull request is called, so a wait on CHURN-12 can say what CHURN-12 is."""
     frame = history(source, view)
     created = frame.loc[frame["category"].isin(["ticket_created", "pull_request_opened"])]
-    return dict(zip(created["thread"], created["title"].map(content.short_title), strict=True))
+    return dict(zip(created["thread"], created["title"].map(short_title), strict=True))
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def open_waits_now(source: Source, view: View, now: datetime) -> pd.DataFrame:
-    """What is waiting right now, on whom, oldest first: ``on, what, thread, title, started_at, hours``."""
+    """What is waiting on someone right now (:data:`glassbox.vocabulary.WAITS`), oldest first.
+
+    ``latency, on, what, thread, title, started_at, hours, working_hours``: the Today and Feedback
+    pages list these, the same waits a report lists.
+    """
     _, cfg = _open(source)
-    samples = latency_samples(source, view)
-    titles = thread_titles(source, view)
-    frames = []
-    for name, (on, what) in WAITS.items():
-        if name not in samples:
-            continue
-        waits = open_waits(samples[name], now, cfg.team)
-        frames.append(waits.assign(on=on, what=what))
-    columns = ["on", "what", "thread", "title", "started_at", "hours", "working_hours"]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    table = pd.concat(frames, ignore_index=True)
-    table["title"] = table["thread"].map(titles).fillna("")
-    return table.sort_values("started_at").loc[:, columns].reset_index(drop=True)
+    table = open_waits_on_people(latency_samples(source, view), now, cfg.team)
+    table["title"] = table["thread"].map(thread_titles(source, view)).fillna("")
+    columns = ["latency", "on", "what", "thread", "title", "started_at", "hours", "working_hours"]
+    return table.sort_values("started_at", kind="stable").loc[:, columns].reset_index(drop=True)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def freshness(source: Source) -> pd.DataFrame:
-    """Per configured source: last successful sync, last failure and its message."""
+    """Per configured source: its :func:`~glassbox.sync.sync_state`, last successful sync, last failure
+    and its message. A run left ``running`` by a sync that died counts as an interrupted failure."""
     opened, cfg = _open(source)
     history = opened.sync_runs()
+    running_now = sync_running(opened)
     rows = []
     for spec in configured_sources(cfg):
-        origin = origin_of(spec.kind, spec.section, cfg)
+        origin = spec.section.origin(cfg.folder)
         mine = history.loc[(history["source"] == spec.kind) & (history["origin"] == origin)]
+        state = sync_state(mine, running_now)
         ok = mine.loc[mine["status"] == "ok", "finished_at"]
-        failed = mine.loc[mine["status"] == "failed"]
-        last_failed = failed.iloc[0] if not failed.empty else None
-        healthy = mine.empty or mine.iloc[0]["status"] != "failed"
+        failed = mine.loc[mine["status"].isin(FAILED_STATES)]
+        last_failure, message = (failed.iloc[0]["finished_at"], failed.iloc[0]["message"] or "") if not failed.empty \
+            else (pd.NaT, "")
+        if state == "interrupted" and mine.iloc[0]["status"] == "running":  # abandoned, not yet recorded so
+            last_failure, message = mine.iloc[0]["started_at"], ABANDONED
         rows.append({
             "source": spec.kind,
             "origin": origin,
+            "state": state,
             "last_ok": ok.max() if not ok.empty else pd.NaT,
-            "last_failure": last_failed["finished_at"] if last_failed is not None else pd.NaT,
-            "message": (last_failed["message"] or "") if last_failed is not None and not healthy else "",
-            "healthy": healthy and not mine.empty,
-            "never": mine.empty,
+            "last_failure": last_failure,
+            "message": message if state in FAILED_STATES else "",
         })
-    return pd.DataFrame(rows, columns=["source", "origin", "last_ok", "last_failure", "message", "healthy", "never"])
+    return pd.DataFrame(rows, columns=["source", "origin", "state", "last_ok", "last_failure", "message"])
 
 
 def since_previous_working_day(cfg: Config, now: datetime) -> Period:
@@ -271,39 +266,23 @@ def latency_distribution(source: Source, view: View, start: datetime, end: datet
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["latency", "hours"])
 
 
-@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
-def all_open_waits(source: Source, view: View, now: datetime) -> pd.DataFrame:
-    """Every wait still open at ``now``: ``latency, thread, title, started_at, hours, working_hours``."""
-    _, cfg = _open(source)
-    titles = thread_titles(source, view)
-    frames = [open_waits(frame, now, cfg.team).assign(latency=name)
-              for name, frame in latency_samples(source, view).items()]
-    columns = ["latency", "thread", "title", "started_at", "hours", "working_hours"]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    table = pd.concat(frames, ignore_index=True)
-    table["title"] = table["thread"].map(titles).fillna("")
-    return table.sort_values("started_at").loc[:, columns].reset_index(drop=True)
-
-
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def ticket_flow(source: Source, view: View, label: str, start: datetime, end: datetime) -> pd.DataFrame:
     """Tickets created and resolved per ISO week up to the period's end."""
     _, cfg = _open(source)
     frame = history(source, view)
     tickets = _between(frame.loc[frame["category"].isin(["ticket_created", "ticket_resolved"])], None, end)
-    return content.ticket_flow(tickets, Period(label, start, end), cfg.engagement.zone)
+    return chart_data.ticket_flow(tickets, Period(label, start, end), cfg.engagement.zone)
 
 
-@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner="Building the report…")
-def report(source: Source, view: View, label: str, start: datetime, end: datetime) -> dict[str, Any]:
-    """The weekly report's data (SPEC §5 plus extras) for one period and view."""
-    _, cfg = _open(source)
-    events_until_end = _between(history(source, view), None, end)
-    return report_from_events(events_until_end, cfg, Period(label, start, end), view, datetime.now(timezone.utc))
+@st.cache_resource(ttl=DATA_TTL, max_entries=16, show_spinner="Building the report…")
+def report(source: Source, view: View, label: str, start: datetime, end: datetime) -> ReportModel:
+    """The weekly report of one period and view, built once: the page's preview and every download.
 
-
-def render(source: Source, view: View, label: str, start: datetime, end: datetime, fmt: str) -> str | bytes:
-    """The report as a file in ``fmt`` (md, html, csv, json, pdf); run only when a download is clicked."""
+    Shared read-only (``cache_resource``: its history-sized frames are not copied on each read).
+    """
     opened, cfg = _open(source)
-    return render_report(opened, cfg, Period(label, start, end), fmt=fmt, view=view)
+    period = Period(label, start, end)
+    until_end = with_run_notes(_between(history(source, view), None, end), opened, end)
+    return ReportModel.build(until_end, cfg, period, view, datetime.now(timezone.utc)).derived()
+

@@ -8,16 +8,20 @@ and no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from datetime import datetime
 from pathlib import Path
 
 from glassbox.config import Config, load_config
 from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import SOURCES
-from glassbox.periods import Period, day_range, parse_day, parse_week, start_of_day
+from glassbox.periods import Period, day_bounds, day_range, parse_day, parse_week
 from glassbox.redaction import RedactingFilter, redact
 from glassbox.store import open_store
 from glassbox.views import View
@@ -25,6 +29,7 @@ from glassbox.views import View
 log = logging.getLogger(__name__)
 
 DEFAULT_DEMO_DIR = Path(".glassbox/demo")
+_STDOUT_ERRNOS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG})  # stdout full or gone
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = commands.add_parser("sync", parents=[common], help="pull every configured source into the store, incrementally")
     sync.add_argument("--only", metavar="NAME", help="one source: a kind (github, git, jira, mlflow), a key (github[1]) or its repo/path/server/URI")
+    sync.add_argument("--reset", metavar="NAME", help="clear this source's cursors (NAME as for --only) instead of syncing, so the next sync re-fetches it")
 
     timeline = commands.add_parser("timeline", parents=[common], help="print the unified timeline")
     timeline.add_argument("--from", dest="start", metavar="D", help="first day (YYYY-MM-DD, engagement time zone)")
@@ -59,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", parents=[common], help="build the demo engagement and its config")
     demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, metavar="D", help=f"where (default {DEFAULT_DEMO_DIR}/)")
 
+    renormalize = commands.add_parser("renormalize", parents=[common],
+                                      help="re-run the normalizers over the stored payloads (after a ticket_pattern change)")
+    renormalize.add_argument("--only", metavar="NAME", help="one source, as for sync --only")
+
     commands.add_parser("doctor", parents=[common], help="check the config and that every source answers and accepts its credentials")
     return parser
 
@@ -67,18 +77,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
-               "demo": cmd_demo, "doctor": cmd_doctor}[args.command]
+               "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize}[args.command]
     try:
-        return handler(args)
+        status = handler(args)
+        with _stdout_errors():
+            sys.stdout.flush()  # here, so a full or closed stdout is one line, not an exit-time warning
+        return status
     except ConfigError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except GlassboxError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during a sync (glassbox.sync.Interrupted)
         print("interrupted — what was synced so far is kept; run the command again to resume", file=sys.stderr)
-        return 130
+        return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+@contextmanager
+def _stdout_errors() -> Iterator[None]:
+    """Around writes to stdout: a full, closed or oversized stdout becomes one :class:`GlassboxError`.
+
+    What could not be written is dropped (stdout is pointed at the null device), so the interpreter's
+    own final flush does not print a second, traceback-like warning.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _STDOUT_ERRNOS:
+            raise
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — lives until the process exits
+        raise GlassboxError(f"cannot write to standard output ({exc.strerror}) — redirect it elsewhere"
+                            " or use --out PATH") from None
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -90,11 +120,19 @@ def _configure_logging(verbosity: int) -> None:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from glassbox.lock import sync_lock
-    from glassbox.sync import sync_sources
+    from glassbox.sync import interruptible, reset_sources, settle_abandoned_runs, sync_sources
 
     config = load_config(args.config)
     store = open_store(config.store_url)
-    with sync_lock(store):
+    if args.reset is not None:
+        if args.only is not None:
+            raise ConfigError("give either --only or --reset, not both")
+        with sync_lock(store):
+            for line in reset_sources(config, store, args.reset):
+                print(redact(line), file=sys.stderr)
+        return 0
+    with interruptible(), sync_lock(store):
+        settle_abandoned_runs(store, lock_held=True)
         summaries = sync_sources(config, store, args.only,
                                  report=lambda summary: print(redact(summary.line()), file=sys.stderr))
     return 0 if all(summary.ok for summary in summaries) else 1
@@ -105,12 +143,13 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     tz = config.engagement.zone
-    start = start_of_day(parse_day(args.start, "--from"), tz) if args.start else None
-    end = start_of_day(parse_day(args.end, "--to") + timedelta(days=1), tz) if args.end else None
+    start, end = day_bounds(parse_day(args.start, "--from") if args.start else None,
+                            parse_day(args.end, "--to") if args.end else None, tz)
     store = open_store(config.store_url)
     frame = load_timeline(store, config, start=start, end=end, sources=args.source, view=args.view)
     render = to_jsonl if args.format == "jsonl" else to_csv
-    sys.stdout.write(render(frame, tz))
+    with _stdout_errors():
+        sys.stdout.write(render(frame, tz))
     return 0
 
 
@@ -133,8 +172,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from glassbox.reports import write_report  # heavy (charts, PDF): imported only when reporting
 
     store = open_store(config.store_url)
-    written = write_report(store, config, period, fmt=args.format, view=args.view,
-                           out=Path(args.out) if args.out else None, stdout=sys.stdout)
+    with _stdout_errors() if args.out is None else nullcontext():
+        written = write_report(store, config, period, fmt=args.format, view=args.view,
+                               out=Path(args.out) if args.out else None, stdout=sys.stdout)
     if written is not None:
         print(f"wrote {written}", file=sys.stderr)
     return 0
@@ -151,13 +191,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from glassbox.lock import sync_running
     from glassbox.sources import build_connector, configured_sources
+    from glassbox.sync import FAILED_STATES, settle_abandoned_runs, sync_state
 
     config = load_config(args.config)
     print(f"config: {config.path} ok", file=sys.stderr)
     store = open_store(config.store_url)
     print(f"store: {store.engine.url.render_as_string(hide_password=True)} ok ({store.count_events()} events)",
           file=sys.stderr)
+    settle_abandoned_runs(store)
+    history, running_now = store.sync_runs(), sync_running(store)
     failures = 0
     specs = configured_sources(config)
     if not specs:
@@ -169,4 +213,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         except GlassboxError as exc:
             failures += 1
             print(f"{spec.key}: {redact(str(exc))}", file=sys.stderr)
+        origin = spec.section.origin(config.folder)
+        runs = history.loc[(history["source"] == spec.kind) & (history["origin"] == origin)]
+        state = sync_state(runs, running_now)
+        if state in FAILED_STATES:
+            failures += 1
+            print(f"{spec.key}: last sync {state} — {redact(runs.iloc[0]['message'] or '')}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def cmd_renormalize(args: argparse.Namespace) -> int:
+    from glassbox.lock import sync_lock
+    from glassbox.renormalize import renormalize
+
+    config = load_config(args.config)
+    store = open_store(config.store_url)
+    with sync_lock(store):  # a sync writing the same events meanwhile would race the rewrite
+        for summary in renormalize(config, store, args.only):
+            print(redact(summary.line()), file=sys.stderr)
+    return 0

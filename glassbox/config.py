@@ -58,6 +58,18 @@ class _Zoned(_Section):
     @property
     def zone(self) -> ZoneInfo:
         return self._zone
+def resolve_path(value: str, folder: Path) -> Path:
+    """A path from the file, relative ones taken from the config file's ``folder``."""
+    candidate = Path(value).expanduser()
+    return candidate if candidate.is_absolute() else (folder / candidate).resolve()
+
+
+def resolve_sqlite_url(url: str, folder: Path) -> str:
+    """Rewrite ``sqlite:///relative.db`` so it is relative to the config file's ``folder``, not the shell."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(resolve_path(url[len(prefix):], folder))
+    return url
 
 
 def _keep_userinfo_secret(value: str) -> str:
@@ -133,6 +145,10 @@ class GitHubSource(_Section):
         """``base_url`` without credentials: PyGithub ignores them anyway (it sends the token)."""
         return redaction.without_userinfo(self.base_url).rstrip("/")
 
+    def origin(self, folder: Path) -> str:
+        """The ``origin`` this source's events carry: the repository."""
+        return self.repo
+
     @field_validator("repo")
     @classmethod
     def _owner_name(cls, value: str) -> str:
@@ -144,6 +160,10 @@ class GitHubSource(_Section):
 class GitSource(_Section):
     path: str
     internal: bool = False
+
+    def origin(self, folder: Path) -> str:
+        """The ``origin`` this source's events carry: the clone's absolute path."""
+        return str(resolve_path(self.path, folder))
 
 
 class JiraSource(_Section):
@@ -161,6 +181,10 @@ class JiraSource(_Section):
         """The Jira site as stored and shown, without credentials (the client signs in with the variables)."""
         return redaction.without_userinfo(self.server).rstrip("/")
 
+    def origin(self, folder: Path) -> str:
+        """The ``origin`` this source's events carry: the site, without credentials."""
+        return self.site
+
 
 class MlflowSource(_Section):
     tracking_uri: str
@@ -168,6 +192,10 @@ class MlflowSource(_Section):
     internal: bool = False
 
     _userinfo = field_validator("tracking_uri")(_keep_userinfo_secret)
+
+    def origin(self, folder: Path) -> str:
+        """The ``origin`` this source's events carry: the tracking URI, sqlite paths absolute, no credentials."""
+        return redaction.without_userinfo(resolve_sqlite_url(self.tracking_uri, folder))
 
 
 class Kpi(_Section):
@@ -198,15 +226,11 @@ class Config(_Section):
 
     def resolve_path(self, value: str) -> Path:
         """A path from the file, relative ones taken from the config file's folder."""
-        candidate = Path(value).expanduser()
-        return candidate if candidate.is_absolute() else (self.folder / candidate).resolve()
+        return resolve_path(value, self.folder)
 
     def resolve_sqlite_url(self, url: str) -> str:
         """Rewrite ``sqlite:///relative.db`` so it is relative to the config file, not the shell."""
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            return prefix + str(self.resolve_path(url[len(prefix):]))
-        return url
+        return resolve_sqlite_url(url, self.folder)
 
     @property
     def store_url(self) -> str:

@@ -15,6 +15,10 @@ class ConfigError(GlassboxError):
     """The config file is missing, malformed or names something unusable (exit status 2)."""
 
 
+class StoreUnavailable(GlassboxError):
+    """The store cannot be opened: its server is down, its database or role missing, its file unwritable."""
+
+
 class SourceError(GlassboxError):
     """A source could not be read; the message says what failed and what to do."""
 

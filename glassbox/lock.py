@@ -38,7 +38,9 @@ def sync_lock_path(database: str) -> Path:
 def sync_lock(store: Store) -> Iterator[None]:
     """Hold the store's sync lock for the duration of the block, or raise :class:`SyncLocked` at once.
 
-    The lock is released when the block ends, whether it returns or raises.
+    The lock is released when the block ends, whether it returns or raises — or a signal ends the
+    process through an exception (see :func:`glassbox.sync.interruptible`). After ``kill -9`` the
+    operating system (SQLite's file lock) or the server (PostgreSQL's session lock) releases it.
     """
     if store.dialect == "postgresql":
         with _advisory_lock(store):
@@ -57,6 +59,20 @@ def sync_lock(store: Store) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def sync_running(store: Store) -> bool:
+    """Whether a sync holds the store's lock right now (it is taken and released at once to find out).
+
+    A run recorded as ``running`` while this is false was left by a sync that died. A lock this
+    process cannot even try (a reader without write access to the lock file's folder) counts as held,
+    so nothing is called abandoned on a guess.
+    """
+    try:
+        with sync_lock(store):
+            return False
+    except (SyncLocked, OSError):
+        return True
 
 
 @contextmanager

@@ -43,11 +43,11 @@ def _restate_jira_tickets(conn: Connection) -> None:
     Stores synced before version 3 gave ``ticket_created`` the issue's *current* status (so every
     ticket that had moved on had no pickup) and no ``ticket_resolved`` to a done ticket whose history
     records no move into done. Each stored issue is normalized again from the raw payloads the store
-    kept (:func:`connectors.jira.restate_ticket`); nothing needs fetching again. Waiting statuses are
+    kept (:func:`connectors.jira.normalize.restate_ticket`); nothing needs fetching again. Waiting statuses are
     config, not store, so a status counts as waiting if a stored event already marked it so.
     """
     # imported here: the store imports this module, and the connector the store
-    from connectors.jira import restate_ticket
+    from connectors.jira.normalize import restate_ticket
     from glassbox.store import Store
 
     stored = _stored_jira_tickets(conn)

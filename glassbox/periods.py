@@ -15,13 +15,17 @@ from zoneinfo import ZoneInfo
 
 from glassbox.errors import ConfigError
 
-TREND_WEEKS = 6  # how many weeks every week-by-week trend shows: the reports and the Feedback page alike
-
 
 class PeriodKind(StrEnum):
     WEEK = "week"  # one ISO week: the one before is the previous ISO week
     DAYS = "days"  # any run of whole days: the one before is as many days just before it
 
+# The days a user may ask for. Timestamps become pandas nanosecond timestamps (1677-09-21 to
+# 2262-04-11), and a custom range's previous period — as long again, just before it — must fit too:
+# from 1970 to 2199, the period before the longest range starts on 1740-01-01. Outside these days,
+# datetime or pandas would overflow deep in the metrics.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2199, 12, 31)
 
 @dataclass(frozen=True)
 class Period:
@@ -65,14 +69,32 @@ def parse_week(text: str, tz: ZoneInfo, today: date) -> Period:
         monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError:
         raise ConfigError(f"--week {text!r}: no such ISO week") from None
+    if not FIRST_DAY <= monday <= LAST_DAY:
+        raise ConfigError(f"--week {text!r}: out of range — give a week from {FIRST_DAY.year} to {LAST_DAY.year}")
     return iso_week(monday, tz)
 
 
 def parse_day(text: str, option: str) -> date:
+    """A day given on the command line, within :data:`FIRST_DAY`..:data:`LAST_DAY`."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ConfigError(f"{option} {text}: out of range — give a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+def day_bounds(start: date | None, end_inclusive: date | None, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """``[start of start, end of end_inclusive)`` in ``tz`` for an open-ended filter; either may be missing.
+
+    Both given in the wrong order is the same error as :func:`day_range`'s.
+    """
+    if start is not None and end_inclusive is not None:
+        period = day_range(start, end_inclusive, tz)
+        return period.start, period.end
+    return (start_of_day(start, tz) if start else None,
+            start_of_day(end_inclusive + timedelta(days=1), tz) if end_inclusive else None)
 
 
 def day_range(start: date, end_inclusive: date, tz: ZoneInfo) -> Period:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from glassbox.config import Config
+from glassbox.config import Config, GitHubSource, GitSource, JiraSource, MlflowSource
 from glassbox.redaction import without_userinfo
 
 if TYPE_CHECKING:
@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
 # config section -> (module, class)
 CONNECTOR_CLASSES = {
-    "github": ("connectors.github", "GitHubConnector"),
-    "git": ("connectors.git_local", "GitLocalConnector"),
-    "jira": ("connectors.jira", "JiraConnector"),
-    "mlflow": ("connectors.mlflow_runs", "MlflowConnector"),
+    "github": ("connectors.github.connector", "GitHubConnector"),
+    "git": ("connectors.git.connector", "GitLocalConnector"),
+    "jira": ("connectors.jira.connector", "JiraConnector"),
+    "mlflow": ("connectors.mlflow.connector", "MlflowConnector"),
 }
 
 
@@ -32,7 +32,15 @@ class SourceSpec:
 
     kind: str
     key: str  # "github[0]": names the section in error messages
-    section: object
+    section: GitHubSource | GitSource | JiraSource | MlflowSource
+
+    def origin(self, config: Config) -> str:
+        """The ``origin`` this source's events and cursors carry (see the section's ``origin``)."""
+        return self.section.origin(config.folder)
+
+    def label(self, config: Config) -> str:
+        """How messages name this source before its connector is built: ``jira (https://acme.atlassian.net)``."""
+        return f"{self.kind} ({self.origin(config)})"
 
     def matches(self, only: str) -> bool:
         """``--only`` takes a kind (``jira``), a key (``github[1]``) or the origin text, with or without credentials."""
@@ -59,20 +67,3 @@ def build_connector(spec: SourceSpec, config: Config) -> Connector:
 
 def known_names(specs: Iterable[SourceSpec]) -> list[str]:
     return sorted({spec.kind for spec in specs} | {spec.key for spec in specs})
-
-
-def origin_of(kind: str, section: object, config: Config) -> str:
-    """The ``origin`` a source's events carry: the repository, clone path, Jira site or tracking URI.
-
-    Connectors and the client-view filter both call this, so the two always agree. Origins are
-    stored, exported and shown, so they never carry a URL's ``user:password@``.
-    """
-    if kind == "github":
-        return section.repo  # type: ignore[attr-defined]
-    if kind == "git":
-        return str(config.resolve_path(section.path))  # type: ignore[attr-defined]
-    if kind == "jira":
-        return section.site  # type: ignore[attr-defined]
-    if kind == "mlflow":
-        return without_userinfo(config.resolve_sqlite_url(section.tracking_uri))  # type: ignore[attr-defined]
-    raise ValueError(f"unknown source kind {kind!r}")

@@ -32,7 +32,7 @@ from sqlalchemy.types import JSON
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random
 
 from glassbox import migrations, schema
-from glassbox.errors import ConfigError, StoreError
+from glassbox.errors import ConfigError, StoreError, StoreUnavailable
 from glassbox.events import Event, Tombstone
 
 log = logging.getLogger(__name__)
@@ -69,20 +69,43 @@ class CursorKey:
     category: str
 
 
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets its folder created, WAL mode and a busy timeout."""
+    """An engine for ``url``; SQLite gets its folder created, WAL mode and a busy timeout.
+
+    A URL for another database, or for a driver that is not installed, is a config error: SQLAlchemy
+    would otherwise fail later with a plugin or import traceback.
+    """
     try:
         parsed = make_url(url)
     except Exception:
         raise ConfigError(f"store url {url!r} is not a database URL (e.g. sqlite:///data/glassbox.db)") from None
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    where = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigError(f"store {where}: unsupported database — use sqlite:///PATH or postgresql+psycopg://…"
+                          " in [store] url or $GLASSBOX_DB_URL")
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(url, where, parsed.database)
+        return create_engine(url, pool_pre_ping=True)
+    except ImportError as exc:  # SQLAlchemy's NoSuchModuleError is an ImportError too
+        raise ConfigError(f"store {where}: its database driver is not installed ({exc}) —"
+                          " use postgresql+psycopg://… (psycopg is installed with Glassbox)") from None
+
+
+def _sqlite_engine(url: str, where: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        folder = Path(database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"store {where}: cannot create the folder {folder} ({exc.strerror}) —"
+                                   " choose a writable path in [store] url or $GLASSBOX_DB_URL") from None
+    engine = create_engine(url, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -224,11 +247,17 @@ class Store:
         items: Sequence[Event],
         tombstones: Sequence[Tombstone] = (),
         cursor: tuple[CursorKey, str] | None = None,
+        *,
+        refresh_refs: bool = False,
     ) -> WriteCounts:
-        """Upsert ``items``, delete ``tombstones`` and move ``cursor``, all in one transaction."""
+        """Upsert ``items``, delete ``tombstones`` and move ``cursor``, all in one transaction.
+
+        Refs are not part of an event's content hash; ``refresh_refs`` rewrites them for every item
+        even when the row itself is unchanged (``renormalize`` after a ``ticket_pattern`` change).
+        """
         what = f"writing {len(items)} events and {len(tombstones)} removals"
         with self._errors(what), self.engine.begin() as conn:
-            return self.write_in(conn, items, tombstones, cursor)
+            return self.write_in(conn, items, tombstones, cursor, refresh_refs=refresh_refs)
 
     def write_in(
         self,
@@ -236,6 +265,8 @@ class Store:
         items: Sequence[Event],
         tombstones: Sequence[Tombstone] = (),
         cursor: tuple[CursorKey, str] | None = None,
+        *,
+        refresh_refs: bool = False,
     ) -> WriteCounts:
         """:meth:`write` inside the caller's transaction on ``conn`` (a migration re-deriving events)."""
         counts = WriteCounts()
@@ -253,7 +284,7 @@ class Store:
             elif old["content_hash"] != params["content_hash"]:
                 params["b_id"] = params.pop("id")
                 updates.append(params)
-            else:
+            elif not refresh_refs:
                 continue
             refs_to_replace.append(event_id)
         if inserts:
@@ -317,6 +348,15 @@ class Store:
         with self._errors("reading a sync cursor"), self.engine.connect() as conn:
             return conn.execute(select(table.c.cursor).where(match)).scalar_one_or_none()
 
+    def clear_cursors(self, source: str, origin: str) -> list[str]:
+        """Delete every cursor of one source (``sync --reset``); returns the categories that had one."""
+        table = schema.sync_state
+        match = (table.c.source == source) & (table.c.origin == origin)
+        with self._errors("clearing sync cursors"), self.engine.begin() as conn:
+            categories = sorted(conn.execute(select(table.c.category).where(match)).scalars())
+            conn.execute(delete(table).where(match))
+        return categories
+
     # -- sync runs ---------------------------------------------------------------------------
 
     def start_run(self, source: str, origin: str) -> int:
@@ -331,8 +371,15 @@ class Store:
         with self._errors("recording a sync run's end"), self.engine.begin() as conn:
             conn.execute(update(schema.sync_runs).where(schema.sync_runs.c.id == run_id).values(
                 finished_at=_now(), status=status, fetched=fetched, new=counts.new,
-                updated=counts.updated, deleted=counts.deleted, errors=int(status == "failed"),
+                updated=counts.updated, deleted=counts.deleted, errors=int(status != "ok"),
                 first_at=first_at, last_at=last_at, message=message))
+
+    def interrupt_running_runs(self, message: str) -> int:
+        """Mark every run still ``running`` as ``interrupted``; only for a caller holding the sync lock,
+        when no run can really be in progress. Returns how many there were."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(update(schema.sync_runs).where(schema.sync_runs.c.status == "running").values(
+                finished_at=_now(), status="interrupted", errors=1, message=message)).rowcount)
 
     def sync_runs(self) -> pd.DataFrame:
         """Every recorded sync run, newest first (the dashboard's freshness panel reads this)."""
@@ -441,7 +488,37 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 def open_store(url: str) -> Store:
-    """Open (creating or upgrading as needed) the store at ``url``."""
+    """Open (creating or upgrading as needed) the store at ``url``.
+
+    Failing to reach it — the server down, its database or role missing, a SQLite file that cannot be
+    opened — raises :class:`StoreUnavailable` with one line naming the store (never its password)
+    and what to do: every command opens the store first, and cron mails whatever it prints.
+    """
     engine = make_engine(url)
-    migrations.prepare(engine)
+    try:
+        migrations.prepare(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise StoreUnavailable(_unreachable(engine, exc)) from None
     return Store(engine)
+
+
+def _unreachable(engine: Engine, exc: DBAPIError) -> str:
+    """``store URL: the driver's reason — what to do``, in one bounded line without SQL."""
+    where = engine.url.render_as_string(hide_password=True)
+    reason = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
+    reason = reason.rsplit(" failed: ", 1)[-1].replace("FATAL:", "").strip()
+    reason = " ".join(reason.split())[:200]
+    if engine.dialect.name == "sqlite":
+        folder = Path(engine.url.database or ".").parent
+        return (f"store {where}: cannot open the database file ({reason}) — check that {folder} is a"
+                " writable folder and the file a SQLite database")
+    if "does not exist" in reason and reason.startswith("database"):
+        hint = "create it (createdb) or fix the database name in [store] url / $GLASSBOX_DB_URL"
+    elif "does not exist" in reason and reason.startswith("role"):
+        hint = "create the role (createuser) or fix the user name in [store] url / $GLASSBOX_DB_URL"
+    elif "authentication failed" in reason:
+        hint = "check the user and password in [store] url / $GLASSBOX_DB_URL"
+    else:
+        hint = "check that PostgreSQL is running there and that [store] url / $GLASSBOX_DB_URL is right"
+    return f"store {where}: cannot connect ({reason}) — {hint}"

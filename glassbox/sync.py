@@ -4,22 +4,36 @@ Events are written in batches; a batch and the cursor it advances commit in one 
 :class:`glassbox.events.Checkpoint`). A source that fails is recorded as a failed sync run with a
 one-line message (bounded and cleaned by :func:`glassbox.redaction.one_line`, whatever the source
 answered); what it wrote before failing stays, and the next source still runs.
+
+A run is ``running`` until it ends ``ok``, ``failed`` or ``interrupted``. SIGINT and SIGTERM (Ctrl-C,
+``systemctl stop``, a cron timeout's ``kill``) end it as ``interrupted`` and the process exits
+128 + the signal's number, having released the sync lock. A process killed outright (``kill -9``,
+a lost machine) cannot record anything, so its run stays ``running`` with the lock free: the next
+sync, and ``doctor``, mark such runs interrupted (:func:`settle_abandoned_runs`), and the dashboard
+shows them so (:func:`sync_state`). Freshness counts an interrupted run as a failure.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import FrameType
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from glassbox.config import Config
-from glassbox.errors import ConfigError, GlassboxError
+from glassbox.errors import ConfigError, GlassboxError, SyncLocked
 from glassbox.events import Checkpoint, Event, Tombstone
+from glassbox.lock import sync_lock
 from glassbox.redaction import QUOTE_LIMIT, one_line
-from glassbox.sources import build_connector, configured_sources, known_names
+from glassbox.sources import SourceSpec, build_connector, configured_sources, known_names
 from glassbox.store import CursorKey, Store, WriteCounts
 
 if TYPE_CHECKING:
@@ -28,6 +42,37 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000  # events per transaction: fewer commits, bounded memory
+FAILED_STATES = frozenset({"failed", "interrupted"})  # what freshness counts as a source failing
+ABANDONED = ("interrupted: the sync process ended without recording it (killed, or its machine stopped)"
+             " — the next sync resumes from the last saved batch")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during a sync. A ``KeyboardInterrupt``, so SIGTERM unwinds exactly as
+    Ctrl-C does: the run is recorded, the transaction in flight rolls back, the lock is released."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM raise :class:`Interrupted` (Python's default for
+    SIGTERM would end the process without unwinding, leaving the run ``running``)."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @dataclass
@@ -81,11 +126,20 @@ def sync_connector(connector: Connector, store: Store, batch_size: int = BATCH_S
         log.debug("unexpected failure syncing %s", connector.label, exc_info=True)
         summary.error = one_line(f"unexpected {type(exc).__name__}: {one_line(str(exc), QUOTE_LIMIT)}"
                                  " — please report this")
-    summary.seconds = time.monotonic() - started
-    store.finish_run(run_id, status="ok" if summary.ok else "failed", fetched=summary.fetched,
-                     counts=summary.counts, first_at=summary.first_at, last_at=summary.last_at,
-                     message=summary.error)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: record it, then let the process end
+        name = str(exc) if isinstance(exc, Interrupted) else "SIGINT"
+        _finish(store, run_id, summary, started, "interrupted",
+                f"interrupted ({name}) — what was synced so far is kept; the next sync resumes")
+        raise
+    _finish(store, run_id, summary, started, "ok" if summary.ok else "failed", summary.error)
     return summary
+
+
+def _finish(store: Store, run_id: int, summary: SyncSummary, started: float, status: str,
+            message: str | None) -> None:
+    summary.seconds = time.monotonic() - started
+    store.finish_run(run_id, status=status, fetched=summary.fetched, counts=summary.counts,
+                     first_at=summary.first_at, last_at=summary.last_at, message=message)
 
 
 def _sync_category(connector: Connector, category: str, store: Store, summary: SyncSummary, batch_size: int) -> None:
@@ -121,10 +175,7 @@ def sync_sources(config: Config, store: Store, only: str | None = None,
     Missing secrets are checked for every selected source before anything runs, so a config
     mistake is reported as such (exit 2) rather than as half a sync.
     """
-    specs = configured_sources(config, only)
-    if only is not None and not specs:
-        names = ", ".join(known_names(configured_sources(config))) or "none configured"
-        raise ConfigError(f"{config.path}: --only {only!r} matches no configured source (known: {names})")
+    specs = selected_sources(config, only)
     connectors = [build_connector(spec, config) for spec in specs]
     summaries = []
     for connector in connectors:
@@ -133,3 +184,64 @@ def sync_sources(config: Config, store: Store, only: str | None = None,
             report(summary)
         summaries.append(summary)
     return summaries
+
+
+def settle_abandoned_runs(store: Store, *, lock_held: bool = False) -> int:
+    """Record runs left ``running`` by a sync that died as interrupted, unless a sync is running now.
+
+    ``lock_held``: the caller holds the sync lock (the sync itself), so no run can be in progress.
+    Without it the lock is taken for the update; a store whose lock cannot be taken here (a sync
+    running, a read-only folder) is left as it is. Returns how many runs were settled.
+    """
+    if lock_held:
+        return _settle(store)
+    try:
+        with sync_lock(store):
+            return _settle(store)
+    except SyncLocked:
+        return 0
+    except OSError as exc:  # no write access to the lock file's folder: only the sync's user can settle
+        log.debug("cannot take the sync lock to settle abandoned runs: %s", exc)
+        return 0
+
+
+def _settle(store: Store) -> int:
+    settled = store.interrupt_running_runs(ABANDONED)
+    if settled:
+        log.info("marked %d sync run(s) left running by a process that died as interrupted", settled)
+    return settled
+
+
+def sync_state(runs: pd.DataFrame, running_now: bool) -> str:
+    """One source's state from its runs, newest first: ``never``, ``ok``, ``running``, ``failed`` or
+    ``interrupted``. A ``running`` run with no sync holding the lock (``running_now`` false) was
+    abandoned — interrupted, even before a sync or ``doctor`` records it so."""
+    if runs.empty:
+        return "never"
+    status = str(runs.iloc[0]["status"])
+    if status == "running" and not running_now:
+        return "interrupted"
+    return status
+
+
+def selected_sources(config: Config, only: str | None, option: str = "--only") -> list[SourceSpec]:
+    """The sources ``only`` names (every one when ``None``); a name that matches none is a config error."""
+    specs = configured_sources(config, only)
+    if only is not None and not specs:
+        names = ", ".join(known_names(configured_sources(config))) or "none configured"
+        raise ConfigError(f"{config.path}: {option} {only!r} matches no configured source (known: {names})")
+    return specs
+
+
+def reset_sources(config: Config, store: Store, name: str) -> list[str]:
+    """Clear the cursors of the sources ``name`` selects (as ``--only`` takes it), so the next sync re-fetches them.
+
+    Events stay: the re-fetch upserts them by id. Returns one confirmation line per source.
+    """
+    lines = []
+    for spec in selected_sources(config, name, "--reset"):
+        cleared = store.clear_cursors(spec.kind, spec.origin(config))
+        what = f"cleared {len(cleared)} cursor(s) ({', '.join(cleared)})" if cleared else "had no cursor"
+        lines.append(f"{spec.label(config)}: {what} — the next sync re-fetches it")
+    return lines
+

@@ -13,8 +13,9 @@ import pandas as pd
 
 from glassbox.config import Config
 from glassbox.metrics.linking import ticket_project
-from glassbox.sources import configured_sources, origin_of
+from glassbox.sources import configured_sources
 from glassbox.store import Store
+from glassbox.views import View
 
 _LABELLED_CATEGORIES = ("ticket_created", "pull_request_opened")
 
@@ -36,10 +37,21 @@ def internal_threads(store: Store, config: Config) -> frozenset[str]:
 def internal_origins(config: Config) -> frozenset[str]:
     """Origins of every source marked ``internal = true`` in the config."""
     return frozenset(
-        origin_of(spec.kind, spec.section, config)
+        spec.section.origin(config.folder)
         for spec in configured_sources(config)
         if getattr(spec.section, "internal", False)
     )
+
+
+def sources_for_view(sources: pd.DataFrame, config: Config, view: View | str) -> pd.DataFrame:
+    """The source rows (with an ``origin`` column) ``view`` may see: a client never sees an internal one.
+
+    An internal source's name, and its sync failures, would reveal it; any view but ``team`` is
+    filtered (fail closed).
+    """
+    if view == View.TEAM:  # a View or its text; anything else is filtered
+        return sources
+    return sources.loc[~sources["origin"].isin(internal_origins(config))]
 
 
 def client_view(

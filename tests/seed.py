@@ -19,7 +19,6 @@ from typing import Any
 
 from glassbox.config import Config, load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
-from glassbox.sources import origin_of
 from glassbox.store import Store, WriteCounts
 
 REPO = "acme/churn"
@@ -264,7 +263,7 @@ def seed_store(store: Store, config: Config, *, now: datetime | None = None, wee
                scale: int = 1, seed: int = 7) -> WriteCounts:
     """Write ``weeks`` of a realistic engagement ending at ``now`` into ``store``; return what was written."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    origins = _Origins(*(origin_of(kind, getattr(config, kind)[0], config)
+    origins = _Origins(*(getattr(config, kind)[0].origin(config.folder)
                          for kind in ("github", "git", "jira", "mlflow")))
     seeder = _Seeder(origins, random.Random(seed))
     rng = seeder.rng

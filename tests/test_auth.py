@@ -7,9 +7,13 @@ the identity simulated at the boundary: ``AppTest.user`` is what ``st.user`` rea
 
 from __future__ import annotations
 
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
@@ -17,9 +21,12 @@ from dashboard.auth import Access, decide_access
 from glassbox.config import load_config
 from seed import INTERNAL_TICKET, seeded_engagement
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard" / "app.py")
 GOOGLE = {"client_id": "id.apps.googleusercontent.com", "client_secret": "not-a-real-secret",
           "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "a-long-random-cookie-secret",
+        "google": GOOGLE}
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +80,15 @@ def test_bots_and_a_missing_config_are_refused(seeded: Path, tmp_path: Path) -> 
 
 
 def open_app(config: Path, monkeypatch: pytest.MonkeyPatch, user: dict[str, object] | None,
-             page: str = "timeline", *, configured: bool = True) -> AppTest:
+             page: str = "timeline", *, configured: bool = True,
+             section: dict[str, object] | None = None) -> AppTest:
     monkeypatch.setenv("GLASSBOX_CONFIG", str(config))
     monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
     monkeypatch.setattr(auth, "auth_configured", lambda: configured)
     app = AppTest.from_file(APP, default_timeout=60)
     if user is not None:
         app.user = user
-    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
-                           "cookie_secret": "a-long-random-cookie-secret", "google": GOOGLE}
+    app.secrets["auth"] = AUTH if section is None else section
     app.switch_page(f"views/{page}.py")
     app.run()
     assert not app.exception, app.exception[0].value if app.exception else ""
@@ -137,6 +144,34 @@ def test_without_auth_the_sidebar_says_local_single_user_mode(seeded: Path, monk
     assert not any(button.label == "Sign out" for button in app.button)
 
 
+@pytest.mark.parametrize(("missing", "named"), [
+    ("cookie_secret", "no `cookie_secret`"), ("redirect_uri", "no `redirect_uri`"),
+    ("google", "no provider in `.streamlit/secrets.toml` is complete")])
+def test_incomplete_auth_section_is_named_instead_of_a_button(
+        missing: str, named: str, seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #15: Streamlit checks these only once "Sign in" is pressed; say what is missing up front."""
+    section = {key: value for key, value in AUTH.items() if key != missing}
+    app = open_app(seeded, monkeypatch, {"is_logged_in": False}, section=section)
+    assert len(app.error) == 1 and named in app.error[0].value and "docs/sign-in.md" in app.error[0].value
+    assert not app.button and not app.dataframe and not app.sidebar.children
+
+
+def test_a_missing_sign_in_package_is_named_instead_of_a_looping_button(
+        seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #15: without httpx Authlib's Starlette client cannot be imported, Streamlit's login route
+    fails and the visitor lands back on the sign-in page with no word; the page must say so first.
+    The package is made uninstalled for this process only: ``None`` in ``sys.modules`` fails its import
+    (httpx2 too, which newer Authlib tries first)."""
+    for name in [name for name in sys.modules if name.startswith(("httpx", "authlib.integrations"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    monkeypatch.setitem(sys.modules, "httpx2", None)
+    app = open_app(seeded, monkeypatch, {"is_logged_in": False})
+    assert len(app.error) == 1 and "`httpx` is not installed" in app.error[0].value
+    assert "pip install -r requirements.txt" in app.error[0].value
+    assert not app.button and not app.dataframe
+
+
 def test_secrets_file_with_an_auth_section_switches_sign_in_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real boundary: ``auth_configured`` reads ``st.secrets``."""
     app = AppTest.from_string("from dashboard import auth\nimport streamlit as st\n"
@@ -158,3 +193,18 @@ def test_access_and_the_view_control_speak_the_one_view_type() -> None:
     assert list(context.VIEWS.values()) == list(View) and list(context.VIEWS) == ["Team", "Client"]
     assert Access("sign_in").view is View.CLIENT  # the least one can see
     assert decide_access(False, False, None, None).view is View.TEAM
+def test_requirements_install_everything_sign_in_needs() -> None:
+    """Issue #15: a virtualenv built from requirements.txt had Authlib but not httpx, which Authlib's
+    Starlette client imports, so "Sign in" looped back to the sign-in page. Streamlit's own ``auth``
+    extra lists what ``st.login`` needs; requirements.txt must install all of it."""
+    listed = set()
+    for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            listed.add(canonicalize_name(Requirement(line).name))
+    needed = {canonicalize_name(requirement.name)
+              for requirement in map(Requirement, metadata.requires("streamlit") or [])
+              if requirement.marker is not None and "extra" in str(requirement.marker)
+              and requirement.marker.evaluate({"extra": "auth"})}
+    assert needed >= {"authlib", "httpx"}, needed  # what Streamlit 1.50+ declares for st.login
+    assert needed <= listed, f"requirements.txt lacks {sorted(needed - listed)}"

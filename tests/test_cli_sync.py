@@ -1,5 +1,7 @@
 """``sync`` exit statuses for schedulers: 0 all synced, 1 a source failed or a sync is already running,
-2 bad config — each problem one line on stderr, and the lock never outlives a sync.
+2 bad config — each problem one line on stderr, and the lock never outlives a sync. A sync ended by
+SIGINT or SIGTERM records its run as interrupted; one killed outright is found interrupted by the
+next sync, ``doctor`` and the dashboard's Sources panel — never reported as healthy.
 
 The sources are real git repositories read by the real ``[[git]]`` connector; a folder that is not a
 repository is the failing source.
@@ -8,15 +10,23 @@ repository is the failing source.
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from github_server import REPO, TOKEN as GITHUB_TOKEN, FakeGitHub
+from pytest_httpserver import HTTPServer
+from streamlit.testing.v1 import AppTest
 
 from glassbox.cli import main
-from glassbox.lock import sync_lock
+from glassbox.lock import sync_lock, sync_running
 from glassbox.store import Store
+from glassbox.sync import ABANDONED, sync_state
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,3 +142,101 @@ def test_next_sync_runs_after_one_was_interrupted(store: Store, sync_config, mon
         assert sync(sync_config("ok-a")) == 130
     assert sync(sync_config("ok-a")) == 0
     assert store.count_events() == 3
+
+
+# -- a sync ended by a signal -------------------------------------------------------------------
+# The source is the real GitHub connector against a real TCP server that accepts and never answers,
+# so the sync is certainly mid-run (its run recorded ``running``) when the signal arrives.
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A real server that accepts connections and never answers: a source that hangs."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def github_config(write_config, store: Store, base_url: str, name: str = "glassbox.toml") -> str:
+    url = store.engine.url.render_as_string(hide_password=False)
+    return str(write_config(f'[store]\nurl = "{url}"\n\n[[github]]\nrepo = "{REPO}"\nbase_url = "{base_url}"\n'
+                            'token_env = "GB_TEST_GITHUB_TOKEN"\n', name))
+
+
+def start_sync(config: str, store: Store) -> subprocess.Popen:
+    """``sync`` in its own process, as cron starts it; returns once its run is recorded ``running``."""
+    env = {key: value for key, value in os.environ.items() if key != "GLASSBOX_DB_URL"}
+    env.update(PYTHONPATH=str(ROOT), GB_TEST_GITHUB_TOKEN=GITHUB_TOKEN)
+    process = subprocess.Popen([sys.executable, "-m", "glassbox", "sync", "--config", config], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (store.sync_runs()["status"] != "running").all():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    return process
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ends_the_run_as_interrupted_and_releases_the_lock(
+        store: Store, write_config, silent_server: str, signum: int) -> None:
+    process = start_sync(github_config(write_config, store, silent_server), store)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum  # 130 for SIGINT, 143 for SIGTERM, as shells report them
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted — what was synced so far is kept")
+    runs = store.sync_runs()
+    assert runs["status"].tolist() == ["interrupted"]
+    assert signal.Signals(signum).name in runs["message"].iloc[0] and runs["errors"].iloc[0] == 1
+    assert runs["finished_at"].notna().all()
+    assert not sync_running(store)
+
+
+def test_a_killed_sync_is_interrupted_for_freshness_and_settled_by_the_next_sync(
+        store: Store, write_config, silent_server: str, sync_config, tmp_path: Path, capsys) -> None:
+    process = start_sync(github_config(write_config, store, silent_server), store)
+    process.kill()  # SIGKILL: nothing in the process runs, so its run stays "running"
+    process.communicate(timeout=60)
+    assert store.sync_runs()["status"].tolist() == ["running"]
+    assert not sync_running(store)  # the OS (SQLite's file lock) or the server (advisory lock) freed it
+    assert sync_state(store.sync_runs(), running_now=False) == "interrupted"
+
+    assert sync(sync_config("ok-a")) == 0  # another engagement's config on the same store
+    runs = store.sync_runs().set_index("source")
+    assert runs.loc["github", "status"] == "interrupted" and runs.loc["github", "message"] == ABANDONED
+    assert runs.loc["github", "finished_at"] >= runs.loc["github", "started_at"]
+    assert runs.loc["git", "status"] == "ok"
+
+
+def test_doctor_fails_on_a_killed_sync_and_records_it(
+        store: Store, write_config, silent_server: str, httpserver: HTTPServer, capsys,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    start_sync(github_config(write_config, store, silent_server), store).kill()
+    FakeGitHub(httpserver)  # the same repository, now answering, so only the killed sync is wrong
+    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
+    monkeypatch.setenv("GB_TEST_GITHUB_TOKEN", GITHUB_TOKEN)
+    config = github_config(write_config, store, httpserver.url_for("/").rstrip("/"), "answering.toml")
+    deadline = time.monotonic() + 30
+    while sync_running(store):  # SIGKILL is delivered at once, but the process takes a moment to go
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert main(["doctor", "--config", config]) == 1
+    lines = stderr_lines(capsys)
+    assert ": ok — " in lines[-2]  # the source answers and accepts the token
+    assert lines[-1] == f"github[0]: last sync interrupted — {ABANDONED}"
+    assert store.sync_runs()["status"].tolist() == ["interrupted"]
+
+
+def test_today_shows_a_killed_sync_as_interrupted_not_ok(
+        store: Store, write_config, silent_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = github_config(write_config, store, silent_server)
+    process = start_sync(config, store)
+    process.kill()
+    process.communicate(timeout=60)
+    monkeypatch.setenv("GLASSBOX_CONFIG", config)
+    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
+    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60)
+    app.switch_page("views/today.py")
+    app.run()
+    assert not app.exception
+    sources = next(table.value for table in app.dataframe if "Problem" in table.value.columns)
+    assert sources[["Status", "Last successful sync", "Problem"]].values.tolist() == [
+        ["interrupted", "never", ABANDONED]]

@@ -25,9 +25,9 @@ from dashboard import auth
 from glassbox import cli
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
-from glassbox.sources import origin_of
 from glassbox.store import open_store
 from glassbox.timeline import load_timeline
+from glassbox.visibility import sources_for_view
 from seed import CONFIG_TEXT, INTERNAL_TICKET, INTERNAL_TITLE, seed_store
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -57,10 +57,10 @@ MINH = ("minh-dev", "minh@agency.example", "557058:minh")
 def internal_events(config_path: Path, now: datetime) -> list[Event]:
     """One of each kind of internal item, all within the last three days."""
     config = load_config(config_path)
-    jira = origin_of("jira", config.jira[0], config)
-    github = origin_of("github", config.github[0], config)
-    internal_github = origin_of("github", config.github[1], config)
-    internal_mlflow = origin_of("mlflow", config.mlflow[1], config)
+    jira = config.jira[0].origin(config.folder)
+    github = config.github[0].origin(config.folder)
+    internal_github = config.github[1].origin(config.folder)
+    internal_mlflow = config.mlflow[1].origin(config.folder)
     at = now - timedelta(days=1)
     ticket = {"source": "jira", "origin": jira, "thread": PROJECT_TICKET, "refs": (Ref("ticket", PROJECT_TICKET),),
               "url": f"https://acme.atlassian.net/browse/{PROJECT_TICKET}"}
@@ -237,3 +237,13 @@ def test_client_counts_leave_out_internal_items(engagement: Path, capsys: pytest
     assert reports["client"]["counts"]["runs"] == reports["team"]["counts"]["runs"] - 1
     assert INTERNAL_EXPERIMENT in {e["experiment"] for e in reports["team"]["experiments"]}
     assert INTERNAL_EXPERIMENT not in {e["experiment"] for e in reports["client"]["experiments"]}
+
+
+def test_a_client_sees_no_internal_source_among_the_sources(engagement: Path) -> None:
+    """The Today page's Sources panel: an internal source's name and failures would reveal it."""
+    config = load_config(engagement)
+    public, internal = config.github[0].origin(config.folder), config.github[1].origin(config.folder)
+    fresh = pd.DataFrame({"source": ["github", "github"], "origin": [public, internal]})
+    assert sources_for_view(fresh, config, "team")["origin"].tolist() == [public, internal]
+    assert sources_for_view(fresh, config, "client")["origin"].tolist() == [public]
+    assert sources_for_view(fresh, config, "Client")["origin"].tolist() == [public]  # unknown: fail closed

@@ -14,16 +14,17 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement, write_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard import context, loaders
 from glassbox.config import load_config
+from glassbox.metrics import chart_data
 from glassbox.metrics.latency import compute_all_latencies
-from glassbox.periods import TREND_WEEKS, parse_week
-from glassbox.reports import content
+from glassbox.periods import parse_week
+from glassbox.reports import render_model
 from glassbox.store import open_store
 from glassbox.timeline import load_timeline
-from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement, write_config
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = {
@@ -209,7 +210,7 @@ def test_weekly_report_offers_every_format(seeded: Path, monkeypatch: pytest.Mon
     config = load_config(seeded)
     period = parse_week("last", ZoneInfo(config.engagement.timezone), date.today())
     source = loaders.Source(str(seeded), config.store_url)
-    report = json.loads(loaders.render(source, "client", period.label, period.start, period.end, "json"))
+    report = json.loads(render_model(loaders.report(source, "client", period.label, period.start, period.end), "json"))
     assert report["view"] == "client" and report["period"]["label"] == period.label
 
 
@@ -229,5 +230,5 @@ def test_the_feedback_page_and_the_report_trend_over_the_same_weeks(seeded: Path
     config = load_config(seeded)
     history = load_timeline(open_store(config.store_url), config)
     period = parse_week("last", config.engagement.zone, date.today())
-    trend = content.latency_trend(compute_all_latencies(history, config), period)
-    assert TREND_WEEKS == 6 and trend["week"].nunique() == 6  # last week and the five before it
+    trend = chart_data.latency_trend(compute_all_latencies(history, config), period)
+    assert chart_data.TREND_WEEKS == 6 and trend["week"].nunique() == 6  # last week and the five before it

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from glassbox.config import Kpi
-from glassbox.metrics.experiments import experiments_summary, kpi_story, param_diff
+from glassbox.metrics.experiments import experiments_summary, kpi_story, param_diff, target_gap
 
 START = datetime(2026, 11, 2, tzinfo=timezone.utc)
 END = datetime(2026, 11, 9, tzinfo=timezone.utc)
@@ -94,3 +94,12 @@ def test_kpi_without_runs_has_no_best_and_is_not_met() -> None:
     assert entries == [{"experiment": "churn", "runs": 0, "best": None,
                         "kpi": {"metric": "val_auc", "target": 0.85, "goal": "max", "met": False}}]
     assert alerts == []
+
+
+def test_the_best_against_its_target_is_best_minus_target() -> None:
+    """The Today and Experiments pages' best-KPI delta: r5's 0.86 is the best finished run, 0.86 − 0.85 = +0.01."""
+    entry = experiments_summary(HISTORY, [AUC], START, END)[0][0]
+    assert entry["best"]["run_id"] == "r5"
+    assert target_gap(entry["best"]["value"], AUC.target) == 0.01
+    assert target_gap(0.8, 0.85) == -0.05  # below a max target: 0.80 − 0.85
+    assert target_gap(0.4, None) is None and target_gap(None, 0.85) is None

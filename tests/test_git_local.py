@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.git_local import GitLocalConnector, git_log_args, parse_git_log
+from connectors.git.connector import GitLocalConnector, git_log_args, parse_git_log
 from glassbox.config import load_config
 from glassbox.errors import NotFound
 from glassbox.events import Checkpoint, Event, Ref
@@ -213,7 +213,7 @@ def test_partial_clone_syncs_without_line_counts_and_fetches_nothing(repo: Repo,
     missing_before = _missing_objects(repo, partial)
     assert missing_before  # the blobs really are absent
 
-    with caplog.at_level("WARNING", logger="connectors.git_local"):
+    with caplog.at_level("WARNING", logger="connectors.git.connector"):
         found, cursor = events(GitLocalConnector(partial))
 
     assert sorted(e.attrs["sha"] for e in found) == sorted(shas) and cursor is not None
@@ -238,7 +238,7 @@ def test_unreadable_blob_costs_only_line_counts(repo: Repo, caplog: pytest.LogCa
     blob = repo.git("rev-parse", f"{second}:b.txt")
     (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
 
-    with caplog.at_level("WARNING", logger="connectors.git_local"):
+    with caplog.at_level("WARNING", logger="connectors.git.connector"):
         found, cursor = events(GitLocalConnector(repo.path))
 
     by_sha = {e.attrs["sha"]: e for e in found}

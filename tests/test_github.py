@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from connectors.git_local import GitLocalConnector
-from connectors.github import (
-    GitHubConnector,
+from connectors.git.connector import GitLocalConnector
+from connectors.github.connector import GitHubConnector
+from connectors.github.normalize import (
     ThreadInfo,
     commit_to_event,
     issue_comment_to_event,

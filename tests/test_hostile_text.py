@@ -29,15 +29,16 @@ from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from streamlit.testing.v1 import AppTest
 
-from connectors.jira import JiraClient, JiraConnector, RetryPolicy
-from connectors.mlflow_runs import MlflowConnector
+from connectors.base import RetryPolicy
+from connectors.jira.client import JiraClient
+from connectors.jira.connector import JiraConnector
+from connectors.mlflow.connector import MlflowConnector
 from glassbox import cli
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.periods import Period
 from glassbox.redaction import MESSAGE_LIMIT
 from glassbox.reports import render_report
-from glassbox.sources import origin_of
 from glassbox.store import Store, open_store
 from glassbox.sync import sync_connector
 from jira_server import FakeJira
@@ -67,7 +68,7 @@ RAW_MARKUP = re.compile(r"(?<!\\)<(script|img)|(?<!\\)\]\(javascript:", re.IGNOR
 
 def hostile_events(config_path: Path, now: datetime) -> list[Event]:
     config = load_config(config_path)
-    jira, github, mlflow = (origin_of(kind, getattr(config, kind)[0], config) for kind in ("jira", "github", "mlflow"))
+    jira, github, mlflow = (getattr(config, kind)[0].origin(config.folder) for kind in ("jira", "github", "mlflow"))
     at = now - timedelta(days=1)
     client = ("carol-acme", "carol@acme.example", "557058:carol")
     team = ("minh-dev", "minh@agency.example", "557058:minh")

@@ -23,15 +23,10 @@ from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 
-from connectors.jira import (
-    JiraClient,
-    JiraConnector,
-    RetryPolicy,
-    issue_to_events,
-    jql_since,
-    resolved_event_id,
-    status_categories_from,
-)
+from connectors.base import RetryPolicy
+from connectors.jira.client import JiraClient
+from connectors.jira.connector import JiraConnector, jql_since
+from connectors.jira.normalize import issue_to_events, resolved_event_id, status_categories_from
 from glassbox import schema
 from glassbox.config import Config, load_config
 from glassbox.errors import AuthError, ConfigError, SourceError, SourceUnavailable

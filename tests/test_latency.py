@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from github_server import REPO
 
-from connectors.github import pull_to_events, review_to_event
+from connectors.github.normalize import pull_to_events, review_to_event
 from glassbox.config import Config, Team
 from glassbox.events import is_sha
 from glassbox.metrics import latency

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from jira_server import load
 
-from connectors.git_local import GitCommitRecord, commit_to_event
-from connectors.jira import issue_to_events, status_categories_from
+from connectors.git.connector import GitCommitRecord, commit_to_event
+from connectors.jira.normalize import issue_to_events, status_categories_from
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, find_ticket_keys, is_sha
 from glassbox.metrics.linking import (

@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from connectors.jira import issue_to_events, resolved_event_id, status_categories_from
+from connectors.jira.normalize import issue_to_events, resolved_event_id, status_categories_from
 from glassbox import migrations, schema
 from glassbox.cli import main
 from glassbox.config import Config

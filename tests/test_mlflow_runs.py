@@ -25,7 +25,8 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
-from connectors.mlflow_runs import MlflowConnector, SyncState, run_event_ids, run_to_events
+from connectors.mlflow.connector import MlflowConnector, SyncState
+from connectors.mlflow.normalize import run_event_ids, run_to_events
 from glassbox.config import Config, load_config
 from glassbox.events import Ref, event_id
 from glassbox.store import CursorKey, Store

@@ -18,13 +18,13 @@ import pytest
 from glassbox import cli
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
-from glassbox.metrics.summary import build_report
 from glassbox.periods import iso_week
+from glassbox.report_model import build_report
 from glassbox.reports import SPEC_KEYS, file_name, render_content, render_report, write_report
 from glassbox.reports.content import ReportContent, format_hours
 from glassbox.reports.html import render_html
 from glassbox.reports.markdown import escape, render_markdown, sparkline
-from glassbox.store import Store, open_store
+from glassbox.store import Store
 
 HOSTILE_TITLE = '<script>alert("x")</script> [click](javascript:alert(1)) <img src=x onerror=alert(2)>'
 HOSTILE_NOTE = "**bold** _it_ # heading <b>b</b> | pipe"

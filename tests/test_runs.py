@@ -22,12 +22,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from connectors.mlflow_runs import MlflowConnector
+from connectors.mlflow.connector import MlflowConnector
 from glassbox.config import Config, Kpi, load_config
 from glassbox.metrics.experiments import experiments_summary, kpi_story
-from glassbox.metrics.runs import count_runs, family_results, with_families
-from glassbox.metrics.summary import build_report
+from glassbox.metrics.runs import count_runs, failed, family_results, with_families
 from glassbox.periods import iso_week
+from glassbox.report_model import build_report
 from glassbox.reports.content import ReportContent
 from glassbox.reports.markdown import render_markdown
 from glassbox.store import Store, open_store
@@ -259,3 +259,9 @@ def test_a_frame_without_parent_or_exclude_columns_counts_every_run() -> None:
     assert count_runs(table, at.to_pydatetime(), (at + pd.Timedelta(hours=1)).to_pydatetime()) == 2
     story = kpi_story(table, Kpi(experiment="e", metric="m"))
     assert story["counted"].tolist() == [True, False]  # b FAILED: shown with 0.9, never best
+
+
+def test_failed_runs_are_the_failed_and_the_killed_not_the_running() -> None:
+    """The Today and Experiments pages' "Failed" cards count MLflow's two end states of a failure."""
+    runs = pd.DataFrame({"status": ["FINISHED", "FAILED", "KILLED", "RUNNING", "SCHEDULED"]})
+    assert failed(runs).tolist() == [False, True, True, False, False]

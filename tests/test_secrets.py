@@ -32,8 +32,9 @@ import tomllib
 from pytest_httpserver import HTTPServer
 from streamlit.testing.v1 import AppTest
 
-from connectors.github import GitHubConnector
-from connectors.jira import JiraConnector, RetryPolicy
+from connectors.base import RetryPolicy
+from connectors.github.connector import GitHubConnector
+from connectors.jira.connector import JiraConnector
 from glassbox import cli
 from glassbox.config import load_config
 from glassbox.sources import build_connector, configured_sources

@@ -9,8 +9,8 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart
 from glassbox.charts import kpi_progress
 from glassbox.config import Kpi
-from glassbox.metrics.experiments import kpi_story
-from glassbox.metrics.runs import count_runs, started_in, top_level
+from glassbox.metrics.experiments import kpi_story, target_gap
+from glassbox.metrics.runs import count_runs, failed, started_in, top_level
 
 MAX_ROWS = 1000  # newest runs listed; the chart above shows them all
 MAX_CHOICES = 500  # newest runs offered for comparison
@@ -51,17 +51,17 @@ def text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-failed = int(in_period["status"].isin(["FAILED", "KILLED"]).sum())
+failures = int(failed(in_period).sum())
 cards([
     Card("Runs in period", len(in_period), len(in_period) - count_runs(mine, previous.start, previous.end),
          help="Top-level runs started (a search's child runs fold into their parent), against the previous period"),
     Card(f"Best {metric}" if metric else "Best", f"{best:.4g}" if best is not None else "—",
-         None if best is None or not kpi or kpi.target is None else round(best - kpi.target, 4),
+         target_gap(best, kpi.target if kpi else None),
          help="Best finished run so far (a parent carries its best child; excluded runs never count); "
               "the delta is against the target", inverse=goal == "min"),
     Card("Target", f"{kpi.target:g}" if kpi and kpi.target is not None else "none set",
          help="From the [[kpi]] section of the config"),
-    Card("Failed runs", failed, help="Runs in the period that ended FAILED or were killed"),
+    Card("Failed runs", failures, help="Runs in the period that ended FAILED or were killed"),
 ])
 if kpi is None:
     st.caption(f"No `[[kpi]]` names {escape_markdown(experiment)}: add one to get a target line and alerts.")

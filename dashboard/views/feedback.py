@@ -11,8 +11,9 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, show_chart
 from glassbox.charts import latency_distribution, latency_trend, ticket_flow
 from glassbox.metrics.latency import LATENCIES
-from glassbox.periods import TREND_WEEKS, iso_week
-from glassbox.reports.content import LATENCY_LABELS
+from glassbox.metrics.chart_data import TREND_WEEKS
+from glassbox.periods import iso_week
+from glassbox.vocabulary import LATENCY_LABELS
 
 ctx = context.require()
 st.title("Feedback loops")
@@ -82,7 +83,7 @@ else:
         show_chart(latency_distribution(spread.assign(latency=spread["latency"].map(label))), label_limit=320)
 
 st.subheader("Waiting now")
-waits = loaders.all_open_waits(ctx.source, ctx.view, now)
+waits = loaders.open_waits_now(ctx.source, ctx.view, now)
 if waits.empty:
     st.caption("Nothing is waiting.")
 else:

@@ -11,8 +11,8 @@ from dashboard import context, loaders
 from dashboard.components import (CATEGORY_LABELS, demo_notice, empty_state, local, show_chart,
                                   source_label)
 from glassbox.charts import activity_by_day
+from glassbox.metrics.chart_data import activity, activity_unit
 from glassbox.periods import day_range
-from glassbox.reports.content import activity, activity_unit
 from glassbox.timeline import to_csv
 
 DAYS_PER_PAGE = 7

@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts_extra, context, loaders
-from dashboard.components import (CATEGORY_GROUPS, Card, ago, cards, demo_notice, empty_state, escape_markdown,
-                                  hours_text, local, show_chart, source_label)
-from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, count_runs, started_in
-from glassbox.views import View
-from glassbox.visibility import internal_origins
+from dashboard.components import (CATEGORY_GROUPS, SYNC_STATE_LABELS, Card, ago, cards, demo_notice, empty_state,
+                                  escape_markdown, hours_text, local, show_chart, source_label)
+from glassbox.metrics.experiments import target_gap
+from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, count_runs, failed, started_in
+from glassbox.visibility import sources_for_view
 
 MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
 
@@ -87,14 +87,14 @@ if not ctx.config.kpi and runs.empty:
 else:
     kpi_cards = [Card("Runs started", len(started)),
                  Card("Finished", int((started["status"] == "FINISHED").sum())),
-                 Card("Failed", int(started["status"].isin(["FAILED", "KILLED"]).sum()))]
+                 Card("Failed", int(failed(started).sum()))]
     entries = loaders.experiments(ctx.source, ctx.view, window.start, window.end)[0]
     for entry in entries:
         kpi, best = entry.get("kpi"), entry.get("best")
         if not kpi or not best:
             continue
-        gap = None if kpi["target"] is None else round(best["value"] - kpi["target"], 4)
-        kpi_cards.append(Card(f"Best {kpi['metric']} · {entry['experiment']}", f"{best['value']:.4g}", gap,
+        kpi_cards.append(Card(f"Best {kpi['metric']} · {entry['experiment']}", f"{best['value']:.4g}",
+                              target_gap(best["value"], kpi["target"]),
                               help=f"Best finished run so far (excluded runs never count); the delta is against "
                                    f"the target {kpi['target']}", inverse=kpi["goal"] == "min"))
     cards(kpi_cards)
@@ -124,17 +124,14 @@ for alert in alerts:
     st.warning(escape_markdown(alert.get("message", "")), icon=":material/warning:")
 
 st.subheader("Sources")
-fresh = loaders.freshness(ctx.source)
-if ctx.view is not View.TEAM:  # an internal source's name (and its failures) would reveal it
-    fresh = fresh.loc[~fresh["origin"].isin(internal_origins(ctx.config))]
+fresh = sources_for_view(loaders.freshness(ctx.source), ctx.config, ctx.view)
 if fresh.empty:
     empty_state("No sources configured.",
                 "Add `[[github]]`, `[[git]]`, `[[jira]]` or `[[mlflow]]` sections to the config.")
 else:
     st.dataframe(pd.DataFrame({
         "Source": fresh["source"].map(source_label),
-        "Status": ["never synced" if never else "ok" if healthy else "failing"
-                   for never, healthy in zip(fresh["never"], fresh["healthy"], strict=True)],
+        "Status": fresh["state"].map(SYNC_STATE_LABELS),
         "Last successful sync": fresh["last_ok"].map(lambda t: ago(t, now)),
         "Last failure": fresh["last_failure"].map(lambda t: ago(t, now) if pd.notna(t) else "—"),
         "Problem": fresh["message"],

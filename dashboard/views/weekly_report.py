@@ -11,8 +11,9 @@ import streamlit as st
 from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, hours_text
 from glassbox.periods import iso_week
-from glassbox.reports import FORMATS, file_name
-from glassbox.reports.content import COUNT_LABELS, LATENCY_LABELS, kpi_sentence, links_sentence
+from glassbox.reports import FORMATS, file_name, render_model
+from glassbox.reports.content import kpi_sentence, links_sentence
+from glassbox.vocabulary import COUNT_LABELS, latency_label
 
 WEEKS_BACK = 12
 MIME = {"md": "text/markdown", "html": "text/html", "csv": "text/csv", "json": "application/json",
@@ -37,7 +38,8 @@ def week_label(index: int) -> str:
 
 picked = st.selectbox("Week", range(len(weeks)), index=1, format_func=week_label, key="report_week")
 week = weeks[picked]
-report = loaders.report(ctx.source, ctx.view, week.label, week.start, week.end)
+model = loaders.report(ctx.source, ctx.view, week.label, week.start, week.end)
+report = model.report
 counts = report.get("counts", {})
 previous = (report.get("previous") or {}).get("counts", {})
 
@@ -45,7 +47,7 @@ st.subheader("Downloads")
 buttons = st.columns(len(FORMATS))
 for column, fmt in zip(buttons, FORMATS, strict=True):
     column.download_button(
-        fmt.upper(), partial(loaders.render, ctx.source, ctx.view, week.label, week.start, week.end, fmt),
+        fmt.upper(), partial(render_model, model, fmt),
         file_name=file_name(week, fmt, ctx.view), mime=MIME[fmt], icon=":material/download:",
         on_click="ignore", key=f"download_{fmt}", width="stretch")
 
@@ -77,7 +79,7 @@ for alert in report.get("alerts", []):
 st.subheader("Response times")
 latency = report.get("latency", {})
 st.dataframe(pd.DataFrame([
-    {"Latency": LATENCY_LABELS.get(name, name), "Samples": figures.get("n"),
+    {"Latency": latency_label(name), "Samples": figures.get("n"),
      "Median": hours_text(figures.get("median_hours")), "p90": hours_text(figures.get("p90_hours")),
      "Median (working hours)": hours_text(figures.get("median_working_hours")),
      "Still open": figures.get("open"), "Oldest open": hours_text(figures.get("oldest_open_hours"))}
@@ -98,10 +100,11 @@ with shipped_col:
         st.caption("Nothing merged or resolved this week.")
 with waiting_col:
     st.subheader("Waiting at the week's end")
-    waiting = report.get("waiting", [])
+    waiting = model.content().open_items  # the report's list, worded as in every format
     if waiting:
-        st.dataframe(pd.DataFrame([{"On": item.get("on"), "Thread": item.get("thread"), "What": item.get("title"),
-                                    "For": hours_text(item.get("hours"))} for item in waiting]),
+        st.dataframe(pd.DataFrame([{"On": item.get("on"), "Why": item.get("why"), "Thread": item.get("thread"),
+                                    "What": item.get("title"), "For": hours_text(item.get("hours"))}
+                                   for item in waiting]),
                      hide_index=True, width="stretch")
     else:
         st.caption("Nothing was waiting.")

@@ -2,7 +2,7 @@
 
 Written in the shape of real responses (Cloud users with ``accountId``, statuses with their
 ``statusCategory``, changelog histories with ``fromString``/``toString``, comments inside
-``fields.comment``) so they go through :func:`connectors.jira.issue_to_events` exactly like a
+``fields.comment``) so they go through :func:`connectors.jira.normalize.issue_to_events` exactly like a
 synced issue. The CHURN project tells the engagement from the client's side: questions, answers,
 a ticket waiting on the client, an internal one the client view hides.
 """

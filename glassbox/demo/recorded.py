@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.github import (
+from connectors.github.normalize import (
     commit_to_event,
     issue_comment_to_event,
     pull_to_events,
@@ -23,7 +23,7 @@ from connectors.github import (
     review_to_event,
     thread_info,
 )
-from connectors.jira import issue_to_events, status_categories_from
+from connectors.jira.normalize import issue_to_events, status_categories_from
 from glassbox.demo.github_payloads import (
     PullPlan,
     commit_payload,

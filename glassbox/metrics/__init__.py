@@ -1,6 +1,6 @@
-"""Pure functions over timeline frames: linking, latencies, daily progress, experiments, the report data.
+"""Pure functions over timeline frames: linking, latencies, daily progress, experiments, chart data, the report data.
 
-Nothing here touches the network or writes anything; :func:`glassbox.metrics.summary.build_report`
-is the one entry point that reads the store, and the dashboard and report renderers call it (or the
-smaller functions) with frames from :func:`glassbox.timeline.load_timeline`.
+Nothing here reads the store, touches the network or writes anything: frames in, figures out.
+:class:`glassbox.report_model.ReportModel` reads the store once and calls these with frames from
+:func:`glassbox.timeline.load_timeline`, and so do the dashboard's loaders.
 """

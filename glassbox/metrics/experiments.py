@@ -34,6 +34,16 @@ def meets(value: float | None, kpi: Kpi) -> bool | None:
     return value >= kpi.target if kpi.goal == "max" else value <= kpi.target
 
 
+def target_gap(best: float | None, target: float | None) -> float | None:
+    """How far the best value is from the target (best minus target, four decimals); None without both.
+
+    Positive is above the target: good for a ``max`` KPI, bad for a ``min`` one.
+    """
+    if best is None or target is None:
+        return None
+    return round(float(best) - float(target), 4)
+
+
 def dropped(value: float, best: float, kpi: Kpi) -> float | None:
     """The fraction by which ``value`` is worse than ``best``, when it exceeds ``alert_drop``; else None."""
     scale = abs(best) or 1.0

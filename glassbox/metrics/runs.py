@@ -26,6 +26,7 @@ from datetime import datetime
 import pandas as pd
 
 RUN_EVENT_CATEGORIES = ("run_started", "run_finished")
+FAILED_STATUSES = ("FAILED", "KILLED")  # MLflow's end states of a run that did not finish
 FAMILY_COLUMNS = ("excluded", "top_level", "family", "children")
 MAX_DEPTH = 32  # nesting levels followed up to the top; deeper (or cyclic) chains stop there
 
@@ -106,6 +107,11 @@ def started_in(runs: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFra
 
 def count_runs(runs: pd.DataFrame, start: datetime, end: datetime) -> int:
     return len(started_in(runs, start, end))
+
+
+def failed(runs: pd.DataFrame) -> pd.Series:
+    """Runs that ended FAILED or were killed (a run still RUNNING has not failed yet)."""
+    return runs["status"].isin(FAILED_STATUSES)
 
 
 def may_be_best(runs: pd.DataFrame) -> pd.Series:

@@ -1,9 +1,9 @@
 """The report's data: SPEC §5's JSON object for one period and view, plus what the renderers need.
 
-:func:`build_report` reads the timeline once (all history up to the period's end, since waits ending
-this week may have started long ago), computes every latency's samples, links, experiment stories and
-daily progress, and returns plain JSON-ready Python values. The Markdown/HTML/PDF/CSV renderers and
-the ``json`` format all start from this dict, so every format says the same thing.
+:func:`report_from_events` takes the timeline (all history up to the period's end, since waits ending
+this week may have started long ago), with its links and latency samples, and returns plain JSON-ready
+Python values: pure, frames in and figures out. Reading the store is
+:class:`glassbox.report_model.ReportModel`'s job, and every format starts from its one dict.
 
 SPEC §5 keys: ``engagement, view, period, counts, latency, links, experiments, alerts`` — exactly as
 specified. Extra keys (not in the spec; the ``json`` format may keep or drop them):
@@ -11,8 +11,8 @@ specified. Extra keys (not in the spec; the ``json`` format may keep or drop the
 - ``timezone``: the engagement's time zone; ``generated_at``: ISO time the report was computed for.
 - ``previous``: ``{label, start, end, counts, latency, links}`` for the period before (week over week).
 - ``waiting``: open waits at the period's end (or now, if earlier), longest first, each
-  ``{latency, thread, title, url, on, since, hours, working_hours}``; ``on`` is ``team`` (client
-  questions, new tickets), ``client`` (tickets in a waiting status) or ``reviewers`` (PRs).
+  ``{latency, thread, title, url, on, since, hours, working_hours}``; the waits and who each is
+  ``on`` (``team`` or ``client``) are :data:`glassbox.vocabulary.WAITS`.
 - ``shipped``: ``{pull_requests: [...], tickets: [...]}`` merged PRs and resolved tickets of the
   period, each ``{at, actor, side, thread, title, url}`` (PRs also ``tickets``).
 - ``daily``: one row per day and side, ``{day, side, commits, pull_requests_merged, tickets_moved,
@@ -29,20 +29,19 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from glassbox.config import Config
+from glassbox.config import Config, Team
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_wait_moment, open_waits, summarize
-from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links, links_summary
+from glassbox.metrics.linking import Links, build_links, links_summary
 from glassbox.metrics.progress import daily_progress, items
 from glassbox.metrics.runs import count_runs, run_table, top_level
 from glassbox.periods import Period
-from glassbox.store import Store
-from glassbox.timeline import load_timeline
+from glassbox.vocabulary import WAITS
 
 log = logging.getLogger(__name__)
 
@@ -55,31 +54,14 @@ COUNTED = {
     "tickets_resolved": "ticket_resolved",
     "comments": "comment",
 }
-WAITING_ON = {"client_response": "team", "ticket_pickup": "team", "client_turnaround": "client",
-              "pr_pickup": "reviewers"}
 _STORY_FIELDS = ("run_id", "name", "status", "value", "best_so_far", "new_best", "drop", "param_diff",
                  "note", "commit", "tickets", "url", "excluded", "children", "value_run_id")
-
-
-def build_report(store: Store, config: Config, period: Period, view: str = "team",
-                 now: datetime | None = None) -> dict[str, object]:
-    """Everything the report of ``period`` says, for ``view`` (``team`` or ``client``)."""
-    now = now or datetime.now(timezone.utc)
-    return report_from_events(load_report_events(store, config, period, view), config, period, view, now)
-
-
-def load_report_events(store: Store, config: Config, period: Period, view: str) -> pd.DataFrame:
-    """All history up to the period's end (waits can start long before it), with run notes."""
-    events = load_timeline(store, config, end=period.end, view=view)
-    events = _with_run_notes(events, store, period)
-    log.info("report %s (%s view): %d events up to the period's end", period.label, view, len(events))
-    return events
 
 
 def report_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
                        now: datetime, *, samples: dict[str, pd.DataFrame] | None = None,
                        links: Links | None = None) -> dict[str, object]:
-    """:func:`build_report` on an already loaded timeline frame (all history up to ``period.end``).
+    """Everything the report of ``period`` says, for ``view``, from its timeline (all history up to ``period.end``).
 
     ``links`` and ``samples`` (:func:`compute_all_latencies`) over ``events`` when the caller has them.
     """
@@ -120,14 +102,6 @@ def _period(period: Period) -> dict[str, str]:
     return {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()}
 
 
-def _with_run_notes(events: pd.DataFrame, store: Store, period: Period) -> pd.DataFrame:
-    """Attach run bodies (their MLflow notes): the timeline leaves bodies out, runs are few."""
-    bodies = store.read_events(end=period.end, categories=RUN_CATEGORIES, columns=("id", "body"))
-    if bodies.empty:
-        return events
-    return events.assign(body=events["id"].map(bodies.set_index("id")["body"]))
-
-
 def _between(moments: pd.Series, start: datetime, end: datetime) -> pd.Series:
     return (moments >= start) & (moments < end)
 
@@ -146,22 +120,33 @@ def _thread_titles(events: pd.DataFrame) -> pd.DataFrame:
     return heads.sort_values("occurred_at").groupby("thread")[["title", "url"]].first()
 
 
+def open_waits_on_people(samples: dict[str, pd.DataFrame], moment: datetime, team: Team) -> pd.DataFrame:
+    """Every wait on someone (:data:`glassbox.vocabulary.WAITS`) still open at ``moment``.
+
+    ``latency, on, what, thread, started_at, hours, working_hours``, in :data:`~glassbox.vocabulary.WAITS`'
+    order; ``what`` is one such wait in words. The report, the Today and the Feedback pages list these.
+    """
+    frames = [open_waits(samples[wait.latency], moment, team).assign(latency=wait.latency, on=wait.on, what=wait.one)
+              for wait in WAITS if wait.latency in samples]
+    columns = ["latency", "on", "what", "thread", "started_at", "hours", "working_hours"]
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True).loc[:, columns]
+
+
 def waiting(events: pd.DataFrame, samples: dict[str, pd.DataFrame], config: Config,
             moment: pd.Timestamp) -> list[dict[str, object]]:
-    """Open waits at ``moment`` on people (client questions, waiting tickets, new tickets, PRs)."""
-    titles = _thread_titles(events)
+    """Open waits on people at ``moment`` (:func:`open_waits_on_people`), longest first, with titles."""
+    still = open_waits_on_people(samples, moment, config.team).join(_thread_titles(events), on="thread")
     tz = config.engagement.timezone
-    rows = []
-    for name, on in WAITING_ON.items():
-        still = open_waits(samples[name], moment, config.team).join(titles, on="thread")
-        for wait in still.itertuples(index=False):
-            rows.append({
-                "latency": name, "thread": wait.thread, "on": on,
-                "title": wait.title if isinstance(wait.title, str) else wait.thread,
-                "url": wait.url if isinstance(wait.url, str) else None,
-                "since": wait.started_at.tz_convert(tz).isoformat(),
-                "hours": round(float(wait.hours), 2), "working_hours": _number(wait.working_hours),
-            })
+    rows = [{
+        "latency": wait.latency, "thread": wait.thread, "on": wait.on,
+        "title": wait.title if isinstance(wait.title, str) else wait.thread,
+        "url": wait.url if isinstance(wait.url, str) else None,
+        "since": wait.started_at.tz_convert(tz).isoformat(),
+        "hours": round(float(wait.hours), 2), "working_hours": _number(wait.working_hours),
+    } for wait in still.itertuples(index=False)]
     return sorted(rows, key=lambda row: row["hours"], reverse=True)
 
 

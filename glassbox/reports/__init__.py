@@ -1,24 +1,26 @@
 """``python -m glassbox report``: the weekly summary in five formats (SPEC §2 and §5).
 
-JSON is exactly SPEC §5's part of :func:`glassbox.metrics.summary.build_report`'s dict; CSV is the
-period's timeline rows (SPEC §3); Markdown, HTML and PDF say the same things in prose, tables and
-charts. All of them honour the view, so a client report never reveals internal work.
+Every format renders one :class:`glassbox.report_model.ReportModel`: JSON is exactly SPEC §5's part
+of its dict; CSV is the period's timeline rows (SPEC §3); Markdown, HTML and PDF say the same things
+in prose, tables and charts. All of them honour the view, so a client report never reveals internal work.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from glassbox.config import Config
 from glassbox.errors import ConfigError
+from glassbox.files import write_file
 from glassbox.periods import Period
 from glassbox.store import Store
 
 if TYPE_CHECKING:
+    from glassbox.report_model import ReportModel
     from glassbox.reports.content import ReportContent
 
 log = logging.getLogger(__name__)
@@ -39,11 +41,7 @@ def write_report(store: Store, config: Config, period: Period, *, fmt: str, view
         _to_stdout(payload, stdout)
         return None
     target = out / file_name(period, fmt, view) if _is_folder(out) else out
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(payload, bytes):
-        target.write_bytes(payload)
-    else:
-        target.write_text(payload, encoding="utf-8")
+    write_file(target, payload)  # atomic: a failed write keeps the previous report
     log.info("wrote the %s report for %s to %s", fmt, period.label, target)
     return target
 
@@ -53,24 +51,20 @@ def render_report(store: Store, config: Config, period: Period, *, fmt: str, vie
     """The report in ``fmt`` as text (bytes for PDF)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    from glassbox.report_model import ReportModel
+
+    return render_model(ReportModel.load(store, config, period, view, now), fmt)
+
+
+def render_model(model: ReportModel, fmt: str) -> str | bytes:
+    """A built report in ``fmt``: the command and the dashboard's downloads render the same model."""
     if fmt == "csv":
-        from glassbox.timeline import load_timeline, to_csv
+        from glassbox.timeline import to_csv
 
-        frame = load_timeline(store, config, start=period.start, end=period.end, view=view)
-        return to_csv(frame, config.engagement.zone)
-    from glassbox.metrics.latency import compute_all_latencies
-    from glassbox.metrics.linking import build_links
-    from glassbox.metrics.summary import load_report_events, report_from_events
-    from glassbox.reports.content import gather
-
-    now = now or datetime.now(timezone.utc)
-    history = load_report_events(store, config, period, view)
-    links = build_links(history)
-    samples = compute_all_latencies(history, config, now, links)
-    report = report_from_events(history, config, period, view, now, samples=samples, links=links)
+        return to_csv(model.rows, model.config.engagement.zone)
     if fmt == "json":
-        return to_json({key: report[key] for key in SPEC_KEYS})
-    return render_content(gather(config, period, report, history, samples, now=now), fmt)
+        return to_json(model.spec())
+    return render_content(model.content(), fmt)
 
 
 def render_content(content: ReportContent, fmt: str) -> str | bytes:

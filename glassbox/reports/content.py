@@ -1,12 +1,10 @@
-"""What a weekly report says, gathered once and shared by the Markdown, HTML and PDF renderers.
+"""What a weekly report says, in words and small tables, shared by the Markdown, HTML and PDF renderers.
 
-:func:`gather` takes the report dict of :func:`glassbox.metrics.summary.build_report` (SPEC §5 plus
-its extras: last period, what shipped, open waits, the runs' story) and adds small aggregated frames
-for the charts, computed from the same history and latency samples the report was built on (already
-filtered through the report's view), so the client view hides internal work in every format and chart
-alike and nothing is read or computed twice.
-:meth:`ReportContent.from_report` builds the same thing from a report dict alone (no store), which is
-what the renderers' tests use.
+:class:`ReportContent` wraps the report dict of :class:`glassbox.report_model.ReportModel` (SPEC §5
+plus its extras: last period, what shipped, open waits, the runs' story) and the model's chart frames
+(:mod:`glassbox.metrics.chart_data`), so every format says the same thing and nothing is read or
+computed twice. :meth:`ReportContent.from_report` builds it from a report dict alone (no store, no
+charts), which is what the renderers' tests use. The words come from :mod:`glassbox.vocabulary`.
 """
 
 from __future__ import annotations
@@ -20,49 +18,13 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from glassbox.config import Config
-from glassbox.metrics.latency import LATENCIES, summarize
-from glassbox.periods import TREND_WEEKS, Period, PeriodKind, iso_week
+from glassbox.vocabulary import LATENCY_LABELS, WAITS, Side, latency_label, wait_of
 
 log = logging.getLogger(__name__)
 
-FLOW_WEEKS = 8
 MAX_LISTED = 15
 MAX_NOTE = 280  # characters of a run note a report quotes: notes are free text of any length
 MAX_TITLE = 200  # characters of a title a page or report shows: a commit's first line can be any length
-
-COUNT_LABELS = {
-    "commits": "commits",
-    "pull_requests_opened": "PRs opened",
-    "pull_requests_merged": "PRs merged",
-    "reviews": "reviews",
-    "tickets_created": "tickets created",
-    "tickets_resolved": "tickets resolved",
-    "comments": "comments",
-    "runs": "runs",
-}
-HEADLINE_COUNTS = ("commits", "pull_requests_merged", "tickets_resolved", "runs")
-
-LATENCY_LABELS = {
-    "client_response": "Client message → team reply",
-    "client_turnaround": "Waiting on client → client reply",
-    "ticket_pickup": "Ticket created → work started",
-    "ticket_cycle": "Work started → done",
-    "ticket_lead": "Ticket created → done",
-    "pr_pickup": "PR opened → first review",
-    "pr_merge": "PR opened → merged",
-    "commit_to_run": "Commit → first run",
-}
-
-# latency name -> (who the open waits are waiting on, what is waiting: one, several)
-WAITING_ON = {
-    "client_response": ("team", ("client message without a team reply", "client messages without a team reply")),
-    "ticket_pickup": ("team", ("ticket not started yet", "tickets not started yet")),
-    "pr_pickup": ("team", ("pull request without a review", "pull requests without a review")),
-    "pr_merge": ("team", ("pull request open, not merged", "pull requests open, not merged")),
-    "ticket_cycle": ("team", ("ticket in progress", "tickets in progress")),
-    "client_turnaround": ("client", ("ticket waiting for the client's answer", "tickets waiting for the client's answer")),
-}
 
 
 @dataclass(frozen=True)
@@ -80,7 +42,7 @@ class Item:
 class Waiting:
     """Open waits of one kind at the period's end, and who has to act."""
 
-    on: str
+    on: Side
     what: str
     count: int
     oldest_hours: float | None
@@ -98,9 +60,9 @@ class RunListing:
 class ReportContent:
     """The report dict plus the extras the renderers show; frames are empty when unknown.
 
-    ``previous``, ``shipped``, ``open_items`` and ``kpi_runs`` come from the extra keys of
-    :func:`~glassbox.metrics.summary.build_report` when present; ``activity``, ``flow`` and ``trend``
-    are chart frames that :func:`gather` reads from the store.
+    ``previous``, ``shipped``, ``open_items`` and ``kpi_runs`` come from the extra keys of the report
+    dict when present; ``activity``, ``flow`` and ``trend`` are the chart frames of
+    :class:`~glassbox.report_model.ReportModel` (:mod:`glassbox.metrics.chart_data`).
     """
 
     report: dict[str, Any]
@@ -122,7 +84,7 @@ class ReportContent:
         counts = previous.get("counts", previous) if isinstance(previous, dict) else None
         return cls(report=report, timezone=timezone or report.get("timezone") or "UTC", previous=counts,
                    shipped=_shipped_items(report.get("shipped")),
-                   open_items=[{**item, "title": short_title(item.get("title"))}
+                   open_items=[{**item, "title": short_title(item.get("title")), "why": _why(item.get("latency"))}
                                for item in report.get("waiting") or []],
                    kpi_runs=_kpi_runs(report.get("experiment_runs") or []))
 
@@ -165,10 +127,10 @@ class ReportContent:
         """Open waits at the period's end, grouped by who must act (the team first)."""
         latency = self.report.get("latency", {})
         rows = []
-        for name, (on, (one, several)) in WAITING_ON.items():
-            figures = latency.get(name, {})
+        for wait in WAITS:
+            figures = latency.get(wait.latency, {})
             count = int(figures.get("open") or 0)
-            rows.append(Waiting(on, one if count == 1 else several, count, figures.get("oldest_open_hours")))
+            rows.append(Waiting(wait.on, wait.wording(count), count, figures.get("oldest_open_hours")))
         return sorted((row for row in rows if row.count), key=lambda row: row.on != "team")
 
     @property
@@ -214,104 +176,18 @@ class ReportContent:
         return self.kpi_runs.get((experiment.get("experiment", ""), _kpi_metric(experiment) or ""))
 
 
-def gather(config: Config, period: Period, report: dict[str, Any], history: pd.DataFrame,
-           samples: dict[str, pd.DataFrame], *, now: datetime | None = None) -> ReportContent:
-    """The report dict plus the chart frames, from the history and latency samples it was built on."""
-    tz = config.engagement.timezone
-    content = ReportContent.from_report(report, tz)
-    in_period = history.loc[history["occurred_at"] >= pd.Timestamp(period.start)]
-    content.activity = activity(in_period, period, config.engagement.zone)
-    content.activity_unit = activity_unit(period)
-    content.flow = ticket_flow(history, period, config.engagement.zone)
-    content.trend = latency_trend(samples, period, now=now)
-    return content
-
-
-def activity_unit(period: Period) -> str:
-    """``day`` bars for up to four months, ``week`` up to three years, else ``month``.
-
-    Keeps a chart readable and under Altair's 5,000-row limit whatever custom range is asked for.
-    """
-    days = (period.end - period.start).days
-    return "day" if days <= 120 else "week" if days <= 3 * 366 else "month"
-
-
-_BUCKETS = {"day": "D", "week": "W-MON", "month": "MS"}
-
-
-def activity(events: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
-    """Events per bucket (see :func:`activity_unit`) and source over the whole period, zeros included.
-
-    ``day`` holds each bucket's first day.
-    """
-    columns = ["day", "source", "events"]
-    if events.empty:
-        return pd.DataFrame(columns=columns)
-    unit = activity_unit(period)
-    first = period.start.astimezone(zone).date()
-    last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    local_days = events["occurred_at"].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
-    if unit == "week":
-        local_days = local_days - pd.to_timedelta(local_days.dt.day_of_week, unit="D")
-        first -= timedelta(days=first.weekday())
-    elif unit == "month":
-        local_days = local_days.dt.to_period("M").dt.start_time
-        first = first.replace(day=1)
-    counts = events.assign(day=local_days).groupby(["day", "source"]).size()
-    buckets = pd.date_range(first, last, freq=_BUCKETS[unit])
-    index = pd.MultiIndex.from_product([buckets, sorted(events["source"].unique())], names=["day", "source"])
-    return counts.reindex(index, fill_value=0).rename("events").reset_index()[columns]
-
-
-def week_label(moment: datetime) -> str:
-    """``W47``: short enough for a chart axis; the report's title carries the year."""
-    return f"W{moment.isocalendar()[1]:02d}"
-
-
-def short_label(period: Period) -> str:
-    """A period on a chart axis: ``W47`` for an ISO week, else its first day (``16 Nov``)."""
-    if period.kind is PeriodKind.WEEK:
-        return period.label.split("-")[1]
-    return f"{period.start.day} {period.start:%b}"
-
-
-def ticket_flow(history: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
-    """Tickets created and resolved per ISO week, for the weeks up to the period's end."""
-    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    first = iso_week(last_day - timedelta(weeks=FLOW_WEEKS - 1), zone)
-    weeks = [week_label(first.start + timedelta(weeks=n)) for n in range(FLOW_WEEKS)]
-    tickets = history.loc[history["category"].isin(["ticket_created", "ticket_resolved"])
-                          & (history["occurred_at"] >= pd.Timestamp(first.start))]
-    if tickets.empty:
-        return pd.DataFrame({"week": weeks, "created": 0, "resolved": 0})
-    labels = tickets["occurred_at"].dt.tz_convert(zone).map(week_label)
-    table = pd.crosstab(labels, tickets["category"]).reindex(
-        index=weeks, columns=["ticket_created", "ticket_resolved"], fill_value=0)
-    return pd.DataFrame({"week": weeks, "created": table["ticket_created"].to_numpy(),
-                         "resolved": table["ticket_resolved"].to_numpy()})
-
-
-def latency_trend(samples: dict[str, pd.DataFrame], period: Period,
-                  *, now: datetime | None = None) -> pd.DataFrame:
-    """Median and p90 of each latency for the last few periods, this one last."""
-    periods = [period]
-    for _ in range(TREND_WEEKS - 1):
-        periods.insert(0, periods[0].previous())
-    rows = []
-    for each in periods:
-        for name in LATENCIES:
-            figures = summarize(samples[name], each.start, each.end, now)
-            rows.append({"week": short_label(each), "latency": name, "median_hours": figures["median_hours"],
-                         "p90_hours": figures["p90_hours"]})
-    return pd.DataFrame(rows, columns=["week", "latency", "median_hours", "p90_hours"])
-
-
 def _shipped_items(shipped: dict[str, list[dict[str, Any]]] | None) -> list[Item]:
     if not shipped:
         return []
     kinds = (("pull_requests", "pull request"), ("tickets", "ticket"))
     return [Item(kind, str(row.get("thread", "")), short_title(row.get("title")), row.get("url"), str(row.get("at", "")))
             for key, kind in kinds for row in shipped.get(key, [])]
+
+
+def _why(latency: object) -> str:
+    """One open wait of ``latency`` in words (the bullets' wording), so a thread listed twice says why."""
+    wait = wait_of(str(latency))
+    return wait.one if wait else latency_label(str(latency))
 
 
 def _kpi_runs(stories: list[dict[str, Any]]) -> dict[tuple[str, str], pd.DataFrame]:

@@ -19,9 +19,6 @@ from markupsafe import Markup
 
 from glassbox import charts
 from glassbox.reports.content import (
-    COUNT_LABELS,
-    HEADLINE_COUNTS,
-    LATENCY_LABELS,
     MAX_LISTED,
     ReportContent,
     arrow,
@@ -31,6 +28,7 @@ from glassbox.reports.content import (
     links_sentence,
     local_time,
 )
+from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS, LATENCY_LABELS
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,6 @@ from urllib.parse import quote
 import pandas as pd
 
 from glassbox.reports.content import (
-    COUNT_LABELS,
-    HEADLINE_COUNTS,
     MAX_LISTED,
     ReportContent,
     arrow,
@@ -24,6 +22,7 @@ from glassbox.reports.content import (
     links_sentence,
     local_time,
 )
+from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -172,11 +171,11 @@ def _waiting(content: ReportContent) -> str:
         oldest = f" (oldest {format_hours(row.oldest_hours)})" if row.oldest_hours is not None else ""
         lines.append(f"- On the **{row.on}**: {row.count} {row.what}{oldest}")
     if content.open_items:
-        lines += ["", "| waiting on | what | since | for |", "|---|---|---|---:|"]
+        lines += ["", "| waiting on | why | what | since | for |", "|---|---|---|---|---:|"]
         for item in content.open_items[:MAX_LISTED]:
             what = f"{link(item.get('thread', ''), item.get('url'))} {escape(item.get('title', ''))}"
-            lines.append(f"| {escape(item.get('on', ''))} | {what} | {local_time(item.get('since'), content.timezone)} "
-                         f"| {format_hours(item.get('hours'))} |")
+            lines.append(f"| {escape(item.get('on', ''))} | {escape(item.get('why', ''))} | {what} "
+                         f"| {local_time(item.get('since'), content.timezone)} | {format_hours(item.get('hours'))} |")
     return "\n".join(lines)
 
 

@@ -37,7 +37,6 @@ from glassbox.events import (
     commit_ref,
     ticket_refs,
 )
-from glassbox.sources import origin_of
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +169,7 @@ class GitLocalConnector(Connector):
 
     @classmethod
     def from_config(cls, section: GitSource, config: Config, key: str) -> GitLocalConnector:
-        return cls(config.resolve_path(section.path), origin=origin_of("git", section, config),
+        return cls(config.resolve_path(section.path), origin=section.origin(config.folder),
                    ticket_pattern=config.engagement.ticket_pattern)
 
     def check(self) -> str:

@@ -1,0 +1,97 @@
+"""Chart data: small per-day and per-week frames aggregated from a timeline or latency samples.
+
+Charts get aggregated rows, never raw events (Altair's 5,000-row limit, and a PDF that stays small);
+the report's charts and the dashboard's pages draw from these same frames. Pure: frames in, frames out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from glassbox.metrics.latency import LATENCIES, summarize
+from glassbox.periods import Period, PeriodKind, iso_week
+
+TREND_WEEKS = 6  # every week-by-week trend: the report's and the Feedback page's
+FLOW_WEEKS = 8
+
+
+def activity_unit(period: Period) -> str:
+    """``day`` bars for up to four months, ``week`` up to three years, else ``month``.
+
+    Keeps a chart readable and under Altair's 5,000-row limit whatever custom range is asked for.
+    """
+    days = (period.end - period.start).days
+    return "day" if days <= 120 else "week" if days <= 3 * 366 else "month"
+
+
+_BUCKETS = {"day": "D", "week": "W-MON", "month": "MS"}
+
+
+def activity(events: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
+    """Events per bucket (see :func:`activity_unit`) and source over the whole period, zeros included.
+
+    ``day`` holds each bucket's first day.
+    """
+    columns = ["day", "source", "events"]
+    if events.empty:
+        return pd.DataFrame(columns=columns)
+    unit = activity_unit(period)
+    first = period.start.astimezone(zone).date()
+    last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    local_days = events["occurred_at"].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
+    if unit == "week":
+        local_days = local_days - pd.to_timedelta(local_days.dt.day_of_week, unit="D")
+        first -= timedelta(days=first.weekday())
+    elif unit == "month":
+        local_days = local_days.dt.to_period("M").dt.start_time
+        first = first.replace(day=1)
+    counts = events.assign(day=local_days).groupby(["day", "source"]).size()
+    buckets = pd.date_range(first, last, freq=_BUCKETS[unit])
+    index = pd.MultiIndex.from_product([buckets, sorted(events["source"].unique())], names=["day", "source"])
+    return counts.reindex(index, fill_value=0).rename("events").reset_index()[columns]
+
+
+def week_label(moment: datetime) -> str:
+    """``W47``: short enough for a chart axis; the report's title carries the year."""
+    return f"W{moment.isocalendar()[1]:02d}"
+
+
+def short_label(period: Period) -> str:
+    """A period on a chart axis: ``W47`` for an ISO week, else its first day (``16 Nov``)."""
+    if period.kind is PeriodKind.WEEK:
+        return period.label.split("-")[1]
+    return f"{period.start.day} {period.start:%b}"
+
+
+def ticket_flow(history: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
+    """Tickets created and resolved per ISO week, for the weeks up to the period's end."""
+    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    first = iso_week(last_day - timedelta(weeks=FLOW_WEEKS - 1), zone)
+    weeks = [week_label(first.start + timedelta(weeks=n)) for n in range(FLOW_WEEKS)]
+    tickets = history.loc[history["category"].isin(["ticket_created", "ticket_resolved"])
+                          & (history["occurred_at"] >= pd.Timestamp(first.start))]
+    if tickets.empty:
+        return pd.DataFrame({"week": weeks, "created": 0, "resolved": 0})
+    labels = tickets["occurred_at"].dt.tz_convert(zone).map(week_label)
+    table = pd.crosstab(labels, tickets["category"]).reindex(
+        index=weeks, columns=["ticket_created", "ticket_resolved"], fill_value=0)
+    return pd.DataFrame({"week": weeks, "created": table["ticket_created"].to_numpy(),
+                         "resolved": table["ticket_resolved"].to_numpy()})
+
+
+def latency_trend(samples: dict[str, pd.DataFrame], period: Period,
+                  *, now: datetime | None = None) -> pd.DataFrame:
+    """Median and p90 of each latency for the last few periods, this one last."""
+    periods = [period]
+    for _ in range(TREND_WEEKS - 1):
+        periods.insert(0, periods[0].previous())
+    rows = []
+    for each in periods:
+        for name in LATENCIES:
+            figures = summarize(samples[name], each.start, each.end, now)
+            rows.append({"week": short_label(each), "latency": name, "median_hours": figures["median_hours"],
+                         "p90_hours": figures["p90_hours"]})
+    return pd.DataFrame(rows, columns=["week", "latency", "median_hours", "p90_hours"])

@@ -1,0 +1,149 @@
+"""One report, built once: every figure, list and chart frame of a period's report, for one view.
+
+A report used to be assembled on the way out: the command read the timeline, built links and
+latency samples, handed them to the summary, then to the content gatherer, and the dashboard did the
+same again its own way — the path returned to the same modules fourteen times. :class:`ReportModel`
+is built once, from the period's history (:meth:`ReportModel.build`, pure) or from the store
+(:meth:`ReportModel.load`, the one place a report reads it), and then the dashboard's Weekly report
+page, its downloads and every format (json, md, html, pdf, csv) render that same object.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+from glassbox.config import Config
+from glassbox.metrics import chart_data
+from glassbox.metrics.latency import compute_all_latencies
+from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links
+from glassbox.metrics.summary import report_from_events
+from glassbox.periods import Period
+from glassbox.reports import SPEC_KEYS
+from glassbox.reports.content import ReportContent
+from glassbox.store import Store
+from glassbox.timeline import load_timeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class ReportModel:
+    """A period's report: ``report`` is SPEC §5's dict plus its extras, the frames are its charts and rows.
+
+    ``history`` is the view's timeline up to the period's end (:func:`load_history`), given or read
+    from ``store``. Everything is derived once, on first use, so a format that needs only the
+    period's ``rows`` (CSV) reads only the period and never measures the latencies. ``activity``,
+    ``flow`` and ``trend`` are the aggregated chart frames of :mod:`glassbox.metrics.chart_data`.
+    Shared read-only (the dashboard caches one per period and view): never modify its frames.
+    """
+
+    config: Config
+    period: Period
+    view: str
+    now: datetime
+    given: pd.DataFrame | None = None
+    store: Store | None = None
+
+    @classmethod
+    def build(cls, history: pd.DataFrame, config: Config, period: Period, view: str,
+              now: datetime) -> ReportModel:
+        """The report of ``period`` from ``history`` (the view's timeline up to ``period.end``)."""
+        return cls(config=config, period=period, view=view, now=now, given=history)
+
+    @classmethod
+    def load(cls, store: Store, config: Config, period: Period, view: str,
+             now: datetime | None = None) -> ReportModel:
+        """The report of ``period`` from the store, which is read when a figure first needs it."""
+        return cls(config=config, period=period, view=view, now=now or datetime.now(timezone.utc), store=store)
+
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        """The view's timeline up to the period's end, with run notes (:func:`load_history`)."""
+        if self.given is not None:
+            return self.given
+        if self.store is None:
+            raise ValueError("a report model needs a history or a store")
+        return load_history(self.store, self.config, self.period, self.view)
+
+    @cached_property
+    def links(self) -> Links:
+        return build_links(self.history)
+
+    @cached_property
+    def samples(self) -> dict[str, pd.DataFrame]:
+        """Every latency's samples over the history, measured once for the figures and the trend."""
+        return compute_all_latencies(self.history, self.config, self.now, self.links)
+
+    @cached_property
+    def report(self) -> dict[str, Any]:
+        return report_from_events(self.history, self.config, self.period, self.view, self.now,
+                                  samples=self.samples, links=self.links)
+
+    @cached_property
+    def rows(self) -> pd.DataFrame:
+        """The period's timeline rows (the CSV format): from the history when it is read, else the period alone."""
+        if self.store is not None and "history" not in self.__dict__:
+            return load_timeline(self.store, self.config, start=self.period.start, end=self.period.end,
+                                 view=self.view)
+        return self.history.loc[self.history["occurred_at"] >= pd.Timestamp(self.period.start)]
+
+    @property
+    def activity_unit(self) -> str:
+        return chart_data.activity_unit(self.period)
+
+    @cached_property
+    def activity(self) -> pd.DataFrame:
+        return chart_data.activity(self.rows, self.period, self.config.engagement.zone)
+
+    @cached_property
+    def flow(self) -> pd.DataFrame:
+        return chart_data.ticket_flow(self.history, self.period, self.config.engagement.zone)
+
+    @cached_property
+    def trend(self) -> pd.DataFrame:
+        return chart_data.latency_trend(self.samples, self.period, now=self.now)
+
+    def derived(self) -> ReportModel:
+        """This model with its figures computed now (a cache then holds them, not just the history)."""
+        _ = self.report, self.trend
+        return self
+
+    def spec(self) -> dict[str, Any]:
+        """SPEC §5's report: exactly its keys, in its order (the ``json`` format)."""
+        return {key: self.report[key] for key in SPEC_KEYS}
+
+    def content(self) -> ReportContent:
+        """What the Markdown, HTML and PDF renderers read: the dict in words, with the chart frames."""
+        content = ReportContent.from_report(self.report, self.config.engagement.timezone)
+        content.activity = self.activity
+        content.activity_unit = self.activity_unit
+        content.flow = self.flow
+        content.trend = self.trend
+        return content
+
+
+def load_history(store: Store, config: Config, period: Period, view: str) -> pd.DataFrame:
+    """All history up to the period's end for ``view`` (waits can start long before it), with run notes."""
+    events = with_run_notes(load_timeline(store, config, end=period.end, view=view), store, period.end)
+    log.info("report %s (%s view): %d events up to the period's end", period.label, view, len(events))
+    return events
+
+
+def with_run_notes(events: pd.DataFrame, store: Store, end: datetime) -> pd.DataFrame:
+    """Attach run bodies (their MLflow notes): the timeline leaves bodies out, runs are few."""
+    bodies = store.read_events(end=end, categories=RUN_CATEGORIES, columns=("id", "body"))
+    if bodies.empty:
+        return events
+    return events.assign(body=events["id"].map(bodies.set_index("id")["body"]))
+
+
+def build_report(store: Store, config: Config, period: Period, view: str = "team",
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Everything the report of ``period`` says, for ``view`` (SPEC §5 plus the extras), as one dict."""
+    return ReportModel.load(store, config, period, view, now).report

@@ -1,0 +1,80 @@
+"""The words Glassbox uses for its figures, and who each kind of wait is on: one home for all of them.
+
+Who an open wait is waiting on used to be written three times (the report's figures, the report's
+prose, the Today page) and the copies drifted: a pull request's wait was on "the team" in a report's
+bullets and on "reviewers" in the table beneath, and two kinds of wait were counted in one list and
+missing from the other. Metrics, reports and the dashboard import the tables below instead.
+
+A **wait on someone** is an open wait that one side must end by acting: the team answers a client's
+message, starts a new ticket, reviews a pull request; the client answers a question put to them.
+Work in progress (a started ticket, a reviewed pull request not merged yet) and the lead and
+commit-to-run times are measured (SPEC §4) but are not waits on anyone, so no list shows them as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Side = Literal["team", "client"]
+
+COUNT_LABELS = {
+    "commits": "commits",
+    "pull_requests_opened": "PRs opened",
+    "pull_requests_merged": "PRs merged",
+    "reviews": "reviews",
+    "tickets_created": "tickets created",
+    "tickets_resolved": "tickets resolved",
+    "comments": "comments",
+    "runs": "runs",
+}
+HEADLINE_COUNTS = ("commits", "pull_requests_merged", "tickets_resolved", "runs")
+
+LATENCY_LABELS = {
+    "client_response": "Client message → team reply",
+    "client_turnaround": "Waiting on client → client reply",
+    "ticket_pickup": "Ticket created → work started",
+    "ticket_cycle": "Work started → done",
+    "ticket_lead": "Ticket created → done",
+    "pr_pickup": "PR opened → first review",
+    "pr_merge": "PR opened → merged",
+    "commit_to_run": "Commit → first run",
+}
+
+
+@dataclass(frozen=True)
+class Wait:
+    """One kind of wait on someone: the latency that measures it, who must act, and its wording."""
+
+    latency: str
+    on: Side
+    one: str
+    several: str
+
+    def wording(self, count: int) -> str:
+        """``1 ticket not started yet`` but ``2 tickets not started yet``: the noun for ``count`` waits."""
+        return self.one if count == 1 else self.several
+
+    @property
+    def label(self) -> str:
+        return latency_label(self.latency)
+
+
+# the waits on someone, in the order lists show them (the team's first)
+WAITS = (
+    Wait("client_response", "team", "client message without a team reply", "client messages without a team reply"),
+    Wait("ticket_pickup", "team", "ticket not started yet", "tickets not started yet"),
+    Wait("pr_pickup", "team", "pull request without a review", "pull requests without a review"),
+    Wait("client_turnaround", "client", "ticket waiting for the client's answer",
+         "tickets waiting for the client's answer"),
+)
+
+
+def wait_of(latency: str) -> Wait | None:
+    """The wait on someone that ``latency`` measures, if it is one."""
+    return next((wait for wait in WAITS if wait.latency == latency), None)
+
+
+def latency_label(name: str) -> str:
+    """A latency's name for people (SPEC §4's names stay in data, never on a page)."""
+    return LATENCY_LABELS.get(name, name)
