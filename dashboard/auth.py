@@ -24,6 +24,7 @@ from streamlit.errors import StreamlitAuthError, StreamlitSecretNotFoundError
 
 from dashboard.components import escape_markdown
 from glassbox.config import Config, Person
+from glassbox.views import View
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Access:
     """
 
     status: Status
-    view: str = "client"
+    view: View = View.CLIENT
     locked: bool = True
     person: str | None = None
     email: str | None = None
@@ -63,15 +64,15 @@ def person_for(email: str, config: Config) -> Person | None:
 def decide_access(auth_configured: bool, logged_in: bool, email: str | None, config: Config | None) -> Access:
     """The access policy: local mode without sign-in; else the signed-in person's side decides."""
     if not auth_configured:
-        return Access("local", view="team", locked=False)
+        return Access("local", view=View.TEAM, locked=False)
     if not logged_in:
         return Access("sign_in")
     person = person_for(email, config) if email and config is not None else None
     if person is None or person.side == "bot":
         return Access("refused", email=email)
     if person.side == "client":
-        return Access("granted", view="client", locked=True, person=person.name, email=email)
-    return Access("granted", view="team", locked=False, person=person.name, email=email)
+        return Access("granted", view=View.CLIENT, locked=True, person=person.name, email=email)
+    return Access("granted", view=View.TEAM, locked=False, person=person.name, email=email)
 
 
 def auth_configured() -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import pandas as pd
@@ -116,7 +117,7 @@ def ago(moment: datetime | pd.Timestamp | None, now: datetime | None = None) -> 
     return f"{hours_text(hours)} ago"
 
 
-def local(moments: pd.Series, tz: str) -> pd.Series:
+def local(moments: pd.Series, tz: ZoneInfo) -> pd.Series:
     """UTC timestamps as naive wall-clock times in ``tz`` (what ``st.dataframe`` shows unchanged)."""
     return moments.dt.tz_convert(tz).dt.tz_localize(None)
 

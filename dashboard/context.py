@@ -24,6 +24,7 @@ from dashboard.components import escape_markdown
 from glassbox.config import DEFAULT_CONFIG_PATH, Config
 from glassbox.errors import GlassboxError
 from glassbox.periods import Period, day_range, iso_week
+from glassbox.views import View
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = Path(".glassbox/demo")
 PERIODS = ("This week", "Last week", "Last 4 weeks", "Last 12 weeks", "Custom range")
 DEFAULT_PERIOD = "Last 4 weeks"
-VIEWS = {"Team": "team", "Client": "client"}
+VIEWS = {view.capitalize(): view for view in View}  # the control's labels: "Team", "Client"
 _KEY = "glassbox_context"
 
 
@@ -42,12 +43,12 @@ class Context:
     source: loaders.Source
     config: Config
     period: Period
-    view: str
+    view: View
     demo: bool
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.config.engagement.timezone)
+        return self.config.engagement.zone
 
     def today(self) -> date:
         return datetime.now(self.tz).date()
@@ -139,7 +140,7 @@ def sidebar(access: auth.Access) -> Context | None:
         return None
     path, config, demo = engagement
     store_url = os.environ.get("GLASSBOX_DB_URL") or _secret_db_url() or config.store_url
-    tz = ZoneInfo(config.engagement.timezone)
+    tz = config.engagement.zone
     with st.sidebar:
         st.markdown(f"**{escape_markdown(config.engagement.name)}**")
         choice = st.selectbox("Period", PERIODS, index=PERIODS.index(DEFAULT_PERIOD), key="period")
@@ -157,14 +158,14 @@ def sidebar(access: auth.Access) -> Context | None:
     return context
 
 
-def _view_control(access: auth.Access) -> str:
+def _view_control(access: auth.Access) -> View:
     """The view to show: the access's own when locked (no control drawn), else the person's pick."""
     if access.locked:
         st.caption(f"{access.view.capitalize()} view")
         return access.view
     label = st.segmented_control("View", list(VIEWS), default="Team", key="view",
                                  help="The client view leaves out everything labelled internal.")
-    return VIEWS.get(label or "Team", "team")
+    return VIEWS[label] if label else View.TEAM
 
 
 def current() -> Context | None:

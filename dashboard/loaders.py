@@ -16,7 +16,6 @@ import logging
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -28,7 +27,7 @@ from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, summarize
-from glassbox.metrics.linking import ref_kinds, runs_frame, ticket_keys
+from glassbox.metrics.linking import runs_frame, ticket_keys
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.metrics.working_hours import previous_working_day
@@ -39,6 +38,7 @@ from glassbox.sources import configured_sources
 from glassbox.store import Store, open_store
 from glassbox.sync import ABANDONED, FAILED_STATES, sync_state
 from glassbox.timeline import load_timeline
+from glassbox.views import View
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +115,13 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
         title=frame["title"].map(short_title),
         refs=frame["refs"].map(" ".join),
         tickets=[" ".join(ticket_keys(refs, kinds))
-                 for refs, kinds in zip(frame["refs"], ref_kinds(frame), strict=True)],
+                 for refs, kinds in zip(frame["refs"], frame["ref_kinds"], strict=True)],
     )
     return out.loc[:, EVENT_COLUMNS]
 
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner="Reading the store…")
-def history(source: Source, view: str) -> pd.DataFrame:
+def history(source: Source, view: View) -> pd.DataFrame:
     """Every event for ``view`` (:func:`glassbox.timeline.load_timeline`), shared: never modify it."""
     opened, cfg = _open(source)
     return load_timeline(opened, cfg, view=view)
@@ -137,14 +137,14 @@ def _between(frame: pd.DataFrame, start: datetime | None, end: datetime | None) 
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner=False)
-def events(source: Source, start: datetime | None, end: datetime | None, view: str) -> pd.DataFrame:
+def events(source: Source, start: datetime | None, end: datetime | None, view: View) -> pd.DataFrame:
     """The timeline rows in ``[start, end)`` for ``view``, newest first, display columns only."""
     frame = _between(history(source, view), start, end)
     return _slim(frame).sort_values("occurred_at", ascending=False, kind="stable").reset_index(drop=True)
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
-def runs(source: Source, view: str) -> pd.DataFrame:
+def runs(source: Source, view: View) -> pd.DataFrame:
     """One row per MLflow run (:func:`glassbox.metrics.linking.runs_frame`) with its family columns
     (:func:`glassbox.metrics.runs.run_table`: top-level or child, excluded), its note filled from the body."""
     opened, _ = _open(source)
@@ -159,14 +159,14 @@ def runs(source: Source, view: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner="Measuring response times…")
-def latency_samples(source: Source, view: str) -> dict[str, pd.DataFrame]:
+def latency_samples(source: Source, view: View) -> dict[str, pd.DataFrame]:
     """Every SPEC §4 latency's samples over all history (a wait ending today may have started long ago)."""
     _, cfg = _open(source)
     return compute_all_latencies(history(source, view), cfg)
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
-def thread_titles(source: Source, view: str) -> dict[str, str]:
+def thread_titles(source: Source, view: View) -> dict[str, str]:
     """What each ticket and pull request is called, so a wait on CHURN-12 can say what CHURN-12 is."""
     frame = history(source, view)
     created = frame.loc[frame["category"].isin(["ticket_created", "pull_request_opened"])]
@@ -174,7 +174,7 @@ def thread_titles(source: Source, view: str) -> dict[str, str]:
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
-def open_waits_now(source: Source, view: str, now: datetime) -> pd.DataFrame:
+def open_waits_now(source: Source, view: View, now: datetime) -> pd.DataFrame:
     """What is waiting on someone right now (:data:`glassbox.vocabulary.WAITS`), oldest first.
 
     ``latency, on, what, thread, title, started_at, hours, working_hours``: the Today and Feedback
@@ -221,7 +221,7 @@ def since_previous_working_day(cfg: Config, now: datetime) -> Period:
 
     Whole days, so the bounds (and every cache key built from them) stay the same all day.
     """
-    tz = ZoneInfo(cfg.engagement.timezone)
+    tz = cfg.engagement.zone
     today = now.astimezone(tz).date()
     first = previous_working_day(today, cfg.team)
     start = datetime.combine(first, time(0), tzinfo=tz)
@@ -229,18 +229,18 @@ def since_previous_working_day(cfg: Config, now: datetime) -> Period:
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
-def experiments(source: Source, view: str, start: datetime, end: datetime) -> tuple[list[dict], list[dict], dict]:
+def experiments(source: Source, view: View, start: datetime, end: datetime) -> tuple[list[dict], list[dict], dict]:
     """SPEC §5's ``experiments`` and ``alerts`` for ``[start, end)`` plus each KPI's run-by-run story."""
     _, cfg = _open(source)
     return experiments_summary(runs(source, view), list(cfg.kpi), start, end)
 
 
-def alerts(source: Source, view: str, start: datetime, end: datetime) -> list[dict]:
+def alerts(source: Source, view: View, start: datetime, end: datetime) -> list[dict]:
     return experiments(source, view, start, end)[1]
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
-def latency_trend(source: Source, view: str, weeks: tuple[tuple[str, datetime, datetime], ...],
+def latency_trend(source: Source, view: View, weeks: tuple[tuple[str, datetime, datetime], ...],
                   now: datetime) -> pd.DataFrame:
     """Per latency and week: ``latency, week, n, median_hours, p90_hours`` (SPEC §4, a sample in its end week).
 
@@ -254,7 +254,7 @@ def latency_trend(source: Source, view: str, weeks: tuple[tuple[str, datetime, d
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
-def latency_distribution(source: Source, view: str, start: datetime, end: datetime,
+def latency_distribution(source: Source, view: View, start: datetime, end: datetime,
                          points: int = 200) -> pd.DataFrame:
     """Completed waits ending in ``[start, end)`` as ``latency, hours``; at most ``points`` quantiles each."""
     frames = []
@@ -267,16 +267,16 @@ def latency_distribution(source: Source, view: str, start: datetime, end: dateti
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
-def ticket_flow(source: Source, view: str, label: str, start: datetime, end: datetime) -> pd.DataFrame:
+def ticket_flow(source: Source, view: View, label: str, start: datetime, end: datetime) -> pd.DataFrame:
     """Tickets created and resolved per ISO week up to the period's end."""
     _, cfg = _open(source)
     frame = history(source, view)
     tickets = _between(frame.loc[frame["category"].isin(["ticket_created", "ticket_resolved"])], None, end)
-    return chart_data.ticket_flow(tickets, Period(label, start, end), cfg.engagement.timezone)
+    return chart_data.ticket_flow(tickets, Period(label, start, end), cfg.engagement.zone)
 
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=16, show_spinner="Building the report…")
-def report(source: Source, view: str, label: str, start: datetime, end: datetime) -> ReportModel:
+def report(source: Source, view: View, label: str, start: datetime, end: datetime) -> ReportModel:
     """The weekly report of one period and view, built once: the page's preview and every download.
 
     Shared read-only (``cache_resource``: its history-sized frames are not copied on each read).

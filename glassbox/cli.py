@@ -17,7 +17,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from glassbox.config import Config, load_config
 from glassbox.errors import ConfigError, GlassboxError
@@ -25,6 +24,7 @@ from glassbox.events import SOURCES
 from glassbox.periods import Period, day_bounds, day_range, parse_day, parse_week
 from glassbox.redaction import RedactingFilter, redact
 from glassbox.store import open_store
+from glassbox.views import View
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument("--to", dest="end", metavar="D", help="last day, inclusive")
     timeline.add_argument("--source", action="append", choices=SOURCES, help="only this source (repeatable)")
     timeline.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    timeline.add_argument("--view", choices=("team", "client"), default="team")
+    timeline.add_argument("--view", type=View, choices=list(View), default=View.TEAM)
 
     report = commands.add_parser("report", parents=[common], help="the weekly summary")
     report.add_argument("--week", metavar="W", help="ISO week (2026-W47), 'last' or 'this' (default: last)")
     report.add_argument("--from", dest="start", metavar="D", help="first day of a custom period")
     report.add_argument("--to", dest="end", metavar="D", help="last day of a custom period, inclusive")
     report.add_argument("--format", choices=("md", "html", "csv", "json", "pdf"), default="md")
-    report.add_argument("--view", choices=("team", "client"), default="team")
+    report.add_argument("--view", type=View, choices=list(View), default=View.TEAM)
     report.add_argument("--out", metavar="PATH", help="write here (a folder gets a dated file name) instead of stdout")
 
     demo = commands.add_parser("demo", parents=[common], help="build the demo engagement and its config")
@@ -142,20 +142,20 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     from glassbox.timeline import load_timeline, to_csv, to_jsonl
 
     config = load_config(args.config)
-    tz = ZoneInfo(config.engagement.timezone)
+    tz = config.engagement.zone
     start, end = day_bounds(parse_day(args.start, "--from") if args.start else None,
                             parse_day(args.end, "--to") if args.end else None, tz)
     store = open_store(config.store_url)
     frame = load_timeline(store, config, start=start, end=end, sources=args.source, view=args.view)
     render = to_jsonl if args.format == "jsonl" else to_csv
     with _stdout_errors():
-        sys.stdout.write(render(frame, config.engagement.timezone))
+        sys.stdout.write(render(frame, tz))
     return 0
 
 
 def report_period(args: argparse.Namespace, config: Config) -> Period:
     """The period ``report`` covers: ``--week`` or ``--from/--to``; last full week by default."""
-    tz = ZoneInfo(config.engagement.timezone)
+    tz = config.engagement.zone
     today = datetime.now(tz).date()
     if args.week and (args.start or args.end):
         raise ConfigError("give either --week or --from/--to, not both")

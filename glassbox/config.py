@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from glassbox import redaction
 from glassbox.errors import ConfigError
@@ -40,6 +40,24 @@ def _check_timezone(value: str) -> str:
     return value
 
 
+class _Zoned(_Section):
+    """A section with a ``timezone``: the IANA name as written, and ``zone``, the one ``ZoneInfo`` built from it.
+
+    Why here: the name is checked once, when the file is read (a bad one is a config error naming
+    the key), and everything that needs local days takes ``zone`` instead of rebuilding it from text.
+    """
+
+    timezone: str = "UTC"
+    _zone: ZoneInfo = PrivateAttr()
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    def model_post_init(self, __context: object) -> None:
+        self._zone = ZoneInfo(self.timezone)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self._zone
 def resolve_path(value: str, folder: Path) -> Path:
     """A path from the file, relative ones taken from the config file's ``folder``."""
     candidate = Path(value).expanduser()
@@ -60,13 +78,10 @@ def _keep_userinfo_secret(value: str) -> str:
     return value
 
 
-class Engagement(_Section):
+class Engagement(_Zoned):
     name: str = "Engagement"
-    timezone: str = "UTC"
     internal_labels: list[str] = Field(default_factory=lambda: ["internal"])
     ticket_pattern: str = DEFAULT_TICKET_PATTERN
-
-    _tz = field_validator("timezone")(_check_timezone)
 
     @field_validator("ticket_pattern")
     @classmethod
@@ -78,14 +93,11 @@ class Engagement(_Section):
         return value
 
 
-class Team(_Section):
-    timezone: str = "UTC"
+class Team(_Zoned):
     working_hours: str = "09:00-18:00"
     working_days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
         default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"]
     )
-
-    _tz = field_validator("timezone")(_check_timezone)
 
     @field_validator("working_hours")
     @classmethod

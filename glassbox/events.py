@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 SOURCES = ("github", "git", "jira", "mlflow")
 
@@ -32,7 +32,7 @@ CATEGORIES = (
 RefKind = Literal["ticket", "commit"]
 
 DEFAULT_TICKET_PATTERN = r"\b[A-Z][A-Z0-9]+-\d+\b"
-_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+SHA = re.compile(r"[0-9a-fA-F]{7,40}")  # a commit SHA or a prefix of one: the only definition, match it whole
 _CONTINUED = re.compile(r"-\d")
 
 
@@ -130,9 +130,14 @@ def ticket_refs(*texts: str | None, pattern: str = DEFAULT_TICKET_PATTERN) -> tu
     return tuple(Ref("ticket", key) for key in find_ticket_keys(*texts, pattern=pattern))
 
 
+def is_sha(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is, as a whole, 7 to 40 hex digits (a trailing newline is not part of a SHA)."""
+    return isinstance(value, str) and SHA.fullmatch(value) is not None
+
+
 def commit_ref(sha: str | None) -> tuple[Ref, ...]:
     """A commit ref for ``sha`` when it looks like a SHA (7 to 40 hex digits), else nothing."""
-    if sha and _SHA.match(sha.lower()):
+    if is_sha(sha):
         return (Ref("commit", sha.lower()),)
     return ()
 

@@ -1,7 +1,8 @@
 """Reporting periods: ISO weeks and day ranges in the engagement's time zone.
 
 A period is half-open, ``[start, end)``, with aware datetimes, so a sample ending exactly at midnight
-Monday belongs to the new week (SPEC §4: a sample belongs to the period in which it ends).
+Monday belongs to the new week (SPEC §4: a sample belongs to the period in which it ends). A period
+knows its :class:`PeriodKind`, so what comes before it is never guessed from its label.
 """
 
 from __future__ import annotations
@@ -9,9 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from glassbox.errors import ConfigError
+
+
+class PeriodKind(StrEnum):
+    WEEK = "week"  # one ISO week: the one before is the previous ISO week
+    DAYS = "days"  # any run of whole days: the one before is as many days just before it
 
 # The days a user may ask for. Timestamps become pandas nanosecond timestamps (1677-09-21 to
 # 2262-04-11), and a custom range's previous period — as long again, just before it — must fit too:
@@ -25,10 +32,11 @@ class Period:
     label: str
     start: datetime
     end: datetime
+    kind: PeriodKind = PeriodKind.DAYS
 
     def previous(self) -> Period:
         """The period of the same length just before this one (for week-over-week deltas)."""
-        if re.fullmatch(r"\d{4}-W\d{2}", self.label):
+        if self.kind is PeriodKind.WEEK:
             return iso_week(self.start.date() - timedelta(days=7), self.start.tzinfo)  # type: ignore[arg-type]
         days = (self.end.date() - self.start.date()).days  # calendar days: a DST change keeps midnights
         return day_range(self.start.date() - timedelta(days=days), self.start.date() - timedelta(days=1),
@@ -44,7 +52,8 @@ def iso_week(day: date, tz: ZoneInfo) -> Period:
     """The ISO week containing ``day``, from Monday 00:00 to the next Monday 00:00 in ``tz``."""
     year, week, _ = day.isocalendar()
     monday = date.fromisocalendar(year, week, 1)
-    return Period(f"{year}-W{week:02d}", start_of_day(monday, tz), start_of_day(monday + timedelta(days=7), tz))
+    return Period(f"{year}-W{week:02d}", start_of_day(monday, tz), start_of_day(monday + timedelta(days=7), tz),
+                  PeriodKind.WEEK)
 
 
 def parse_week(text: str, tz: ZoneInfo, today: date) -> Period:

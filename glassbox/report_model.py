@@ -99,11 +99,11 @@ class ReportModel:
 
     @cached_property
     def activity(self) -> pd.DataFrame:
-        return chart_data.activity(self.rows, self.period, self.config.engagement.timezone)
+        return chart_data.activity(self.rows, self.period, self.config.engagement.zone)
 
     @cached_property
     def flow(self) -> pd.DataFrame:
-        return chart_data.ticket_flow(self.history, self.period, self.config.engagement.timezone)
+        return chart_data.ticket_flow(self.history, self.period, self.config.engagement.zone)
 
     @cached_property
     def trend(self) -> pd.DataFrame:

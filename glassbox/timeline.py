@@ -10,6 +10,7 @@ import io
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -18,6 +19,7 @@ from glassbox.metrics.linking import known_tickets, ticket_project
 from glassbox.people import Directory
 from glassbox.redaction import printable
 from glassbox.store import Store
+from glassbox.views import View, parse_view
 from glassbox.visibility import client_view
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as a formula (OWASP)
@@ -35,7 +37,7 @@ def load_timeline(
     end: datetime | None = None,
     sources: Iterable[str] | None = None,
     categories: Iterable[str] | None = None,
-    view: str = "team",
+    view: View | str = View.TEAM,
 ) -> pd.DataFrame:
     """Events in ``[start, end)`` with SPEC §3's fields plus ``origin``, ``sources``, ``labels``, ``attrs``.
 
@@ -43,15 +45,16 @@ def load_timeline(
     ``actor_id``); ``side`` is client, team or bot; ``refs`` is the list of ticket keys and SHAs and
     ``ref_kinds`` their kinds (``ticket``/``commit``) as the store keeps them. With Jira sources
     configured, only keys of the Jira projects in the store count as tickets
-    (:func:`glassbox.metrics.linking.known_tickets`).
+    (:func:`glassbox.metrics.linking.known_tickets`). An unknown ``view`` is an error, not the team view.
     """
+    view = parse_view(view)
     sources = list(sources) if sources is not None else None
     categories = list(categories) if categories is not None else None
     frame = store.read_events(start=start, end=end, sources=sources, categories=categories, columns=_READ_COLUMNS)
     refs = store.read_refs(start=start, end=end, sources=sources, categories=categories)
     if config.jira:
         refs = known_tickets(refs, _jira_projects(store))
-    if view == "client":
+    if view is not View.TEAM:  # fail closed: only the team view sees everything
         frame, refs = client_view(frame, refs, store, config)
     frame = _resolve_people(frame, Directory(config.people))
     frame["refs"], frame["ref_kinds"] = _refs_lists(frame["id"], refs)
@@ -85,12 +88,12 @@ def _refs_lists(ids: pd.Series, refs: pd.DataFrame) -> tuple[pd.Series, pd.Serie
             pd.Series([kinds.get(event_id, []) for event_id in ids], index=ids.index, dtype=object))
 
 
-def in_timezone(moments: pd.Series, tz: str) -> pd.Series:
+def in_timezone(moments: pd.Series, tz: ZoneInfo) -> pd.Series:
     """UTC timestamps shown in the engagement's time zone."""
     return moments.dt.tz_convert(tz)
 
 
-def to_records(frame: pd.DataFrame, tz: str) -> list[dict]:
+def to_records(frame: pd.DataFrame, tz: ZoneInfo) -> list[dict]:
     """Rows with exactly SPEC §3's fields, ``occurred_at`` as ISO 8601 with the engagement's offset."""
     out = frame.loc[:, list(TIMELINE_FIELDS)].copy()
     out["occurred_at"] = in_timezone(out["occurred_at"], tz).map(lambda t: t.isoformat())
@@ -98,7 +101,7 @@ def to_records(frame: pd.DataFrame, tz: str) -> list[dict]:
     return out.to_dict(orient="records")
 
 
-def to_jsonl(frame: pd.DataFrame, tz: str) -> str:
+def to_jsonl(frame: pd.DataFrame, tz: ZoneInfo) -> str:
     return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in to_records(frame, tz))
 
 
@@ -116,7 +119,7 @@ def spreadsheet_cell(value: object) -> object:
     return f"'{text}" if value.startswith(FORMULA_STARTS) or text.startswith(FORMULA_STARTS) else text
 
 
-def to_csv(frame: pd.DataFrame, tz: str) -> str:
+def to_csv(frame: pd.DataFrame, tz: ZoneInfo) -> str:
     """CSV with SPEC §3's columns; ``refs`` joined by spaces; source-written cells through :func:`spreadsheet_cell`.
 
     The timeline command, the report's CSV and the dashboard's downloads all write CSV here.

@@ -12,10 +12,11 @@ from __future__ import annotations
 import pandas as pd
 
 from glassbox.config import Config
+from glassbox.metrics.linking import ticket_project
 from glassbox.sources import configured_sources
 from glassbox.store import Store
+from glassbox.views import View
 
-VIEWS = ("team", "client")
 _LABELLED_CATEGORIES = ("ticket_created", "pull_request_opened")
 
 
@@ -28,7 +29,7 @@ def internal_threads(store: Store, config: Config) -> frozenset[str]:
     for thread, labels, source in frame.itertuples(index=False):
         if any(label.lower() in internal_labels for label in labels or ()):
             hidden.add(thread)
-        elif source == "jira" and thread.split("-")[0].upper() in internal_projects:
+        elif source == "jira" and ticket_project(thread).upper() in internal_projects:
             hidden.add(thread)
     return frozenset(hidden)
 
@@ -42,13 +43,13 @@ def internal_origins(config: Config) -> frozenset[str]:
     )
 
 
-def sources_for_view(sources: pd.DataFrame, config: Config, view: str) -> pd.DataFrame:
+def sources_for_view(sources: pd.DataFrame, config: Config, view: View | str) -> pd.DataFrame:
     """The source rows (with an ``origin`` column) ``view`` may see: a client never sees an internal one.
 
     An internal source's name, and its sync failures, would reveal it; any view but ``team`` is
     filtered (fail closed).
     """
-    if view == "team":
+    if view == View.TEAM:  # a View or its text; anything else is filtered
         return sources
     return sources.loc[~sources["origin"].isin(internal_origins(config))]
 

@@ -185,6 +185,14 @@ def test_secrets_file_with_an_auth_section_switches_sign_in_on(monkeypatch: pyte
     assert app.text[0].value == "(True, [None, 'okta'])"
 
 
+def test_access_and_the_view_control_speak_the_one_view_type() -> None:
+    """Four spellings of the views (``visibility.VIEWS``, ``context.VIEWS``, two CLI ``choices=``) became one."""
+    from dashboard import context
+    from glassbox.views import View
+
+    assert list(context.VIEWS.values()) == list(View) and list(context.VIEWS) == ["Team", "Client"]
+    assert Access("sign_in").view is View.CLIENT  # the least one can see
+    assert decide_access(False, False, None, None).view is View.TEAM
 def test_requirements_install_everything_sign_in_needs() -> None:
     """Issue #15: a virtualenv built from requirements.txt had Authlib but not httpx, which Authlib's
     Starlette client imports, so "Sign in" looped back to the sign-in page. Streamlit's own ``auth``

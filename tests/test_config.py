@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -92,3 +93,33 @@ def test_config_found_through_the_environment_variable(write_config, monkeypatch
     monkeypatch.setenv("GLASSBOX_CONFIG", str(write_config("[engagement]\nbogus = 1\n", "env.toml")))
     assert main(["timeline"]) == 2
     assert "env.toml" in capsys.readouterr().err
+
+
+def test_zones_are_zoneinfo_built_once_by_the_config(write_config) -> None:
+    """Everything that needs local days takes ``zone``; the config is the one place that builds it."""
+    config = load_config(write_config('[engagement]\ntimezone = "America/New_York"\n'
+                                      '[team]\ntimezone = "Asia/Ho_Chi_Minh"\n'))
+    assert config.engagement.zone == ZoneInfo("America/New_York")
+    assert config.team.zone == ZoneInfo("Asia/Ho_Chi_Minh")
+    assert load_config(write_config("", "empty.toml")).engagement.zone == ZoneInfo("UTC")
+
+
+def test_an_unknown_team_zone_is_one_line_naming_the_key_and_the_file(write_config, capsys) -> None:
+    path = write_config('[team]\ntimezone = "Mars/Olympus_Mons"\n', "mars.toml")
+    assert main(["timeline", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mars.toml" in err and "team.timezone" in err and "unknown time zone" in err
+
+
+def test_no_code_outside_the_config_rebuilds_a_zone_from_its_name() -> None:
+    """``ZoneInfo(...)`` from a string elsewhere is a second, unchecked parse of the config's zone.
+
+    The demo generator has its own fixed zones; the report renderers still read the zone name back
+    from a report dict (``reports/content.py``'s ``_local``) until the report model carries the zone.
+    """
+    root = Path(__file__).resolve().parents[1]
+    allowed = {"glassbox/config.py", "glassbox/demo/story.py", "glassbox/reports/content.py"}
+    found = {path.relative_to(root).as_posix()
+             for folder in ("glassbox", "dashboard") for path in (root / folder).rglob("*.py")
+             if "ZoneInfo(" in path.read_text(encoding="utf-8")}
+    assert found <= allowed, found - allowed

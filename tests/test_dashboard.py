@@ -19,8 +19,12 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import context, loaders
 from glassbox.config import load_config
+from glassbox.metrics import chart_data
+from glassbox.metrics.latency import compute_all_latencies
 from glassbox.periods import parse_week
 from glassbox.reports import render_model
+from glassbox.store import open_store
+from glassbox.timeline import load_timeline
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = {
@@ -216,3 +220,15 @@ def test_a_custom_period_drives_every_page(seeded: Path, monkeypatch: pytest.Mon
     assert app.date_input(key="custom_range")
     assert not app.exception
     assert ".." in texts(app), "the caption names the custom period"
+
+
+def test_the_feedback_page_and_the_report_trend_over_the_same_weeks(seeded: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """One trend length: the Feedback page used its own 8 weeks against the report's 6."""
+    app = open_page("feedback", seeded, monkeypatch)
+    assert "Week by week (last 6 weeks)" in texts(app)
+    config = load_config(seeded)
+    history = load_timeline(open_store(config.store_url), config)
+    period = parse_week("last", config.engagement.zone, date.today())
+    trend = chart_data.latency_trend(compute_all_latencies(history, config), period)
+    assert chart_data.TREND_WEEKS == 6 and trend["week"].nunique() == 6  # last week and the five before it

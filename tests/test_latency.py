@@ -14,6 +14,7 @@ from github_server import REPO
 
 from connectors.github.normalize import pull_to_events, review_to_event
 from glassbox.config import Config, Team
+from glassbox.events import is_sha
 from glassbox.metrics import latency
 from glassbox.periods import iso_week
 
@@ -21,14 +22,15 @@ GITHUB_DATA = Path(__file__).parent / "data" / "github"
 TEAM = Team(timezone="UTC", working_hours="09:00-18:00")
 _ids = itertools.count()
 COLUMNS = ["id", "source", "sources", "origin", "category", "occurred_at", "actor", "actor_id", "side",
-           "thread", "title", "url", "labels", "attrs", "refs"]
+           "thread", "title", "url", "labels", "attrs", "refs", "ref_kinds"]
 
 
 def ev(category: str, at: str, actor: str = "dev", side: str = "team", thread: str = "CHURN-1",
        refs: tuple[str, ...] = (), **attrs: object) -> dict:
     return {"id": f"e{next(_ids)}", "source": "jira", "sources": ["jira"], "origin": "o", "category": category,
             "occurred_at": pd.Timestamp(at, tz="UTC"), "actor": actor, "actor_id": actor, "side": side,
-            "thread": thread, "title": category, "url": None, "labels": [], "attrs": attrs, "refs": list(refs)}
+            "thread": thread, "title": category, "url": None, "labels": [], "attrs": attrs, "refs": list(refs),
+            "ref_kinds": ["commit" if is_sha(ref) else "ticket" for ref in refs]}  # as the connectors store them
 
 
 def client(category: str, at: str, **kw: object) -> dict:

@@ -12,7 +12,7 @@ from jira_server import load
 from connectors.git.connector import GitCommitRecord, commit_to_event
 from connectors.jira.normalize import issue_to_events, status_categories_from
 from glassbox.config import load_config
-from glassbox.events import Event, Ref, commit_event_id, find_ticket_keys
+from glassbox.events import Event, Ref, commit_event_id, find_ticket_keys, is_sha
 from glassbox.metrics.linking import (
     build_links,
     exploded_refs,
@@ -24,7 +24,7 @@ from glassbox.timeline import load_timeline
 
 _ids = itertools.count()
 COLUMNS = ["id", "source", "sources", "origin", "category", "occurred_at", "actor", "actor_id", "side",
-           "thread", "title", "url", "labels", "attrs", "refs"]
+           "thread", "title", "url", "labels", "attrs", "refs", "ref_kinds"]
 SHA_A = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 SHA_B = "a1b2c3d0000000000000000000000000000000ff"
 SHA_C = "c" * 40
@@ -36,7 +36,8 @@ def ev(category: str, at: str, thread: str, refs: tuple[str, ...] = (), title: s
     return {"id": f"e{next(_ids)}", "source": "github", "sources": ["github"], "origin": "acme/churn",
             "category": category, "occurred_at": pd.Timestamp(at, tz="UTC"), "actor": "dev", "actor_id": "dev",
             "side": "team", "thread": thread, "title": title or category, "url": None, "labels": [],
-            "attrs": attrs, "refs": list(refs)}
+            "attrs": attrs, "refs": list(refs),
+            "ref_kinds": ["commit" if is_sha(ref) else "ticket" for ref in refs]}  # as the connectors store them
 
 
 def timeline() -> pd.DataFrame:

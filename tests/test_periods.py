@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from glassbox.errors import ConfigError
-from glassbox.periods import FIRST_DAY, LAST_DAY, day_bounds, day_range, iso_week, parse_day, parse_week
+from glassbox.periods import FIRST_DAY, LAST_DAY, Period, PeriodKind, day_bounds, day_range, iso_week, parse_day, parse_week
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -40,6 +40,18 @@ def test_bad_weeks_are_config_errors(text: str) -> None:
         parse_week(text, NEW_YORK, date(2026, 11, 25))
 
 
+def test_a_period_carries_its_kind_and_the_label_is_only_a_label() -> None:
+    """What comes before a period follows its kind; the label is never parsed back (it used to be, by regex)."""
+    week = iso_week(date(2026, 11, 18), NEW_YORK)
+    assert week.kind is PeriodKind.WEEK
+    assert week.previous().label == "2026-W46" and week.previous().kind is PeriodKind.WEEK
+    # Seven days labelled like a week but made as a day range: its previous is the seven days before
+    # (9–15 Nov), labelled as a range, not an ISO week found by reading "2026-W47".
+    days = Period("2026-W47", week.start, week.end)
+    assert days.kind is PeriodKind.DAYS
+    before = days.previous()
+    assert before.kind is PeriodKind.DAYS and before.label == "2026-11-09..2026-11-15"
+    assert day_range(date(2026, 11, 1), date(2026, 11, 7), NEW_YORK).kind is PeriodKind.DAYS
 @pytest.mark.parametrize(("text", "ok"), [("1970-01-01", True), ("2199-12-31", True),
                                           ("1969-12-31", False), ("2200-01-01", False), ("0001-01-01", False)])
 def test_days_outside_what_the_metrics_can_hold_are_config_errors(text: str, ok: bool) -> None:

@@ -14,7 +14,7 @@ from glassbox.metrics.progress import daily_progress, since_previous_working_day
 NY = ZoneInfo("America/New_York")
 _ids = itertools.count()
 COLUMNS = ["id", "source", "sources", "origin", "category", "occurred_at", "actor", "actor_id", "side",
-           "thread", "title", "url", "labels", "attrs", "refs"]
+           "thread", "title", "url", "labels", "attrs", "refs", "ref_kinds"]
 CONFIG = Config.model_validate({"engagement": {"timezone": "America/New_York"},
                                 "team": {"timezone": "Europe/Berlin"}})
 
@@ -22,7 +22,7 @@ CONFIG = Config.model_validate({"engagement": {"timezone": "America/New_York"},
 def ev(category: str, at: str, actor: str = "ana", side: str = "team", thread: str = "CHURN-1") -> dict:
     return {"id": f"e{next(_ids)}", "source": "jira", "sources": ["jira"], "origin": "o", "category": category,
             "occurred_at": pd.Timestamp(at, tz="UTC"), "actor": actor, "actor_id": actor, "side": side,
-            "thread": thread, "title": f"{category} {thread}", "url": None, "labels": [], "attrs": {}, "refs": []}
+            "thread": thread, "title": f"{category} {thread}", "url": None, "labels": [], "attrs": {}, "refs": [], "ref_kinds": []}
 
 
 def timeline(*rows: dict) -> pd.DataFrame:

@@ -9,11 +9,15 @@ from datetime import datetime, timezone
 
 import pytest
 
-from glassbox.cli import main
+from glassbox.cli import build_parser, main
 from glassbox.config import load_config
-from glassbox.events import Event, Ref, commit_event_id, event_id
+from glassbox.errors import ConfigError
+from glassbox.events import Event, Ref, commit_event_id, commit_ref, event_id, is_sha
+from glassbox.metrics import linking
+from glassbox.metrics.linking import build_links
 from glassbox.store import open_store
 from glassbox.timeline import TIMELINE_FIELDS, load_timeline
+from glassbox.views import View, parse_view
 
 CONFIG = """
 [engagement]
@@ -109,3 +113,50 @@ def test_public_ticket_linking_an_internal_one_stays_without_the_link(engagement
     frame = load_timeline(store, config, view="client")
     row = frame.loc[frame["title"] == "Public follow-up"].iloc[0]
     assert row["refs"] == []
+
+
+@pytest.mark.parametrize("view", ["Client", "clients", "", "internal"])
+def test_an_unknown_view_is_an_error_never_the_team_view(engagement, view: str) -> None:
+    """``if view == "client"`` used to send every other spelling to the team view, internal work and all."""
+    _, config, store = engagement
+    with pytest.raises(ConfigError, match=f"view {view!r}: expected one of team, client"):
+        load_timeline(store, config, view=view)
+    assert parse_view("client") is View.CLIENT and parse_view(View.TEAM) is View.TEAM
+
+
+@pytest.mark.parametrize("command", ["timeline", "report"])
+def test_the_cli_offers_exactly_the_views_and_refuses_others(engagement, capsys, command: str) -> None:
+    path, _, _ = engagement
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--config", str(path), "--view", "Client"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "--view" in err and "'Client'" in err and "Traceback" not in err
+    commands = next(action for action in build_parser()._actions if action.dest == "command").choices
+    view = next(action for action in commands[command]._actions if action.dest == "view")
+    assert list(view.choices) == list(View) and view.default is View.TEAM
+
+
+def test_ref_kinds_travel_from_the_store_and_are_never_guessed(write_config) -> None:
+    """A ticket key shaped like a SHA stays a ticket; a frame without kinds is refused, not guessed at.
+
+    A custom ``ticket_pattern`` such as ``[A-Z]{2}\\d{5}`` makes keys like ``AB12345``: seven hex
+    digits, which the old regex fallback in linking took for a commit.
+    """
+    config = load_config(write_config(CONFIG))
+    store = open_store(config.store_url)
+    store.write([commit("c" * 40, datetime(2026, 11, 4, 12, tzinfo=timezone.utc), "AB12345 fix", ("AB12345",))])
+    frame = load_timeline(store, config)
+    assert dict(zip(frame.loc[0, "refs"], frame.loc[0, "ref_kinds"], strict=True)) == {
+        "c" * 40: "commit", "AB12345": "ticket"}
+    links = build_links(frame)
+    assert list(links.commits["tickets"]) == [["AB12345"]]  # one commit, serving the one ticket
+    with pytest.raises(KeyError, match="ref_kinds"):
+        build_links(frame.drop(columns=["ref_kinds"]))
+
+
+def test_one_sha_definition_for_connectors_and_linking() -> None:
+    """``commit_ref`` once matched ``^…$`` on the lowered text, so a SHA with a trailing newline passed."""
+    assert linking.is_sha is is_sha
+    assert commit_ref("a" * 40 + "\n") == ()
+    assert commit_ref("ABCDEF1") == (Ref("commit", "abcdef1"),)  # upper case accepted, stored lowered
+    assert not is_sha("abcdef") and not is_sha("a" * 41) and not is_sha("ghijklm")

@@ -16,7 +16,7 @@ MAX_ROWS = 1000  # newest runs listed; the chart above shows them all
 MAX_CHOICES = 500  # newest runs offered for comparison
 
 ctx = context.require()
-tz = ctx.config.engagement.timezone
+tz = ctx.tz
 st.title("Experiments")
 st.caption(f"Runs tracked in MLflow, judged against each experiment's KPI · {ctx.period.label} · times in {tz}")
 if ctx.demo:

@@ -11,10 +11,9 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, show_chart
 from glassbox.charts import latency_distribution, latency_trend, ticket_flow
 from glassbox.metrics.latency import LATENCIES
+from glassbox.metrics.chart_data import TREND_WEEKS
 from glassbox.periods import iso_week
 from glassbox.vocabulary import LATENCY_LABELS
-
-TREND_WEEKS = 8
 
 ctx = context.require()
 st.title("Feedback loops")

@@ -18,7 +18,7 @@ from glassbox.timeline import to_csv
 DAYS_PER_PAGE = 7
 
 ctx = context.require()
-tz = ctx.config.engagement.timezone
+tz = ctx.tz
 st.title("Timeline")
 st.caption(f"Every commit, pull request, ticket change and experiment run in one feed · {ctx.view} view · "
            f"times in {tz}")

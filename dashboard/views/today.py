@@ -22,7 +22,7 @@ window = loaders.since_previous_working_day(ctx.config, now)
 before = loaders.since_previous_working_day(ctx.config, window.start)
 rows = loaders.events(ctx.source, window.start, window.end, ctx.view)
 earlier = loaders.events(ctx.source, before.start, window.start, ctx.view)
-tz = ctx.config.engagement.timezone
+tz = ctx.tz
 
 st.title("Today")
 st.caption(f"{escape_markdown(ctx.config.engagement.name)} · what happened since {window.start:%A %d %B} "

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from glassbox.metrics.latency import LATENCIES, summarize
-from glassbox.periods import Period, iso_week
+from glassbox.periods import Period, PeriodKind, iso_week
 
-TREND_WEEKS = 6
+TREND_WEEKS = 6  # every week-by-week trend: the report's and the Feedback page's
 FLOW_WEEKS = 8
 
 
@@ -30,7 +30,7 @@ def activity_unit(period: Period) -> str:
 _BUCKETS = {"day": "D", "week": "W-MON", "month": "MS"}
 
 
-def activity(events: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
+def activity(events: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
     """Events per bucket (see :func:`activity_unit`) and source over the whole period, zeros included.
 
     ``day`` holds each bucket's first day.
@@ -39,10 +39,9 @@ def activity(events: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
     if events.empty:
         return pd.DataFrame(columns=columns)
     unit = activity_unit(period)
-    zone = ZoneInfo(tz)
     first = period.start.astimezone(zone).date()
     last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    local_days = events["occurred_at"].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
+    local_days = events["occurred_at"].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
     if unit == "week":
         local_days = local_days - pd.to_timedelta(local_days.dt.day_of_week, unit="D")
         first -= timedelta(days=first.weekday())
@@ -62,14 +61,13 @@ def week_label(moment: datetime) -> str:
 
 def short_label(period: Period) -> str:
     """A period on a chart axis: ``W47`` for an ISO week, else its first day (``16 Nov``)."""
-    if "-W" in period.label:
+    if period.kind is PeriodKind.WEEK:
         return period.label.split("-")[1]
     return f"{period.start.day} {period.start:%b}"
 
 
-def ticket_flow(history: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
+def ticket_flow(history: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
     """Tickets created and resolved per ISO week, for the weeks up to the period's end."""
-    zone = ZoneInfo(tz)
     last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
     first = iso_week(last_day - timedelta(weeks=FLOW_WEEKS - 1), zone)
     weeks = [week_label(first.start + timedelta(weeks=n)) for n in range(FLOW_WEEKS)]
@@ -77,7 +75,7 @@ def ticket_flow(history: pd.DataFrame, period: Period, tz: str) -> pd.DataFrame:
                           & (history["occurred_at"] >= pd.Timestamp(first.start))]
     if tickets.empty:
         return pd.DataFrame({"week": weeks, "created": 0, "resolved": 0})
-    labels = tickets["occurred_at"].dt.tz_convert(tz).map(week_label)
+    labels = tickets["occurred_at"].dt.tz_convert(zone).map(week_label)
     table = pd.crosstab(labels, tickets["category"]).reindex(
         index=weeks, columns=["ticket_created", "ticket_resolved"], fill_value=0)
     return pd.DataFrame({"week": weeks, "created": table["ticket_created"].to_numpy(),

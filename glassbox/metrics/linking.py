@@ -18,7 +18,6 @@ commit message link to nothing, and what older syncs stored is re-linked without
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,13 +25,10 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-SHA = re.compile(r"[0-9a-fA-F]{7,40}")
+from glassbox.events import is_sha
+
 PR_CATEGORIES = ("pull_request_opened", "pull_request_merged", "pull_request_closed")
 RUN_CATEGORIES = ("run_started", "run_finished")
-
-
-def is_sha(value: object) -> bool:
-    return isinstance(value, str) and SHA.fullmatch(value) is not None
 
 
 def ticket_project(key: str) -> str:
@@ -54,18 +50,6 @@ def known_tickets(refs: pd.DataFrame, projects: set[str]) -> pd.DataFrame:
     return refs.loc[keep]
 
 
-def ref_kinds(events: pd.DataFrame) -> pd.Series:
-    """Each event's ref kinds, parallel to its ``refs``.
-
-    The store's kinds when the frame comes from :func:`glassbox.timeline.load_timeline`; a frame put
-    together by hand (the demo, tests) carries none, and then a SHA-shaped ref is a commit.
-    """
-    if "ref_kinds" in events:
-        return events["ref_kinds"]
-    return pd.Series([["commit" if SHA.fullmatch(ref) else "ticket" for ref in refs] for refs in events["refs"]],
-                     index=events.index, dtype=object)
-
-
 def ticket_keys(refs: list[str], kinds: list[str]) -> list[str]:
     """The refs of one event that are ticket keys."""
     return [ref for ref, kind in zip(refs, kinds, strict=True) if kind == "ticket"]
@@ -81,7 +65,7 @@ def exploded_refs(events: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"id": pd.Series(dtype=object), "value": pd.Series(dtype=object),
                              "kind": pd.Series(dtype=object)})
     rows = [(event_id, value, kind)
-            for event_id, refs, kinds in zip(events["id"], events["refs"], ref_kinds(events), strict=True)
+            for event_id, refs, kinds in zip(events["id"], events["refs"], events["ref_kinds"], strict=True)
             for value, kind in zip(refs, kinds, strict=True)]
     return pd.DataFrame(rows, columns=["id", "value", "kind"], dtype=object)
 
@@ -97,7 +81,7 @@ def commits_frame(events: pd.DataFrame) -> pd.DataFrame:
     commits = events.loc[events["category"] == "commit"].copy()
     shas = attr(commits, "sha").astype(object)
     missing = shas.isna()
-    kinds = ref_kinds(commits)
+    kinds = commits["ref_kinds"]
     if missing.any():
         shas[missing] = [first_sha(refs, k) for refs, k in zip(commits.loc[missing, "refs"], kinds[missing],
                                                                  strict=True)]
@@ -125,7 +109,7 @@ def pull_requests_frame(events: pd.DataFrame) -> pd.DataFrame:
                              ("closed_at", "pull_request_closed")):
         out[column] = times[category] if category in times else pd.NaT
     tickets: dict[str, dict[str, None]] = {}
-    for thread, refs, kinds in zip(prs["thread"], prs["refs"], ref_kinds(prs), strict=True):
+    for thread, refs, kinds in zip(prs["thread"], prs["refs"], prs["ref_kinds"], strict=True):
         tickets.setdefault(thread, {}).update(dict.fromkeys(ticket_keys(refs, kinds)))
     out["tickets"] = [list(tickets.get(thread, {})) for thread in out.index]
     return out.reset_index().loc[:, columns]
@@ -179,7 +163,7 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
     notes = attr(latest, "note")
     out["note"] = latest["body"].where(latest["body"].notna(), notes) if "body" in latest else notes
     out["parent_run_id"] = attr(latest, "parent_run_id")
-    kinds = ref_kinds(latest)
+    kinds = latest["ref_kinds"]
     own_sha = pd.Series([first_sha(refs, k) for refs, k in zip(latest["refs"], kinds, strict=True)],
                         index=latest.index, dtype=object)
     out["commit"] = attr(latest, "commit").fillna(own_sha).astype(object)
@@ -191,7 +175,7 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
 def _run_tickets(latest: pd.DataFrame, shas: pd.Series, commits: pd.DataFrame) -> pd.Series:
     by_sha = dict(zip(commits["sha"], commits["tickets"], strict=True))
     tag = attr(latest, "ticket")
-    own = [ticket_keys(refs, kinds) for refs, kinds in zip(latest["refs"], ref_kinds(latest), strict=True)]
+    own = [ticket_keys(refs, kinds) for refs, kinds in zip(latest["refs"], latest["ref_kinds"], strict=True)]
     result = []
     for ticket, mentioned, sha in zip(tag, own, shas, strict=True):
         named = list(dict.fromkeys(([ticket] if isinstance(ticket, str) and ticket else []) + mentioned))

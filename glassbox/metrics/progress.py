@@ -27,12 +27,12 @@ RECENT_CATEGORIES = {
 }
 
 
-def local_days(moments: pd.Series, tz: str) -> pd.Series:
+def local_days(moments: pd.Series, tz: ZoneInfo) -> pd.Series:
     """The calendar day of each UTC moment in ``tz``."""
     return moments.dt.tz_convert(tz).dt.date
 
 
-def daily_progress(events: pd.DataFrame, tz: str, start: datetime, end: datetime) -> pd.DataFrame:
+def daily_progress(events: pd.DataFrame, tz: ZoneInfo, start: datetime, end: datetime) -> pd.DataFrame:
     """One row per day in ``[start, end)`` and side: commits, PRs merged, tickets moved, runs, active people.
 
     ``tickets_moved`` counts distinct tickets with a transition that day; ``runs`` counts top-level
@@ -62,10 +62,9 @@ def daily_progress(events: pd.DataFrame, tz: str, start: datetime, end: datetime
     return counts.reset_index().loc[:, ["day", "side", *PROGRESS_COLUMNS]]
 
 
-def _days(start: datetime, end: datetime, tz: str) -> list[date]:
-    zone = ZoneInfo(tz)
-    first = pd.Timestamp(start).tz_convert(zone).date()
-    last = (pd.Timestamp(end).tz_convert(zone) - pd.Timedelta(microseconds=1)).date()
+def _days(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
+    first = pd.Timestamp(start).tz_convert(tz).date()
+    last = (pd.Timestamp(end).tz_convert(tz) - pd.Timedelta(microseconds=1)).date()
     return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
@@ -76,7 +75,7 @@ def since_previous_working_day(events: pd.DataFrame, config: Config, now: dateti
     ``tickets_resolved``, ``runs`` (top-level runs started) of ``{at, actor, side, thread, title, url}``
     items, newest first.
     """
-    zone = ZoneInfo(config.engagement.timezone)
+    zone = config.engagement.zone
     today = pd.Timestamp(now).tz_convert(zone).date()
     since = datetime.combine(previous_working_day(today, config.team), time(0), tzinfo=zone)
     window = events.loc[(events["occurred_at"] >= since) & (events["occurred_at"] <= pd.Timestamp(now))]
@@ -85,11 +84,11 @@ def since_previous_working_day(events: pd.DataFrame, config: Config, now: dateti
     result: dict[str, object] = {"since": since.isoformat()}
     for name, categories in RECENT_CATEGORIES.items():
         chosen = window["category"].isin(categories) & (runs if name == "runs" else True)
-        result[name] = items(window.loc[chosen], config.engagement.timezone)
+        result[name] = items(window.loc[chosen], zone)
     return result
 
 
-def items(frame: pd.DataFrame, tz: str) -> list[dict[str, object]]:
+def items(frame: pd.DataFrame, tz: ZoneInfo) -> list[dict[str, object]]:
     """Events as plain ``{at, actor, side, thread, title, url}`` dicts, ``at`` ISO 8601 in ``tz``."""
     out = frame.loc[:, ["occurred_at", "actor", "side", "thread", "title", "url"]].copy()
     out["occurred_at"] = out["occurred_at"].dt.tz_convert(tz).map(lambda moment: moment.isoformat())

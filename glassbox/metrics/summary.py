@@ -30,6 +30,7 @@ import logging
 import math
 from dataclasses import replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -64,7 +65,7 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
 
     ``links`` and ``samples`` (:func:`compute_all_latencies`) over ``events`` when the caller has them.
     """
-    tz = config.engagement.timezone
+    tz = config.engagement.zone
     links = links if links is not None else build_links(events)
     if samples is None:
         samples = compute_all_latencies(events, config, now, links)
@@ -82,7 +83,7 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
         "links": links_summary(links, period.start, period.end),
         "experiments": entries,
         "alerts": alerts,
-        "timezone": tz,
+        "timezone": config.engagement.timezone,
         "generated_at": pd.Timestamp(now).tz_convert(tz).isoformat(),
         "previous": {
             **_period(previous),
@@ -149,7 +150,7 @@ def waiting(events: pd.DataFrame, samples: dict[str, pd.DataFrame], config: Conf
     return sorted(rows, key=lambda row: row["hours"], reverse=True)
 
 
-def shipped(events: pd.DataFrame, links: Links, period: Period, tz: str) -> dict[str, list[dict]]:
+def shipped(events: pd.DataFrame, links: Links, period: Period, tz: ZoneInfo) -> dict[str, list[dict]]:
     """Merged PRs and resolved tickets of the period, oldest first."""
     window = events.loc[_between(events["occurred_at"], period.start, period.end)]
     merged = window.loc[window["category"] == "pull_request_merged"]
@@ -165,7 +166,7 @@ def shipped(events: pd.DataFrame, links: Links, period: Period, tz: str) -> dict
     return {"pull_requests": pull_requests, "tickets": tickets}
 
 
-def _daily(events: pd.DataFrame, period: Period, tz: str) -> list[dict[str, object]]:
+def _daily(events: pd.DataFrame, period: Period, tz: ZoneInfo) -> list[dict[str, object]]:
     frame = daily_progress(events, tz, period.start, period.end)
     frame["day"] = frame["day"].map(lambda day: day.isoformat())
     return frame.to_dict(orient="records")

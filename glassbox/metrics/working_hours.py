@@ -34,7 +34,7 @@ class _DayTable:
 
 
 def _build_table(first: date, last: date, team: Team) -> _DayTable:
-    tz = ZoneInfo(team.timezone)
+    tz = team.zone
     open_at, close_at = team.hours
     working = team.weekday_numbers
     count = (last - first).days + 1
@@ -51,11 +51,11 @@ def _build_table(first: date, last: date, team: Team) -> _DayTable:
     return _DayTable(first, starts, ends, before)
 
 
-def _local_days(moments: pd.Series, tz: str) -> pd.Series:
+def _local_days(moments: pd.Series, tz: ZoneInfo) -> pd.Series:
     return moments.dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
 
 
-def _cumulative(moments: pd.Series, table: _DayTable, tz: str) -> np.ndarray:
+def _cumulative(moments: pd.Series, table: _DayTable, tz: ZoneInfo) -> np.ndarray:
     """``W(t)`` for each moment (NaT gives NaN)."""
     valid = moments.notna().to_numpy()
     out = np.full(len(moments), np.nan)
@@ -80,11 +80,11 @@ def working_hours_between(starts: pd.Series, ends: pd.Series, team: Team) -> pd.
     both = pd.concat([starts, ends]).dropna()
     if both.empty:
         return pd.Series(np.nan, index=range(len(starts)), dtype=float)
-    days = _local_days(both, team.timezone)
+    days = _local_days(both, team.zone)
     first = days.min().date() - timedelta(days=1)
     last = days.max().date() + timedelta(days=1)
     table = _build_table(first, last, team)
-    span = _cumulative(ends, table, team.timezone) - _cumulative(starts, table, team.timezone)
+    span = _cumulative(ends, table, team.zone) - _cumulative(starts, table, team.zone)
     return pd.Series(np.clip(span, 0, None) / _NS_PER_HOUR, dtype=float)
 
 

@@ -61,7 +61,7 @@ def render_model(model: ReportModel, fmt: str) -> str | bytes:
     if fmt == "csv":
         from glassbox.timeline import to_csv
 
-        return to_csv(model.rows, model.config.engagement.timezone)
+        return to_csv(model.rows, model.config.engagement.zone)
     if fmt == "json":
         return to_json(model.spec())
     return render_content(model.content(), fmt)
