@@ -33,7 +33,7 @@ from pytest_httpserver import HTTPServer
 
 from common import ROOT, Measurement, machine
 
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT / "tests"))  # the fake servers the tests use
 
 from github_server import REPO, TOKEN, FakeGitHub, commit_payload, issue_view  # noqa: E402
 

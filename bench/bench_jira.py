@@ -29,7 +29,7 @@ from pytest_httpserver import HTTPServer
 
 from common import ROOT, machine
 
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT / "tests"))  # the fake servers the tests use
 
 from jira_server import FakeJira, drill_issues  # noqa: E402
 

@@ -16,8 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # scripts run as `python bench/x.py` import this checkout's packages
-    sys.path.insert(0, str(ROOT))
 
 
 @dataclass

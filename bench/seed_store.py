@@ -15,7 +15,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import common  # noqa: F401  (puts this checkout on sys.path)
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.store import open_store
@@ -45,7 +44,6 @@ TEAM = [f"dev{n}" for n in range(12)]
 CLIENTS = ["carol", "dan"]
 STATUSES = [("To Do", "new"), ("In Progress", "indeterminate"), ("Waiting for Customer", "indeterminate"),
             ("Done", "done")]
-
 
 def synthetic_events(count: int, seed: int, now: datetime):
     """Yield ``count`` events in time order ending at ``now``."""
@@ -100,7 +98,6 @@ def synthetic_events(count: int, seed: int, now: datetime):
                                "params": {"lr": rng.choice([0.01, 0.05, 0.1]), "depth": rng.randint(3, 9)},
                                "metrics": {"val_auc": value}})
 
-
 def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000) -> Path:
     """Write the config and ``count`` events into ``folder``; returns the config path."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,7 +113,6 @@ def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000) -> P
     store.write(pending)
     return config_path
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
@@ -125,7 +121,6 @@ def main() -> None:
     started = time.perf_counter()
     path = seed(args.folder, args.events)
     print(f"{args.events} events in {time.perf_counter() - started:.1f}s → {path}")
-
 
 if __name__ == "__main__":
     main()

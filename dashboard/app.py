@@ -9,16 +9,9 @@ main script as a legacy multipage app and would run a page without this file on 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-ROOT = str(Path(__file__).resolve().parents[1])
-if ROOT not in sys.path:  # `streamlit run` puts only this folder on the path; pages import glassbox
-    sys.path.insert(0, ROOT)
-
-import streamlit as st  # noqa: E402
-
-from dashboard import context  # noqa: E402
+from dashboard import context
 
 st.set_page_config(page_title="Glassbox", page_icon=":material/visibility:", layout="wide")
 
