@@ -80,7 +80,8 @@ def _free_port() -> int:
 def served(config: Path, pages: list[str]) -> tuple[dict[str, float], float]:
     """Each page's first load in headless Chromium, in order, and the server's peak resident MB."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from test_browser import PAGES as EXPECTED, Browser
+    from test_browser import PAGES as EXPECTED
+    from test_browser import Browser
 
     port = _free_port()
     env = {**python_env(), "GLASSBOX_CONFIG": str(config)}

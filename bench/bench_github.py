@@ -24,14 +24,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from pytest_httpserver import HTTPServer
-
 from common import ROOT, Measurement, machine
+from pytest_httpserver import HTTPServer
 
 sys.path.insert(0, str(ROOT / "tests"))  # the fake servers the tests use
 
@@ -41,7 +39,7 @@ from connectors.github.connector import GitHubConnector  # noqa: E402
 from glassbox.store import open_store  # noqa: E402
 from glassbox.sync import sync_connector  # noqa: E402
 
-START = datetime(2025, 1, 6, 9, tzinfo=timezone.utc)
+START = datetime(2025, 1, 6, 9, tzinfo=UTC)
 PAGE = 100
 
 

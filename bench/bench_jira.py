@@ -21,13 +21,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
+from common import ROOT, machine
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
-
-from common import ROOT, machine
 
 sys.path.insert(0, str(ROOT / "tests"))  # the fake servers the tests use
 
@@ -39,7 +38,7 @@ from glassbox.store import open_store  # noqa: E402
 from glassbox.sync import sync_connector  # noqa: E402
 
 USER, TOKEN = "alice@acme.example", "s3cret-token"
-START = datetime(2025, 1, 6, 9, tzinfo=timezone.utc)
+START = datetime(2025, 1, 6, 9, tzinfo=UTC)
 
 
 def tickets(count: int) -> list[dict]:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, print_table, python_env, run_measured
+from common import print_table, python_env, run_measured
 
 FORMATS = ("json", "md", "html", "csv", "pdf")
 

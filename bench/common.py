@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def machine() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     return (f"{platform.node()} — {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; "
-            f"{datetime.now(timezone.utc):%Y-%m-%d}")
+            f"{datetime.now(UTC):%Y-%m-%d}")
 
 
 def print_table(title: str, rows: list[Measurement], floor: Measurement) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from glassbox.config import load_config
@@ -105,7 +105,7 @@ def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000) -> P
     config_path.write_text(CONFIG)
     store = open_store(load_config(config_path).store_url)
     pending = []
-    for item in synthetic_events(count, seed_value, datetime.now(timezone.utc)):
+    for item in synthetic_events(count, seed_value, datetime.now(UTC)):
         pending.append(item)
         if len(pending) >= batch:
             store.write(pending)

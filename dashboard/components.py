@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import altair as alt
@@ -112,7 +112,7 @@ def ago(moment: datetime | pd.Timestamp | None, now: datetime | None = None) -> 
     """``5 min ago``, ``3.0 h ago``, ``2.1 d ago``; ``never`` for a missing time."""
     if moment is None or pd.isna(moment):
         return "never"
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     hours = max((now - moment).total_seconds(), 0) / 3600
     return f"{hours_text(hours)} ago"
 

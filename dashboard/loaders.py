@@ -13,7 +13,7 @@ display-ready ``st.cache_data`` frame. Loaders have no side effects and never ca
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -284,5 +284,5 @@ def report(source: Source, view: View, label: str, start: datetime, end: datetim
     opened, cfg = _open(source)
     period = Period(label, start, end)
     until_end = with_run_notes(_between(history(source, view), None, end), opened, end)
-    return ReportModel.build(until_end, cfg, period, view, datetime.now(timezone.utc)).derived()
+    return ReportModel.build(until_end, cfg, period, view, datetime.now(UTC)).derived()
 

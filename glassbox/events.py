@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeGuard
 
 SOURCES = ("github", "git", "jira", "mlflow")
@@ -78,7 +78,7 @@ class Event:
             raise ValueError(f"unknown category {self.category!r}")
         if self.occurred_at.tzinfo is None:
             raise ValueError(f"event {self.id} has a naive timestamp; connectors must give aware ones")
-        self.occurred_at = self.occurred_at.astimezone(timezone.utc)
+        self.occurred_at = self.occurred_at.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -146,4 +146,4 @@ def utc(moment: datetime) -> datetime:
     """``moment`` in UTC; refuses naive datetimes instead of guessing their zone."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)

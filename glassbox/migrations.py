@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
@@ -84,7 +84,7 @@ def _stored_jira_tickets(conn: Connection) -> dict[tuple[str, str], list[Event]]
         moment = row["occurred_at"]
         tickets.setdefault((row["origin"], row["thread"]), []).append(Event(
             id=row["id"], source=row["source"], origin=row["origin"], category=row["category"],
-            occurred_at=moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc),
+            occurred_at=moment if moment.tzinfo else moment.replace(tzinfo=UTC),
             actor=row["actor"], thread=row["thread"], title=row["title"], url=row["url"], body=row["body"],
             actor_ids=tuple(row["actor_ids"] or ()), refs=tuple(refs.get(row["id"], ())),
             labels=tuple(row["labels"] or ()), attrs=dict(row["attrs"] or {}), raw=row["raw"],

@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
@@ -129,7 +129,7 @@ def _event(row: Any, refs: list[Ref]) -> Event:
     moment = row["occurred_at"]
     return Event(
         id=row["id"], source=row["source"], origin=row["origin"], category=row["category"],
-        occurred_at=moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc),
+        occurred_at=moment if moment.tzinfo else moment.replace(tzinfo=UTC),
         actor=row["actor"], thread=row["thread"], title=row["title"], url=row["url"], body=row["body"],
         actor_ids=tuple(row["actor_ids"] or ()), refs=tuple(refs), labels=tuple(row["labels"] or ()),
         attrs=dict(row["attrs"] or {}), raw=row["raw"],

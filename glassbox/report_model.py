@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -60,7 +60,7 @@ class ReportModel:
     def load(cls, store: Store, config: Config, period: Period, view: str,
              now: datetime | None = None) -> ReportModel:
         """The report of ``period`` from the store, which is read when a figure first needs it."""
-        return cls(config=config, period=period, view=view, now=now or datetime.now(timezone.utc), store=store)
+        return cls(config=config, period=period, view=view, now=now or datetime.now(UTC), store=store)
 
     @cached_property
     def history(self) -> pd.DataFrame:

@@ -19,13 +19,27 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, DateTime, Engine, Text, bindparam, cast, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Text,
+    bindparam,
+    cast,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.types import JSON
@@ -128,11 +142,11 @@ def _switch_to_wal(cursor: Any) -> None:
 
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive UTC datetimes; PostgreSQL aware ones."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _without_nul(value: Any) -> Any:
@@ -442,9 +456,9 @@ class Store:
 def _filter(query: Any, table: Any, start: datetime | None, end: datetime | None,
             sources: Iterable[str] | None, categories: Iterable[str] | None) -> Any:
     if start is not None:
-        query = query.where(table.c.occurred_at >= start.astimezone(timezone.utc))
+        query = query.where(table.c.occurred_at >= start.astimezone(UTC))
     if end is not None:
-        query = query.where(table.c.occurred_at < end.astimezone(timezone.utc))
+        query = query.where(table.c.occurred_at < end.astimezone(UTC))
     if sources is not None:
         query = query.where(table.c.source.in_(list(sources)))
     if categories is not None:

@@ -27,9 +27,7 @@ def internal_threads(store: Store, config: Config) -> frozenset[str]:
     frame = store.read_events(categories=_LABELLED_CATEGORIES, columns=("thread", "labels", "source"))
     hidden = set()
     for thread, labels, source in frame.itertuples(index=False):
-        if any(label.lower() in internal_labels for label in labels or ()):
-            hidden.add(thread)
-        elif source == "jira" and ticket_project(thread).upper() in internal_projects:
+        if any(label.lower() in internal_labels for label in labels or ()) or source == "jira" and ticket_project(thread).upper() in internal_projects:
             hidden.add(thread)
     return frozenset(hidden)
 

@@ -13,7 +13,7 @@ import copy
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -157,7 +157,7 @@ def commit_payload(template: dict[str, Any], *, sha: str, parents: list[str], me
                    email: str, committed_at: datetime, login: str | None) -> dict[str, Any]:
     """A ``/commits`` item shaped like the recorded ``template`` but describing a local commit."""
     item = copy.deepcopy(template)
-    date = committed_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    date = committed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     base = template["url"].rsplit("/commits/", 1)[0]
     html = template["html_url"].rsplit("/commit/", 1)[0]
     item["sha"] = sha

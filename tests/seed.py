@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -262,7 +262,7 @@ class _Seeder:
 def seed_store(store: Store, config: Config, *, now: datetime | None = None, weeks: int = 6,
                scale: int = 1, seed: int = 7) -> WriteCounts:
     """Write ``weeks`` of a realistic engagement ending at ``now`` into ``store``; return what was written."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     origins = _Origins(*(getattr(config, kind)[0].origin(config.folder)
                          for kind in ("github", "git", "jira", "mlflow")))
     seeder = _Seeder(origins, random.Random(seed))

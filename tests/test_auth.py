@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from seed import INTERNAL_TICKET, seeded_engagement
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
 from dashboard.auth import Access, decide_access
 from glassbox.config import load_config
-from seed import INTERNAL_TICKET, seeded_engagement
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")

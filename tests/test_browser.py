@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from chromium import ERROR_MARKERS, Browser, app_folder, require_chromium, save_screenshot, serve_dashboard
 from seed import seeded_engagement
 

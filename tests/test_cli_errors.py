@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PG_URL
+from seed import seeded_engagement
 from sqlalchemy.engine import make_url
 
-from conftest import PG_URL
 from glassbox.cli import main
 from glassbox.store import open_store
-from seed import seeded_engagement
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = [["sync"], ["timeline"], ["report"], ["doctor"]]

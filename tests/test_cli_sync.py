@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from github_server import REPO, TOKEN as GITHUB_TOKEN, FakeGitHub
+from github_server import REPO, FakeGitHub
+from github_server import TOKEN as GITHUB_TOKEN
 from pytest_httpserver import HTTPServer
 from streamlit.testing.v1 import AppTest
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from seed import CONFIG_TEXT, INTERNAL_TICKET, INTERNAL_TITLE, seed_store
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
@@ -28,7 +29,6 @@ from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.store import open_store
 from glassbox.timeline import load_timeline
 from glassbox.visibility import sources_for_view
-from seed import CONFIG_TEXT, INTERNAL_TICKET, INTERNAL_TITLE, seed_store
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = ("today", "timeline", "experiments", "feedback", "weekly_report")
@@ -104,7 +104,7 @@ def engagement(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path.write_text(text + EXTRA_CONFIG, encoding="utf-8")
     config = load_config(path)
     store = open_store(config.store_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     seed_store(store, config, now=now)
     store.write(internal_events(path, now))
     store.engine.dispose()
@@ -180,7 +180,7 @@ def cli_output(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 def period_args() -> list[str]:
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     return ["--from", str(today - timedelta(days=10)), "--to", str(today + timedelta(days=1))]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ MAX_BATCHES = 40
 WRITE_SECONDS = 2.5
 ORIGIN = "https://jira.example"
 CURSOR = CursorKey("jira", ORIGIN, "issues")
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def batch_events(batch: int, edit: int = 0) -> list[Event]:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
+from github_server import REPO, TOKEN, FakeGitHub
 from mlflow.tracking import MlflowClient
 from pytest_httpserver import HTTPServer
+from test_github import serve_recorded
+from test_mlflow_runs import Tracking, tracking  # noqa: F401 — the fixture
 
 from connectors.base import AuthError, NotFound, RateLimited, SourceError, SourceUnavailable, error_class
 from connectors.github.client import GitHubClient
 from connectors.github.connector import GitHubConnector
 from connectors.mlflow.connector import MlflowConnector
-from github_server import REPO, TOKEN, FakeGitHub
-from test_github import serve_recorded
-from test_mlflow_runs import Tracking, tracking  # noqa: F401 — the fixture
 
 
 @pytest.mark.parametrize(("status", "expected"), [

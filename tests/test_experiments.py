@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
 from glassbox.config import Kpi
 from glassbox.metrics.experiments import experiments_summary, kpi_story, param_diff, target_gap
 
-START = datetime(2026, 11, 2, tzinfo=timezone.utc)
-END = datetime(2026, 11, 9, tzinfo=timezone.utc)
+START = datetime(2026, 11, 2, tzinfo=UTC)
+END = datetime(2026, 11, 9, tzinfo=UTC)
 AUC = Kpi(experiment="churn", metric="val_auc", goal="max", target=0.85, alert_drop=0.05)
 LOSS = Kpi(experiment="churn", metric="loss", goal="min", target=None, alert_drop=0.10)
 
@@ -84,7 +84,7 @@ def test_summary_gives_spec_entries_and_the_periods_alerts() -> None:
 
 
 def test_kpi_not_met_before_the_target_is_reached() -> None:
-    entries, _, _ = experiments_summary(HISTORY, [AUC], START, datetime(2026, 11, 5, tzinfo=timezone.utc))
+    entries, _, _ = experiments_summary(HISTORY, [AUC], START, datetime(2026, 11, 5, tzinfo=UTC))
     assert entries[0]["best"]["run_id"] == "r2"
     assert entries[0]["kpi"]["met"] is False
 

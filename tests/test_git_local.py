@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -76,7 +76,7 @@ def test_commit_carries_author_committer_time_offset_and_line_counts(repo: Repo)
                       files={"model.py": "a\nb\nc\n", "notes/ré sumé.md": "one\n", "logo.png": b"\x89PNG\x00\x01"})
     [event], _ = events(GitLocalConnector(repo.path))
     assert event.source == "git" and event.category == "commit"
-    assert event.occurred_at == datetime(2024, 3, 1, 3, 0, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2024, 3, 1, 3, 0, tzinfo=UTC)
     assert event.attrs["committed_at"] == "2024-03-01T10:00:00+07:00"
     assert event.actor == "zoe@acme.example" and "Zoë Ñandú" in event.actor_ids
     assert event.attrs["author_name"] == "Zoë Ñandú"
@@ -250,7 +250,7 @@ def test_unreadable_blob_costs_only_line_counts(repo: Repo, caplog: pytest.LogCa
 
 
 def test_sync_twice_stores_each_commit_once(repo: Repo, store: Store) -> None:
-    start = datetime(2024, 3, 1, 9, tzinfo=timezone.utc)
+    start = datetime(2024, 3, 1, 9, tzinfo=UTC)
     for n in range(12):
         repo.commit(f"CHURN-{n} step {n}", author=(ALICE, BOB, ZOE)[n % 3],
                     when=(start + timedelta(hours=n)).isoformat())

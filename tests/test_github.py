@@ -7,11 +7,12 @@ import json
 import logging
 import os
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from github_server import REPO, REPO_ID, TOKEN, FakeGitHub, commit_payload, issue_view
 from pytest_httpserver import HTTPServer
 
 from connectors.git.connector import GitLocalConnector
@@ -29,7 +30,6 @@ from glassbox.errors import AuthError, NotFound, RateLimited, SourceUnavailable
 from glassbox.events import Checkpoint, Ref, Tombstone, event_id
 from glassbox.store import Store
 from glassbox.sync import sync_connector, sync_sources
-from github_server import REPO, REPO_ID, TOKEN, FakeGitHub, commit_payload, issue_view
 
 DATA = Path(__file__).parent / "data" / "github"
 
@@ -90,7 +90,7 @@ def test_merged_pull_request_gives_opened_and_merged_events() -> None:
     opened, merged = pull_to_events(pull, repo=REPO)
     assert (opened.category, merged.category) == ("pull_request_opened", "pull_request_merged")
     assert opened.thread == merged.thread == f"{REPO}#671"
-    assert opened.occurred_at == datetime(2017, 1, 25, 22, 36, 38, tzinfo=timezone.utc)
+    assert opened.occurred_at == datetime(2017, 1, 25, 22, 36, 38, tzinfo=UTC)
     assert merged.actor == "sigmavirus24"
     assert opened.attrs == {"number": 671, "pr_author": pull["user"]["login"], "head": "pr-reviews",
                             "base": "develop", "draft": False, "merged": True}
@@ -124,7 +124,7 @@ def test_recorded_commit_is_the_event_of_its_sha() -> None:
     assert event.actor == "omgjlk" and "jkeating@j2solutions.net" in event.actor_ids
     assert event.attrs["parents"] == [p["sha"] for p in raw["parents"]] and len(event.attrs["parents"]) == 2
     assert event.title == "Merge pull request #759 from sigmavirus24/add-py36"
-    assert event.occurred_at == datetime(2017, 12, 29, 2, 41, 15, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2017, 12, 29, 2, 41, 15, tzinfo=UTC)
 
 
 def test_review_is_an_event_and_a_pending_review_is_not() -> None:

@@ -19,14 +19,16 @@ import io
 import re
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from jira_server import FakeJira
 from mlflow import MlflowClient
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
+from seed import CONFIG_TEXT, seed_store
 from streamlit.testing.v1 import AppTest
 
 from connectors.base import RetryPolicy
@@ -41,8 +43,6 @@ from glassbox.redaction import MESSAGE_LIMIT
 from glassbox.reports import render_report
 from glassbox.store import Store, open_store
 from glassbox.sync import sync_connector
-from jira_server import FakeJira
-from seed import CONFIG_TEXT, seed_store
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -116,7 +116,7 @@ def engagement(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path.write_text(text.replace('name = "Acme churn model"', f"name = {NAME!r}"), encoding="utf-8")
     config = load_config(path)
     store = open_store(config.store_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     seed_store(store, config, now=now, weeks=2)
     store.write(hostile_events(path, now))
     store.engine.dispose()
@@ -159,7 +159,7 @@ def test_pages_show_hostile_text_literally(page: str, engagement: Path, monkeypa
 def reports(engagement: Path) -> dict[str, str | bytes]:
     config = load_config(engagement)
     store = open_store(config.store_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     period = Period("last 10 days", now - timedelta(days=10), now + timedelta(hours=1))
     rendered = {fmt: render_report(store, config, period, fmt=fmt, view="team") for fmt in ("md", "html", "pdf")}
     store.engine.dispose()
@@ -214,12 +214,12 @@ def test_pdf_report_shows_hostile_text_and_carries_no_script(reports: dict[str, 
 
 def test_csv_exports_neutralise_formulas_and_terminal_codes(engagement: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Timeline and report CSVs, both views: formulas start with ``'`` (OWASP), no escape code survives."""
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     start, end = str(today - timedelta(days=10)), str(today + timedelta(days=1))
     config = load_config(engagement)
     store = open_store(config.store_url)
-    period = Period("last 10 days", datetime.now(timezone.utc) - timedelta(days=10),
-                    datetime.now(timezone.utc) + timedelta(days=1))
+    period = Period("last 10 days", datetime.now(UTC) - timedelta(days=10),
+                    datetime.now(UTC) + timedelta(days=1))
     exports = [str(render_report(store, config, period, fmt="csv", view=view)) for view in ("team", "client")]
     store.engine.dispose()
     for view in ("team", "client"):
@@ -239,7 +239,7 @@ def test_nul_in_a_run_note_does_not_stop_syncing(store: Store, tmp_path: Path, w
     """On PostgreSQL a NUL failed every sync with SQL in the message; now both stores hold the note without it."""
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("churn", artifact_location=str(tmp_path / "artifacts"))
-    start = int((datetime.now(timezone.utc) - timedelta(days=1)).timestamp() * 1000)
+    start = int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
     run = client.create_run(experiment, start_time=start, run_name="xgb-1",
                             tags={"mlflow.user": "minh", "mlflow.note.content": "tuned\x00 depth \x00CHURN-7"})
     client.log_param(run.info.run_id, "comment", "deep\x00er")

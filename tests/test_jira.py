@@ -12,7 +12,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -109,7 +109,7 @@ def history(history_id: str, at: str, author: dict[str, Any], *items: dict[str, 
 def test_recorded_issue_becomes_created_transitions_resolved_and_comments() -> None:
     events = events_of(issue("DRILL-38"))
     created, = by_category(events, "ticket_created")
-    assert created.occurred_at == datetime(2013, 2, 24, 2, 4, 42, 952000, tzinfo=timezone.utc)
+    assert created.occurred_at == datetime(2013, 2, 24, 2, 4, 42, 952000, tzinfo=UTC)
     assert (created.actor, created.thread, created.title) == ("chrismerrick", "DRILL-38", "Limit ROP Unit Tests")
     assert created.attrs == {
         "key": "DRILL-38", "summary": "Limit ROP Unit Tests", "status": "Open", "status_category": "new",
@@ -120,7 +120,7 @@ def test_recorded_issue_becomes_created_transitions_resolved_and_comments() -> N
                      ("In Progress", "Closed", "indeterminate", "done", "jnadeau")]
     resolved, = by_category(events, "ticket_resolved")
     assert (resolved.occurred_at, resolved.actor, resolved.attrs["to_status"]) == (
-        datetime(2013, 2, 25, 4, 2, 52, 996000, tzinfo=timezone.utc), "jnadeau", "Closed")
+        datetime(2013, 2, 25, 4, 2, 52, 996000, tzinfo=UTC), "jnadeau", "Closed")
     comments = by_category(events, "comment")
     assert [c.actor for c in comments] == ["chrismerrick", "tnachen", "cmerrick", "jnadeau"]
     assert comments[-1].body == "merged" and comments[-1].attrs == {"key": "DRILL-38", "kind": "jira_comment",
@@ -281,7 +281,7 @@ def test_ticket_created_in_to_do_has_its_pickup_although_it_is_closed_now(store:
 
 
 def test_ticket_still_in_to_do_is_an_open_pickup_that_completes_after_it_moves_on(store: Store) -> None:
-    now = datetime(2013, 2, 24, 12, tzinfo=timezone.utc)
+    now = datetime(2013, 2, 24, 12, tzinfo=UTC)
     week = iso_week(date(2013, 2, 24), ZoneInfo("UTC"))  # Mon 02-18 .. Mon 02-25
     waiting = latencies_in(store, drill_38_before_pickup(), now=now)["ticket_pickup"]
     # open since 02:04:42.952, measured at 12:00: 9 h 55 min 17.048 s = 9.92 h
@@ -296,7 +296,7 @@ def test_imported_ticket_without_history_resolves_at_its_resolutiondate(store: S
     raw = issue("DRILL-1")
     raw["changelog"] = {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}
     resolved, = by_category(events_of(raw), "ticket_resolved")
-    assert resolved.occurred_at == datetime(2014, 5, 28, 22, 58, 39, 42000, tzinfo=timezone.utc)
+    assert resolved.occurred_at == datetime(2014, 5, 28, 22, 58, 39, 42000, tzinfo=UTC)
     assert resolved.attrs == {"key": "DRILL-1", "to_status": "Resolved",
                               "resolutiondate": "2014-05-28T22:58:39.042+0000"}
     samples = latencies_in(store, raw)
@@ -342,7 +342,7 @@ def test_ticket_in_progress_with_no_recorded_move_has_no_cycle_sample(store: Sto
 
 
 def test_cursor_is_written_in_the_api_users_time_zone() -> None:
-    cursor = datetime(2014, 7, 31, 6, 32, 54, 672000, tzinfo=timezone.utc)
+    cursor = datetime(2014, 7, 31, 6, 32, 54, 672000, tzinfo=UTC)
     assert jql_since("project = DRILL", cursor, ZoneInfo("America/Los_Angeles")) == \
         '(project = DRILL) AND updated >= "2014/07/30 23:22" ORDER BY updated ASC'
     assert jql_since("project = DRILL", cursor, ZoneInfo("Australia/Sydney")) == \
@@ -355,7 +355,7 @@ def test_configured_order_by_is_replaced_and_empty_jql_allowed() -> None:
 
 
 def test_unknown_time_zone_widens_the_margin_to_cover_every_zone() -> None:
-    cursor = datetime(2014, 7, 31, 12, 0, tzinfo=timezone.utc)
+    cursor = datetime(2014, 7, 31, 12, 0, tzinfo=UTC)
     assert jql_since("", cursor, None, timedelta(0)) == 'updated >= "2014/07/31 00:00" ORDER BY updated ASC'
 
 

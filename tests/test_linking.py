@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -28,8 +28,8 @@ COLUMNS = ["id", "source", "sources", "origin", "category", "occurred_at", "acto
 SHA_A = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 SHA_B = "a1b2c3d0000000000000000000000000000000ff"
 SHA_C = "c" * 40
-START = datetime(2026, 11, 2, tzinfo=timezone.utc)
-END = datetime(2026, 11, 9, tzinfo=timezone.utc)
+START = datetime(2026, 11, 2, tzinfo=UTC)
+END = datetime(2026, 11, 9, tzinfo=UTC)
 
 
 def ev(category: str, at: str, thread: str, refs: tuple[str, ...] = (), title: str = "", **attrs: object) -> dict:
@@ -170,7 +170,7 @@ def test_with_jira_only_its_projects_keys_are_tickets(drill_store: Store, write_
     commit = frame.loc[frame["id"] == commit_event_id(SHA_A)].iloc[0]
     assert dict(zip(commit["refs"], commit["ref_kinds"], strict=True)) == {
         SHA_A: "commit", "DRILL-1": "ticket", "DRILL-38": "ticket"}
-    week = (datetime(2013, 2, 25, tzinfo=timezone.utc), datetime(2013, 3, 4, tzinfo=timezone.utc))
+    week = (datetime(2013, 2, 25, tzinfo=UTC), datetime(2013, 3, 4, tzinfo=UTC))
     # 3 commits in the week, 1 (SHA_A) names a DRILL ticket
     assert links_summary(links, *week) == {"commits_with_ticket": 1, "commits_without_ticket": 2,
                                            "runs_with_commit": 0, "runs_without_commit": 0}

@@ -65,27 +65,24 @@ def test_second_sync_is_refused_at_once_while_one_runs(store: Store) -> None:
     other = open_store(url_of(store))  # another process's view of the same store
     with sync_lock(store):
         started = time.monotonic()
-        with pytest.raises(SyncLocked, match="another sync is already running"):
-            with sync_lock(other):
-                pytest.fail("two syncs held the lock")
+        with pytest.raises(SyncLocked, match="another sync is already running"), sync_lock(other):
+            pytest.fail("two syncs held the lock")
         assert time.monotonic() - started < 2
     assert can_lock(other)
     other.engine.dispose()
 
 
 def test_refusal_names_the_store_without_its_password(store: Store) -> None:
-    with sync_lock(store), pytest.raises(SyncLocked) as refused:
-        with sync_lock(open_store(url_of(store))):
-            pass
+    with sync_lock(store), pytest.raises(SyncLocked) as refused, sync_lock(open_store(url_of(store))):
+        pass
     message = str(refused.value)
     assert message.startswith(f"store {store.engine.url.render_as_string(hide_password=True)}: ")
     assert "\n" not in message
 
 
 def test_lock_is_released_when_the_sync_fails(store: Store) -> None:
-    with pytest.raises(RuntimeError, match="source exploded"):
-        with sync_lock(store):
-            raise RuntimeError("source exploded")
+    with pytest.raises(RuntimeError, match="source exploded"), sync_lock(store):
+        raise RuntimeError("source exploded")
     assert can_lock(store)
 
 

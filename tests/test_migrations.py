@@ -9,7 +9,7 @@ schema version 1); it must never follow later changes to the schema.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -100,7 +100,7 @@ Table(
     Index("ix_sync_runs_source_origin", "source", "origin"),
 )
 
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 JIRA = "https://jira.example"
 CURSOR = CursorKey("jira", JIRA, "issues")
 
@@ -242,10 +242,10 @@ def test_opening_a_current_sqlite_store_does_not_wait_for_a_writer(tmp_path: Pat
     writer = open_store(url)
     with writer.engine.begin() as conn:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         reader = open_store(url)
         assert reader.count_events() == 0
-        assert datetime.now(timezone.utc) - started < timedelta(seconds=5)
+        assert datetime.now(UTC) - started < timedelta(seconds=5)
     reader.engine.dispose()
     writer.engine.dispose()
 

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from glassbox.store import CursorKey, Store
 from glassbox.sync import sync_connector
 from glassbox.timeline import load_timeline
 
-T0 = int(datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc).timestamp() * 1000)
+T0 = int(datetime(2025, 3, 3, 9, 0, tzinfo=UTC).timestamp() * 1000)
 MINUTE = 60_000
 SHA = "3f1c2a9be0d4c5e6f708192a3b4c5d6e7f809123"
 PREFIX = "a1b2c3d"
@@ -123,8 +123,8 @@ def test_finished_run_becomes_started_and_finished_events(tracking: Tracking) ->
     started, finished = run_to_events(run, origin=tracking.uri, experiment_name="churn",
                                       kpi_metrics=["val_auc"], history=history, ticket_pattern=r"CHURN-\d+")
     assert (started.category, finished.category) == ("run_started", "run_finished")
-    assert started.occurred_at == datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
-    assert finished.occurred_at == datetime(2025, 3, 3, 9, 30, tzinfo=timezone.utc)
+    assert started.occurred_at == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    assert finished.occurred_at == datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
     assert started.id == event_id("mlflow", tracking.uri, f"{run.info.run_id}:started")
     assert (started.thread, started.title, started.actor) == ("churn", "baseline for CHURN-1", "carol")
     assert started.body == "Tried the CHURN-2 features"
@@ -205,7 +205,7 @@ def test_experiments_by_glob_and_a_missing_one_is_a_warning(tracking: Tracking, 
     assert summary.ok
     assert set(sqlite_store.read_events()["thread"]) == {"churn", "churn-v2"}
     assert "experiment 'no-such-experiment' not found" in caplog.text
-    assert "2 experiment(s): churn, churn-v2" == connector.check()
+    assert connector.check() == "2 experiment(s): churn, churn-v2"
 
 
 def test_running_run_shows_finished_after_the_next_sync(tracking: Tracking, sqlite_store: Store,

@@ -9,7 +9,17 @@ import pandas as pd
 import pytest
 
 from glassbox.errors import ConfigError
-from glassbox.periods import FIRST_DAY, LAST_DAY, Period, PeriodKind, day_bounds, day_range, iso_week, parse_day, parse_week
+from glassbox.periods import (
+    FIRST_DAY,
+    LAST_DAY,
+    Period,
+    PeriodKind,
+    day_bounds,
+    day_range,
+    iso_week,
+    parse_day,
+    parse_week,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 

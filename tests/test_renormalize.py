@@ -12,7 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
+from github_server import REPO, TOKEN, FakeGitHub
 from pytest_httpserver import HTTPServer
+from test_github import serve_recorded
+from test_mlflow_runs import Tracking, tracking  # noqa: F401 — the fixture
 
 from connectors.github.connector import GitHubConnector
 from connectors.mlflow.connector import MlflowConnector
@@ -20,9 +23,6 @@ from glassbox.cli import main
 from glassbox.config import load_config
 from glassbox.store import Store, open_store
 from glassbox.sync import sync_connector
-from github_server import REPO, TOKEN, FakeGitHub
-from test_github import serve_recorded
-from test_mlflow_runs import Tracking, tracking  # noqa: F401 — the fixture
 
 # GitHub-style issue numbers as "tickets": the recorded commits name pull requests #759, #757, #755.
 ISSUE_NUMBERS = r"#\d{3}\b"

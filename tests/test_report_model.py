@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -127,7 +127,7 @@ def test_today_feedback_and_the_report_list_the_same_waits(engagement_folder: Pa
     store = open_store(config.store_url)
     zone = ZoneInfo(config.engagement.timezone)
     week = parse_week("this", zone, datetime.now(zone).date())
-    report = ReportModel.load(store, config, week, "team", datetime.now(timezone.utc)).report
+    report = ReportModel.load(store, config, week, "team", datetime.now(UTC)).report
     store.engine.dispose()
     listed = sorted((latency_label(item["latency"]), item["thread"]) for item in report["waiting"])
     assert listed, "the seeded engagement has open waits"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from glassbox.store import Store
 HOSTILE_TITLE = '<script>alert("x")</script> [click](javascript:alert(1)) <img src=x onerror=alert(2)>'
 HOSTILE_NOTE = "**bold** _it_ # heading <b>b</b> | pipe"
 TZ = "America/New_York"
-NOW = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 WEEK = iso_week(datetime(2026, 11, 18).date(), ZoneInfo(TZ))  # 2026-W47
 
 
@@ -182,7 +182,7 @@ target = 0.85
 
 
 def at(day: int, hour: int) -> datetime:
-    return datetime(2026, 11, day, hour, tzinfo=timezone.utc)
+    return datetime(2026, 11, day, hour, tzinfo=UTC)
 
 
 def seed_events() -> list[Event]:
@@ -308,7 +308,7 @@ def test_previous_week_is_compared_in_the_headline(seeded) -> None:
 
 def test_a_decades_long_custom_range_reports_activity_per_month(sqlite_store, write_config) -> None:
     """Per-day bars over 26 years would pass Altair's 5,000-row limit and fail the report."""
-    from datetime import date, datetime, timedelta, timezone
+    from datetime import date, datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from glassbox.config import load_config
@@ -316,7 +316,7 @@ def test_a_decades_long_custom_range_reports_activity_per_month(sqlite_store, wr
     from glassbox.periods import day_range
     from glassbox.reports import render_report
 
-    start = datetime(2000, 1, 3, tzinfo=timezone.utc)
+    start = datetime(2000, 1, 3, tzinfo=UTC)
     sqlite_store.write([
         Event(id=event_id(source, "o", str(n)), source=source, origin="o", category="comment",
               occurred_at=start + timedelta(days=9 * n), actor="dev", thread="CHURN-1", title="note")

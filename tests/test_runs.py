@@ -13,7 +13,7 @@ import logging
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -119,7 +119,7 @@ def families(tmp_path_factory: pytest.TempPathFactory) -> Families:
     store = open_store(config.store_url)
     summary = sync_connector(MlflowConnector.from_config(config.mlflow[0], config, "mlflow[0]"), store)
     assert summary.ok, summary.error
-    return Families(config_path, config, store, ids, float(search.best_score_), datetime.now(timezone.utc))
+    return Families(config_path, config, store, ids, float(search.best_score_), datetime.now(UTC))
 
 
 def week(families: Families):

@@ -22,15 +22,19 @@ import os
 import signal
 import subprocess
 import sys
+import tomllib
 import traceback
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import tomllib
+from github_server import REPO, FakeGitHub, issue_view
+from github_server import TOKEN as GITHUB_TOKEN
+from jira_server import FakeJira
 from pytest_httpserver import HTTPServer
 from streamlit.testing.v1 import AppTest
+from test_mlflow_runs import HTTP_ENV, _wait_for_health, free_port
 
 from connectors.base import RetryPolicy
 from connectors.github.connector import GitHubConnector
@@ -39,9 +43,6 @@ from glassbox import cli
 from glassbox.config import load_config
 from glassbox.sources import build_connector, configured_sources
 from glassbox.store import open_store
-from github_server import REPO, TOKEN as GITHUB_TOKEN, FakeGitHub, issue_view
-from jira_server import FakeJira
-from test_mlflow_runs import HTTP_ENV, _wait_for_health, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -116,7 +117,7 @@ def mlflow_store(path: Path) -> str:
     uri = f"sqlite:///{path}"
     client = MlflowClient(uri)
     experiment = client.create_experiment("churn")
-    start = int((datetime.now(timezone.utc) - timedelta(days=1)).timestamp() * 1000)
+    start = int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
     run = client.create_run(experiment, start_time=start, run_name="xgb-1", tags={"mlflow.user": "minh"})
     client.log_metric(run.info.run_id, "val_auc", 0.81, timestamp=start, step=0)
     client.set_terminated(run.info.run_id, "FINISHED", end_time=start + 60_000)
@@ -189,7 +190,7 @@ def test_no_token_in_any_output_log_message_store_or_export(engagement: Path, re
     assert "broken" in printed.err and "500" in printed.err, printed.err
 
     exports = tmp_path / "exports"
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     for fmt in ("jsonl", "csv"):
         assert cli.main(["timeline", "--config", config, "--format", fmt, "-vv"]) == 0
     periods = (("2012-09-01", "2013-03-31"), (str(today - timedelta(days=30)), str(today)))  # Jira's; ours

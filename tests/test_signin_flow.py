@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from chromium import (ERROR_MARKERS, Browser, app_folder, free_port, require_chromium, save_screenshot,
-                      serve_dashboard)
+from chromium import ERROR_MARKERS, Browser, app_folder, free_port, require_chromium, save_screenshot, serve_dashboard
 from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement
 
 pytestmark = pytest.mark.browser

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +12,7 @@ from glassbox.errors import StoreError
 from glassbox.events import Event, Ref, Tombstone, commit_event_id, event_id
 from glassbox.store import CursorKey, Store
 
-T0 = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 def comment(n: int, body: str = "looks good") -> Event:

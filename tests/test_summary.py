@@ -8,7 +8,7 @@ worked out by hand in the comments next to the events that produce it.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +22,7 @@ from glassbox.store import Store
 JIRA = "https://acme.atlassian.net"
 MLFLOW = "sqlite:///mlruns.db"
 C0, C1, C2, C3 = ("0" * 40, "1111111a" + "1" * 32, "2222222b" + "2" * 32, "3333333c" + "3" * 32)
-NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 CONFIG = Config.model_validate({
     "engagement": {"name": "Acme churn model", "timezone": "America/New_York", "internal_labels": ["internal"]},
     "team": {"timezone": "Asia/Ho_Chi_Minh", "working_hours": "09:00-18:00"},
@@ -36,7 +36,7 @@ _counter = iter(range(10_000))
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def jira(category: str, at: str, actor: str, key: str, labels: tuple[str, ...] = (), **attrs: object) -> Event:
@@ -192,6 +192,6 @@ def test_extras_give_renderers_the_week_over_week_waiting_and_shipped(seeded: St
 
 
 def test_report_for_the_running_week_measures_open_waits_now(seeded: Store) -> None:
-    report = build_report(seeded, CONFIG, WEEK, "team", now=datetime(2026, 11, 6, 12, tzinfo=timezone.utc))
+    report = build_report(seeded, CONFIG, WEEK, "team", now=datetime(2026, 11, 6, 12, tzinfo=UTC))
     assert report["latency"]["client_response"]["oldest_open_hours"] == 2.0
     assert report["counts"]["pull_requests_opened"] == 2

@@ -7,7 +7,7 @@ itself; every real connector has its own tests against real clients and servers.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from connectors.base import Connector
 from glassbox.errors import AuthError
@@ -15,7 +15,7 @@ from glassbox.events import Checkpoint, Event, Tombstone, event_id
 from glassbox.store import CursorKey, Store
 from glassbox.sync import sync_connector
 
-T0 = datetime(2026, 11, 2, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 def ticket(n: int) -> Event:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_cli_sync import sync, sync_config  # noqa: F401 — the fixture
 
 from glassbox.cli import main
 from glassbox.config import load_config
 from glassbox.store import CursorKey, Store
-from test_cli_sync import sync, sync_config  # noqa: F401 — the fixture
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -51,11 +51,11 @@ def engagement(write_config):
     config = load_config(path)
     store = open_store(config.store_url)
     store.write([
-        jira(1, "ticket_created", datetime(2026, 11, 2, 14, tzinfo=timezone.utc), "557058:carol", title="Churn too high"),
-        jira(2, "ticket_created", datetime(2026, 11, 3, 3, 30, tzinfo=timezone.utc), "dependabot[bot]"),
-        jira(3, "ticket_created", datetime(2026, 11, 4, 10, tzinfo=timezone.utc), "minh", ("Internal",), "Secret rework"),
-        commit("a" * 40, datetime(2026, 11, 4, 12, tzinfo=timezone.utc), "CHURN-1 fix", ("CHURN-1",)),
-        commit("b" * 40, datetime(2026, 11, 4, 13, tzinfo=timezone.utc), "CHURN-3 rework", ("CHURN-3",)),
+        jira(1, "ticket_created", datetime(2026, 11, 2, 14, tzinfo=UTC), "557058:carol", title="Churn too high"),
+        jira(2, "ticket_created", datetime(2026, 11, 3, 3, 30, tzinfo=UTC), "dependabot[bot]"),
+        jira(3, "ticket_created", datetime(2026, 11, 4, 10, tzinfo=UTC), "minh", ("Internal",), "Secret rework"),
+        commit("a" * 40, datetime(2026, 11, 4, 12, tzinfo=UTC), "CHURN-1 fix", ("CHURN-1",)),
+        commit("b" * 40, datetime(2026, 11, 4, 13, tzinfo=UTC), "CHURN-3 rework", ("CHURN-3",)),
     ])
     return path, config, store
 
@@ -107,7 +107,7 @@ def test_bad_dates_are_config_errors(engagement, capsys) -> None:
 
 def test_public_ticket_linking_an_internal_one_stays_without_the_link(engagement) -> None:
     _, config, store = engagement
-    linked = jira(4, "ticket_created", datetime(2026, 11, 5, tzinfo=timezone.utc), "minh", title="Public follow-up")
+    linked = jira(4, "ticket_created", datetime(2026, 11, 5, tzinfo=UTC), "minh", title="Public follow-up")
     linked.refs = (Ref("ticket", "CHURN-3"),)
     store.write([linked])
     frame = load_timeline(store, config, view="client")
@@ -144,7 +144,7 @@ def test_ref_kinds_travel_from_the_store_and_are_never_guessed(write_config) -> 
     """
     config = load_config(write_config(CONFIG))
     store = open_store(config.store_url)
-    store.write([commit("c" * 40, datetime(2026, 11, 4, 12, tzinfo=timezone.utc), "AB12345 fix", ("AB12345",))])
+    store.write([commit("c" * 40, datetime(2026, 11, 4, 12, tzinfo=UTC), "AB12345 fix", ("AB12345",))])
     frame = load_timeline(store, config)
     assert dict(zip(frame.loc[0, "refs"], frame.loc[0, "ref_kinds"], strict=True)) == {
         "c" * 40: "commit", "AB12345": "ticket"}

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from connectors.base import Connector, FetchItem, Listing, RetryPolicy
@@ -50,7 +50,7 @@ def _reaches(listed_since: str | None, since: str | None) -> bool:
 
 def _query_time(cursor: str) -> str:
     """A cursor as the ``since`` GitHub takes: ISO 8601 in UTC, to the second."""
-    return parse_time(cursor).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parse_time(cursor).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class GitHubConnector(Connector):
@@ -196,5 +196,5 @@ class GitHubConnector(Connector):
 def _later(cursor: str | None, moment: datetime) -> str:
     """The later of an ISO cursor and ``moment``, as an ISO string in UTC."""
     if cursor is None or parse_time(cursor) < moment:
-        return moment.astimezone(timezone.utc).isoformat()
+        return moment.astimezone(UTC).isoformat()
     return cursor

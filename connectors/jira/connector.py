@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,7 +46,7 @@ def jql_since(jql: str, cursor: datetime | None, zone: ZoneInfo | None,
     clauses = [f"({condition})"] if condition else []
     if cursor is not None:
         start = cursor - margin
-        local = start.astimezone(zone) if zone else start.astimezone(timezone.utc) - UNKNOWN_ZONE_MARGIN
+        local = start.astimezone(zone) if zone else start.astimezone(UTC) - UNKNOWN_ZONE_MARGIN
         clauses.append(f'updated >= "{local.strftime(JQL_DATE_FORMAT)}"')
     return f"{' AND '.join(clauses)} ORDER BY updated ASC".strip()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from glassbox.events import DEFAULT_TICKET_PATTERN, Event, Ref, event_id, find_ticket_keys
@@ -20,7 +20,7 @@ STATUS_CATEGORIES = ("new", "indeterminate", "done")
 
 def parse_jira_time(value: str) -> datetime:
     """Jira's ``2012-09-05T16:34:55.991+0000`` as an aware UTC datetime."""
-    return datetime.fromisoformat(value).astimezone(timezone.utc)
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def person(user: dict[str, Any] | None) -> tuple[str | None, tuple[str, ...]]:

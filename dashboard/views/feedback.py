@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -10,8 +10,8 @@ import streamlit as st
 from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, show_chart
 from glassbox.charts import latency_distribution, latency_trend, ticket_flow
-from glassbox.metrics.latency import LATENCIES
 from glassbox.metrics.chart_data import TREND_WEEKS
+from glassbox.metrics.latency import LATENCIES
 from glassbox.periods import iso_week
 from glassbox.vocabulary import LATENCY_LABELS
 
@@ -22,7 +22,7 @@ st.caption(f"How fast questions get answers and work moves · {ctx.period.label}
 if ctx.demo:
     demo_notice()
 
-now = datetime.now(timezone.utc).replace(second=0, microsecond=0)  # open waits are measured up to now
+now = datetime.now(UTC).replace(second=0, microsecond=0)  # open waits are measured up to now
 last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
 weeks = tuple((week.label, week.start, week.end) for week in
               (iso_week(last_day - timedelta(weeks=back), ctx.tz) for back in range(TREND_WEEKS - 1, -1, -1)))

@@ -8,8 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
-from dashboard.components import (CATEGORY_LABELS, demo_notice, empty_state, local, show_chart,
-                                  source_label)
+from dashboard.components import CATEGORY_LABELS, demo_notice, empty_state, local, show_chart, source_label
 from glassbox.charts import activity_by_day
 from glassbox.metrics.chart_data import activity, activity_unit
 from glassbox.periods import day_range

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import charts_extra, context, loaders
-from dashboard.components import (CATEGORY_GROUPS, SYNC_STATE_LABELS, Card, ago, cards, demo_notice, empty_state,
-                                  escape_markdown, hours_text, local, show_chart, source_label)
+from dashboard.components import (
+    CATEGORY_GROUPS,
+    SYNC_STATE_LABELS,
+    Card,
+    ago,
+    cards,
+    demo_notice,
+    empty_state,
+    escape_markdown,
+    hours_text,
+    local,
+    show_chart,
+    source_label,
+)
 from glassbox.metrics.experiments import target_gap
 from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, count_runs, failed, started_in
 from glassbox.visibility import sources_for_view
@@ -17,7 +29,7 @@ from glassbox.visibility import sources_for_view
 MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
 
 ctx = context.require()
-now = datetime.now(timezone.utc)
+now = datetime.now(UTC)
 window = loaders.since_previous_working_day(ctx.config, now)
 before = loaders.since_previous_working_day(ctx.config, window.start)
 rows = loaders.events(ctx.source, window.start, window.end, ctx.view)

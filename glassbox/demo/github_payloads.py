@@ -11,7 +11,7 @@ comment, and one experiment is closed unmerged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from glassbox.demo.gitrepo import DemoRepo
@@ -52,7 +52,7 @@ class PullPlan:
 
 
 def gh_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def gh_user(member: Member) -> dict[str, Any]:

@@ -10,7 +10,7 @@ a ticket waiting on the client, an internal one the client view hides.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from glassbox.demo.story import (
@@ -66,7 +66,7 @@ class TicketPlan:
 
 def jira_time(moment: datetime) -> str:
     """Jira's timestamp format: ``2024-03-05T09:15:00.000+0000``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
 def jira_user(member: Member) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 TEAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -72,7 +72,7 @@ class Clock:
 
     @classmethod
     def starting_now(cls) -> Clock:
-        return cls(datetime.now(timezone.utc).replace(second=0, microsecond=0))
+        return cls(datetime.now(UTC).replace(second=0, microsecond=0))
 
     def working_day(self, back: int) -> date:
         """The ``back``-th working day (Mon-Fri) before today on the team's clock."""
@@ -90,7 +90,7 @@ class Clock:
             raise ValueError("use Clock.ago for today's events")
         hours, minutes = (int(part) for part in hhmm.split(":"))
         midnight = datetime.combine(self.working_day(back), time(0), TEAM_TZ)
-        moment = (midnight + timedelta(hours=hours, minutes=minutes)).astimezone(timezone.utc)
+        moment = (midnight + timedelta(hours=hours, minutes=minutes)).astimezone(UTC)
         if hours >= 24 and back < 2:
             raise ValueError("only days two or more back may run past midnight")
         return moment

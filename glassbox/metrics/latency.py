@@ -14,7 +14,7 @@ wait), so a bot's comment answers nobody and a ticket a bot created has no picku
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -324,7 +324,7 @@ def open_wait_moment(period_end: datetime, now: datetime | None = None) -> pd.Ti
     Never later than now: measured at the end of a week still running, every oldest-open figure
     would run days into the future. ``now`` defaults to the clock; callers that cache or test pass it.
     """
-    moment = pd.Timestamp(now if now is not None else datetime.now(timezone.utc))
+    moment = pd.Timestamp(now if now is not None else datetime.now(UTC))
     return min(pd.Timestamp(period_end), moment)
 
 
