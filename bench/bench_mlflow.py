@@ -126,7 +126,8 @@ def run(work: Path, uri: str, runs: int) -> None:
                           env=python_env())
     history = run_measured("KPI history, one SQL read (floor, part 2)", [python, "-c", BULK_HISTORY, uri, str(runs)])
     floor = Measurement("floor: search_runs + bulk history", search.seconds + history.seconds,
-                        max(search.peak_mb, history.peak_mb), "sum of the two", search.cpu_seconds + history.cpu_seconds)
+                        max(search.peak_mb, history.peak_mb), "sum of the two",
+                        search.cpu_seconds + history.cpu_seconds)
     config = work / "glassbox.toml"
     config.write_text(f'[store]\nurl = "sqlite:///glassbox.db"\n[[mlflow]]\ntracking_uri = "{uri}"\n'
                       'experiments = ["churn"]\n[[kpi]]\nexperiment = "churn"\nmetric = "val_auc"\n')

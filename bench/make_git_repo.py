@@ -22,11 +22,10 @@ def stream(commits: int, seed: int):
     rng = random.Random(seed)
     files = [f"src/module_{n // 50}/file_{n}.py" for n in range(3000)]
     contents: dict[str, int] = {}
-    mark = 0
     main_head = None
     when = START
     for index in range(commits):
-        mark += 1
+        mark = index + 1  # fast-import marks start at 1
         when += rng.randint(60, 3600)
         name, email = rng.choice(AUTHORS)
         on_branch = index % 50 in range(40, 49)

@@ -76,7 +76,11 @@ def cards(items: Sequence[Card]) -> None:
                       delta_color="inverse" if card.inverse else "normal")
 
 
-def show_chart(chart: alt.TopLevelMixin, height: int | None = None, *, label_limit: int | None = None) -> None:
+# the chart shapes glassbox.charts builds, all of which st.altair_chart accepts
+ShownChart = alt.Chart | alt.LayerChart | alt.FacetChart
+
+
+def show_chart(chart: ShownChart, height: int | None = None, *, label_limit: int | None = None) -> None:
     """Draw a shared chart across its column, in the reports' look.
 
     Streamlit's own chart theme pads titles and legends out of a fixed height, squashing the plot;

@@ -1,11 +1,12 @@
 """Which engagement the dashboard shows, who may see it, and the sidebar's global controls.
 
 :func:`sign_in` runs first: with sign-in configured it stops the run at a sign-in page or a polite
-refusal before any page or data loads (:mod:`dashboard.auth`). The app reads the config from ``$GLASSBOX_CONFIG`` or ``config/glassbox.toml``; with neither, it
-builds the demo engagement once and says so, so a first run is never an empty screen. The store URL
-may also come from ``st.secrets["GLASSBOX_DB_URL"]`` (Streamlit Community Cloud and friends). A
-client-side person's view is the client view, with no control to change it. Pages ask :func:`current`
-for the resulting :class:`Context` instead of re-deriving any of this.
+refusal before any page or data loads (:mod:`dashboard.auth`). The app reads the config from
+``$GLASSBOX_CONFIG`` or ``config/glassbox.toml``; with neither, it builds the demo engagement once
+and says so, so a first run is never an empty screen. The store URL may also come from
+``st.secrets["GLASSBOX_DB_URL"]`` (Streamlit Community Cloud and friends). A client-side person's
+view is the client view, with no control to change it. Pages ask :func:`current` for the resulting
+:class:`Context` instead of re-deriving any of this.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ def activity_by_day(frame: pd.DataFrame, unit: str = "day") -> alt.Chart:
 
     ``frame`` columns: ``day`` (the bucket's first day), ``source`` (github, git, jira, mlflow), ``events`` (int).
     """
-    return alt.Chart(frame, title=f"Activity per {unit}").mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2).encode(
+    bars = alt.Chart(frame, title=f"Activity per {unit}").mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2)
+    return bars.encode(
         x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format=_ACTIVITY_AXIS[unit], labelAngle=0)),
         y=alt.Y("sum(events):Q", title="events", stack="zero"),
         color=alt.Color("source:N", scale=source_scale(), legend=alt.Legend(title=None, orient="top")),
@@ -87,7 +88,8 @@ def latency_distribution(frame: pd.DataFrame, title: str = "How long waits took"
     ).properties(width=WIDTH, height=alt.Step(22))
 
 
-def kpi_progress(frame: pd.DataFrame, metric: str, *, goal: str = "max", target: float | None = None) -> alt.LayerChart:
+def kpi_progress(frame: pd.DataFrame, metric: str, *, goal: str = "max",
+                 target: float | None = None) -> alt.LayerChart | alt.FacetChart:
     """One experiment's KPI per run over time, the best so far as a step line, and the target.
 
     ``frame`` columns: ``at`` (the run's start, timestamp), ``value`` (float, the run's final metric),

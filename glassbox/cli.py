@@ -34,7 +34,8 @@ _STDOUT_ERRNOS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EFBIG}) 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="config file (default: $GLASSBOX_CONFIG or config/glassbox.toml)")
+    common.add_argument("--config", metavar="PATH",
+                        help="config file (default: $GLASSBOX_CONFIG or config/glassbox.toml)")
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
 
     parser = argparse.ArgumentParser(
@@ -43,9 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sync = commands.add_parser("sync", parents=[common], help="pull every configured source into the store, incrementally")
-    sync.add_argument("--only", metavar="NAME", help="one source: a kind (github, git, jira, mlflow), a key (github[1]) or its repo/path/server/URI")
-    sync.add_argument("--reset", metavar="NAME", help="clear this source's cursors (NAME as for --only) instead of syncing, so the next sync re-fetches it")
+    sync = commands.add_parser("sync", parents=[common],
+                               help="pull every configured source into the store, incrementally")
+    sync.add_argument("--only", metavar="NAME",
+                      help="one source: a kind (github, git, jira, mlflow), a key (github[1]) "
+                           "or its repo/path/server/URI")
+    sync.add_argument("--reset", metavar="NAME",
+                      help="clear this source's cursors (NAME as for --only) instead of syncing, "
+                           "so the next sync re-fetches it")
 
     timeline = commands.add_parser("timeline", parents=[common], help="print the unified timeline")
     timeline.add_argument("--from", dest="start", metavar="D", help="first day (YYYY-MM-DD, engagement time zone)")
@@ -63,13 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", metavar="PATH", help="write here (a folder gets a dated file name) instead of stdout")
 
     demo = commands.add_parser("demo", parents=[common], help="build the demo engagement and its config")
-    demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, metavar="D", help=f"where (default {DEFAULT_DEMO_DIR}/)")
+    demo.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, metavar="D",
+                      help=f"where (default {DEFAULT_DEMO_DIR}/)")
 
     renormalize = commands.add_parser("renormalize", parents=[common],
-                                      help="re-run the normalizers over the stored payloads (after a ticket_pattern change)")
+                                      help="re-run the normalizers over the stored payloads "
+                                           "(after a ticket_pattern change)")
     renormalize.add_argument("--only", metavar="NAME", help="one source, as for sync --only")
 
-    commands.add_parser("doctor", parents=[common], help="check the config and that every source answers and accepts its credentials")
+    commands.add_parser("doctor", parents=[common],
+                        help="check the config and that every source answers and accepts its credentials")
     return parser
 
 

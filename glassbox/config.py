@@ -93,11 +93,13 @@ class Engagement(_Zoned):
         return value
 
 
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WORKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri")
+
+
 class Team(_Zoned):
     working_hours: str = "09:00-18:00"
-    working_days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
-        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"]
-    )
+    working_days: list[Weekday] = Field(default_factory=lambda: list(WORKDAYS))
 
     @field_validator("working_hours")
     @classmethod

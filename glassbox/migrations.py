@@ -58,7 +58,8 @@ def _restate_jira_tickets(conn: Connection) -> None:
             waiting.setdefault(event.origin, set()).add(name)
     rewritten = []
     for (origin, _), events in stored.items():
-        created = [e for e in events if e.category == "ticket_created" and isinstance(e.raw, dict) and "fields" in e.raw]
+        created = [e for e in events
+                   if e.category == "ticket_created" and isinstance(e.raw, dict) and "fields" in e.raw]
         if not created:
             continue
         transitions = sorted((e for e in events if e.category == "ticket_transition" and isinstance(e.raw, dict)),

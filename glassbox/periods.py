@@ -101,4 +101,5 @@ def day_range(start: date, end_inclusive: date, tz: ZoneInfo) -> Period:
     """From the start of ``start`` to the end of ``end_inclusive`` in ``tz``."""
     if end_inclusive < start:
         raise ConfigError(f"--to {end_inclusive} is before --from {start}")
-    return Period(f"{start}..{end_inclusive}", start_of_day(start, tz), start_of_day(end_inclusive + timedelta(days=1), tz))
+    end = start_of_day(end_inclusive + timedelta(days=1), tz)
+    return Period(f"{start}..{end_inclusive}", start_of_day(start, tz), end)

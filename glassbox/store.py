@@ -378,7 +378,10 @@ class Store:
             result = conn.execute(insert(schema.sync_runs).values(
                 source=source, origin=origin, started_at=_now(), status="running",
                 fetched=0, new=0, updated=0, deleted=0, errors=0))
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:
+                raise RuntimeError("the sync_runs insert returned no primary key")
+            return int(key[0])
 
     def finish_run(self, run_id: int, *, status: str, fetched: int, counts: WriteCounts,
                    first_at: datetime | None, last_at: datetime | None, message: str | None) -> None:

@@ -104,6 +104,10 @@ class _Batch:
     """Events, tombstones and the newest checkpoint not yet written."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start afresh with new (not emptied) lists, so what was handed to the store stays intact."""
         self.events: list[Event] = []
         self.tombstones: list[Tombstone] = []
         self.cursor: str | None = None
@@ -149,7 +153,7 @@ def _sync_category(connector: Connector, category: str, store: Store, summary: S
     def flush() -> None:
         cursor = (key, batch.cursor) if batch.cursor is not None else None
         summary.counts.add(store.write(batch.events, batch.tombstones, cursor))
-        batch.__init__()
+        batch.reset()
 
     for item in connector.fetch(category, store.cursor(key)):
         if isinstance(item, Checkpoint):

@@ -27,7 +27,8 @@ def internal_threads(store: Store, config: Config) -> frozenset[str]:
     frame = store.read_events(categories=_LABELLED_CATEGORIES, columns=("thread", "labels", "source"))
     hidden = set()
     for thread, labels, source in frame.itertuples(index=False):
-        if any(label.lower() in internal_labels for label in labels or ()) or source == "jira" and ticket_project(thread).upper() in internal_projects:
+        labelled = any(label.lower() in internal_labels for label in labels or ())
+        if labelled or (source == "jira" and ticket_project(thread).upper() in internal_projects):
             hidden.add(thread)
     return frozenset(hidden)
 
@@ -67,7 +68,7 @@ def client_view(
     internal_labels = config.internal_labels()
     hidden = events["thread"].isin(threads) | events["origin"].isin(origins)
     if "labels" in events:
-        hidden |= events["labels"].map(lambda labels: any(l.lower() in internal_labels for l in labels or ()))
+        hidden |= events["labels"].map(lambda labels: any(label.lower() in internal_labels for label in labels or ()))
     internal_refs = (refs["kind"] == "ticket") & refs["value"].isin(threads) if not refs.empty else None
     if internal_refs is not None and threads:
         revealing = set(refs.loc[internal_refs, "event_id"])

@@ -122,7 +122,8 @@ class FakeJira:
             if fault.status < 400:
                 return self._route(path, args)
             body = {"errorMessages": [f"HTTP {fault.status}"], "errors": {}}
-            return Response(json.dumps(body), status=fault.status, headers=fault.headers, content_type="application/json")
+            return Response(json.dumps(body), status=fault.status, headers=fault.headers,
+                            content_type="application/json")
         return self._route(path, args)
 
     def _route(self, path: str, args: dict[str, list[str]]) -> Response:
@@ -151,7 +152,8 @@ class FakeJira:
 
     def _unauthorized(self) -> Response:
         if self.cloud:
-            return Response("Client must be authenticated to access this resource.", status=401, content_type="text/plain")
+            return Response("Client must be authenticated to access this resource.", status=401,
+                            content_type="text/plain")
         return Response("<html><body>Unauthorized (401)</body></html>", status=401, content_type="text/html",
                         headers={"X-Seraph-LoginReason": "AUTHENTICATED_FAILED", "X-AUSERNAME": "anonymous"})
 

@@ -8,7 +8,7 @@ a real SQLite store written by :mod:`seed`; only the browser is missing (``test_
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -208,7 +208,7 @@ def test_weekly_report_offers_every_format(seeded: Path, monkeypatch: pytest.Mon
     week = app.selectbox(key="report_week")
     assert "last week" in week.format_func(week.value)
     config = load_config(seeded)
-    period = parse_week("last", ZoneInfo(config.engagement.timezone), date.today())
+    period = parse_week("last", config.engagement.zone, datetime.now(config.engagement.zone).date())
     source = loaders.Source(str(seeded), config.store_url)
     report = json.loads(render_model(loaders.report(source, "client", period.label, period.start, period.end), "json"))
     assert report["view"] == "client" and report["period"]["label"] == period.label
@@ -229,6 +229,6 @@ def test_the_feedback_page_and_the_report_trend_over_the_same_weeks(seeded: Path
     assert "Week by week (last 6 weeks)" in texts(app)
     config = load_config(seeded)
     history = load_timeline(open_store(config.store_url), config)
-    period = parse_week("last", config.engagement.zone, date.today())
+    period = parse_week("last", config.engagement.zone, datetime.now(config.engagement.zone).date())
     trend = chart_data.latency_trend(compute_all_latencies(history, config), period)
     assert chart_data.TREND_WEEKS == 6 and trend["week"].nunique() == 6  # last week and the five before it

@@ -212,7 +212,9 @@ def test_pdf_report_shows_hostile_text_and_carries_no_script(reports: dict[str, 
     assert "<script>alert(1)</script>" in text
 
 
-def test_csv_exports_neutralise_formulas_and_terminal_codes(engagement: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_exports_neutralise_formulas_and_terminal_codes(
+    engagement: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Timeline and report CSVs, both views: formulas start with ``'`` (OWASP), no escape code survives."""
     today = datetime.now(UTC).date()
     start, end = str(today - timedelta(days=10)), str(today + timedelta(days=1))
@@ -261,7 +263,8 @@ def test_a_huge_error_page_becomes_one_short_clean_line(httpserver: HTTPServer, 
     page = "<html><body>" + paragraph * (10_000_000 // len(paragraph)) + "</body></html>"
     httpserver.expect_request("/big/rest/api/2/search").respond_with_data(page, status=400, content_type="text/html")
     fake = FakeJira(httpserver, prefix="/big")  # after our handler: ours answers the search
-    client = JiraClient(fake.url, SecretStr("alice@acme.example"), SecretStr("s3cret-token"), label=f"jira ({fake.url})",
+    client = JiraClient(fake.url, SecretStr("alice@acme.example"), SecretStr("s3cret-token"),
+                        label=f"jira ({fake.url})",
                         secret_names=("JIRA_USER", "JIRA_TOKEN"), policy=RetryPolicy(max_retries=1, timeout=30))
     summary = sync_connector(JiraConnector(client, origin=fake.url, jql="project = DRILL"), sqlite_store)
     stored = sqlite_store.sync_runs()["message"].iloc[0]

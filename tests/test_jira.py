@@ -201,7 +201,8 @@ def test_waiting_statuses_mark_transitions_and_tickets() -> None:
     raw["changelog"]["histories"].append(history("98", "2013-02-24T18:00:00.000+0000", author,
                                                  status_item("3", "In Progress", "10100", "Waiting for Customer")))
     waiting = [e for e in by_category(events_of(raw), "ticket_transition") if e.attrs["waiting"]]
-    assert [(e.attrs["to_status"], e.attrs["to_category"]) for e in waiting] == [("Waiting for Customer", "indeterminate")]
+    moves = [(e.attrs["to_status"], e.attrs["to_category"]) for e in waiting]
+    assert moves == [("Waiting for Customer", "indeterminate")]
 
 
 CUSTOM_WORKFLOW = [("10200", "Backlog", "new"), ("10201", "Closed for review", "indeterminate"),
@@ -301,7 +302,8 @@ def test_imported_ticket_without_history_resolves_at_its_resolutiondate(store: S
                               "resolutiondate": "2014-05-28T22:58:39.042+0000"}
     samples = latencies_in(store, raw)
     # created 2012-09-05T16:34:55.991Z: 630 days 6 h 23 min 43.051 s later = 15126.3953 h
-    assert hours_of(samples["ticket_lead"]) == [("DRILL-1", round((630 * 24 * 3600 + 6 * 3600 + 23 * 60 + 43.051) / 3600, 4))]
+    lead_seconds = 630 * 24 * 3600 + 6 * 3600 + 23 * 60 + 43.051
+    assert hours_of(samples["ticket_lead"]) == [("DRILL-1", round(lead_seconds / 3600, 4))]
     assert samples["ticket_pickup"].empty  # no history: the current (done) status is all there is
     assert samples["ticket_cycle"].empty  # never seen in progress
     week = iso_week(date(2014, 5, 28), ZoneInfo("UTC"))
@@ -541,7 +543,8 @@ def test_unreachable_server_is_source_unavailable() -> None:
 def test_rejected_jql_names_the_config_key(http: HTTPServer) -> None:
     fake = FakeJira(http)
     fake.fail("search", 400)
-    with pytest.raises(SourceError, match=r"Jira rejected the query \(HTTP 400\) — check jql in the \[\[jira\]\] section"):
+    expected = r"Jira rejected the query \(HTTP 400\) — check jql in the \[\[jira\]\] section"
+    with pytest.raises(SourceError, match=expected):
         list(connector(fake).fetch("issues", None))
 
 
@@ -575,12 +578,14 @@ def test_failing_jira_does_not_block_another_source(http: HTTPServer, write_conf
     monkeypatch.setenv("JIRA_USER", USER)
     monkeypatch.setenv("BROKEN_TOKEN", "expired-token")
     monkeypatch.setenv("WORKING_TOKEN", TOKEN)
-    config = jira_config(write_config, "sqlite:///unused.db", (broken.url, "BROKEN_TOKEN"), (working.url, "WORKING_TOKEN"))
+    config = jira_config(write_config, "sqlite:///unused.db", (broken.url, "BROKEN_TOKEN"),
+                         (working.url, "WORKING_TOKEN"))
     reported: list[str] = []
     summaries = sync_sources(config, store, report=lambda s: reported.append(s.label))
     assert reported == [f"jira ({broken.url})", f"jira ({working.url})"]
     assert [s.ok for s in summaries] == [False, True]
-    assert summaries[0].error == f"jira ({broken.url}): authentication failed (HTTP 401) — check JIRA_USER and BROKEN_TOKEN"
+    assert summaries[0].error == (f"jira ({broken.url}): authentication failed (HTTP 401)"
+                                  " — check JIRA_USER and BROKEN_TOKEN")
     assert summaries[1].counts.new == 21 == store.count_events()
     runs = store.sync_runs()
     assert sorted(runs["status"]) == ["failed", "ok"]

@@ -54,7 +54,8 @@ def make_run(client: MlflowClient, experiment_id: str, name: str, start: int, *,
              status: str = "FINISHED", params: dict[str, str] | None = None, tags: dict[str, str] | None = None,
              metrics: dict[str, list[float]] | None = None) -> str:
     """A run with explicit times; each metric's values are logged at steps 0, 1, 2…"""
-    run = client.create_run(experiment_id, start_time=start, run_name=name, tags={"mlflow.user": "carol", **(tags or {})})
+    run = client.create_run(experiment_id, start_time=start, run_name=name,
+                            tags={"mlflow.user": "carol", **(tags or {})})
     run_id = run.info.run_id
     points = [Metric(key, value, start + step * 1000, step)
               for key, values in (metrics or {}).items() for step, value in enumerate(values)]
@@ -131,7 +132,8 @@ def test_finished_run_becomes_started_and_finished_events(tracking: Tracking) ->
     attrs = finished.attrs
     assert attrs["params"] == {"lr": "0.1", "模型": "gradient-boosté ✓"}
     assert attrs["metrics"] == {"val_auc": 0.81, "loss": 0.4}
-    assert (attrs["status"], attrs["duration_s"], attrs["commit"], attrs["ticket"]) == ("FINISHED", 1800.0, SHA, "CHURN-3")
+    observed = (attrs["status"], attrs["duration_s"], attrs["commit"], attrs["ticket"])
+    assert observed == ("FINISHED", 1800.0, SHA, "CHURN-3")
     assert attrs["end_time"] == "2025-03-03T09:30:00+00:00"
     assert attrs["history"] == {"val_auc": history["val_auc"]}, "only KPI metrics keep their history"
     assert set(started.refs) == {Ref("commit", SHA), Ref("ticket", "CHURN-1"), Ref("ticket", "CHURN-2"),

@@ -68,7 +68,8 @@ def test_days_outside_what_the_metrics_can_hold_are_config_errors(text: str, ok:
     if ok:
         assert parse_day(text, "--from") == date.fromisoformat(text)
     else:
-        with pytest.raises(ConfigError, match=f"--from {text}: out of range — give a day from 1970-01-01 to 2199-12-31"):
+        expected = f"--from {text}: out of range — give a day from 1970-01-01 to 2199-12-31"
+        with pytest.raises(ConfigError, match=expected):
             parse_day(text, "--from")
 
 

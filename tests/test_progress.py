@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -22,7 +22,8 @@ CONFIG = Config.model_validate({"engagement": {"timezone": "America/New_York"},
 def ev(category: str, at: str, actor: str = "ana", side: str = "team", thread: str = "CHURN-1") -> dict:
     return {"id": f"e{next(_ids)}", "source": "jira", "sources": ["jira"], "origin": "o", "category": category,
             "occurred_at": pd.Timestamp(at, tz="UTC"), "actor": actor, "actor_id": actor, "side": side,
-            "thread": thread, "title": f"{category} {thread}", "url": None, "labels": [], "attrs": {}, "refs": [], "ref_kinds": []}
+            "thread": thread, "title": f"{category} {thread}", "url": None, "labels": [], "attrs": {},
+            "refs": [], "ref_kinds": []}
 
 
 def timeline(*rows: dict) -> pd.DataFrame:
@@ -47,12 +48,12 @@ EVENTS = timeline(
 def test_days_are_engagement_days_split_by_side() -> None:
     start, end = datetime(2026, 11, 2, tzinfo=NY), datetime(2026, 11, 4, tzinfo=NY)
     rows = daily_progress(EVENTS, "America/New_York", start, end).set_index(["day", "side"])
-    monday = rows.loc[(datetime(2026, 11, 2).date(), "team")]
+    monday = rows.loc[(date(2026, 11, 2), "team")]
     assert (monday["commits"], monday["tickets_moved"], monday["active_people"]) == (2, 2, 2)
-    tuesday = rows.loc[(datetime(2026, 11, 3).date(), "team")]
+    tuesday = rows.loc[(date(2026, 11, 3), "team")]
     assert (tuesday["pull_requests_merged"], tuesday["runs"], tuesday["commits"]) == (1, 1, 0)
-    assert rows.loc[(datetime(2026, 11, 3).date(), "client"), "active_people"] == 1
-    assert rows.loc[(datetime(2026, 11, 3).date(), "bot"), "active_people"] == 1
+    assert rows.loc[(date(2026, 11, 3), "client"), "active_people"] == 1
+    assert rows.loc[(date(2026, 11, 3), "bot"), "active_people"] == 1
     assert len(rows) == 2 * 3
 
 

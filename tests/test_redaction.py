@@ -25,12 +25,14 @@ def test_userinfo_is_stripped_from_urls_and_registered_for_masking() -> None:
         "sqlite:///mlflow.db", "./mlruns", "https://api.github.com"]
     register_userinfo("https://bot:p%40ss-9f1e@jira.example/jira")
     basic = base64.b64encode(b"bot:p@ss-9f1e").decode()  # what requests sends for the decoded userinfo
-    assert redact(f"GET https://bot:p%40ss-9f1e@jira.example {basic} p@ss-9f1e") == "GET https://***@jira.example *** ***"
+    masked = redact(f"GET https://bot:p%40ss-9f1e@jira.example {basic} p@ss-9f1e")
+    assert masked == "GET https://***@jira.example *** ***"
 
 
 def test_one_line_is_bounded_printable_and_masked(write_config, monkeypatch) -> None:
     monkeypatch.setenv("GB_ONE_LINE_TOKEN", "tok_5e6f7a8b")
     load_config(write_config("")).secret("GB_ONE_LINE_TOKEN", "jira[0].token_env")
-    assert one_line("\x1b[1;31mdenied\x1b[0m\r\n\ttoken tok_5e6f7a8b\x00\x07 \x1b]0;title\x07end") == "denied token *** end"
+    hostile = "\x1b[1;31mdenied\x1b[0m\r\n\ttoken tok_5e6f7a8b\x00\x07 \x1b]0;title\x07end"
+    assert one_line(hostile) == "denied token *** end"
     cut = one_line("x" * 10_000, limit=50)
     assert len(cut) == 50 and cut.endswith("…")  # 49 characters of text and the ellipsis

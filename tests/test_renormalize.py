@@ -50,7 +50,8 @@ def test_renormalize_github_equals_a_refetch_with_the_new_pattern(
     fake = serve_recorded(FakeGitHub(httpserver))
     assert sync_connector(github(fake), store).ok
     before = snapshot(store)
-    config = write_config(f'[engagement]\nticket_pattern = {json.dumps(ISSUE_NUMBERS)}\n\n[[github]]\nrepo = "{REPO}"\n')
+    config = write_config(
+        f'[engagement]\nticket_pattern = {json.dumps(ISSUE_NUMBERS)}\n\n[[github]]\nrepo = "{REPO}"\n')
     url = store.engine.url.render_as_string(hide_password=False)
     fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert sync_connector(github(fake, ISSUE_NUMBERS), fresh).ok

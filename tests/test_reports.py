@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ HOSTILE_TITLE = '<script>alert("x")</script> [click](javascript:alert(1)) <img s
 HOSTILE_NOTE = "**bold** _it_ # heading <b>b</b> | pipe"
 TZ = "America/New_York"
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-WEEK = iso_week(datetime(2026, 11, 18).date(), ZoneInfo(TZ))  # 2026-W47
+WEEK = iso_week(date(2026, 11, 18), ZoneInfo(TZ))  # 2026-W47
 
 
 def latency(n: int = 0, median: float | None = None, open_: int = 0, oldest: float | None = None) -> dict:
@@ -93,7 +93,8 @@ def test_markdown_escapes_untrusted_text(report: dict) -> None:
     assert "\\*\\*bold\\*\\*" in text and "\\# heading" in text
 
 
-@pytest.mark.parametrize("hostile", ["- item", "1. one", "# title", "> quote", "<b>x</b>", "a|b", "line\nbreak", "[x](y)"])
+@pytest.mark.parametrize(
+    "hostile", ["- item", "1. one", "# title", "> quote", "<b>x</b>", "a|b", "line\nbreak", "[x](y)"])
 def test_markdown_escape_leaves_no_markup(hostile: str) -> None:
     escaped = escape(hostile)
     assert "\n" not in escaped

@@ -14,7 +14,7 @@ from glassbox.store import CursorKey, Store
 
 
 @pytest.fixture
-def two_repos(store: Store, sync_config, tmp_path: Path) -> tuple[str, str, str]:
+def two_repos(store: Store, sync_config, tmp_path: Path) -> tuple[str, str, str]:  # noqa: F811 (the fixture)
     """A config of two real 3-commit repositories, synced once; returns it and both origins."""
     config = sync_config("ok-a", "ok-b")
     assert sync(config) == 0

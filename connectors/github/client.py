@@ -21,6 +21,7 @@ from github.Repository import Repository
 from requests.utils import parse_header_links
 from urllib3.exceptions import MaxRetryError
 from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
 
 from connectors.base import RateLimited, RetryPolicy, SourceError, SourceUnavailable, status_error
 from glassbox.redaction import QUOTE_LIMIT, one_line
@@ -62,13 +63,14 @@ class _ReportingRetry(GithubRetry):
 
     def increment(self, method: str | None = None, url: str | None = None,  # type: ignore[override]
                   response: BaseHTTPResponse | None = None, error: Exception | None = None,
-                  _pool: Any = None, _stacktrace: Any = None) -> GithubRetry:
+                  _pool: Any = None, _stacktrace: Any = None) -> Retry:
         asked = self.get_retry_after(response) if response is not None else None
         if asked is not None and self.max_rate_limit_wait is not None and asked > self.max_rate_limit_wait:
             raise RateLimitExceededExceedsMaxWait(response.status, {"message": "Retry-After too long"},  # type: ignore[union-attr]
                                                   dict(response.headers), wait=asked)  # type: ignore[union-attr]
         try:
-            retry = super().increment(method, url, response, error, _pool, _stacktrace)
+            # PyGithub narrows urllib3's BaseHTTPResponse to HTTPResponse; urllib3 passes what it has
+            retry = super().increment(method, url, response, error, _pool, _stacktrace)  # type: ignore[arg-type]
         except MaxRetryError as exhausted:
             raise RetriesExhausted(exhausted, response.status if response is not None else None) from exhausted.reason
         if response is not None and response.status in (403, 429):

@@ -42,12 +42,15 @@ def commit_to_event(raw: dict[str, Any], *, repo: str, origin: str | None = None
     sha = raw["sha"]
     login = (raw.get("author") or {}).get("login")
     actor = login or author.get("email") or author.get("name") or GHOST
+    committed = committer.get("date") or author.get("date")
+    if committed is None:
+        raise ValueError(f"commit {sha} has no date")
     return Event(
         id=commit_event_id(sha),
         source="github",
         origin=origin or repo,
         category="commit",
-        occurred_at=parse_time(committer.get("date") or author.get("date")),
+        occurred_at=parse_time(committed),
         actor=actor,
         actor_ids=_ids(login, author.get("email"), author.get("name")),
         thread=repo,

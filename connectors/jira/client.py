@@ -56,7 +56,8 @@ class JiraClient:
         self.policy = policy
         self._jira = JIRA(server=server, basic_auth=(user.get_secret_value(), token.get_secret_value()),
                           get_server_info=False, max_retries=policy.max_retries, timeout=policy.timeout)
-        self._jira._session.max_retry_delay = policy.max_retry_delay
+        # jira annotates it int, but only compares it with min(); a float works and keeps the policy exact
+        self._jira._session.max_retry_delay = policy.max_retry_delay  # type: ignore[assignment]
         self._info: dict[str, Any] | None = None
 
     # the requests
@@ -89,6 +90,7 @@ class JiraClient:
 
     def _offset_pages(self, jql: str, fields: list[str], page_size: int) -> Iterator[list[dict[str, Any]]]:
         start = 0
+        page: dict[str, Any]  # search_issues with json_result=True
         while True:
             page = self._call("search", self._jira.search_issues, jql, startAt=start, maxResults=page_size,
                               fields=list(fields), expand="changelog", json_result=True)

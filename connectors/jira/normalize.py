@@ -87,7 +87,7 @@ class _Ticket:
         return None
 
     def is_waiting(self, status_name: str | None) -> bool:
-        return bool(status_name) and status_name.casefold() in self.waiting
+        return bool(status_name and status_name.casefold() in self.waiting)
 
 
 def issue_to_events(

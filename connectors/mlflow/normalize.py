@@ -84,16 +84,17 @@ def run_to_events(
         "history": _kpi_history(history or {}, kpi_metrics),
     }
     refs = commit_ref(commit) + ticket_refs(title, note, tags.get("ticket"), pattern=ticket_pattern)
-    common = {
-        "source": "mlflow", "origin": origin, "actor": user, "actor_ids": actor_ids,
-        "thread": experiment_name, "title": title, "url": url, "body": note, "attrs": attrs,
-        "raw": _raw(run),
-    }
-    events = [Event(id=event_id("mlflow", origin, f"{info.run_id}:started"), category="run_started",
-                    occurred_at=_moment(info.start_time), refs=refs, **common)]
+    raw = _raw(run)
+
+    def event(stage: str, category: str, moment: int) -> Event:
+        return Event(id=event_id("mlflow", origin, f"{info.run_id}:{stage}"), category=category,
+                     occurred_at=_moment(moment), refs=refs, source="mlflow", origin=origin, actor=user,
+                     actor_ids=actor_ids, thread=experiment_name, title=title, url=url, body=note, attrs=attrs,
+                     raw=raw)
+
+    events = [event("started", "run_started", info.start_time)]
     if info.status in TERMINAL_STATUSES and info.end_time is not None:
-        events.append(Event(id=event_id("mlflow", origin, f"{info.run_id}:finished"), category="run_finished",
-                            occurred_at=_moment(info.end_time), refs=refs, **common))
+        events.append(event("finished", "run_finished", info.end_time))
     return events
 
 

@@ -136,8 +136,9 @@ else:
     if best_run in labels:
         best_id = best_run
     left, right = st.columns(2)
-    first = left.selectbox("Run A", ids, index=ids.index(best_id), format_func=labels.get, key="exp_a")
-    second = right.selectbox("Run B", ids, index=0 if ids[0] != first else 1, format_func=labels.get, key="exp_b")
+    first = left.selectbox("Run A", ids, index=ids.index(best_id), format_func=labels.__getitem__, key="exp_a")
+    second = right.selectbox("Run B", ids, index=0 if ids[0] != first else 1, format_func=labels.__getitem__,
+                              key="exp_b")
     a, b = (choices.loc[choices["run_id"] == run_id].iloc[0] for run_id in (first, second))
     params = sorted(set(a["params"]) | set(b["params"]))
     param_table = pd.DataFrame({"Parameter": params, "Run A": [a["params"].get(p) for p in params],

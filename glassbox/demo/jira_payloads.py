@@ -148,6 +148,7 @@ def issue_payload(plan: TicketPlan) -> dict[str, Any]:
 def _histories(plan: TicketPlan, issue_id: str) -> list[dict[str, Any]]:
     histories = []
     previous = "To Do"
+    items: list[dict[str, str | None]]  # resolution items carry null "from" values
     for index, (when, who, status) in enumerate(plan.moves):
         items = [{"field": "status", "fieldtype": "jira", "fieldId": "status",
                   "from": STATUSES[previous][0], "fromString": previous,

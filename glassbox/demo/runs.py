@@ -2,8 +2,9 @@
 
 A baseline, a hyperparameter sweep (one parent run with a child per candidate, as a search logs it),
 a feature set whose validation AUC was inflated by leakage (the same customers in train and
-validation; tagged ``glassbox.exclude`` once found, so it is never the best), the fix and its honest number, the work that reaches the
-0.85 target, and this morning's retrain that drops below the best by more than the alert threshold.
+validation; tagged ``glassbox.exclude`` once found, so it is never the best), the fix and its
+honest number, the work that reaches the 0.85 target, and this morning's retrain that drops below the
+best by more than the alert threshold.
 Runs carry the commit they were trained from, their ticket, a note, and 20 steps of ``val_auc``,
 all written through ``MlflowClient`` so the MLflow connector reads a store like any other.
 """

@@ -11,6 +11,7 @@ run never alerts. Loops here run over runs of one experiment (hundreds to thousa
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -129,14 +130,17 @@ def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
     runs = runs if "family" in runs else with_families(runs)
     before_end = runs.loc[runs["started_at"] < end]
     in_period = started_in(runs, start, end)
-    entries, alerts, stories = [], [], {}
+    entries: list[dict] = []
+    alerts: list[dict] = []
+    stories: dict[tuple[str, str], pd.DataFrame] = {}
     for kpi in kpis:
         story = kpi_story(before_end, kpi)
         stories[(kpi.experiment, kpi.metric)] = story
         best = story.loc[story["new_best"]].tail(1)
-        best_entry = None if best.empty else {"run_id": str(best.iloc[0]["run_id"]), "metric": kpi.metric,
-                                              "value": float(best.iloc[0]["value"])}
-        met = meets(best_entry["value"] if best_entry else None, kpi)
+        best_value = None if best.empty else float(best.iloc[0]["value"])
+        best_entry = None if best_value is None else {"run_id": str(best.iloc[0]["run_id"]), "metric": kpi.metric,
+                                                      "value": best_value}
+        met = meets(best_value, kpi)
         entries.append({
             "experiment": kpi.experiment,
             "runs": int((in_period["experiment"] == kpi.experiment).sum()),
@@ -153,7 +157,8 @@ def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
     return entries, alerts, stories
 
 
-def _alert(kpi: Kpi, row: object) -> dict[str, str]:
+def _alert(kpi: Kpi, row: Any) -> dict[str, str]:
+    # ``row`` is an ``itertuples`` namedtuple of a story frame (pandas types it only as ``tuple[Any, ...]``)
     name = f"'{row.name}' ({row.run_id})" if isinstance(row.name, str) and row.name != row.run_id else str(row.run_id)
     message = (f"run {name}: {kpi.metric} {row.value:.4g} is {row.drop_fraction:.1%} "
                f"{'below' if kpi.goal == 'max' else 'above'} the best so far, {row.previous_best:.4g} "

@@ -107,7 +107,7 @@ def pull_requests_frame(events: pd.DataFrame) -> pd.DataFrame:
     out["author"] = opened["actor"].reindex(out.index).fillna(first["actor"])
     for column, category in (("opened_at", "pull_request_opened"), ("merged_at", "pull_request_merged"),
                              ("closed_at", "pull_request_closed")):
-        out[column] = times[category] if category in times else pd.NaT
+        out[column] = times.get(category, pd.NaT)
     tickets: dict[str, dict[str, None]] = {}
     for thread, refs, kinds in zip(prs["thread"], prs["refs"], prs["ref_kinds"], strict=True):
         tickets.setdefault(thread, {}).update(dict.fromkeys(ticket_keys(refs, kinds)))

@@ -30,6 +30,7 @@ import logging
 import math
 from dataclasses import replace
 from datetime import datetime
+from typing import SupportsFloat
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -186,7 +187,7 @@ def _story(key: tuple[str, str], story: pd.DataFrame, config: Config, period: Pe
     return {"experiment": experiment, "metric": metric, "goal": kpi.goal, "target": kpi.target, "runs": runs}
 
 
-def _number(value: object) -> float | None:
+def _number(value: SupportsFloat | None) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 2)
 
 

@@ -180,7 +180,8 @@ def _shipped_items(shipped: dict[str, list[dict[str, Any]]] | None) -> list[Item
     if not shipped:
         return []
     kinds = (("pull_requests", "pull request"), ("tickets", "ticket"))
-    return [Item(kind, str(row.get("thread", "")), short_title(row.get("title")), row.get("url"), str(row.get("at", "")))
+    return [Item(kind, str(row.get("thread", "")), short_title(row.get("title")), row.get("url"),
+                 str(row.get("at", "")))
             for key, kind in kinds for row in shipped.get(key, [])]
 
 

@@ -114,7 +114,8 @@ def _experiments(content: ReportContent) -> str:
             lines.append(f"- …and {listing.more} more run{'' if listing.more == 1 else 's'}.")
         runs = content.runs_of(experiment)
         if runs is not None and not runs.empty:
-            lines += ["", f"{escape(best.get('metric', 'KPI'))} per run: `{sparkline(runs.sort_values('at')['value'].tolist(), from_zero=False)}`"]
+            line = sparkline(runs.sort_values("at")["value"].tolist(), from_zero=False)
+            lines += ["", f"{escape(best.get('metric', 'KPI'))} per run: `{line}`"]
     return "\n".join(lines)
 
 
@@ -141,7 +142,7 @@ def _latency(content: ReportContent) -> str:
     lines = ["## Response times", "",
              "| wait | n | median | p90 | median (working hours) | open now | oldest open |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, label, figures in content.latencies:
+    for _name, label, figures in content.latencies:
         lines.append(
             f"| {escape(label)} | {figures.get('n', 0)} | {format_hours(figures.get('median_hours'))} "
             f"| {format_hours(figures.get('p90_hours'))} | {format_hours(figures.get('median_working_hours'))} "
