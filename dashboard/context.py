@@ -76,7 +76,7 @@ def _secret_db_url() -> str | None:
 def _demo_config() -> Path | None:
     """Build (once) and return the demo engagement's config, or ``None`` when the demo is unavailable."""
     try:
-        from glassbox.demo import ensure_demo
+        from demo import ensure_demo
     except ImportError:
         return None
     with st.spinner("No config found — building the demo engagement (a few seconds, once)…"):

@@ -190,7 +190,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from glassbox.demo import build_demo
+    from demo import build_demo
 
     config_file = build_demo(args.dir)
     print(f"demo engagement ready: {config_file}\n"

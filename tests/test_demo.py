@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from demo import _clear, build_demo, ensure_demo
 from glassbox.cli import main
 from glassbox.config import load_config
-from glassbox.demo import _clear, build_demo, ensure_demo
 from glassbox.store import open_store
 from glassbox.sync import sync_sources
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from glassbox.demo.story import EXPERIMENT, HOA, KPI_METRIC, LINH, MINH, SEED, Clock, Member
+from demo.story import EXPERIMENT, HOA, KPI_METRIC, LINH, MINH, SEED, Clock, Member
 
 HISTORY_STEPS = 20
 

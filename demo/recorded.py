@@ -24,7 +24,7 @@ from connectors.github.normalize import (
     thread_info,
 )
 from connectors.jira.normalize import issue_to_events, status_categories_from
-from glassbox.demo.github_payloads import (
+from demo.github_payloads import (
     PullPlan,
     commit_payload,
     issue_comment_payload,
@@ -33,9 +33,9 @@ from glassbox.demo.github_payloads import (
     review_comment_payload,
     review_payload,
 )
-from glassbox.demo.gitrepo import DemoRepo
-from glassbox.demo.jira_payloads import WAITING_STATUSES, TicketPlan, issue_payload, status_list
-from glassbox.demo.story import JIRA_SERVER, PEOPLE, REPO
+from demo.gitrepo import DemoRepo
+from demo.jira_payloads import WAITING_STATUSES, TicketPlan, issue_payload, status_list
+from demo.story import JIRA_SERVER, PEOPLE, REPO
 from glassbox.events import DEFAULT_TICKET_PATTERN, Event
 from glassbox.store import Store
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from glassbox.demo.story import HOA, LINH, MINH, QUANG, REPO, Clock, Member
+from demo.story import HOA, LINH, MINH, QUANG, REPO, Clock, Member
 
 GITHUB_COMMITTER = ("GitHub", "noreply@github.com")
 

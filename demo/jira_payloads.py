@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from glassbox.demo.story import (
+from demo.story import (
     CAROL,
     CLIENT_TZ,
     DAN,

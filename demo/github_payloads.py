@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from glassbox.demo.gitrepo import DemoRepo
-from glassbox.demo.story import CAROL, CI_BOT, DAN, HOA, LINH, MINH, REPO, Clock, Member
+from demo.gitrepo import DemoRepo
+from demo.story import CAROL, CI_BOT, DAN, HOA, LINH, MINH, REPO, Clock, Member
 
 API = f"https://api.github.com/repos/{REPO}"
 WEB = f"https://github.com/{REPO}"

@@ -7,6 +7,9 @@ normalizers. The repository and the tracking store are then synced by the real c
 ``glassbox.toml`` written beside them, so every command works on the demo exactly as on a real
 engagement. Dates are relative to the moment of the build, so "today" and "this week" are never
 empty; everything else is fixed, so two builds hold the same events.
+
+It lives beside ``glassbox/``, not in it: it is a generator of realistic fixtures that uses the core
+(config, connectors' normalizers, store, sync) and that nothing in the core depends on.
 """
 
 from __future__ import annotations
@@ -19,13 +22,12 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from glassbox.config import Config, load_config
-from glassbox.demo.github_payloads import story_pulls
-from glassbox.demo.gitrepo import build_repository
-from glassbox.demo.jira_payloads import story_tickets
-from glassbox.demo.recorded import load_recorded
-from glassbox.demo.runs import build_tracking_store
-from glassbox.demo.story import (
+from demo.github_payloads import story_pulls
+from demo.gitrepo import build_repository
+from demo.jira_payloads import story_tickets
+from demo.recorded import load_recorded
+from demo.runs import build_tracking_store
+from demo.story import (
     CI_BOT,
     CLIENT_TZ,
     ENGAGEMENT,
@@ -39,6 +41,7 @@ from glassbox.demo.story import (
     TEAM_TZ,
     Clock,
 )
+from glassbox.config import Config, load_config
 from glassbox.errors import GlassboxError
 from glassbox.store import Store, open_store
 from glassbox.sync import sync_sources
