@@ -124,6 +124,18 @@ def mlflow_store(path: Path) -> str:
     return uri
 
 
+def known_tokens_and_fast_connectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secret variables set to the known tokens, and the connectors retrying once without waiting,
+    so a failing fake server costs a test milliseconds, not the real back-off."""
+    for name, value in TOKENS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
+    monkeypatch.setattr(GitHubConnector.__init__, "__kwdefaults__",
+                        {**GitHubConnector.__init__.__kwdefaults__, "seconds_between_requests": 0, "backoff": 0.0,
+                         "retries": 1, "timeout": 5})
+    monkeypatch.setattr(JiraConnector.from_config.__func__, "__kwdefaults__", {"policy": FAST_JIRA})
+
+
 @pytest.fixture
 def engagement(httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every kind of source, two of them failing, the tokens in the environment and fast retries."""
@@ -139,13 +151,7 @@ def engagement(httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.Monke
                     **{f"pulls/{p['number']}/reviews": [] for p in pulls}}
     git_clone(tmp_path / "churn")
     tracking = mlflow_store(tmp_path / "mlruns.db")
-    for name, value in TOKENS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
-    monkeypatch.setattr(GitHubConnector.__init__, "__kwdefaults__",
-                        {**GitHubConnector.__init__.__kwdefaults__, "seconds_between_requests": 0, "backoff": 0.0,
-                         "retries": 1, "timeout": 5})
-    monkeypatch.setattr(JiraConnector.from_config.__func__, "__kwdefaults__", {"policy": FAST_JIRA})
+    known_tokens_and_fast_connectors(monkeypatch)
     config = tmp_path / "glassbox.toml"
     config.write_text(f"""
 [store]
@@ -287,13 +293,7 @@ def test_credentials_inside_source_urls_are_never_stored_shown_or_logged(
     github = FakeGitHub(httpserver)
     github.lists = {"commits": github.load("commits.json"), "pulls": [], "issues": [], "issues/comments": [],
                     "pulls/comments": []}
-    for name, value in TOKENS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
-    monkeypatch.setattr(GitHubConnector.__init__, "__kwdefaults__",
-                        {**GitHubConnector.__init__.__kwdefaults__, "seconds_between_requests": 0, "backoff": 0.0,
-                         "retries": 1, "timeout": 5})
-    monkeypatch.setattr(JiraConnector.from_config.__func__, "__kwdefaults__", {"policy": FAST_JIRA})
+    known_tokens_and_fast_connectors(monkeypatch)
     config = tmp_path / "glassbox.toml"
     config.write_text(f"""
 [store]
