@@ -7,7 +7,8 @@ expensive all-history work (reading every event, every latency sample) is done o
 the store instead of once a minute: on 100k events that work takes seconds, a cached page
 milliseconds. The full history is shared read-only through ``st.cache_resource`` (a ``cache_data``
 copy of 100k rows on every read would cost more than the page); everything else is a small,
-display-ready ``st.cache_data`` frame. Loaders have no side effects and never call a source's API.
+display-ready ``st.cache_data`` frame. Loaders never call a source's API and have no side effects but
+one: :func:`save_week_note`, the team's note for a week's report.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from glassbox.metrics.linking import runs_frame, ticket_keys
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.metrics.working_hours import previous_working_day
+from glassbox.notes import WeekNote, clean_note
 from glassbox.periods import Period
 from glassbox.report_model import ReportModel, with_run_notes
 from glassbox.reports.content import short_title
@@ -276,13 +278,28 @@ def ticket_flow(source: Source, view: View, label: str, start: datetime, end: da
 
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=16, show_spinner="Building the report…")
-def report(source: Source, view: View, label: str, start: datetime, end: datetime) -> ReportModel:
-    """The weekly report of one period and view, built once: the page's preview and every download.
+def report(source: Source, view: View, week: Period, note: WeekNote | None) -> ReportModel:
+    """The weekly report of one week and view with its note, built once: the page's preview and every download.
 
-    Shared read-only (``cache_resource``: its history-sized frames are not copied on each read).
+    ``note`` (from :func:`week_note`) is part of the cache key, so a saved note shows in the next
+    download at once. Shared read-only (``cache_resource``: its history-sized frames are not copied).
     """
     opened, cfg = _open(source)
-    period = Period(label, start, end)
-    until_end = with_run_notes(_between(history(source, view), None, end), opened, end)
-    return ReportModel.build(until_end, cfg, period, view, datetime.now(UTC)).derived()
+    until_end = with_run_notes(_between(history(source, view), None, week.end), opened, week.end)
+    return ReportModel.build(until_end, cfg, week, view, datetime.now(UTC), note).derived()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def week_note(source: Source, week: str) -> WeekNote | None:
+    """The note of ISO week ``week`` (SPEC §5); :func:`save_week_note` clears this cache."""
+    opened, _ = _open(source)
+    return opened.week_note(week)
+
+
+def save_week_note(source: Source, week: str, text: str) -> WeekNote | None:
+    """Save the team's note for ``week`` (the dashboard's one write; an empty text clears it)."""
+    opened, _ = _open(source)
+    saved = opened.set_week_note(week, clean_note(text, f"the note for {week}"))
+    week_note.clear()
+    return saved
 

@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(after a ticket_pattern change)")
     renormalize.add_argument("--only", metavar="NAME", help="one source, as for sync --only")
 
+    note = commands.add_parser("note", parents=[common],
+                               help="set the week's note: the team's words shown first in its report")
+    note.add_argument("--week", required=True, metavar="W", help="ISO week (2026-W47), 'last' or 'this'")
+    note.add_argument("--file", required=True, metavar="F",
+                      help="the note as UTF-8 text (- reads standard input; an empty file clears it)")
+
     commands.add_parser("doctor", parents=[common],
                         help="check the config and that every source answers and accepts its credentials")
     return parser
@@ -86,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
-               "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize}[args.command]
+               "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize,
+               "note": cmd_note}[args.command]
     try:
         status = handler(args)
         with _stdout_errors():
@@ -240,4 +247,16 @@ def cmd_renormalize(args: argparse.Namespace) -> int:
     with sync_lock(store):  # a sync writing the same events meanwhile would race the rewrite
         for summary in renormalize(config, store, args.only):
             print(redact(summary.line()), file=sys.stderr)
+    return 0
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    from glassbox.notes import clean_note, read_note_file
+
+    config = load_config(args.config)
+    week = parse_week(args.week, config.engagement.zone, datetime.now(config.engagement.zone).date())
+    text = clean_note(read_note_file(args.file), f"--file {args.file}")
+    saved = open_store(config.store_url).set_week_note(week.label, text)
+    print(f"{week.label}: note saved ({len(saved.text):,} characters)" if saved else f"{week.label}: note cleared",
+          file=sys.stderr)
     return 0

@@ -93,9 +93,15 @@ def _stored_jira_tickets(conn: Connection) -> dict[tuple[str, str], list[Event]]
     return tickets
 
 
+def _add_week_notes(conn: Connection) -> None:
+    """3 → 4: a table for the week's note (SPEC §5), which the team writes and every report shows first."""
+    schema.week_notes.create(conn, checkfirst=True)
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
+    3: _add_week_notes,
 }
 
 

@@ -23,7 +23,8 @@ from glassbox.metrics import chart_data
 from glassbox.metrics.latency import compute_all_latencies
 from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links
 from glassbox.metrics.summary import report_from_events
-from glassbox.periods import Period
+from glassbox.notes import WeekNote
+from glassbox.periods import Period, PeriodKind
 from glassbox.reports import SPEC_KEYS
 from glassbox.reports.content import ReportContent
 from glassbox.store import Store
@@ -49,12 +50,13 @@ class ReportModel:
     now: datetime
     given: pd.DataFrame | None = None
     store: Store | None = None
+    given_note: WeekNote | None = None
 
     @classmethod
     def build(cls, history: pd.DataFrame, config: Config, period: Period, view: str,
-              now: datetime) -> ReportModel:
-        """The report of ``period`` from ``history`` (the view's timeline up to ``period.end``)."""
-        return cls(config=config, period=period, view=view, now=now, given=history)
+              now: datetime, note: WeekNote | None = None) -> ReportModel:
+        """The report of ``period`` from ``history`` (the view's timeline up to ``period.end``) and its note."""
+        return cls(config=config, period=period, view=view, now=now, given=history, given_note=note)
 
     @classmethod
     def load(cls, store: Store, config: Config, period: Period, view: str,
@@ -81,9 +83,17 @@ class ReportModel:
         return compute_all_latencies(self.history, self.config, self.now, self.links)
 
     @cached_property
+    def note(self) -> WeekNote | None:
+        """The week's note (SPEC §5): given to :meth:`build`, else read with the report; a custom period has none."""
+        if self.store is None or self.period.kind is not PeriodKind.WEEK:
+            return self.given_note
+        return self.store.week_note(self.period.label)
+
+    @cached_property
     def report(self) -> dict[str, Any]:
-        return report_from_events(self.history, self.config, self.period, self.view, self.now,
-                                  samples=self.samples, links=self.links)
+        figures = report_from_events(self.history, self.config, self.period, self.view, self.now,
+                                     samples=self.samples, links=self.links)
+        return {**figures, "note": self.note.as_json() if self.note else None}
 
     @cached_property
     def rows(self) -> pd.DataFrame:

@@ -6,7 +6,8 @@ whenever a table, column or index changes, and add the step that brings a versio
 
 Versions: 1 the first release; 2 adds ``ix_events_category_occurred_at`` (the metrics, reports and
 client view read one category at a time over a period); 3 changes no table but re-normalizes stored
-Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution).
+Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution);
+4 adds ``week_notes`` (the PM's words for a week's report).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -97,4 +98,13 @@ sync_runs = Table(
     Column("last_at", DateTime(timezone=True)),
     Column("message", Text),
     Index("ix_sync_runs_source_origin", "source", "origin"),
+)
+
+week_notes = Table(  # since version 4: the week's note of SPEC §5, written by the team for the client
+    "week_notes",
+    metadata,
+    Column("engagement", String(64), primary_key=True),
+    Column("week", String(10), primary_key=True),  # an ISO week label, 2026-W47
+    Column("text", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

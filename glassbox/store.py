@@ -48,6 +48,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_rand
 from glassbox import migrations, schema
 from glassbox.errors import ConfigError, StoreError, StoreUnavailable
 from glassbox.events import Event, Tombstone
+from glassbox.notes import WeekNote
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +228,9 @@ def _json_as_text(dialect: str) -> dict[str, Any]:
 class Store:
     """The event store behind one engine. Create with :func:`open_store`."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, engagement: str = "default") -> None:
         self.engine = engine
+        self.engagement = engagement
         self._json_params = _json_as_text(engine.dialect.name)
 
     @property
@@ -450,6 +452,28 @@ class Store:
         query = _filter(query, events, start, end, sources, categories)
         with self.engine.connect() as conn:
             return _columnar(_raw_rows(conn, query), ("event_id", "kind", "value"))
+
+    # -- the week's note (SPEC §5) ----------------------------------------------------------
+
+    def week_note(self, week: str) -> WeekNote | None:
+        """The note of ISO week ``week`` (``2026-W47``), or ``None`` when it has none."""
+        table = schema.week_notes
+        query = select(table.c.text, table.c.updated_at).where(table.c.engagement == self.engagement,
+                                                               table.c.week == week)
+        with self._errors("reading the week's note"), self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else WeekNote(week, row.text, _aware(row.updated_at))
+
+    def set_week_note(self, week: str, text: str) -> WeekNote | None:
+        """Save ``text`` as the note of ``week``; an empty text deletes it. Returns what is stored now."""
+        table = schema.week_notes
+        key = (table.c.engagement == self.engagement) & (table.c.week == week)
+        now = _now()
+        with self._errors("saving the week's note"), self.engine.begin() as conn:
+            conn.execute(delete(table).where(key))
+            if text:
+                conn.execute(insert(table).values(engagement=self.engagement, week=week, text=text, updated_at=now))
+        return WeekNote(week, text, now) if text else None
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:

@@ -25,6 +25,7 @@ from glassbox.periods import parse_week
 from glassbox.reports import render_model
 from glassbox.store import open_store
 from glassbox.timeline import load_timeline
+from glassbox.views import View
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = {
@@ -32,7 +33,7 @@ PAGES = {
     "timeline": [],
     "experiments": ["Runs", "Compare two runs"],
     "feedback": ["This period", "Waiting now", "Ticket flow"],
-    "weekly_report": ["Downloads", "At a glance", "Experiments", "Response times"],
+    "weekly_report": ["From the team", "Downloads", "At a glance", "Experiments", "Response times"],
 }
 TITLES = {"today": "Today", "timeline": "Timeline", "experiments": "Experiments", "feedback": "Feedback loops",
           "weekly_report": "Weekly report"}
@@ -204,13 +205,13 @@ def test_page_renders_on_postgresql(page: str, pg_url: str, tmp_path: Path, monk
 def test_weekly_report_offers_every_format(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = open_page("weekly_report", seeded, monkeypatch)
     buttons = app.get("download_button")
-    assert [button.proto.label for button in buttons] == ["MD", "HTML", "CSV", "JSON", "PDF"]
+    assert [button.proto.label for button in buttons] == ["MD", "HTML", "CSV", "JSON", "PDF"] * 2  # client, team copy
     week = app.selectbox(key="report_week")
     assert "last week" in week.format_func(week.value)
     config = load_config(seeded)
     period = parse_week("last", config.engagement.zone, datetime.now(config.engagement.zone).date())
     source = loaders.Source(str(seeded), config.store_url)
-    report = json.loads(render_model(loaders.report(source, "client", period.label, period.start, period.end), "json"))
+    report = json.loads(render_model(loaders.report(source, View.CLIENT, period, None), "json"))
     assert report["view"] == "client" and report["period"]["label"] == period.label
 
 

@@ -24,6 +24,7 @@ from glassbox.periods import parse_week
 from glassbox.report_model import ReportModel
 from glassbox.reports import render_model, render_report
 from glassbox.store import Store, open_store
+from glassbox.views import View
 from glassbox.vocabulary import WAITS, latency_label
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -148,6 +149,6 @@ def test_the_weekly_page_downloads_render_its_model(engagement_folder: Path) -> 
     zone = ZoneInfo(config.engagement.timezone)
     week = parse_week("last", zone, datetime.now(zone).date())
     source = loaders.Source(str(engagement_folder), config.store_url)
-    model = loaders.report(source, "client", week.label, week.start, week.end)
-    assert loaders.report(source, "client", week.label, week.start, week.end) is model
+    model = loaders.report(source, View.CLIENT, week, None)
+    assert loaders.report(source, View.CLIENT, week, None) is model
     assert json.loads(str(render_model(model, "json"))) == json.loads(json.dumps(model.spec()))

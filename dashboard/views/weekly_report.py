@@ -10,9 +10,11 @@ import streamlit as st
 
 from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, hours_text
+from glassbox.notes import MAX_NOTE_CHARS
 from glassbox.periods import iso_week
 from glassbox.reports import FORMATS, file_name, render_model
 from glassbox.reports.content import kpi_sentence, links_sentence
+from glassbox.views import View
 from glassbox.vocabulary import COUNT_LABELS, latency_label
 
 WEEKS_BACK = 12
@@ -21,7 +23,8 @@ MIME = {"md": "text/markdown", "html": "text/html", "csv": "text/csv", "json": "
 
 ctx = context.require()
 st.title("Weekly report")
-st.caption(f"The summary a client receives each week · {ctx.view} view · times in {ctx.config.engagement.timezone}")
+st.caption(f"The week's summary, as the client receives it · {ctx.view} view · "
+           f"times in {ctx.config.engagement.timezone}")
 if ctx.demo:
     demo_notice()
 
@@ -38,18 +41,54 @@ def week_label(index: int) -> str:
 
 picked = st.selectbox("Week", range(len(weeks)), index=1, format_func=week_label, key="report_week")
 week = weeks[picked]
-model = loaders.report(ctx.source, ctx.view, week.label, week.start, week.end)
+note = loaders.week_note(ctx.source, week.label)
+model = loaders.report(ctx.source, ctx.view, week, note)
 report = model.report
 counts = report.get("counts", {})
 previous = (report.get("previous") or {}).get("counts", {})
 
+
+def note_section() -> None:
+    """The team's words for the week, first (every format opens with them); editable in the team view only."""
+    st.subheader("From the team")
+    if note:
+        with st.container(border=True):
+            st.text(note.text)  # plain text: the note is never read as markup
+        st.caption(f"Saved {note.updated_at.astimezone(ctx.tz):%d %b %Y, %H:%M}")
+    elif ctx.view is not View.TEAM:
+        st.caption("The team left no note for this week.")
+    if ctx.view is not View.TEAM:
+        return
+    editor = st.expander("Edit the note" if note else "Write a note for the client", expanded=not note)
+    with editor, st.form(f"note_{week.label}", border=False):
+        text = st.text_area("Highlights, decisions needed from the client, next week",
+                            value=note.text if note else "", height=160, max_chars=MAX_NOTE_CHARS,
+                            help="Shown first in every format of this week's report, and in the "
+                                 "client view. Plain text; an empty note removes it.")
+        if st.form_submit_button("Save note", icon=":material/save:"):
+            loaders.save_week_note(ctx.source, week.label, text)
+            st.rerun()
+
+
+def download_row(label: str, caption: str, view: View) -> None:
+    """One copy of the report in every format; the client copy holds nothing internal."""
+    copy = model if view is ctx.view else loaders.report(ctx.source, view, week, note)
+    st.markdown(f"**{label}**")
+    st.caption(caption)
+    buttons = st.columns(len(FORMATS))
+    for column, fmt in zip(buttons, FORMATS, strict=True):
+        column.download_button(
+            fmt.upper(), partial(render_model, copy, fmt),
+            file_name=file_name(week, fmt, view), mime=MIME[fmt], icon=":material/download:",
+            on_click="ignore", key=f"download_{view}_{fmt}", width="stretch")
+
+
+note_section()
 st.subheader("Downloads")
-buttons = st.columns(len(FORMATS))
-for column, fmt in zip(buttons, FORMATS, strict=True):
-    column.download_button(
-        fmt.upper(), partial(render_model, model, fmt),
-        file_name=file_name(week, fmt, ctx.view), mime=MIME[fmt], icon=":material/download:",
-        on_click="ignore", key=f"download_{fmt}", width="stretch")
+download_row("Client copy — safe to forward", "Internal tickets and sources left out: what the client may see.",
+             View.CLIENT)
+if ctx.view is View.TEAM:
+    download_row("Team copy — internal", "Everything, internal tickets included: not for the client.", View.TEAM)
 
 st.subheader("At a glance")
 if not any(counts.values()):

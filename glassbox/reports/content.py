@@ -134,6 +134,13 @@ class ReportContent:
         return sorted((row for row in rows if row.count), key=lambda row: row.on != "team")
 
     @property
+    def note(self) -> list[str]:
+        """The week's note (SPEC §5) as paragraphs, each keeping its line breaks; empty without one."""
+        text = (self.report.get("note") or {}).get("text") or ""
+        blocks = (block.strip("\n") for block in text.replace("\r\n", "\n").split("\n\n"))
+        return [block for block in blocks if block.strip()]
+
+    @property
     def experiments(self) -> list[dict[str, Any]]:
         return list(self.report.get("experiments", []))
 

@@ -57,7 +57,7 @@ def sparkline(values: list[float | None], *, from_zero: bool = True) -> str:
 
 def render_markdown(content: ReportContent) -> str:
     """The whole report as one Markdown document."""
-    sections = [_title(content), _headline(content), _shipped(content), _experiments(content),
+    sections = [_title(content), _note(content), _headline(content), _shipped(content), _experiments(content),
                 _latency(content), _waiting(content), _alerts(content)]
     return "\n\n".join(section for section in sections if section) + "\n"
 
@@ -65,6 +65,14 @@ def render_markdown(content: ReportContent) -> str:
 def _title(content: ReportContent) -> str:
     view = "client view" if content.report.get("view") == "client" else "team view"
     return f"# {escape(content.engagement)} — {escape(content.label)}\n\n_{content.dates} · {view}_"
+
+
+def _note(content: ReportContent) -> str:
+    """The team's own words for the week, first: each line escaped as any other text, line breaks kept."""
+    if not content.note:
+        return ""
+    paragraphs = ["  \n".join(escape(line) for line in block.split("\n") if line.strip()) for block in content.note]
+    return "## From the team\n\n" + "\n\n".join(paragraphs)
 
 
 def _headline(content: ReportContent) -> str:
