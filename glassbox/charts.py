@@ -46,14 +46,27 @@ def activity_by_day(frame: pd.DataFrame, unit: str = "day") -> alt.Chart:
 
     ``frame`` columns: ``day`` (the bucket's first day), ``source`` (github, git, jira, mlflow), ``events`` (int).
     """
-    bars = alt.Chart(frame, title=f"Activity per {unit}").mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2)
+    bars = alt.Chart(frame, title=f"Activity per {unit}").mark_bar(  # bars read as epoch numbers to a screen
+        cornerRadiusTopLeft=2, cornerRadiusTopRight=2, aria=False)  # reader: activity_summary says it in words
     return bars.encode(
         x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format=_ACTIVITY_AXIS[unit], labelAngle=0)),
         y=alt.Y("sum(events):Q", title="events", stack="zero"),
         color=alt.Color("source:N", scale=source_scale(), legend=alt.Legend(title=None, orient="top")),
         order=alt.Order("source:N"),
-        tooltip=["yearmonthdate(day):T", "source:N", "sum(events):Q"],
+        tooltip=[alt.Tooltip("day:T", title=unit, format="%a %d %b %Y"), "source:N",
+                 alt.Tooltip("sum(events):Q", title="events")],
     ).properties(width=WIDTH, height=HEIGHT)
+
+
+def activity_summary(frame: pd.DataFrame, unit: str = "day") -> str:
+    """The activity chart in one sentence, its text alternative: total, and the busiest bucket."""
+    if frame.empty or not frame["events"].sum():
+        return f"Activity per {unit}: no events."
+    per_bucket = frame.groupby("day")["events"].sum()
+    busiest = pd.Timestamp(per_bucket.idxmax())
+    total = int(per_bucket.sum())
+    return (f"Activity per {unit}: {total} event{'s' if total != 1 else ''}; the busiest {unit} was"
+            f" {busiest:%a %d %b %Y} with {int(per_bucket.max())}.")
 
 
 def latency_trend(frame: pd.DataFrame, title: str = "Latency per week") -> alt.Chart:

@@ -213,12 +213,17 @@ class Browser:
     def error_boxes(self) -> int:
         return int(self.evaluate("document.querySelectorAll('[data-testid=\"stException\"]').length") or 0)
 
-    def screenshot(self, target: Path) -> None:
-        """The whole page at 1400 px wide (the app scrolls inside its main block, so grow the window)."""
+    def screenshot(self, target: Path, *, width: int = 1400) -> None:
+        """The whole page at ``width`` px, as a phone shows it below 600 px (the app scrolls inside its
+        main block, so the window grows to the content's height, measured at that width)."""
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=1000, deviceScaleFactor=1,
+                  mobile=width < 600)
+        time.sleep(1.0)
         height = self.evaluate(
-            "Math.max(1000, document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 0)")
-        self.call("Emulation.setDeviceMetricsOverride", width=1400, height=min(int(height), 6000),
-                  deviceScaleFactor=1, mobile=False)
+            "Math.max(1000, document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 0,"
+            " document.documentElement.scrollHeight)")
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=min(int(height), 6000),
+                  deviceScaleFactor=1, mobile=width < 600)
         time.sleep(1.0)
         data = self.call("Page.captureScreenshot", format="png")["data"]
         target.parent.mkdir(parents=True, exist_ok=True)

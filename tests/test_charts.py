@@ -75,3 +75,17 @@ def test_hours_axis_of_sub_second_waits_reads_in_tenths(name: str) -> None:
     # the axis spans at least the first hour, ticked at 0.1 h or more: 0.0 … 1.0 at most one decimal
     assert "0.000000" not in labels and numbers
     assert all(len(label.partition(".")[2]) <= 1 for label in numbers)
+
+
+def test_the_activity_chart_says_what_it_shows_in_one_sentence() -> None:
+    """Its text alternative: a screen reader (and a mail client without SVG) gets the total and the peak."""
+    frame = pd.DataFrame({"day": pd.to_datetime(["2026-11-23", "2026-11-23", "2026-11-24"]),
+                          "source": ["git", "jira", "git"], "events": [2, 3, 1]})
+    assert charts.activity_summary(frame) == "Activity per day: 6 events; the busiest day was Mon 23 Nov 2026 with 5."
+    assert charts.activity_summary(frame.iloc[:0]) == "Activity per day: no events."
+
+
+def test_no_chart_label_reads_undefined() -> None:
+    frame = pd.DataFrame({"day": pd.to_datetime(["2026-11-23", "2026-11-24"]), "source": ["git", "jira"],
+                          "events": [2, 0]})
+    assert "undefined" not in charts.to_svg(charts.activity_by_day(frame))

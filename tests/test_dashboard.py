@@ -204,8 +204,12 @@ def test_page_renders_on_postgresql(page: str, pg_url: str, tmp_path: Path, monk
 
 def test_weekly_report_offers_every_format(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = open_page("weekly_report", seeded, monkeypatch)
-    buttons = app.get("download_button")
-    assert [button.proto.label for button in buttons] == ["MD", "HTML", "CSV", "JSON", "PDF"] * 2  # client, team copy
+    assert app.segmented_control(key="report_format").options == ["MD", "HTML", "CSV", "JSON", "PDF"]
+    for fmt in ("md", "html", "csv", "json", "pdf"):
+        app.segmented_control(key="report_format").set_value(fmt).run()
+        assert not app.exception
+        labels = [button.proto.label for button in app.get("download_button")]
+        assert labels == [f"Client copy — safe to forward · {fmt.upper()}", f"Team copy — internal · {fmt.upper()}"]
     week = app.selectbox(key="report_week")
     assert "last week" in week.format_func(week.value)
     config = load_config(seeded)

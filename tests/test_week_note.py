@@ -149,12 +149,11 @@ def test_the_client_view_shows_the_note_without_an_editor_and_only_the_client_co
         engagement: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["note", "--config", str(engagement), "--week", "last", "--file", note_file(tmp_path, NOTE)]) == 0
     team = open_report_page(engagement, monkeypatch)
-    labels = [element.value for element in team.markdown]
-    assert "**Client copy — safe to forward**" in labels and "**Team copy — internal**" in labels
-    assert len(team.get("download_button")) == 10
+    assert [button.proto.label for button in team.get("download_button")] == [
+        "Client copy — safe to forward · PDF", "Team copy — internal · PDF"]
     client = open_report_page(engagement, monkeypatch, view="Client")
     assert not client.exception
     assert [element.value for element in client.text] == [NOTE]
     assert not client.text_area, "no editor outside the team view"
-    assert "**Team copy — internal**" not in [element.value for element in client.markdown]
-    assert len(client.get("download_button")) == 5
+    assert [button.proto.label for button in client.get("download_button")] == [
+        "Client copy — safe to forward · PDF"]

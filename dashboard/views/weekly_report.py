@@ -7,6 +7,7 @@ from functools import partial
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, hours_text
@@ -48,6 +49,10 @@ counts = report.get("counts", {})
 previous = (report.get("previous") or {}).get("counts", {})
 
 
+def sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def note_section() -> None:
     """The team's words for the week, first (every format opens with them); editable in the team view only."""
     st.subheader("From the team")
@@ -70,40 +75,24 @@ def note_section() -> None:
             st.rerun()
 
 
-def download_row(label: str, caption: str, view: View) -> None:
-    """One copy of the report in every format; the client copy holds nothing internal."""
+def download(column: DeltaGenerator, label: str, caption: str, view: View, fmt: str) -> None:
+    """One copy of the report in ``fmt``; the client copy holds nothing internal."""
     copy = model if view is ctx.view else loaders.report(ctx.source, view, week, note)
-    st.markdown(f"**{label}**")
-    st.caption(caption)
-    buttons = st.columns(len(FORMATS))
-    for column, fmt in zip(buttons, FORMATS, strict=True):
-        column.download_button(
-            fmt.upper(), partial(render_model, copy, fmt),
-            file_name=file_name(week, fmt, view), mime=MIME[fmt], icon=":material/download:",
-            on_click="ignore", key=f"download_{view}_{fmt}", width="stretch")
+    column.download_button(
+        f"{label} · {fmt.upper()}", partial(render_model, copy, fmt), file_name=file_name(week, fmt, view),
+        mime=MIME[fmt], icon=":material/download:", on_click="ignore", key=f"download_{view}",
+        type="primary" if view is View.CLIENT else "secondary", width="stretch")
+    column.caption(caption)
 
 
 note_section()
 st.subheader("Downloads")
-download_row("Client copy — safe to forward", "Internal tickets and sources left out: what the client may see.",
-             View.CLIENT)
+fmt = st.segmented_control("Format", FORMATS, default="pdf", format_func=str.upper, key="report_format") or "pdf"
+client_column, team_column = st.columns(2)
+download(client_column, "Client copy — safe to forward", "Internal tickets and sources left out.", View.CLIENT, fmt)
 if ctx.view is View.TEAM:
-    download_row("Team copy — internal", "Everything, internal tickets included: not for the client.", View.TEAM)
-
-st.subheader("At a glance")
-if not any(counts.values()):
-    empty_state(f"Nothing happened in {week.label}.", "Pick another week, or run `python -m glassbox sync`.")
-def sentence_case(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-headline = ("commits", "pull_requests_merged", "tickets_resolved", "runs", "comments")
-cards([Card(sentence_case(COUNT_LABELS.get(name, name)), int(counts.get(name, 0)),
-            int(counts.get(name, 0)) - int(previous[name]) if name in previous else None,
-            help="Against the week before") for name in headline])
-links = links_sentence(report.get("links", {}))
-if links:
-    st.caption(escape_markdown(links))
+    download(team_column, "Team copy — internal", "Everything, internal tickets included: not for the client.",
+             View.TEAM, fmt)
 
 st.subheader("Experiments")
 experiments = report.get("experiments", [])
@@ -114,15 +103,6 @@ for experiment in experiments:
                 f"{escape_markdown(kpi_sentence(experiment))}")
 for alert in report.get("alerts", []):
     st.warning(escape_markdown(alert.get("message", "")), icon=":material/warning:")
-
-st.subheader("Response times")
-latency = report.get("latency", {})
-st.dataframe(pd.DataFrame([
-    {"Latency": latency_label(name), "Samples": figures.get("n"),
-     "Median": hours_text(figures.get("median_hours")), "p90": hours_text(figures.get("p90_hours")),
-     "Median (working hours)": hours_text(figures.get("median_working_hours")),
-     "Still open": figures.get("open"), "Oldest open": hours_text(figures.get("oldest_open_hours"))}
-    for name, figures in latency.items()]), hide_index=True, width="stretch")
 
 shipped_col, waiting_col = st.columns(2, gap="large")
 with shipped_col:
@@ -147,3 +127,23 @@ with waiting_col:
                      hide_index=True, width="stretch")
     else:
         st.caption("Nothing was waiting.")
+
+st.subheader("At a glance")
+if not any(counts.values()):
+    empty_state(f"Nothing happened in {week.label}.", "Pick another week, or run `python -m glassbox sync`.")
+headline = ("commits", "pull_requests_merged", "tickets_resolved", "runs", "comments")
+cards([Card(sentence_case(COUNT_LABELS.get(name, name)), int(counts.get(name, 0)),
+            int(counts.get(name, 0)) - int(previous[name]) if name in previous else None,
+            help="Against the week before") for name in headline])
+links = links_sentence(report.get("links", {}))
+if links:
+    st.caption(escape_markdown(links))
+
+st.subheader("Response times")
+latency = report.get("latency", {})
+st.dataframe(pd.DataFrame([
+    {"Latency": latency_label(name), "Samples": figures.get("n"),
+     "Median": hours_text(figures.get("median_hours")), "p90": hours_text(figures.get("p90_hours")),
+     "Median (working hours)": hours_text(figures.get("median_working_hours")),
+     "Still open": figures.get("open"), "Oldest open": hours_text(figures.get("oldest_open_hours"))}
+    for name, figures in latency.items()]), hide_index=True, width="stretch")

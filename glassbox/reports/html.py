@@ -74,10 +74,12 @@ def render_html(content: ReportContent, *, for_print: bool = False) -> str:
 
 
 def _charts(content: ReportContent) -> dict[str, object]:
-    """Inline SVGs by place in the page: ``activity``, ``flow``, ``trends`` (list), ``kpi`` (by experiment)."""
+    """Inline SVGs by place in the page: ``activity`` (with its summary line), ``flow``, ``trends`` (list),
+    ``kpi`` (by experiment)."""
     rendered: dict[str, object] = {"activity": None, "flow": None, "trends": [], "kpi": {}}
     if not content.activity.empty and content.activity["events"].sum():
         rendered["activity"] = _svg(charts.activity_by_day(content.activity, content.activity_unit))
+        rendered["activity_summary"] = charts.activity_summary(content.activity, content.activity_unit)
     if not content.flow.empty and content.flow[["created", "resolved"]].to_numpy().sum():
         rendered["flow"] = _svg(charts.ticket_flow(content.flow))
     rendered["trends"] = [_svg(charts.latency_trend(frame, title=LATENCY_LABELS[name]).properties(

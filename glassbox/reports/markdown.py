@@ -57,8 +57,8 @@ def sparkline(values: list[float | None], *, from_zero: bool = True) -> str:
 
 def render_markdown(content: ReportContent) -> str:
     """The whole report as one Markdown document."""
-    sections = [_title(content), _note(content), _headline(content), _shipped(content), _experiments(content),
-                _latency(content), _waiting(content), _alerts(content)]
+    sections = [_title(content), _note(content), _standing(content), _shipped(content), _alerts(content),
+                _headline(content), _experiments(content), _latency(content), _waiting(content)]
     return "\n\n".join(section for section in sections if section) + "\n"
 
 
@@ -73,6 +73,18 @@ def _note(content: ReportContent) -> str:
         return ""
     paragraphs = ["  \n".join(escape(line) for line in block.split("\n") if line.strip()) for block in content.note]
     return "## From the team\n\n" + "\n\n".join(paragraphs)
+
+
+def _standing(content: ReportContent) -> str:
+    """What a client asks first: is the model on track, and is anything waiting — on them or on the team."""
+    lines = ["## Where things stand", ""]
+    lines += [f"- **{escape(e.get('experiment', ''))}**: {escape(kpi_sentence(e))}" for e in content.experiments]
+    for row in content.waiting:
+        oldest = f" (oldest {format_hours(row.oldest_hours)})" if row.oldest_hours is not None else ""
+        lines.append(f"- Waiting on the **{row.on}**: {row.count} {row.what}{oldest}")
+    if not content.waiting:
+        lines.append("- Nothing is waiting on anyone.")
+    return "\n".join(lines)
 
 
 def _headline(content: ReportContent) -> str:
@@ -173,18 +185,14 @@ def _trend_lines(content: ReportContent) -> list[str]:
 
 
 def _waiting(content: ReportContent) -> str:
-    if not content.waiting:
-        return "## Waiting now\n\nNothing is waiting on anyone at the end of the period."
-    lines = ["## Waiting now", ""]
-    for row in content.waiting:
-        oldest = f" (oldest {format_hours(row.oldest_hours)})" if row.oldest_hours is not None else ""
-        lines.append(f"- On the **{row.on}**: {row.count} {row.what}{oldest}")
-    if content.open_items:
-        lines += ["", "| waiting on | why | what | since | for |", "|---|---|---|---|---:|"]
-        for item in content.open_items[:MAX_LISTED]:
-            what = f"{link(item.get('thread', ''), item.get('url'))} {escape(item.get('title', ''))}"
-            lines.append(f"| {escape(item.get('on', ''))} | {escape(item.get('why', ''))} | {what} "
-                         f"| {local_time(item.get('since'), content.timezone)} | {format_hours(item.get('hours'))} |")
+    """Each open wait with its thread (the counts are in :func:`_standing`)."""
+    if not content.open_items:
+        return ""
+    lines = ["## Waiting now", "", "| waiting on | why | what | since | for |", "|---|---|---|---|---:|"]
+    for item in content.open_items[:MAX_LISTED]:
+        what = f"{link(item.get('thread', ''), item.get('url'))} {escape(item.get('title', ''))}"
+        lines.append(f"| {escape(item.get('on', ''))} | {escape(item.get('why', ''))} | {what} "
+                     f"| {local_time(item.get('since'), content.timezone)} | {format_hours(item.get('hours'))} |")
     return "\n".join(lines)
 
 
