@@ -79,7 +79,8 @@ def test_summary_gives_spec_entries_and_the_periods_alerts() -> None:
         {"experiment": "other", "runs": 1, "best": None, "kpi": None},
     ]
     assert [(a["kind"], a["run_id"]) for a in alerts] == [("metric_drop", "r4")]
-    assert "val_auc 0.78 is 7.1% below the best so far, 0.84 (run r2)" in alerts[0]["message"]
+    assert alerts[0]["message"] == ("Run 'name-r4' scored val_auc 0.78, 7.1% below the best so far"
+                                    " (0.84, run 'name-r2').")
     assert list(stories[("churn", "val_auc")]["run_id"]) == ["r1", "r2", "r3", "r4", "r5"]
 
 

@@ -37,9 +37,10 @@ def seeded(store: Store) -> Store:
 
 
 def waiting_section(markdown: str) -> tuple[list[str], list[str]]:
-    """The Markdown's ``Waiting now`` bullets and the side column of the table beneath them."""
+    """The Markdown's ``Where things stand`` wait bullets and the side column of the ``Waiting now`` table."""
+    standing = markdown.split("## Where things stand", 1)[1].split("\n## ", 1)[0]
+    bullets = [line for line in standing.splitlines() if line.startswith("- Waiting on the ")]
     section = markdown.split("## Waiting now", 1)[1].split("\n## ", 1)[0]
-    bullets = [line for line in section.splitlines() if line.startswith("- On the ")]
     sides = [line.split("|")[1].strip() for line in section.splitlines()
              if line.startswith("| ") and not line.startswith(("| waiting on", "|---"))]
     return bullets, sides
@@ -54,9 +55,9 @@ def test_markdown_bullets_and_table_put_each_wait_on_the_same_side(seeded: Store
     bullets, sides = waiting_section(text)
     # 1 client message + 2 tickets (CHURN-3 98 h, CHURN-2 67 h) + 1 PR = 4 rows in the table
     assert bullets == [
-        "- On the **team**: 1 client message without a team reply (oldest 2.8 d)",
-        "- On the **team**: 2 tickets not started yet (oldest 4.1 d)",
-        "- On the **team**: 1 pull request without a review (oldest 2.9 d)",
+        "- Waiting on the **team**: 1 client message without a team reply (oldest 2.8 d)",
+        "- Waiting on the **team**: 2 tickets not started yet (oldest 4.1 d)",
+        "- Waiting on the **team**: 1 pull request without a review (oldest 2.9 d)",
     ]
     assert sides == ["team"] * 4
     whys = [line.split("|")[2].strip() for line in text.split("## Waiting now", 1)[1].splitlines()

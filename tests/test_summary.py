@@ -150,7 +150,7 @@ def test_team_report_reproduces_every_figure(seeded: Store) -> None:
                          "best": {"run_id": "r2", "metric": "val_auc", "value": 0.86},
                          "kpi": {"metric": "val_auc", "target": 0.85, "goal": "max", "met": True}}],
         "alerts": [{"kind": "metric_drop", "experiment": "churn", "run_id": "r3",
-                    "message": "run 'run r3' (r3): val_auc 0.8 is 7.0% below the best so far, 0.86 (run r2)"}],
+                    "message": "Run 'run r3' scored val_auc 0.8, 7.0% below the best so far (0.86, run 'run r2')."}],
     }
     json.dumps(report)
 

@@ -149,7 +149,8 @@ def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
                     "met": bool(met) if met is not None else (False if kpi.target is not None else None)},
         })
         drops = story.loc[story["drop"] & _in(story["started_at"], start, end)]
-        alerts.extend(_alert(kpi, row) for row in drops.itertuples(index=False))
+        names = dict(zip(story["run_id"], story["name"], strict=True)) if "name" in story else {}
+        alerts.extend(_alert(kpi, row, names) for row in drops.itertuples(index=False))
     covered = {kpi.experiment for kpi in kpis}
     for experiment in sorted(set(in_period["experiment"].dropna()) - covered):
         entries.append({"experiment": experiment, "runs": int((in_period["experiment"] == experiment).sum()),
@@ -157,10 +158,16 @@ def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
     return entries, alerts, stories
 
 
-def _alert(kpi: Kpi, row: Any) -> dict[str, str]:
+def _alert(kpi: Kpi, row: Any, names: dict[str, object]) -> dict[str, str]:
+    """A drop in words a client reads: runs by their names (the id only for a run without one; the
+    JSON's ``run_id`` keeps it for scripts)."""
     # ``row`` is an ``itertuples`` namedtuple of a story frame (pandas types it only as ``tuple[Any, ...]``)
-    name = f"'{row.name}' ({row.run_id})" if isinstance(row.name, str) and row.name != row.run_id else str(row.run_id)
-    message = (f"run {name}: {kpi.metric} {row.value:.4g} is {row.drop_fraction:.1%} "
-               f"{'below' if kpi.goal == 'max' else 'above'} the best so far, {row.previous_best:.4g} "
-               f"(run {row.previous_best_run_id})")
+    best_id = str(row.previous_best_run_id)
+    message = (f"Run {_run_name(row.name, row.run_id)} scored {kpi.metric} {row.value:.4g}, {row.drop_fraction:.1%} "
+               f"{'below' if kpi.goal == 'max' else 'above'} the best so far ({row.previous_best:.4g}, "
+               f"run {_run_name(names.get(best_id), best_id)}).")
     return {"kind": "metric_drop", "experiment": kpi.experiment, "run_id": str(row.run_id), "message": message}
+
+
+def _run_name(name: object, run_id: object) -> str:
+    return f"'{name}'" if isinstance(name, str) and name and name != run_id else str(run_id)
