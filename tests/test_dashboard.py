@@ -29,7 +29,7 @@ from glassbox.views import View
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = {
-    "today": ["By source", "Tickets moved", "Experiments", "Waiting", "Alerts", "Sources"],
+    "today": ["Experiments", "Waiting", "Alerts", "Activity", "Tickets moved", "Sources"],
     "timeline": [],
     "experiments": ["Runs", "Compare two runs"],
     "feedback": ["This period", "Waiting now", "Ticket flow"],

@@ -23,7 +23,9 @@ from dashboard.components import (
     source_label,
 )
 from glassbox.metrics.experiments import target_gap
-from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, count_runs, failed, started_in
+from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, failed, started_in
+from glassbox.reports.content import short_title
+from glassbox.views import View
 from glassbox.visibility import sources_for_view
 
 MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
@@ -38,68 +40,43 @@ tz = ctx.tz
 
 st.title("Today")
 st.caption(f"{escape_markdown(ctx.config.engagement.name)} · what happened since {window.start:%A %d %B} "
-           f"· {ctx.view} view · times in {tz}")
+           f"· {ctx.view} view · times in {tz} · the sidebar's period does not apply here")
 if ctx.demo:
     demo_notice()
+
+waits = loaders.open_waits_now(ctx.source, ctx.view, now.replace(second=0, microsecond=0))
+titles = loaders.thread_titles(ctx.source, ctx.view)
+
+
+def strip() -> None:
+    """The first thing a visitor reads: what waits on them (the client) or on the team, oldest first."""
+    side = "client" if ctx.view is View.CLIENT else "team"
+    mine = waits.loc[waits["on"] == side]
+    who = "you" if ctx.view is View.CLIENT else "the team"
+    if mine.empty:
+        st.success(f"Nothing is waiting on {who}.", icon=":material/check_circle:")
+        return
+    oldest = mine.iloc[0]
+    title = f" {escape_markdown(oldest['title'])}" if oldest["title"] else ""
+    more = f" · and {len(mine) - 1} more below" if len(mine) > 1 else ""
+    st.warning(f"**Waiting on {who}: {len(mine)}** — {escape_markdown(oldest['thread'])}{title} "
+               f"({hours_text(oldest['hours'])}, {escape_markdown(oldest['what'])}){more}",
+               icon=":material/hourglass_top:")
 
 
 def count(frame: pd.DataFrame, *categories: str) -> int:
     return int(frame["category"].isin(categories).sum())
 
 
-COUNTED = [("Commits", ("commit",)), ("PRs merged", ("pull_request_merged",)),
-           ("Tickets moved", ("ticket_transition",)), ("Comments", ("comment", "review"))]
-DAY_BEFORE = "Change against the working day before"
-runs = loaders.runs(ctx.source, ctx.view)
-started = started_in(runs, window.start, window.end)  # SPEC §5: top-level runs, children folded in
-event_cards = [Card(label, count(rows, *cats), count(rows, *cats) - count(earlier, *cats), help=DAY_BEFORE)
-               for label, cats in COUNTED]
-cards([*event_cards[:3], Card("Runs", len(started), len(started) - count_runs(runs, before.start, window.start),
-                              help=f"Runs started; a search's child runs fold into their parent. {DAY_BEFORE}"),
-       *event_cards[3:]])
-
-if rows.empty:
-    empty_state(f"Nothing happened {window.label}.",
-                "If you expected activity, check the Sources panel below: a source may not have synced recently.")
-else:
-    by_source, by_person = st.columns([2, 3], gap="large")
-    with by_source:
-        st.subheader("By source")
-        totals = rows.groupby("source").size().rename("events").reset_index()
-        show_chart(charts_extra.events_by_source(totals))
-    with by_person:
-        st.subheader("By person")
-        # a run is one top-level run started, not its start and finish events nor its children
-        people = rows.loc[~rows["category"].isin(RUN_EVENT_CATEGORIES)]
-        people = pd.concat([people.assign(what=people["category"].map(CATEGORY_GROUPS).fillna("other")),
-                            pd.DataFrame({"actor": started["actor"], "side": started["side"],
-                                          "id": started["run_id"], "what": "runs"})], ignore_index=True)
-        table = people.pivot_table(index=["actor", "side"], columns="what", values="id", aggfunc="count",
-                                   fill_value=0).reset_index()
-        table["total"] = table.drop(columns=["actor", "side"]).sum(axis=1)
-        st.dataframe(table.sort_values("total", ascending=False), hide_index=True, width="stretch",
-                     column_config={"actor": "Person", "side": "Side", "total": st.column_config.NumberColumn("All")})
-
-moved = rows.loc[rows["category"] == "ticket_transition"]
-st.subheader("Tickets moved")
-if moved.empty:
-    st.caption("No ticket changed status in this window.")
-else:
-    titles = loaders.thread_titles(ctx.source, ctx.view)
-    shown = pd.DataFrame({"When": local(moved["occurred_at"], tz), "Ticket": moved["thread"],
-                          "What": moved["thread"].map(titles).fillna(""), "Change": moved["detail"],
-                          "Who": moved["actor"], "Link": moved["url"]})
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"When": st.column_config.DatetimeColumn(format="ddd HH:mm"),
-                                "Link": st.column_config.LinkColumn(display_text="open ↗")})
+strip()
 
 st.subheader("Experiments")
+runs = loaders.runs(ctx.source, ctx.view)
+started = started_in(runs, window.start, window.end)  # SPEC §5: top-level runs, children folded in
 if not ctx.config.kpi and runs.empty:
     st.caption("No experiments yet — add an `[[mlflow]]` source and a `[[kpi]]` to follow one here.")
 else:
-    kpi_cards = [Card("Runs started", len(started)),
-                 Card("Finished", int((started["status"] == "FINISHED").sum())),
-                 Card("Failed", int(failed(started).sum()))]
+    kpi_cards = []
     entries = loaders.experiments(ctx.source, ctx.view, window.start, window.end)[0]
     for entry in entries:
         kpi, best = entry.get("kpi"), entry.get("best")
@@ -109,24 +86,30 @@ else:
                               target_gap(best["value"], kpi["target"]),
                               help=f"Best finished run so far (excluded runs never count); the delta is against "
                                    f"the target {kpi['target']}", inverse=kpi["goal"] == "min"))
+    kpi_cards += [Card("Runs started", len(started)), Card("Finished", int((started["status"] == "FINISHED").sum())),
+                  Card("Failed", int(failed(started).sum()))]
     cards(kpi_cards)
+    latest = runs.loc[runs["top_level"]].sort_values("started_at").tail(1) if "top_level" in runs else runs.iloc[:0]
+    if not latest.empty:
+        run = latest.iloc[0]
+        said = run["note"] if isinstance(run["note"], str) else ""
+        note = f" — “{escape_markdown(short_title(said))}”" if said else ""
+        st.caption(f"Latest run: **{escape_markdown(run['name'] or run['run_id'])}** "
+                   f"({str(run['status']).lower()}, started {ago(run['started_at'], now)}){note}")
 
 st.subheader("Waiting")
-waits = loaders.open_waits_now(ctx.source, ctx.view, now.replace(second=0, microsecond=0))
-on_team, on_client = st.columns([3, 2], gap="large")
-for column, side, label in ((on_team, "team", "On the team"), (on_client, "client", "On the client")):
+for side, label in (("team", "On the team"), ("client", "On the client")):
     mine = waits.loc[waits["on"] == side]
-    with column:
-        st.markdown(f"**{label}** · {len(mine)}")
-        if mine.empty:
-            st.caption("Nothing waiting.")
-        else:
-            oldest = mine.head(MAX_WAITS)
-            st.dataframe(pd.DataFrame({"Waiting": oldest["hours"].map(hours_text), "Why": oldest["what"],
-                                       "Thread": oldest["thread"], "What": oldest["title"]}),
-                         hide_index=True, width="stretch")
-            if len(mine) > MAX_WAITS:
-                st.caption(f"…and {len(mine) - MAX_WAITS} more; the Feedback loops page lists them all.")
+    st.markdown(f"**{label}** · {len(mine)}")
+    if mine.empty:
+        st.caption("Nothing waiting.")
+        continue
+    oldest = mine.head(MAX_WAITS)
+    st.dataframe(pd.DataFrame({"Waiting": oldest["hours"].map(hours_text), "Why": oldest["what"],
+                               "Thread": oldest["thread"], "What": oldest["title"]}),
+                 hide_index=True, width="stretch")
+    if len(mine) > MAX_WAITS:
+        st.caption(f"…and {len(mine) - MAX_WAITS} more; the Feedback loops page lists them all.")
 
 st.subheader("Alerts")
 alerts = loaders.alerts(ctx.source, ctx.view, window.start, window.end)
@@ -135,11 +118,61 @@ if not alerts:
 for alert in alerts:
     st.warning(escape_markdown(alert.get("message", "")), icon=":material/warning:")
 
+st.subheader("Activity")
+COUNTED = [("Commits", ("commit",)), ("PRs merged", ("pull_request_merged",)),
+           ("Tickets moved", ("ticket_transition",)), ("Comments", ("comment", "review"))]
+DAY_BEFORE = "Change against the working day before"
+cards([Card(label, count(rows, *cats), count(rows, *cats) - count(earlier, *cats), help=DAY_BEFORE)
+       for label, cats in COUNTED])
+if ctx.view is View.CLIENT:
+    hidden = len(loaders.events(ctx.source, window.start, window.end, View.TEAM)) - len(rows)
+    if hidden > 0:
+        st.caption(f"{hidden} internal item{'s' if hidden != 1 else ''} hidden in the client view.")
+
+if rows.empty:
+    empty_state(f"Nothing happened {window.label}.",
+                "If you expected activity, check the Sources panel below: a source may not have synced recently.")
+else:
+    with st.expander("By source and by person"):
+        by_source, by_person = st.columns([2, 3], gap="large")
+        with by_source:
+            totals = rows.groupby("source").size().rename("events").reset_index()
+            show_chart(charts_extra.events_by_source(totals))
+        with by_person:
+            # a run is one top-level run started, not its start and finish events nor its children
+            people = rows.loc[~rows["category"].isin(RUN_EVENT_CATEGORIES)]
+            people = pd.concat([people.assign(what=people["category"].map(CATEGORY_GROUPS).fillna("other")),
+                                pd.DataFrame({"actor": started["actor"], "side": started["side"],
+                                              "id": started["run_id"], "what": "runs"})], ignore_index=True)
+            table = people.pivot_table(index=["actor", "side"], columns="what", values="id", aggfunc="count",
+                                       fill_value=0).reset_index()
+            table["total"] = table.drop(columns=["actor", "side"]).sum(axis=1)
+            st.dataframe(table.sort_values("total", ascending=False), hide_index=True, width="stretch",
+                         column_config={"actor": "Person", "side": "Side",
+                                        "total": st.column_config.NumberColumn("All")})
+
+moved = rows.loc[rows["category"] == "ticket_transition"]
+st.subheader("Tickets moved")
+if moved.empty:
+    st.caption("No ticket changed status in this window.")
+else:
+    shown = pd.DataFrame({"When": local(moved["occurred_at"], tz), "Ticket": moved["thread"],
+                          "What": moved["thread"].map(titles).fillna(""), "Change": moved["detail"],
+                          "Who": moved["actor"], "Link": moved["url"]})
+    st.dataframe(shown, hide_index=True, width="stretch",
+                 column_config={"When": st.column_config.DatetimeColumn(format="ddd HH:mm"),
+                                "Link": st.column_config.LinkColumn(display_text="open ↗")})
+
 st.subheader("Sources")
 fresh = sources_for_view(loaders.freshness(ctx.source), ctx.config, ctx.view)
 if fresh.empty:
     empty_state("No sources configured.",
                 "Add `[[github]]`, `[[git]]`, `[[jira]]` or `[[mlflow]]` sections to the config.")
+elif ctx.view is View.CLIENT:  # a client needs how fresh the data is, not server paths or error texts
+    newest = fresh["last_ok"].dropna().max() if fresh["last_ok"].notna().any() else None
+    behind = int(fresh["state"].isin(["failed", "interrupted"]).sum())
+    st.caption(f"Data as of {ago(newest, now)}" + (f" · {behind} source{'s' if behind != 1 else ''} behind,"
+                                                    " the team has been told" if behind else ""))
 else:
     st.dataframe(pd.DataFrame({
         "Source": fresh["source"].map(source_label),
