@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from glassbox.charts import SOURCE_COLORS, report_config
-from glassbox.reports.content import format_hours
+from glassbox.reports.content import format_hours, format_working_hours
 
 CATEGORY_LABELS = {
     "commit": "Commit",
@@ -53,7 +53,7 @@ class Card:
 
     label: str
     value: int | float | str
-    delta: int | float | None = None
+    delta: int | float | str | None = None  # a string is shown as it is, e.g. "+2.0 d" in the card's unit
     help: str | None = None
     inverse: bool = False
 
@@ -71,7 +71,7 @@ def cards(items: Sequence[Card]) -> None:
             column.metric(card.label, card.value, "no change", help=card.help, border=True, delta_color="off",
                           delta_arrow="off")
             continue
-        delta = None if card.delta is None else f"{card.delta:+g}"
+        delta = None if card.delta is None else card.delta if isinstance(card.delta, str) else f"{card.delta:+g}"
         column.metric(card.label, card.value, delta, help=card.help, border=True,
                       delta_color="inverse" if card.inverse else "normal")
 
@@ -110,6 +110,7 @@ def source_colour(source: str) -> str:
 
 
 hours_text = format_hours  # waits read the same on every page and in every report
+working_hours_text = format_working_hours
 
 
 def ago(moment: datetime | pd.Timestamp | None, now: datetime | None = None) -> str:

@@ -21,7 +21,7 @@ from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.periods import iso_week
 from glassbox.report_model import build_report
 from glassbox.reports import SPEC_KEYS, file_name, render_content, render_report, write_report
-from glassbox.reports.content import ReportContent, format_hours
+from glassbox.reports.content import ReportContent, format_hours, format_working_hours, signed_hours
 from glassbox.reports.html import render_html
 from glassbox.reports.markdown import escape, render_markdown, sparkline
 from glassbox.store import Store
@@ -144,6 +144,16 @@ def test_a_busy_week_lists_a_page_of_runs_and_always_the_best_and_the_alerts(rep
 def test_hours_read_like_a_person_would_say_them() -> None:
     assert [format_hours(h) for h in (None, 0.5, 5.25, 72)] == ["—", "30 min", "5.2 h", "3.0 d"]
     assert sparkline([0, 4, 8, None]) == "▁▅█ "
+
+
+def test_working_time_reads_in_working_hours_never_in_24_hour_days() -> None:
+    """63 working hours are a week of work; "2.6 d" would read as 2.6 calendar days."""
+    assert [format_working_hours(h) for h in (None, 0.5, 6.54, 63.2)] == [
+        "—", "30 working min", "6.5 working h", "63 working h"]
+
+
+def test_a_change_in_a_wait_reads_in_the_waits_unit() -> None:
+    assert [signed_hours(h) for h in (50.4, -0.75, 0.0)] == ["+2.1 d", "-45 min", "+0 min"]
 
 
 def test_waits_show_their_year_and_titles_are_bounded(report: dict) -> None:

@@ -8,11 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
-from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, show_chart
+from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, show_chart, working_hours_text
 from glassbox.charts import latency_distribution, latency_trend, ticket_flow
 from glassbox.metrics.chart_data import TREND_WEEKS
 from glassbox.metrics.latency import LATENCIES
 from glassbox.periods import iso_week
+from glassbox.reports.content import signed_hours
 from glassbox.vocabulary import LATENCY_LABELS
 
 ctx = context.require()
@@ -51,9 +52,13 @@ else:
     items = []
     for name in headline:
         now_value, then_value = figure(period, name, "median_hours"), figure(before, name, "median_hours")
-        delta = None if now_value is None or then_value is None else round(now_value - then_value, 1)
-        items.append(Card(label(name), hours_text(now_value), delta, inverse=True,
-                          help="Median this period; the delta (hours) is against the previous period"))
+        delta = None if now_value is None or then_value is None else signed_hours(now_value - then_value)
+        still_open, oldest = figure(period, name, "open") or 0, figure(period, name, "oldest_open_hours")
+        shown = hours_text(now_value) if now_value is not None or not still_open else \
+            f"{still_open:.0f} open · {hours_text(oldest)}"  # waits still open, none finished yet
+        items.append(Card(label(name), shown, delta, inverse=True,
+                          help="Median of the waits that ended this period (or, when none did, the ones "
+                               "still open and the oldest); the change is against the previous period"))
     cards(items)
 
     st.subheader("This period")
@@ -62,7 +67,7 @@ else:
         "Latency": table["Latency"], "Samples": table["n"],
         "Median": table["median_hours"].map(hours_text), "p90": table["p90_hours"].map(hours_text),
         "Longest": table["max_hours"].map(hours_text),
-        "Median (working hours)": table["median_working_hours"].map(hours_text),
+        "Median (working hours)": table["median_working_hours"].map(working_hours_text),
         "Still open": table["open"], "Oldest open": table["oldest_open_hours"].map(hours_text),
     }), hide_index=True, width="stretch")
 
@@ -89,7 +94,7 @@ if waits.empty:
 else:
     st.dataframe(pd.DataFrame({"Waiting for": waits["hours"].map(hours_text), "Kind": waits["latency"].map(label),
                                "Thread": waits["thread"], "What": waits["title"],
-                               "Working hours": waits["working_hours"].map(hours_text)}),
+                               "Working hours": waits["working_hours"].map(working_hours_text)}),
                  hide_index=True, width="stretch")
 
 st.subheader("Ticket flow")

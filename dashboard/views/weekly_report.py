@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import context, loaders
-from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, hours_text
+from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, hours_text, working_hours_text
 from glassbox.notes import MAX_NOTE_CHARS
 from glassbox.periods import iso_week
 from glassbox.reports import FORMATS, file_name, render_model
@@ -144,6 +144,6 @@ latency = report.get("latency", {})
 st.dataframe(pd.DataFrame([
     {"Latency": latency_label(name), "Samples": figures.get("n"),
      "Median": hours_text(figures.get("median_hours")), "p90": hours_text(figures.get("p90_hours")),
-     "Median (working hours)": hours_text(figures.get("median_working_hours")),
+     "Median (working hours)": working_hours_text(figures.get("median_working_hours")),
      "Still open": figures.get("open"), "Oldest open": hours_text(figures.get("oldest_open_hours"))}
     for name, figures in latency.items()]), hide_index=True, width="stretch")

@@ -257,6 +257,21 @@ def format_hours(hours: float | None) -> str:
     return f"{hours / 24:.1f} d"
 
 
+def format_working_hours(hours: float | None) -> str:
+    """Working time for people: ``40 working min``, ``6.5 working h``, ``63 working h`` — never days,
+    which a reader takes for 24-hour days (63 working hours are a week of work, not 2.6 days)."""
+    if hours is None or (isinstance(hours, float) and math.isnan(hours)):
+        return "—"
+    if hours < 1:
+        return f"{hours * 60:.0f} working min"
+    return f"{hours:.1f} working h" if hours < 10 else f"{hours:.0f} working h"
+
+
+def signed_hours(delta: float) -> str:
+    """A change in a wait's length in its own unit: ``+2.0 d``, ``-45 min`` (a card's delta)."""
+    return ("-" if delta < 0 else "+") + format_hours(abs(delta))
+
+
 def changes(diff: dict[str, dict[str, Any]] | None) -> str:
     """A run's parameter changes against the previous best: ``lr 0.1 → 0.05, depth 6 → 8``."""
     return ", ".join(f"{name} {change.get('from')} → {change.get('to')}" for name, change in (diff or {}).items())

@@ -24,6 +24,7 @@ from glassbox.reports.content import (
     arrow,
     format_hours,
     format_value,
+    format_working_hours,
     kpi_sentence,
     links_sentence,
     local_time,
@@ -43,7 +44,8 @@ def _environment() -> jinja2.Environment:
     folder = resources.files("glassbox.reports") / "templates"
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    environment.filters.update(hours=format_hours, value=format_value, arrow=arrow, http_url=http_url)
+    environment.filters.update(hours=format_hours, working_hours=format_working_hours, value=format_value,
+                               arrow=arrow, http_url=http_url)
     return environment
 
 

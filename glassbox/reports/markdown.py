@@ -18,6 +18,7 @@ from glassbox.reports.content import (
     arrow,
     format_hours,
     format_value,
+    format_working_hours,
     kpi_sentence,
     links_sentence,
     local_time,
@@ -165,7 +166,7 @@ def _latency(content: ReportContent) -> str:
     for _name, label, figures in content.latencies:
         lines.append(
             f"| {escape(label)} | {figures.get('n', 0)} | {format_hours(figures.get('median_hours'))} "
-            f"| {format_hours(figures.get('p90_hours'))} | {format_hours(figures.get('median_working_hours'))} "
+            f"| {format_hours(figures.get('p90_hours'))} | {format_working_hours(figures.get('median_working_hours'))} "
             f"| {figures.get('open', 0)} | {format_hours(figures.get('oldest_open_hours'))} |")
     trend = _trend_lines(content)
     return "\n".join(lines + trend)
