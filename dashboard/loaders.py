@@ -192,7 +192,8 @@ def open_waits_now(source: Source, view: View, now: datetime) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def freshness(source: Source) -> pd.DataFrame:
     """Per configured source: its :func:`~glassbox.sync.sync_state`, last successful sync, last failure
-    and its message. A run left ``running`` by a sync that died counts as an interrupted failure."""
+    and its message, and for a sync running now how many items it has fetched so far (``so_far``).
+    A run left ``running`` by a sync that died counts as an interrupted failure."""
     opened, cfg = _open(source)
     history = opened.sync_runs()
     running_now = sync_running(opened)
@@ -214,8 +215,9 @@ def freshness(source: Source) -> pd.DataFrame:
             "last_ok": ok.max() if not ok.empty else pd.NaT,
             "last_failure": last_failure,
             "message": message if state in FAILED_STATES else "",
+            "so_far": int(mine.iloc[0]["fetched"]) if state == "running" else None,
         })
-    return pd.DataFrame(rows, columns=["source", "origin", "state", "last_ok", "last_failure", "message"])
+    return pd.DataFrame(rows, columns=["source", "origin", "state", "last_ok", "last_failure", "message", "so_far"])
 
 
 def since_previous_working_day(cfg: Config, now: datetime) -> Period:

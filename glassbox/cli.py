@@ -137,6 +137,7 @@ def _configure_logging(verbosity: int) -> None:
 def cmd_sync(args: argparse.Namespace) -> int:
     from glassbox.lock import sync_lock
     from glassbox.sync import interruptible, reset_sources, settle_abandoned_runs, sync_sources
+    from glassbox.sync_progress import progress_for
 
     config = load_config(args.config)
     store = open_store(config.store_url)
@@ -147,10 +148,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
             for line in reset_sources(config, store, args.reset):
                 print(redact(line), file=sys.stderr)
         return 0
-    with interruptible(), sync_lock(store):
-        settle_abandoned_runs(store, lock_held=True)
-        summaries = sync_sources(config, store, args.only,
-                                 report=lambda summary: print(redact(summary.line()), file=sys.stderr))
+    progress = progress_for(sys.stderr)
+    try:
+        with interruptible(), sync_lock(store):
+            settle_abandoned_runs(store, lock_held=True)
+            summaries = sync_sources(config, store, args.only, progress=progress)
+    finally:
+        progress.close()
     return 0 if all(summary.ok for summary in summaries) else 1
 
 

@@ -393,6 +393,11 @@ class Store:
                 updated=counts.updated, deleted=counts.deleted, errors=int(status != "ok"),
                 first_at=first_at, last_at=last_at, message=message))
 
+    def record_progress(self, run_id: int, fetched: int) -> None:
+        """How many items a running sync has fetched so far (the dashboard shows it while it runs)."""
+        with self._errors("recording a sync run's progress"), self.engine.begin() as conn:
+            conn.execute(update(schema.sync_runs).where(schema.sync_runs.c.id == run_id).values(fetched=fetched))
+
     def interrupt_running_runs(self, message: str) -> int:
         """Mark every run still ``running`` as ``interrupted``; only for a caller holding the sync lock,
         when no run can really be in progress. Returns how many there were."""

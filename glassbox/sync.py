@@ -35,6 +35,7 @@ from glassbox.lock import sync_lock
 from glassbox.redaction import QUOTE_LIMIT, one_line
 from glassbox.sources import SourceSpec, build_connector, configured_sources, known_names
 from glassbox.store import CursorKey, Store, WriteCounts
+from glassbox.sync_progress import SyncProgress
 
 if TYPE_CHECKING:
     from connectors.base import Connector
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000  # events per transaction: fewer commits, bounded memory
+PROGRESS_SECONDS = 30.0  # how often a running sync records how far it has come, for the dashboard
 FAILED_STATES = frozenset({"failed", "interrupted"})  # what freshness counts as a source failing
 ABANDONED = ("interrupted: the sync process ended without recording it (killed, or its machine stopped)"
              " — the next sync resumes from the last saved batch")
@@ -116,14 +118,34 @@ class _Batch:
         return len(self.events) + len(self.tombstones)
 
 
-def sync_connector(connector: Connector, store: Store, batch_size: int = BATCH_SIZE) -> SyncSummary:
+class _Watch:
+    """Passes each fetched item's count to the watcher, and to the store's run row every
+    :data:`PROGRESS_SECONDS` (the dashboard's Sources panel shows a running sync's count)."""
+
+    def __init__(self, store: Store, run_id: int, label: str, progress: SyncProgress | None) -> None:
+        self.store, self.run_id, self.label, self.progress = store, run_id, label, progress
+        self.recorded = time.monotonic()
+
+    def item(self, category: str, fetched: int) -> None:
+        if self.progress is not None:
+            self.progress.advanced(self.label, category, fetched)
+        if time.monotonic() - self.recorded >= PROGRESS_SECONDS:
+            self.store.record_progress(self.run_id, fetched)
+            self.recorded = time.monotonic()
+
+
+def sync_connector(connector: Connector, store: Store, batch_size: int = BATCH_SIZE,
+                   progress: SyncProgress | None = None) -> SyncSummary:
     """Sync every category of one connector; never raises for the source's own failures."""
     summary = SyncSummary(label=connector.label)
     run_id = store.start_run(connector.source, connector.origin)
     started = time.monotonic()
+    watch = _Watch(store, run_id, connector.label, progress)
+    if progress is not None:
+        progress.source_started(connector.label)
     try:
         for category in connector.categories:
-            _sync_category(connector, category, store, summary, batch_size)
+            _sync_category(connector, category, store, summary, batch_size, watch)
     except GlassboxError as exc:
         summary.error = one_line(str(exc))
     except Exception as exc:  # a connector bug must not stop the other sources
@@ -146,7 +168,8 @@ def _finish(store: Store, run_id: int, summary: SyncSummary, started: float, sta
                      first_at=summary.first_at, last_at=summary.last_at, message=message)
 
 
-def _sync_category(connector: Connector, category: str, store: Store, summary: SyncSummary, batch_size: int) -> None:
+def _sync_category(connector: Connector, category: str, store: Store, summary: SyncSummary, batch_size: int,
+                   watch: _Watch) -> None:
     key = CursorKey(connector.source, connector.origin, category)
     batch = _Batch()
 
@@ -167,23 +190,28 @@ def _sync_category(connector: Connector, category: str, store: Store, summary: S
             summary.first_at = min(summary.first_at or item.occurred_at, item.occurred_at)
             summary.last_at = max(summary.last_at or item.occurred_at, item.occurred_at)
             batch.events.append(item)
+            watch.item(category, summary.fetched)
         if len(batch) >= batch_size:
             flush()
     flush()
 
 
 def sync_sources(config: Config, store: Store, only: str | None = None,
-                 report: Callable[[SyncSummary], None] | None = None) -> list[SyncSummary]:
+                 report: Callable[[SyncSummary], None] | None = None,
+                 progress: SyncProgress | None = None) -> list[SyncSummary]:
     """Sync each configured source in turn (``only`` limits them); returns one summary per source.
 
     Missing secrets are checked for every selected source before anything runs, so a config
-    mistake is reported as such (exit 2) rather than as half a sync.
+    mistake is reported as such (exit 2) rather than as half a sync. ``progress`` is told of every
+    item as it arrives and of each source's summary line (:mod:`glassbox.sync_progress`).
     """
     specs = selected_sources(config, only)
     connectors = [build_connector(spec, config) for spec in specs]
     summaries = []
     for connector in connectors:
-        summary = sync_connector(connector, store)
+        summary = sync_connector(connector, store, progress=progress)
+        if progress is not None:
+            progress.source_finished(connector.label, summary.line())
         if report:
             report(summary)
         summaries.append(summary)

@@ -176,7 +176,9 @@ elif ctx.view is View.CLIENT:  # a client needs how fresh the data is, not serve
 else:
     st.dataframe(pd.DataFrame({
         "Source": fresh["source"].map(source_label),
-        "Status": fresh["state"].map(SYNC_STATE_LABELS),
+        "Status": [f"syncing — {so_far:,.0f} fetched so far" if state == "running" and pd.notna(so_far)
+                   else SYNC_STATE_LABELS[state]
+                   for state, so_far in zip(fresh["state"], fresh["so_far"], strict=True)],
         "Last successful sync": fresh["last_ok"].map(lambda t: ago(t, now)),
         "Last failure": fresh["last_failure"].map(lambda t: ago(t, now) if pd.notna(t) else "—"),
         "Problem": fresh["message"],
