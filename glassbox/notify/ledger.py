@@ -63,8 +63,8 @@ class Ledger:
             for key in keys:
                 statement = dialect.insert(notifications_sent).values(
                     engagement=self.engagement, notify=notify, kind=kind, key=key,
-                    sent_at=at.astimezone(UTC)).on_conflict_do_nothing()
-                if conn.execute(statement).rowcount == 1:
+                    sent_at=at.astimezone(UTC)).on_conflict_do_nothing().returning(notifications_sent.c.key)
+                if conn.execute(statement).first() is not None:  # a row came back: this call inserted it
                     won.append(key)
         return won
 

@@ -42,7 +42,7 @@ def _clip(text: str, limit: int = CHAT_LIMIT) -> str:
 def _link_lines(url: str | None) -> tuple[list[str], str]:
     if not url:
         return [], ""
-    return ["", f"Dashboard: {url}"], f'<p><a href="{escape(url, quote=True)}">Open the dashboard</a></p>'
+    return ["", f"Dashboard: {url}"], f'<p>Dashboard: <a href="{escape(url, quote=True)}">{escape(url)}</a></p>'
 
 
 def _counts_line(counts: dict[str, Any]) -> str:
