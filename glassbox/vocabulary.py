@@ -93,6 +93,11 @@ AGREEMENT_WORDS = {
 }
 
 
+def _given(value: Any) -> bool:
+    """A limit that is set: not ``None``, nor the NaN a data frame row makes of it."""
+    return value is not None and value == value
+
+
 def _share(value: float) -> str:
     return f"{value * 100:.0f}%" if round(value * 100, 1).is_integer() else f"{value * 100:.1f}%"
 
@@ -104,7 +109,7 @@ def agreement_sentence(figures: dict[str, Any]) -> str:
     past the limit``.
     """
     name = str(figures.get("latency"))
-    if figures.get("within_working_hours") is not None:
+    if _given(figures.get("within_working_hours")):
         limit = f"{figures['within_working_hours']:g} working hours"
     else:
         limit = f"{figures.get('within_hours'):g} hours"
