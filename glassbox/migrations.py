@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from glassbox import schema
 from glassbox.errors import ConfigError
 from glassbox.events import Event, Ref
+from glassbox.notify.sent import notifications_sent
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,15 @@ def _stored_jira_tickets(conn: Connection) -> dict[tuple[str, str], list[Event]]
     return tickets
 
 
+def _add_notifications_sent(conn: Connection) -> None:
+    """3 → 4: the ledger of sent notifications (SPEC §8, :mod:`glassbox.notify.sent`)."""
+    notifications_sent.create(conn, checkfirst=True)
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
+    3: _add_notifications_sent,
 }
 
 

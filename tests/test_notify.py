@@ -27,7 +27,7 @@ from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement
 
 from glassbox.cli import main
 from glassbox.config import load_config
-from glassbox.notify.ledger import notifications_sent
+from glassbox.notify.sent import notifications_sent
 from glassbox.store import open_store
 
 SEEDED_AT = datetime(2026, 11, 3, 17, 0, tzinfo=UTC)  # Tuesday 3 Nov, 12:00 in New York

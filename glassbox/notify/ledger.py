@@ -15,31 +15,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, String, Table, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from glassbox import schema
+from glassbox.notify.sent import notifications_sent
 from glassbox.store import Store
-
-notifications_sent = Table(
-    "notifications_sent",
-    schema.metadata,
-    Column("engagement", String(64), primary_key=True),
-    Column("notify", String(128), primary_key=True),
-    Column("kind", String(16), primary_key=True),  # a glassbox.notify.kinds.Send
-    Column("key", String(512), primary_key=True),  # the day, the ISO week, or the alert's own key
-    Column("sent_at", DateTime(timezone=True), nullable=False),
-)
 
 
 class Ledger:
-    """The sent records of one engagement in ``store``; creates its table in a store made before it existed."""
+    """The sent records of one engagement in ``store`` (its table comes with the schema, version 4)."""
 
     def __init__(self, store: Store, engagement: str) -> None:
         self.store = store
         self.engagement = engagement
-        with store.engine.begin() as conn:
-            notifications_sent.create(conn, checkfirst=True)
 
     def sent(self, notify: str) -> frozenset[tuple[str, str]]:
         """``(kind, key)`` of everything recorded for the target ``notify``."""
