@@ -48,19 +48,28 @@ def deliver(urls: list[str], message: Message) -> list[str]:
         if not sender.add(url):
             problems.append(f"{where}: not an Apprise URL Glassbox can use")
             continue
-        if is_email(url):
-            attach = None
-            if message.attachment is not None:
-                name, content = message.attachment
-                attach = apprise.AppriseAttachment()
-                attach.add(AttachMemory(content=content, name=name, mimetype="application/pdf"))
-            body, body_format = ((message.text, apprise.NotifyFormat.MARKDOWN) if message.markdown
-                                 else (message.html, apprise.NotifyFormat.HTML))
-            ok = sender.notify(title=message.title, body=body, body_format=body_format, attach=attach)
-        else:
-            ok = sender.notify(title=message.title, body=message.short, body_format=apprise.NotifyFormat.TEXT)
+        try:
+            ok = _send(sender, url, message)
+        except Exception as exc:  # a plugin's own bug must not stop the other targets, nor print a traceback
+            log.debug("delivery to %s raised", where, exc_info=True)
+            problems.append(f"{where}: delivery failed ({type(exc).__name__})")
+            continue
         if not ok:
             problems.append(f"{where}: delivery failed")
         else:
             log.info("delivered %r to %s", message.title, where)
     return problems
+
+
+def _send(sender: apprise.Apprise, url: str, message: Message) -> bool:
+    """One URL's delivery in its service's form: e-mail the HTML (or Markdown) and attachment, chat the short form."""
+    if is_email(url):
+        attach = None
+        if message.attachment is not None:
+            name, content = message.attachment
+            attach = apprise.AppriseAttachment()
+            attach.add(AttachMemory(content=content, name=name, mimetype="application/pdf"))
+        body, body_format = ((message.text, apprise.NotifyFormat.MARKDOWN) if message.markdown
+                             else (message.html, apprise.NotifyFormat.HTML))
+        return bool(sender.notify(title=message.title, body=body, body_format=body_format, attach=attach))
+    return bool(sender.notify(title=message.title, body=message.short, body_format=apprise.NotifyFormat.TEXT))

@@ -69,7 +69,8 @@ def _best_lines(report: dict[str, Any]) -> list[str]:
     for entry in report.get("experiments") or []:
         best = entry.get("best") or {}
         result = f", best {best.get('metric')} {best.get('value'):.4g}" if best.get("value") is not None else ""
-        lines.append(one_line(f"{entry.get('experiment')}: {entry.get('runs', 0)} runs{result}"))
+        runs = int(entry.get("runs") or 0)
+        lines.append(one_line(f"{entry.get('experiment')}: {runs} run{'' if runs == 1 else 's'}{result}"))
     return lines
 
 

@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import pandas as pd
+
 from glassbox.config import Config, Notify
 from glassbox.metrics.agreements import AgreementFrames, breaching_waits, ticket_pause_intervals
 from glassbox.metrics.working_hours import previous_working_day
@@ -33,7 +35,7 @@ from glassbox.notify.ledger import Ledger
 from glassbox.notify.messages import Message, alerts_message, digest_message, weekly_message
 from glassbox.periods import Period, start_of_day
 from glassbox.redaction import one_line
-from glassbox.report_model import ReportModel
+from glassbox.report_model import ReportModel, load_history
 from glassbox.store import Store
 from glassbox.views import View
 from glassbox.visibility import sources_for_view
@@ -58,9 +60,17 @@ class ViewContext:
     now: datetime
     _weekly: dict[str, tuple[ReportModel, str]] = field(default_factory=dict)
 
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        """The view's timeline up to now, read once for the digest, the alerts and the weekly report."""
+        return load_history(self.store, self.config, Period("now", self.now, self.now), self.view.value)
+
     def _model(self, start: datetime, label: str) -> ReportModel:
-        period = Period(label, start, self.now)
-        return ReportModel.load(self.store, self.config, period, self.view.value, self.now)
+        return self._built(Period(label, start, self.now))
+
+    def _built(self, period: Period) -> ReportModel:
+        history = self.history.loc[self.history["occurred_at"] < pd.Timestamp(period.end)]
+        return ReportModel.build(history, self.config, period, self.view.value, self.now)
 
     @cached_property
     def today(self) -> date:
@@ -85,7 +95,8 @@ class ViewContext:
     def alerts(self) -> list[Alert]:
         """Every alert standing now, in this view: metric drops, agreement breaches, sources in trouble."""
         recent = self._model(self.now - ALERT_WINDOW, "alerts")
-        titles = {str(wait["thread"]): str(wait["title"]) for wait in self.digest.report["waiting"]}
+        heads = self.history.loc[self.history["category"].isin(("ticket_created", "pull_request_opened"))]
+        titles = dict(zip(heads["thread"].astype(str), heads["title"].astype(str), strict=True))
         runs = sources_for_view(self.store.sync_runs(), self.config, self.view)
         return [*metric_alerts(recent.report["alerts"]), *breach_alerts(self.breached, titles),
                 *source_alerts(runs, self.now, with_reasons=self.view is View.TEAM)]
@@ -98,7 +109,7 @@ class ViewContext:
     def weekly_message(self, period: Period, with_pdf: bool) -> Message:
         from glassbox.reports import render_model
 
-        model = ReportModel.load(self.store, self.config, period, self.view.value, self.now)
+        model = self._built(period)
         markdown = str(render_model(model, "md"))
         pdf = render_model(model, "pdf") if with_pdf else None
         return weekly_message(model.report, markdown, pdf if isinstance(pdf, bytes) else None,
