@@ -262,8 +262,19 @@ def test_a_week_across_a_weekend_and_the_end_of_daylight_saving(
                     ["Mon 02 Nov 2026", "weekly report 2026-W44"], [], ["Tue 03 Nov 2026"]]
 
 
-def test_two_runs_at_once_send_each_message_once(engagement: Path, smtp: tuple[Mailbox, int],
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engagement_on_both_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    if request.param == "sqlite":
+        return request.getfixturevalue("engagement")
+    path = seeded_engagement(tmp_path / "acme-pg", now=SEEDED_AT, weeks=2, store_url=request.getfixturevalue("pg_url"))
+    path.write_text(path.read_text(encoding="utf-8") + NOTIFY.format(send='["digest", "alerts", "weekly"]'),
+                    encoding="utf-8")
+    return path
+
+
+def test_two_runs_at_once_send_each_message_once(engagement_on_both_stores: Path, smtp: tuple[Mailbox, int],
                                                  hook: Hook) -> None:
+    engagement = engagement_on_both_stores
     box, port = smtp
     environment = {**os.environ, "GB_TEST_NOTIFY_MAIL": mail_url(port), "GB_TEST_NOTIFY_HOOK": json_url(hook.port)}
     command = [sys.executable, "-m", "glassbox", "notify", "--config", str(engagement), "--now", MONDAY_0900]
