@@ -26,6 +26,7 @@ from glassbox import schema
 from glassbox.config import Config, load_config
 from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
+from glassbox.metrics.agreements import AgreementFrames, agreement_figures, breaching_waits, ticket_pause_intervals
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, summarize
 from glassbox.metrics.linking import runs_frame, ticket_keys
@@ -305,3 +306,29 @@ def save_week_note(source: Source, week: str, text: str) -> WeekNote | None:
     week_note.clear()
     return saved
 
+
+
+def _agreement_frames(source: Source, view: View) -> AgreementFrames:
+    _, cfg = _open(source)
+    return AgreementFrames(latency_samples(source, view), ticket_pause_intervals(history(source, view)), cfg.team)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
+def agreement_weeks(source: Source, view: View, weeks: tuple[tuple[str, datetime, datetime], ...],
+                    now: datetime) -> pd.DataFrame:
+    """Per working agreement (SPEC §7, config order) and week: its figures, ``agreement`` its index."""
+    _, cfg = _open(source)
+    frames = _agreement_frames(source, view)
+    rows = [{"agreement": index, "week": label, **agreement_figures(agreement, frames, start, end, now)}
+            for index, agreement in enumerate(cfg.agreement) for label, start, end in weeks]
+    return pd.DataFrame(rows)
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def breaching_now(source: Source, view: View, now: datetime) -> pd.DataFrame:
+    """Open waits already past their agreement's limit (:func:`~glassbox.metrics.agreements.breaching_waits`),
+    most overdue first, with each thread's ``title``."""
+    _, cfg = _open(source)
+    table = breaching_waits(cfg.agreement, _agreement_frames(source, view), now)
+    table["title"] = table["thread"].map(thread_titles(source, view)).fillna("")
+    return table

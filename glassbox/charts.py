@@ -176,3 +176,19 @@ def _unique_ids(svg: str, prefix: str) -> str:
         svg = re.sub(rf'url\(#{re.escape(element_id)}\)', f"url(#{prefix}{element_id})", svg)
         svg = re.sub(rf'href="#{re.escape(element_id)}"', f'href="#{prefix}{element_id}"', svg)
     return svg
+
+
+def agreement_shares(frame: pd.DataFrame, target: float, title: str) -> alt.LayerChart:
+    """One working agreement (SPEC §7): the share of waits that ended in time, per week, against its target.
+
+    ``frame`` columns: ``week`` (label), ``share`` (0–1, null for a week in which no wait ended), ``n``.
+    """
+    weeks = [str(week) for week in frame["week"]]
+    data = frame.assign(week=weeks)
+    x = alt.X("week:O", title=None, scale=alt.Scale(domain=weeks), axis=alt.Axis(labelAngle=0))
+    share = alt.Chart(data, width=WIDTH, height=HEIGHT).mark_line(point=True, color=MEDIAN_COLOR).encode(
+        x=x, y=alt.Y("share:Q", title="in time", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        tooltip=["week:O", alt.Tooltip("share:Q", format=".0%"), alt.Tooltip("n:Q", title="waits ended")])
+    goal = alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(color=TARGET_COLOR, strokeDash=[4, 3]).encode(
+        y="target:Q", tooltip=[alt.Tooltip("target:Q", format=".0%", title="agreed")])
+    return alt.LayerChart(layer=[share, goal], title=title)

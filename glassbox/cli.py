@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from glassbox.config import Config, load_config
@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     note.add_argument("--file", required=True, metavar="F",
                       help="the note as UTF-8 text (- reads standard input; an empty file clears it)")
 
+    notify = commands.add_parser("notify", parents=[common],
+                                 help="send the digests, alerts and weekly reports that are due (SPEC §8)")
+    notify.add_argument("--dry-run", action="store_true", help="print what would be sent, by name; record nothing")
+    notify.add_argument("--now", metavar="ISO", help="the clock, e.g. 2026-11-23T08:45:00+01:00 (tests, backfills)")
+    notify.add_argument("--engagement", metavar="ID", help="the engagement (a single-engagement config: its id)")
+
     commands.add_parser("doctor", parents=[common],
                         help="check the config and that every source answers and accepts its credentials")
     return parser
@@ -93,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
                "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize,
-               "note": cmd_note}[args.command]
+               "note": cmd_note, "notify": cmd_notify}[args.command]
     try:
         status = handler(args)
         with _stdout_errors():
@@ -264,3 +270,27 @@ def cmd_note(args: argparse.Namespace) -> int:
     print(f"{week.label}: note saved ({len(saved.text):,} characters)" if saved else f"{week.label}: note cleared",
           file=sys.stderr)
     return 0
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    from glassbox.notify.run import engagement_id, run_notify
+
+    config = load_config(args.config)
+    if args.engagement is not None and args.engagement != engagement_id(config):
+        raise ConfigError(f"--engagement {args.engagement!r}: this config is the engagement {engagement_id(config)!r}")
+    now = _parse_now(args.now)
+    store = open_store(config.store_url)
+    return run_notify(config, store, now, dry_run=args.dry_run, say=lambda line: print(redact(line), file=sys.stderr))
+
+
+def _parse_now(text: str | None) -> datetime:
+    """``--now``: an ISO instant with its offset (a clock without a zone would be ambiguous)."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--now {text!r}: expected an ISO time such as 2026-11-23T08:45:00+01:00") from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"--now {text!r}: give its UTC offset, e.g. 2026-11-23T08:45:00+01:00")
+    return moment

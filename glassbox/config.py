@@ -17,11 +17,23 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from glassbox import redaction
 from glassbox.errors import ConfigError
 from glassbox.events import DEFAULT_TICKET_PATTERN
+from glassbox.notify.kinds import Send
+from glassbox.views import View
+from glassbox.vocabulary import LATENCY_LABELS
 
 DEFAULT_CONFIG_PATH = Path("config/glassbox.toml")
 DEFAULT_STORE_URL = "sqlite:///data/glassbox.db"
@@ -82,6 +94,7 @@ class Engagement(_Zoned):
     name: str = "Engagement"
     internal_labels: list[str] = Field(default_factory=lambda: ["internal"])
     ticket_pattern: str = DEFAULT_TICKET_PATTERN
+    dashboard_url: str | None = None  # SPEC §8: notifications link here; none without it
 
     @field_validator("ticket_pattern")
     @classmethod
@@ -208,6 +221,66 @@ class Kpi(_Section):
     alert_drop: float = 0.05
 
 
+class Agreement(_Section):
+    """A working agreement (SPEC §7): the share of one latency's waits that should end within a limit.
+
+    Exactly one of ``within_hours`` (calendar) and ``within_working_hours`` (the team's working time):
+    a limit in two units would be two agreements, and none at all is no agreement.
+    """
+
+    latency: str
+    within_hours: float | None = Field(default=None, gt=0)
+    within_working_hours: float | None = Field(default=None, gt=0)
+    target_share: float = Field(default=1.0, gt=0, le=1)
+
+    @field_validator("latency")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in LATENCY_LABELS:
+            raise ValueError(f"not a latency; expected one of {', '.join(LATENCY_LABELS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> Agreement:
+        if (self.within_hours is None) == (self.within_working_hours is None):
+            raise ValueError("give exactly one of within_hours or within_working_hours")
+        return self
+
+    @property
+    def limit(self) -> float:
+        """The limit in its own unit (calendar or working hours)."""
+        return float(self.within_hours if self.within_hours is not None else self.within_working_hours or 0)
+
+    @property
+    def working(self) -> bool:
+        """Whether the limit counts working hours only."""
+        return self.within_working_hours is not None
+
+
+DIGEST_AT = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+class Notify(_Section):
+    """A notification target (SPEC §8). The Apprise URLs are a secret, read from ``to_env`` only when sending."""
+
+    name: str = Field(min_length=1)
+    to_env: str
+    view: View = View.CLIENT
+    send: list[Send] = Field(default_factory=lambda: list(Send))
+    digest_at: str = "08:30"
+
+    @field_validator("digest_at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not DIGEST_AT.fullmatch(value):
+            raise ValueError("expected HH:MM (24-hour local time), e.g. '08:30'")
+        return value
+
+    @property
+    def digest_time(self) -> time:
+        return time.fromisoformat(self.digest_at)
+
+
 class Config(_Section):
     """The whole file. ``path`` is where it was read from (set by :func:`load_config`)."""
 
@@ -220,11 +293,22 @@ class Config(_Section):
     jira: list[JiraSource] = Field(default_factory=list)
     mlflow: list[MlflowSource] = Field(default_factory=list)
     kpi: list[Kpi] = Field(default_factory=list)
+    agreement: list[Agreement] = Field(default_factory=list)
+    notify: list[Notify] = Field(default_factory=list)
     path: Path = Path("glassbox.toml")
 
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+    @field_validator("notify")
+    @classmethod
+    def _unique_names(cls, value: list[Notify]) -> list[Notify]:
+        names = [target.name for target in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"notify names must be unique; {', '.join(repeated)} appears more than once")
+        return value
 
     def resolve_path(self, value: str) -> Path:
         """A path from the file, relative ones taken from the config file's folder."""

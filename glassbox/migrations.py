@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from glassbox import schema
 from glassbox.errors import ConfigError
 from glassbox.events import Event, Ref
+from glassbox.notify.sent import notifications_sent
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +94,17 @@ def _stored_jira_tickets(conn: Connection) -> dict[tuple[str, str], list[Event]]
     return tickets
 
 
-def _add_week_notes(conn: Connection) -> None:
-    """3 → 4: a table for the week's note (SPEC §5), which the team writes and every report shows first."""
+def _add_notes_and_ledger(conn: Connection) -> None:
+    """3 → 4: the week's note (SPEC §5), which the team writes and every report shows first, and the
+    ledger of sent notifications (SPEC §8, :mod:`glassbox.notify.sent`)."""
     schema.week_notes.create(conn, checkfirst=True)
+    notifications_sent.create(conn, checkfirst=True)
 
 
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
-    3: _add_week_notes,
+    3: _add_notes_and_ledger,
 }
 
 

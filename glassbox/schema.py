@@ -6,8 +6,9 @@ whenever a table, column or index changes, and add the step that brings a versio
 
 Versions: 1 the first release; 2 adds ``ix_events_category_occurred_at`` (the metrics, reports and
 client view read one category at a time over a period); 3 changes no table but re-normalizes stored
-Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution);
-4 adds ``week_notes`` (the PM's words for a week's report).
+Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution); 4 adds
+``week_notes`` (the PM's words for a week's report) and ``notifications_sent`` (defined in
+:mod:`glassbox.notify.sent`, on this metadata).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ commit-to-run times are measured (SPEC §4) but are not waits on anyone, so no l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Side = Literal["team", "client"]
 
@@ -78,3 +78,50 @@ def wait_of(latency: str) -> Wait | None:
 def latency_label(name: str) -> str:
     """A latency's name for people (SPEC §4's names stay in data, never on a page)."""
     return LATENCY_LABELS.get(name, name)
+
+
+# what keeping an agreement (SPEC §7) means for each latency, as the start of a sentence
+AGREEMENT_WORDS = {
+    "client_response": "client messages answered",
+    "client_turnaround": "questions to the client answered",
+    "ticket_pickup": "new tickets started",
+    "ticket_cycle": "started tickets done",
+    "ticket_lead": "tickets done",
+    "pr_pickup": "pull requests reviewed",
+    "pr_merge": "pull requests merged",
+    "commit_to_run": "commits run",
+}
+
+
+def _given(value: Any) -> bool:
+    """A limit that is set: not ``None``, nor the NaN a data frame row makes of it."""
+    return value is not None and value == value
+
+
+def _share(value: float) -> str:
+    return f"{value * 100:.0f}%" if round(value * 100, 1).is_integer() else f"{value * 100:.1f}%"
+
+
+def agreement_sentence(figures: dict[str, Any]) -> str:
+    """One agreement's figures (SPEC §7's object) in words, the same in every report and message.
+
+    ``client messages answered within 8 working hours: 4 of 5, agreed 90% — not kept; 1 still open
+    past the limit``.
+    """
+    name = str(figures.get("latency"))
+    if _given(figures.get("within_working_hours")):
+        limit = f"{figures['within_working_hours']:g} working hours"
+    else:
+        limit = f"{figures.get('within_hours'):g} hours"
+    n = int(figures.get("n") or 0)
+    target = _share(float(figures.get("target_share") or 1.0))
+    if n:
+        verdict = "kept" if figures.get("met") else "not kept"
+        text = f"{AGREEMENT_WORDS.get(name, name)} within {limit}: {figures.get('in_time', 0)} of {n}, " \
+               f"agreed {target} — {verdict}"
+    else:
+        text = f"{AGREEMENT_WORDS.get(name, name)} within {limit}: none ended this period, agreed {target}"
+    late = int(figures.get("open_breaching") or 0)
+    if late:
+        text += f"; {late} still open past the limit"
+    return text

@@ -9,12 +9,12 @@ import streamlit as st
 
 from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, show_chart, working_hours_text
-from glassbox.charts import latency_distribution, latency_trend, ticket_flow
+from glassbox.charts import agreement_shares, latency_distribution, latency_trend, ticket_flow
 from glassbox.metrics.chart_data import TREND_WEEKS
 from glassbox.metrics.latency import LATENCIES
 from glassbox.periods import iso_week
 from glassbox.reports.content import signed_hours
-from glassbox.vocabulary import LATENCY_LABELS
+from glassbox.vocabulary import AGREEMENT_WORDS, LATENCY_LABELS, agreement_sentence
 
 ctx = context.require()
 st.title("Feedback loops")
@@ -86,6 +86,51 @@ else:
         st.caption("No wait ended in this period.")
     else:
         show_chart(latency_distribution(spread.assign(latency=spread["latency"].map(label))), label_limit=320)
+
+def verdict(met: object) -> str:
+    """Kept, not kept, or nothing to judge yet, as a coloured badge."""
+    if met is True:
+        return ":green-badge[:material/check: kept]"
+    if met is False:
+        return ":red-badge[:material/close: not kept]"
+    return ":gray-badge[no waits ended]"
+
+
+def limit_text(limit: float, working: bool) -> str:
+    return f"{limit:g} {'working hours' if working else 'hours'}"
+
+
+if ctx.config.agreement:
+    st.subheader("Working agreements")
+    st.caption("The share of waits that ended within the agreed limit, week by week; the dashed line is the "
+               "agreed share. Tickets waiting for the client are paused for the ticket agreements.")
+    shares = loaders.agreement_weeks(ctx.source, ctx.view, weeks, now)
+    selected = loaders.agreement_weeks(ctx.source, ctx.view,
+                                       ((ctx.period.label, ctx.period.start, ctx.period.end),), now)
+    for pair in range(0, len(ctx.config.agreement), 2):
+        columns = st.columns(2, gap="large")
+        for column, index in zip(columns, range(pair, min(pair + 2, len(ctx.config.agreement))), strict=False):
+            agreement = ctx.config.agreement[index]
+            figures = selected.loc[selected["agreement"] == index].iloc[0].to_dict()
+            with column:
+                st.markdown(f"{verdict(figures['met'])} {agreement_sentence(figures)}")
+                mine = shares.loc[shares["agreement"] == index, ["week", "share", "n"]]
+                title = f"{AGREEMENT_WORDS.get(agreement.latency, agreement.latency)} within " \
+                        f"{limit_text(agreement.limit, agreement.working)}"
+                show_chart(agreement_shares(mine, agreement.target_share, title), 180)
+    late = loaders.breaching_now(ctx.source, ctx.view, now)
+    st.markdown(f"**Open past the agreed limit** · {len(late)}")
+    if late.empty:
+        st.caption("No open wait is past its limit.")
+    else:
+        st.dataframe(pd.DataFrame({
+            "Kind": late["latency"].map(label), "Thread": late["thread"], "What": late["title"],
+            "Waiting for": [working_hours_text(w) if working else hours_text(h)
+                            for h, w, working in zip(late["hours"], late["working_hours"], late["working"],
+                                                     strict=True)],
+            "Agreed": [limit_text(limit, working) for limit, working in zip(late["limit"], late["working"],
+                                                                           strict=True)],
+        }), hide_index=True, width="stretch")
 
 st.subheader("Waiting now")
 waits = loaders.open_waits_now(ctx.source, ctx.view, now)

@@ -21,12 +21,15 @@ from dashboard.components import (
     local,
     show_chart,
     source_label,
+    working_hours_text,
 )
 from glassbox.metrics.experiments import target_gap
 from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, failed, started_in
+from glassbox.periods import iso_week
 from glassbox.reports.content import short_title
 from glassbox.views import View
 from glassbox.visibility import sources_for_view
+from glassbox.vocabulary import agreement_sentence, latency_label
 
 MAX_WAITS = 20  # oldest first; the Feedback loops page lists every open wait
 
@@ -98,6 +101,24 @@ else:
                    f"({str(run['status']).lower()}, started {ago(run['started_at'], now)}){note}")
 
 st.subheader("Waiting")
+if ctx.config.agreement:  # SPEC §7: the waits past an agreed limit come first
+    late = loaders.breaching_now(ctx.source, ctx.view, now.replace(second=0, microsecond=0))
+    week = iso_week(now.astimezone(tz).date(), tz)
+    kept = loaders.agreement_weeks(ctx.source, ctx.view, ((week.label, week.start, week.end),),
+                                   now.replace(second=0, microsecond=0))
+    st.caption("Working agreements this week: " + " · ".join(
+        escape_markdown(agreement_sentence(figures)) for figures in kept.to_dict(orient="records")))
+    st.markdown(f"**Past the agreed limit** · {len(late)}")
+    if late.empty:
+        st.caption("Every open wait is within its agreed limit.")
+    else:
+        st.dataframe(pd.DataFrame({
+            "Waiting": [working_hours_text(w) if working else hours_text(h)
+                        for h, w, working in zip(late["hours"], late["working_hours"], late["working"], strict=True)],
+            "Agreed": [f"{limit:g} {'working hours' if working else 'hours'}"
+                       for limit, working in zip(late["limit"], late["working"], strict=True)],
+            "Kind": late["latency"].map(latency_label), "Thread": late["thread"], "What": late["title"],
+        }), hide_index=True, width="stretch")
 for side, label in (("team", "On the team"), ("client", "On the client")):
     mine = waits.loc[waits["on"] == side]
     st.markdown(f"**{label}** · {len(mine)}")

@@ -5,7 +5,8 @@ this week may have started long ago), with its links and latency samples, and re
 Python values: pure, frames in and figures out. Reading the store is
 :class:`glassbox.report_model.ReportModel`'s job, and every format starts from its one dict.
 
-SPEC §5 keys: ``engagement, view, period, counts, latency, links, experiments, alerts`` — exactly as
+SPEC §5 keys: ``engagement, view, period, counts, latency, links, experiments, alerts`` (and §7's
+``agreements``) — exactly as
 specified. Extra keys (not in the spec; the ``json`` format may keep or drop them):
 
 - ``timezone``: the engagement's time zone; ``generated_at``: ISO time the report was computed for.
@@ -36,6 +37,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from glassbox.config import Config, Team
+from glassbox.metrics.agreements import AgreementFrames, agreements_report, ticket_pause_intervals
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_wait_moment, open_waits, summarize
 from glassbox.metrics.linking import Links, build_links, links_summary
@@ -84,6 +86,8 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
         "links": links_summary(links, period.start, period.end),
         "experiments": entries,
         "alerts": alerts,
+        "agreements": agreements_report(config.agreement, AgreementFrames(samples, ticket_pause_intervals(events),
+                                                                          config.team), period.start, period.end, now),
         "timezone": config.engagement.timezone,
         "generated_at": pd.Timestamp(now).tz_convert(tz).isoformat(),
         "previous": {

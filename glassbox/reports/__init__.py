@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "csv", "json", "pdf")
-SPEC_KEYS = ("engagement", "view", "period", "counts", "latency", "links", "experiments", "alerts", "note")
+SPEC_KEYS = ("engagement", "view", "period", "counts", "latency", "links", "experiments", "alerts",
+             "agreements", "note")
 EXTENSIONS = {"md": "md", "html": "html", "csv": "csv", "json": "json", "pdf": "pdf"}
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from glassbox.vocabulary import LATENCY_LABELS, WAITS, Side, latency_label, wait_of
+from glassbox.vocabulary import LATENCY_LABELS, WAITS, Side, agreement_sentence, latency_label, wait_of
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,11 @@ class ReportContent:
     @property
     def experiments(self) -> list[dict[str, Any]]:
         return list(self.report.get("experiments", []))
+
+    @property
+    def agreements(self) -> list[tuple[str, bool | None]]:
+        """Each working agreement (SPEC §7) in words, and whether it was kept (``None``: nothing ended)."""
+        return [(agreement_sentence(figures), figures.get("met")) for figures in self.report.get("agreements") or []]
 
     @property
     def alerts(self) -> list[dict[str, Any]]:

@@ -58,8 +58,8 @@ def sparkline(values: list[float | None], *, from_zero: bool = True) -> str:
 
 def render_markdown(content: ReportContent) -> str:
     """The whole report as one Markdown document."""
-    sections = [_title(content), _note(content), _standing(content), _shipped(content), _alerts(content),
-                _headline(content), _experiments(content), _latency(content), _waiting(content)]
+    sections = [_title(content), _note(content), _standing(content), _agreements(content), _shipped(content),
+                _alerts(content), _headline(content), _experiments(content), _latency(content), _waiting(content)]
     return "\n\n".join(section for section in sections if section) + "\n"
 
 
@@ -183,6 +183,13 @@ def _trend_lines(content: ReportContent) -> list[str]:
         if any(v is not None and not pd.isna(v) for v in values):
             lines.append(f"- {escape(label)}: `{sparkline(values)}`")
     return lines if len(lines) > 3 else []
+
+
+def _agreements(content: ReportContent) -> str:
+    """SPEC §7: each working agreement in words, whether it was kept."""
+    if not content.agreements:
+        return ""
+    return "\n".join(["## Working agreements", ""] + [f"- {escape(text)}" for text, _ in content.agreements])
 
 
 def _waiting(content: ReportContent) -> str:
