@@ -23,6 +23,7 @@ from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import SOURCES
 from glassbox.periods import Period, day_bounds, day_range, parse_day, parse_week
 from glassbox.redaction import RedactingFilter, redact
+from glassbox.readmodel import rebuild
 from glassbox.store import open_store
 from glassbox.views import View
 
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(after a ticket_pattern change)")
     renormalize.add_argument("--only", metavar="NAME", help="one source, as for sync --only")
 
+    commands.add_parser("rebuild", parents=[common],
+                        help="derive the read model (waits, links, daily counts) again from every stored event")
+
     commands.add_parser("doctor", parents=[common],
                         help="check the config and that every source answers and accepts its credentials")
     return parser
@@ -86,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
-               "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize}[args.command]
+               "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize,
+               "rebuild": cmd_rebuild}[args.command]
     try:
         status = handler(args)
         with _stdout_errors():
@@ -240,4 +245,16 @@ def cmd_renormalize(args: argparse.Namespace) -> int:
     with sync_lock(store):  # a sync writing the same events meanwhile would race the rewrite
         for summary in renormalize(config, store, args.only):
             print(redact(summary.line()), file=sys.stderr)
+        rebuild(store, config)  # refs may have changed without any event's content changing
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from glassbox.lock import sync_lock
+
+    config = load_config(args.config)
+    store = open_store(config.store_url)
+    with sync_lock(store):  # a sync's incremental updates meanwhile would race the rebuild
+        waits = rebuild(store, config)
+    print(f"read model rebuilt from {store.count_events()} events: {waits} waits", file=sys.stderr)
     return 0

@@ -93,9 +93,20 @@ def _stored_jira_tickets(conn: Connection) -> dict[tuple[str, str], list[Event]]
     return tickets
 
 
+def _add_read_model(conn: Connection) -> None:
+    """3 → 4: the read model's tables (:mod:`glassbox.readmodel`), left without a fingerprint.
+
+    Deriving the rows needs the config (people's sides, working hours, internal labels), which
+    opening a store does not have; a store without a fingerprint is stale, so the first command that
+    has the config and may write — ``sync``, ``report``, ``rebuild`` — runs the full rebuild.
+    """
+    schema.rm_waits.create(conn, checkfirst=True)
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
+    3: _add_read_model,
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from glassbox import readmodel
 from glassbox.config import Config
 from glassbox.metrics import chart_data
 from glassbox.metrics.latency import compute_all_latencies
@@ -28,6 +29,7 @@ from glassbox.reports import SPEC_KEYS
 from glassbox.reports.content import ReportContent
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
+from glassbox.views import View
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +51,14 @@ class ReportModel:
     now: datetime
     given: pd.DataFrame | None = None
     store: Store | None = None
+    given_samples: dict[str, pd.DataFrame] | None = None
 
     @classmethod
     def build(cls, history: pd.DataFrame, config: Config, period: Period, view: str,
-              now: datetime) -> ReportModel:
-        """The report of ``period`` from ``history`` (the view's timeline up to ``period.end``)."""
-        return cls(config=config, period=period, view=view, now=now, given=history)
+              now: datetime, samples: dict[str, pd.DataFrame] | None = None) -> ReportModel:
+        """The report of ``period`` from ``history`` (the view's timeline up to ``period.end``) and, when
+        the caller has them, the latency ``samples`` (:func:`samples_window`'s, from the read model)."""
+        return cls(config=config, period=period, view=view, now=now, given=history, given_samples=samples)
 
     @classmethod
     def load(cls, store: Store, config: Config, period: Period, view: str,
@@ -77,7 +81,14 @@ class ReportModel:
 
     @cached_property
     def samples(self) -> dict[str, pd.DataFrame]:
-        """Every latency's samples over the history, measured once for the figures and the trend."""
+        """Every latency's samples the report's periods need: from the read model when it is current
+        (:func:`samples_window`), else measured over the history once for the figures and the trend."""
+        if self.given_samples is not None:
+            return self.given_samples
+        if self.store is not None and self.given is None and readmodel.is_current(self.store, self.config):
+            return samples_window(self.store, self.period, self.view, self.now)
+        if self.store is not None:
+            log.info("read model stale (config changed since the last sync): measuring from the events")
         return compute_all_latencies(self.history, self.config, self.now, self.links)
 
     @cached_property
@@ -126,6 +137,16 @@ class ReportModel:
         content.flow = self.flow
         content.trend = self.trend
         return content
+
+
+def samples_window(store: Store, period: Period, view: str, now: datetime) -> dict[str, pd.DataFrame]:
+    """The read model's waits for ``period``'s report: its figures, the previous period's and the
+    trend's weeks, as they stood at the period's end (or now, if earlier)."""
+    first = period
+    for _ in range(chart_data.TREND_WEEKS - 1):
+        first = first.previous()
+    until = min(period.end, now)
+    return readmodel.samples(store, View(view), since=min(first.start, until), until=until)
 
 
 def load_history(store: Store, config: Config, period: Period, view: str) -> pd.DataFrame:

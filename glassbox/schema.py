@@ -6,7 +6,8 @@ whenever a table, column or index changes, and add the step that brings a versio
 
 Versions: 1 the first release; 2 adds ``ix_events_category_occurred_at`` (the metrics, reports and
 client view read one category at a time over a period); 3 changes no table but re-normalizes stored
-Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution).
+Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution); 4 adds
+the read model's derived tables (``rm_waits``), rebuilt from the events (:mod:`glassbox.readmodel`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -23,7 +25,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -97,4 +99,26 @@ sync_runs = Table(
     Column("last_at", DateTime(timezone=True)),
     Column("message", Text),
     Index("ix_sync_runs_source_origin", "source", "origin"),
+)
+
+# -- the read model (since version 4): rows derived from the events, kept current by every sync ------
+# Every derived row belongs to one engagement (part of its key) and one view: the client's rows are
+# derived from the client view of the events, so a client query is a filter, not a recomputation.
+
+rm_waits = Table(
+    "rm_waits",
+    metadata,
+    Column("engagement", String(64), primary_key=True),
+    Column("view", String(16), primary_key=True),
+    Column("latency", String(32), primary_key=True),
+    Column("thread", String(512), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # the wait's place among its thread's waits of this latency
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("abandoned_at", DateTime(timezone=True)),
+    Column("hours", Float),
+    Column("working_hours", Float),
+    Column("on", String(16)),  # who must act while it is open (glassbox.vocabulary.WAITS), else null
+    Index("ix_rm_waits_ended", "engagement", "view", "ended_at"),
+    Index("ix_rm_waits_open", "engagement", "view", "started_at"),
 )
