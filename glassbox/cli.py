@@ -22,8 +22,8 @@ from glassbox.config import Config, load_config
 from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import SOURCES
 from glassbox.periods import Period, day_bounds, day_range, parse_day, parse_week
-from glassbox.redaction import RedactingFilter, redact
 from glassbox.readmodel import rebuild
+from glassbox.redaction import RedactingFilter, redact
 from glassbox.store import open_store
 from glassbox.views import View
 

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from glassbox import readmodel
 from glassbox.config import Config
 from glassbox.metrics import chart_data
-from glassbox.metrics.latency import compute_all_latencies
+from glassbox.metrics.latency import METRICS, compute_all_latencies
 from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links
 from glassbox.metrics.summary import report_from_events
-from glassbox.periods import Period
+from glassbox.periods import Period, iso_week
 from glassbox.reports import SPEC_KEYS
 from glassbox.reports.content import ReportContent
 from glassbox.store import Store
@@ -32,6 +33,8 @@ from glassbox.timeline import load_timeline
 from glassbox.views import View
 
 log = logging.getLogger(__name__)
+_THREADLESS = ("commit", *RUN_CATEGORIES)  # a repository's or an experiment's thread: not one item
+AS_OF_END = ("ticket_cycle", "ticket_lead")  # a later reopening changes what was resolved at the end
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +76,8 @@ class ReportModel:
             return self.given
         if self.store is None:
             raise ValueError("a report model needs a history or a store")
+        if self.given_samples is None and readmodel.is_current(self.store, self.config):
+            return window_history(self.store, self.config, self.period, self.view, self.waits)
         return load_history(self.store, self.config, self.period, self.view)
 
     @cached_property
@@ -80,16 +85,30 @@ class ReportModel:
         return build_links(self.history)
 
     @cached_property
-    def samples(self) -> dict[str, pd.DataFrame]:
-        """Every latency's samples the report's periods need: from the read model when it is current
-        (:func:`samples_window`), else measured over the history once for the figures and the trend."""
+    def waits(self) -> dict[str, pd.DataFrame] | None:
+        """The read model's waits for this report (:func:`samples_window`), or None while it is stale."""
         if self.given_samples is not None:
             return self.given_samples
         if self.store is not None and self.given is None and readmodel.is_current(self.store, self.config):
             return samples_window(self.store, self.period, self.view, self.now)
         if self.store is not None:
             log.info("read model stale (config changed since the last sync): measuring from the events")
-        return compute_all_latencies(self.history, self.config, self.now, self.links)
+        return None
+
+    @cached_property
+    def samples(self) -> dict[str, pd.DataFrame]:
+        """Every latency's samples the report's periods need: the read model's :attr:`waits`, else
+        measured over the history once for the figures and the trend.
+
+        ``ticket_cycle`` and ``ticket_lead`` are measured over the history either way: a ticket
+        reopened after the period ended had, at its end, a resolution the latest rows no longer
+        show, and a report says what was true at its period's end. The history holds every event
+        of every ticket those figures need (:func:`window_history` reads the threads of the waits).
+        """
+        if self.waits is None:
+            return compute_all_latencies(self.history, self.config, self.now, self.links)
+        history = self.history.loc[self.history["occurred_at"] <= pd.Timestamp(self.now)]
+        return {**self.waits, **{name: METRICS[name](history, self.config.team) for name in AS_OF_END}}
 
     @cached_property
     def report(self) -> dict[str, Any]:
@@ -147,6 +166,42 @@ def samples_window(store: Store, period: Period, view: str, now: datetime) -> di
         first = first.previous()
     until = min(period.end, now)
     return readmodel.samples(store, View(view), since=min(first.start, until), until=until)
+
+
+def window_start(period: Period, zone: ZoneInfo) -> datetime:
+    """The first moment any part of ``period``'s report counts: the previous period's start, the
+    latency trend's first week, or the ticket flow's first week, whichever is earliest."""
+    first = period
+    for _ in range(chart_data.TREND_WEEKS - 1):
+        first = first.previous()
+    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    flow = iso_week(last_day - timedelta(weeks=chart_data.FLOW_WEEKS - 1), zone)
+    return min(first.start, period.previous().start, flow.start)
+
+
+def window_history(store: Store, config: Config, period: Period, view: str,
+                   samples: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """What the report of ``period`` reads besides the read model's waits: never the whole history.
+
+    The events of its window (:func:`window_start` to the period's end); every event on the tickets
+    and pull requests of that window and of its waits (their titles, a PR's tickets); and every run
+    up to the period's end with the commits their tags may name (a KPI's best-so-far and the run
+    links need them all; runs are few). With run notes, in the timeline's order.
+    """
+    window = load_timeline(store, config, start=window_start(period, config.engagement.zone), end=period.end,
+                           view=view)
+    threads = set(window.loc[~window["category"].isin(_THREADLESS), "thread"])
+    threads |= {thread for name, frame in samples.items() if name != "commit_to_run" for thread in frame["thread"]}
+    ids = store.event_ids_near(threads, ())
+    ids |= set(store.read_events(end=period.end, categories=RUN_CATEGORIES, columns=("id",))["id"])
+    tags = store.read_refs(end=period.end, categories=RUN_CATEGORIES)
+    shas = store.commit_refs_starting(set(tags.loc[tags["kind"] == "commit", "value"]))
+    ids |= store.event_ids_near((), shas)
+    extra = load_timeline(store, config, end=period.end, view=view, ids=sorted(ids - set(window["id"])))
+    events = pd.concat([window, extra], ignore_index=True) if len(extra) else window
+    events = events.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
+    log.info("report %s (%s view): %d events in its window and threads", period.label, view, len(events))
+    return with_run_notes(events, store, period.end)
 
 
 def load_history(store: Store, config: Config, period: Period, view: str) -> pd.DataFrame:

@@ -25,7 +25,8 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-from sqlalchemy import delete, insert, update as sql_update
+from sqlalchemy import delete, insert
+from sqlalchemy import update as sql_update
 
 from glassbox import schema
 from glassbox.config import Config
@@ -73,8 +74,7 @@ def rebuild(store: Store, config: Config) -> int:
     """Derive every row again from all the events, in one transaction; returns how many waits."""
     with store.transaction() as conn:
         bound = store.bound_to(conn)
-        rows = [row for view in View for row in wait_rows(load_timeline(bound, config, view=view), config,
-                                                          store.engagement, view)]
+        rows = _rows_of_both_views(bound, config, None, None)
         conn.execute(delete(schema.rm_waits).where(schema.rm_waits.c.engagement == store.engagement))
         _insert(conn, rows)
         _save_fingerprint(bound, config)
@@ -106,11 +106,22 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         ordered = sorted(touched)
         for index in range(0, len(ordered), 500):
             conn.execute(delete(table).where(mine, table.c.thread.in_(ordered[index:index + 500])))
-        rows = []
-        for view in View:
-            timeline = load_timeline(store, config, view=view, ids=sorted(near))
-            rows.extend(wait_rows(timeline, config, store.engagement, view, threads=touched))
-        _insert(conn, rows)
+        _insert(conn, _rows_of_both_views(store, config, sorted(near), touched))
+
+
+def _rows_of_both_views(store: Store, config: Config, ids: list[str] | None,
+                        threads: set[str] | None) -> list[dict]:
+    """The rows of both views from the events ``ids`` (all when None), those on ``threads`` (all when None).
+
+    The client view is the team's minus what it hides; when it hides nothing here (most batches),
+    its rows are the team's, so they are measured once.
+    """
+    team = load_timeline(store, config, view=View.TEAM, ids=ids)
+    client = load_timeline(store, config, view=View.CLIENT, ids=ids)
+    rows = wait_rows(team, config, store.engagement, View.TEAM, threads)
+    if len(client) == len(team) and client["refs"].map(len).sum() == team["refs"].map(len).sum():
+        return [*rows, *({**row, "view": View.CLIENT.value} for row in rows)]
+    return [*rows, *wait_rows(client, config, store.engagement, View.CLIENT, threads)]
 
 
 def _waiting_threads(threads: set[tuple[str, str]]) -> set[str]:
