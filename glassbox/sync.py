@@ -190,6 +190,7 @@ def sync_sources(config: Config, store: Store, only: str | None = None,
         if report:
             report(summary)
         summaries.append(summary)
+    readmodel.ensure_current(store, config)  # after batches too large to update one by one
     return summaries
 
 

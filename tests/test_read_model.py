@@ -17,9 +17,12 @@ from sqlalchemy import select
 
 from glassbox import readmodel, schema
 from glassbox.config import Config
-from glassbox.events import Event, Ref, Tombstone, commit_event_id, commit_ref, event_id
+from glassbox.errors import AuthError
+from glassbox.events import Checkpoint, Event, Ref, Tombstone, commit_event_id, commit_ref, event_id
+from glassbox.readmodel import update
 from glassbox.readmodel.derive import wait_rows
 from glassbox.store import Store
+from glassbox.sync import sync_connector
 from glassbox.timeline import load_timeline
 from glassbox.views import View
 
@@ -192,6 +195,7 @@ def test_incremental_equals_rebuild_after_random_syncs_edits_and_deletions(store
 def test_a_changed_config_rebuilds_on_the_next_write(sqlite_store: Store) -> None:
     engagement = RandomEngagement(3)
     readmodel.attach(sqlite_store, CONFIG)
+    readmodel.ensure_current(sqlite_store, CONFIG)
     for _ in range(5):
         sqlite_store.write(*engagement.batch())
     assert readmodel.is_current(sqlite_store, CONFIG)
@@ -203,3 +207,38 @@ def test_a_changed_config_rebuilds_on_the_next_write(sqlite_store: Store) -> Non
     sqlite_store.write(*engagement.batch())
     assert readmodel.is_current(sqlite_store, carol_on_the_team)
     pd.testing.assert_frame_equal(stored_waits(sqlite_store), derived_waits(sqlite_store, carol_on_the_team))
+
+
+def test_a_write_too_large_to_update_marks_the_rows_stale_until_the_sync_ends(
+        sqlite_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first sync's batches fill in every ticket at once: one rebuild at the end beats one per batch."""
+    engagement = RandomEngagement(4)
+    readmodel.attach(sqlite_store, CONFIG)
+    readmodel.ensure_current(sqlite_store, CONFIG)
+    sqlite_store.write(*engagement.batch())
+    monkeypatch.setattr(update, "BULK_EVENTS", 5)
+    for _ in range(3):
+        sqlite_store.write(*engagement.batch())
+    assert not readmodel.is_current(sqlite_store, CONFIG)
+    assert readmodel.ensure_current(sqlite_store, CONFIG)  # what sync_sources does when its sources are done
+    pd.testing.assert_frame_equal(stored_waits(sqlite_store), derived_waits(sqlite_store))
+
+
+def test_a_sync_keeps_the_rows_of_exactly_its_committed_batches(store: Store) -> None:
+    """The rows change in each batch's transaction: a source failing after a checkpoint keeps both the
+    events and the rows of the batches before it, and a deletion at the source removes its waits."""
+    from test_sync import ScriptedSource, ticket
+
+    readmodel.attach(store, CONFIG)
+    readmodel.ensure_current(store, CONFIG)
+    failing = ScriptedSource([ticket(1), ticket(2), Checkpoint("c2"), ticket(3)], fail_after=AuthError("jira: 401"))
+    assert not sync_connector(failing, store).ok
+    waits = stored_waits(store)
+    pd.testing.assert_frame_equal(waits, derived_waits(store))
+    # Carol (client) created CHURN-1 and CHURN-2: each waits for a reply, to be picked up and to be
+    # done (client_response, ticket_pickup, ticket_lead), in both views: 2 × 3 × 2 open waits
+    assert sorted(set(waits["thread"])) == ["CHURN-1", "CHURN-2"] and len(waits) == 12
+    assert waits["ended_at"].isna().all()
+    sync_connector(ScriptedSource([Tombstone(ticket(1).id)]), store)
+    pd.testing.assert_frame_equal(stored_waits(store), derived_waits(store))
+    assert set(stored_waits(store)["thread"]) == {"CHURN-2"}

@@ -47,6 +47,7 @@ def weeks_before(day: date, config: Config, count: int) -> list[Period]:
 @pytest.fixture
 def hand_built(store: Store) -> Store:
     readmodel.attach(store, CONFIG)
+    readmodel.ensure_current(store, CONFIG)
     store.write(engagement())
     return store
 

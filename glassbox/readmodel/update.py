@@ -45,6 +45,10 @@ _MIN_SHA = 7
 _LABELLED = frozenset({"ticket_created", "pull_request_opened"})  # where labels make a thread internal
 _THREADLESS = frozenset({"commit", *RUN_CATEGORIES})  # their thread (a repo, an experiment) holds no wait
 _INSERT_CHUNK = 2000
+# A write whose neighbourhood is larger than this (a first sync's batches, whose tickets are being
+# filled in) marks the rows stale instead: re-deriving that much per batch would cost more than one
+# rebuild when the sync ends (sync_sources calls ensure_current), and readers fall back meanwhile.
+BULK_EVENTS = 20_000
 
 
 def attach(store: Store, config: Config) -> None:
@@ -90,6 +94,8 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
     """
     categories = {category for _, category in threads}
     stored = stored_fingerprint(store)
+    if not stored:  # stale since an earlier large write: the sync's end rebuilds
+        return
     projects_may_change = "ticket_created" in categories and bool(config.jira)
     if stored.get("config") != config_fingerprint(config) or (
             projects_may_change and stored.get("projects") != projects_fingerprint(jira_projects(store))):
@@ -100,6 +106,9 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         touched |= _keys_of(store, store.event_ids_near((), {thread for thread, _ in threads}))
     touched |= _sha_closure(store, {value for value in touched if is_sha(value)})
     near = store.event_ids_near(touched, touched | _prefixes(touched))
+    if len(near) > BULK_EVENTS:
+        mark_stale(store)
+        return
     with store.transaction() as conn:
         table = schema.rm_waits
         mine = table.c.engagement == store.engagement
@@ -160,6 +169,12 @@ def _sha_closure(store: Store, shas: set[str]) -> set[str]:
 def _insert(conn: object, rows: list[dict]) -> None:
     for index in range(0, len(rows), _INSERT_CHUNK):
         conn.execute(insert(schema.rm_waits), rows[index:index + _INSERT_CHUNK])  # type: ignore[attr-defined]
+
+
+def mark_stale(store: Store) -> None:
+    """Forget the fingerprint (in the caller's transaction): the next sync or ``rebuild`` derives all."""
+    with store.transaction() as conn:
+        conn.execute(delete(schema.meta).where(schema.meta.c.key == meta_key(store)))
 
 
 def _save_fingerprint(store: Store, config: Config) -> None:
