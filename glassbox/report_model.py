@@ -34,7 +34,10 @@ from glassbox.views import View
 
 log = logging.getLogger(__name__)
 _THREADLESS = ("commit", *RUN_CATEGORIES)  # a repository's or an experiment's thread: not one item
-AS_OF_END = ("ticket_cycle", "ticket_lead")  # a later reopening changes what was resolved at the end
+# measured from a ticket's status history, which a later move (a reopening) rewrites: see ``samples``
+AS_OF_END = ("ticket_pickup", "ticket_cycle", "ticket_lead")
+_TICKET_MOVES = ("ticket_transition", "ticket_resolved")
+_HEADS = ("ticket_created", "pull_request_opened")  # where a thread's title and url come from
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,8 +79,8 @@ class ReportModel:
             return self.given
         if self.store is None:
             raise ValueError("a report model needs a history or a store")
-        if self.given_samples is None and readmodel.is_current(self.store, self.config):
-            return window_history(self.store, self.config, self.period, self.view, self.waits)
+        if self.given_samples is None and self.waits is not None:
+            return window_history(self.store, self.config, self.period, self.view, self.waits, self.moved_later)
         return load_history(self.store, self.config, self.period, self.view)
 
     @cached_property
@@ -85,11 +88,16 @@ class ReportModel:
         return build_links(self.history)
 
     @cached_property
+    def read_model_current(self) -> bool:
+        """Whether the store's read model was derived with this config (asked once per report)."""
+        return self.store is not None and readmodel.is_current(self.store, self.config)
+
+    @cached_property
     def waits(self) -> dict[str, pd.DataFrame] | None:
         """The read model's waits for this report (:func:`samples_window`), or None while it is stale."""
         if self.given_samples is not None:
             return self.given_samples
-        if self.store is not None and self.given is None and readmodel.is_current(self.store, self.config):
+        if self.store is not None and self.given is None and self.read_model_current:
             return samples_window(self.store, self.period, self.view, self.now)
         if self.store is not None:
             log.info("read model stale (config changed since the last sync): measuring from the events")
@@ -100,15 +108,30 @@ class ReportModel:
         """Every latency's samples the report's periods need: the read model's :attr:`waits`, else
         measured over the history once for the figures and the trend.
 
-        ``ticket_cycle`` and ``ticket_lead`` are measured over the history either way: a ticket
-        reopened after the period ended had, at its end, a resolution the latest rows no longer
-        show, and a report says what was true at its period's end. The history holds every event
-        of every ticket those figures need (:func:`window_history` reads the threads of the waits).
+        The :data:`AS_OF_END` figures of a ticket that moved after the period ended are measured
+        over the history instead: a ticket reopened since had, at the period's end, a resolution
+        the latest rows no longer show, and a report says what was true at its period's end. The
+        history holds every event of those tickets (:attr:`moved_later`); with a given history
+        (the dashboard's, complete up to the period's end) every ticket is measured so.
         """
         if self.waits is None:
             return compute_all_latencies(self.history, self.config, self.now, self.links)
         history = self.history.loc[self.history["occurred_at"] <= pd.Timestamp(self.now)]
-        return {**self.waits, **{name: METRICS[name](history, self.config.team) for name in AS_OF_END}}
+        if self.store is None:
+            return {**self.waits, **{name: METRICS[name](history, self.config.team) for name in AS_OF_END}}
+        moved = self.moved_later  # a ticket's figures depend on its own events only
+        tickets = history.loc[history["thread"].isin(moved)]
+        return {**self.waits, **{name: _merge_samples(self.waits[name], METRICS[name](tickets, self.config.team), moved)
+                                 for name in AS_OF_END}}
+
+    @cached_property
+    def moved_later(self) -> set[str]:
+        """Tickets with a status change or resolution at or after the moment the report stands at."""
+        if self.store is None:
+            return set()
+        until = min(self.period.end, self.now)
+        moves = self.store.read_events(start=until, categories=_TICKET_MOVES, columns=("thread",))
+        return set(moves["thread"])
 
     @cached_property
     def report(self) -> dict[str, Any]:
@@ -179,26 +202,36 @@ def window_start(period: Period, zone: ZoneInfo) -> datetime:
     return min(first.start, period.previous().start, flow.start)
 
 
+def _merge_samples(rows: pd.DataFrame, measured: pd.DataFrame, threads: set[str]) -> pd.DataFrame:
+    """The read model's ``rows`` with those on ``threads`` replaced by the ``measured`` ones, in start order."""
+    merged = pd.concat([rows.loc[~rows["thread"].isin(threads)], measured.loc[measured["thread"].isin(threads)]],
+                       ignore_index=True)
+    return merged.sort_values(["started_at", "thread"], kind="stable").reset_index(drop=True)
+
+
 def window_history(store: Store, config: Config, period: Period, view: str,
-                   samples: dict[str, pd.DataFrame]) -> pd.DataFrame:
+                   samples: dict[str, pd.DataFrame], moved_later: set[str]) -> pd.DataFrame:
     """What the report of ``period`` reads besides the read model's waits: never the whole history.
 
     The events of its window (:func:`window_start` to the period's end); every event on the tickets
-    and pull requests of that window and of its waits (their titles, a PR's tickets); and every run
-    up to the period's end with the commits their tags may name (a KPI's best-so-far and the run
-    links need them all; runs are few). With run notes, in the timeline's order.
+    and pull requests of that window (a PR's tickets) and on the tickets in ``moved_later`` (measured
+    again, :attr:`ReportModel.samples`); the opening event of every other thread with a wait (its
+    title); and every run up to the period's end with the commits their tags may name (a KPI's
+    best-so-far and the run links need them all; runs are few). With run notes, in the timeline's order.
     """
     window = load_timeline(store, config, start=window_start(period, config.engagement.zone), end=period.end,
                            view=view)
-    threads = set(window.loc[~window["category"].isin(_THREADLESS), "thread"])
-    threads |= {thread for name, frame in samples.items() if name != "commit_to_run" for thread in frame["thread"]}
-    ids = store.event_ids_near(threads, ())
+    full = set(window.loc[~window["category"].isin(_THREADLESS), "thread"]) | moved_later
+    waiting = {thread for name, frame in samples.items() if name != "commit_to_run" for thread in frame["thread"]}
+    ids = store.event_ids_near(full, ())
     ids |= set(store.read_events(end=period.end, categories=RUN_CATEGORIES, columns=("id",))["id"])
     tags = store.read_refs(end=period.end, categories=RUN_CATEGORIES)
     shas = store.commit_refs_starting(set(tags.loc[tags["kind"] == "commit", "value"]))
     ids |= store.event_ids_near((), shas)
     extra = load_timeline(store, config, end=period.end, view=view, ids=sorted(ids - set(window["id"])))
-    events = pd.concat([window, extra], ignore_index=True) if len(extra) else window
+    heads = load_timeline(store, config, end=period.end, view=view, categories=_HEADS,
+                          ids=sorted(store.event_ids_near(waiting - full, ()) - ids - set(window["id"])))
+    events = pd.concat([frame for frame in (window, extra, heads) if len(frame)] or [window], ignore_index=True)
     events = events.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
     log.info("report %s (%s view): %d events in its window and threads", period.label, view, len(events))
     return with_run_notes(events, store, period.end)

@@ -38,7 +38,12 @@ def is_current(store: Store, config: Config) -> bool:
     """Whether the rows were derived with this config and the store's Jira projects (else rebuild)."""
     stored = stored_fingerprint(store)
     return (stored.get("config") == config_fingerprint(config)
-            and stored.get("projects") == projects_fingerprint(jira_projects(store)))
+            and stored.get("projects") == projects_fingerprint(counted_projects(store, config)))
+
+
+def counted_projects(store: Store, config: Config) -> set[str]:
+    """The Jira projects whose keys count as tickets: only with Jira sources configured (``load_timeline``)."""
+    return jira_projects(store) if config.jira else set()
 
 
 def samples(store: Store, view: View, since: datetime | None = None,

@@ -33,9 +33,9 @@ from glassbox.config import Config
 from glassbox.events import is_sha
 from glassbox.metrics.linking import RUN_CATEGORIES
 from glassbox.readmodel.derive import config_fingerprint, projects_fingerprint, wait_rows
-from glassbox.readmodel.query import is_current, meta_key, stored_fingerprint
+from glassbox.readmodel.query import counted_projects, is_current, meta_key, stored_fingerprint
 from glassbox.store import Store, WriteCounts
-from glassbox.timeline import jira_projects, load_timeline
+from glassbox.timeline import load_timeline
 from glassbox.views import View
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         return
     projects_may_change = "ticket_created" in categories and bool(config.jira)
     if stored.get("config") != config_fingerprint(config) or (
-            projects_may_change and stored.get("projects") != projects_fingerprint(jira_projects(store))):
+            projects_may_change and stored.get("projects") != projects_fingerprint(counted_projects(store, config))):
         rebuild(store, config)
         return
     touched = _waiting_threads(threads) | values
@@ -178,7 +178,8 @@ def mark_stale(store: Store) -> None:
 
 
 def _save_fingerprint(store: Store, config: Config) -> None:
-    value = json.dumps({"config": config_fingerprint(config), "projects": projects_fingerprint(jira_projects(store))})
+    value = json.dumps({"config": config_fingerprint(config),
+                        "projects": projects_fingerprint(counted_projects(store, config))})
     with store.transaction() as conn:
         table = schema.meta
         if conn.execute(sql_update(table).where(table.c.key == meta_key(store)).values(value=value)).rowcount == 0:
