@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import streamlit as st
 from seed import seeded_engagement
-from test_summary import CONFIG, NOW, engagement
+from test_summary import CONFIG, NOW, created, engagement, moved
 
 from dashboard import loaders
 from glassbox import readmodel
@@ -106,3 +106,23 @@ def test_dashboard_loaders_read_the_same_waits(seeded: tuple[Store, Config, Path
     for name in ("open", "trend", "distribution"):
         pd.testing.assert_frame_equal(new[name], old[name], check_dtype=False, obj=name)
     assert new["report"] == old["report"]
+
+
+def test_a_ticket_reopened_after_the_week_keeps_that_weeks_figures(store: Store) -> None:
+    """CHURN-9 is done in W45 and reopened in W46: W45's report still says it took 24 h of work and
+    48 h in all (as at W45's end), though the latest rows end its cycle in W46."""
+    readmodel.attach(store, CONFIG)
+    readmodel.ensure_current(store, CONFIG)
+    store.write([
+        created("2026-11-02 10:00", "carol-acme", "CHURN-9", "Reopened later"),
+        moved("2026-11-03 10:00", "CHURN-9", "In Progress", "indeterminate", "new"),  # pickup 24 h
+        moved("2026-11-04 10:00", "CHURN-9", "Done", "done", "indeterminate"),  # cycle 24 h, lead 48 h
+        moved("2026-11-10 10:00", "CHURN-9", "In Progress", "indeterminate", "done"),  # W46: reopened
+        moved("2026-11-12 10:00", "CHURN-9", "Done", "done", "indeterminate"),
+    ])
+    week = iso_week(date(2026, 11, 2), CONFIG.engagement.zone)
+    new = new_report(store, CONFIG, week, View.TEAM, NOW)
+    assert new == old_report(store, CONFIG, week, View.TEAM, NOW)
+    assert (new["latency"]["ticket_cycle"]["n"], new["latency"]["ticket_cycle"]["median_hours"]) == (1, 24.0)
+    assert (new["latency"]["ticket_lead"]["n"], new["latency"]["ticket_lead"]["open"]) == (1, 0)
+    assert new["latency"]["ticket_lead"]["median_hours"] == 48.0
