@@ -24,7 +24,7 @@ from dashboard import auth, loaders
 from dashboard.components import escape_markdown
 from glassbox.config import DEFAULT_CONFIG_PATH, Config
 from glassbox.errors import GlassboxError
-from glassbox.periods import Period, day_range, iso_week
+from glassbox.periods import FIRST_DAY, LAST_DAY, Period, day_range, iso_week
 from glassbox.views import View
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,10 @@ def sidebar(access: auth.Access) -> Context | None:
         custom = None
         if choice == "Custom range":
             today = datetime.now(tz).date()
-            custom = st.date_input("From – to", value=(today - timedelta(days=13), today), key="custom_range")
+            # Streamlit's default bounds are ten years either side of the value; engagements import
+            # older tickets, so any day the periods accept (glassbox.periods) may be picked
+            custom = st.date_input("From – to", value=(today - timedelta(days=13), today), key="custom_range",
+                                   min_value=FIRST_DAY, max_value=LAST_DAY)
         view = _view_control(access)
         st.caption(f"Times in {config.engagement.timezone}")
         if demo:

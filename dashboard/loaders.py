@@ -22,7 +22,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import func, select
 
-from glassbox import schema
+from glassbox import readmodel, schema
 from glassbox.config import Config, load_config
 from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
@@ -35,7 +35,7 @@ from glassbox.metrics.summary import open_waits_on_people
 from glassbox.metrics.working_hours import previous_working_day
 from glassbox.notes import WeekNote, clean_note
 from glassbox.periods import Period
-from glassbox.report_model import ReportModel, with_run_notes
+from glassbox.report_model import ReportModel, samples_window, with_run_notes
 from glassbox.reports.content import short_title
 from glassbox.sources import configured_sources
 from glassbox.store import Store, open_store
@@ -163,8 +163,12 @@ def runs(source: Source, view: View) -> pd.DataFrame:
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner="Measuring response times…")
 def latency_samples(source: Source, view: View) -> dict[str, pd.DataFrame]:
-    """Every SPEC §4 latency's samples over all history (a wait ending today may have started long ago)."""
-    _, cfg = _open(source)
+    """Every SPEC §4 latency's samples over all history (a wait ending today may have started long ago):
+    the read model's rows, or — while they are stale (the config edited since the last sync; the
+    dashboard never writes) — measured from the events."""
+    opened, cfg = _open(source)
+    if readmodel.is_current(opened, cfg):
+        return readmodel.samples(opened, view)
     return compute_all_latencies(history(source, view), cfg)
 
 
@@ -288,8 +292,10 @@ def report(source: Source, view: View, week: Period, note: WeekNote | None) -> R
     download at once. Shared read-only (``cache_resource``: its history-sized frames are not copied).
     """
     opened, cfg = _open(source)
+    now = datetime.now(UTC)
     until_end = with_run_notes(_between(history(source, view), None, week.end), opened, week.end)
-    return ReportModel.build(until_end, cfg, week, view, datetime.now(UTC), note).derived()
+    waits = samples_window(opened, week, view, now) if readmodel.is_current(opened, cfg) else None
+    return ReportModel.build(until_end, cfg, week, view, now, samples=waits, note=note).derived()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

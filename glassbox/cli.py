@@ -22,6 +22,7 @@ from glassbox.config import Config, load_config
 from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import SOURCES
 from glassbox.periods import Period, day_bounds, day_range, parse_day, parse_week
+from glassbox.readmodel import rebuild
 from glassbox.redaction import RedactingFilter, redact
 from glassbox.store import open_store
 from glassbox.views import View
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     notify.add_argument("--now", metavar="ISO", help="the clock, e.g. 2026-11-23T08:45:00+01:00 (tests, backfills)")
     notify.add_argument("--engagement", metavar="ID", help="the engagement (a single-engagement config: its id)")
 
+    commands.add_parser("rebuild", parents=[common],
+                        help="derive the read model (waits, links, daily counts) again from every stored event")
+
     commands.add_parser("doctor", parents=[common],
                         help="check the config and that every source answers and accepts its credentials")
     return parser
@@ -99,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
                "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize,
-               "note": cmd_note, "notify": cmd_notify}[args.command]
+               "note": cmd_note, "notify": cmd_notify, "rebuild": cmd_rebuild}[args.command]
     try:
         status = handler(args)
         with _stdout_errors():
@@ -257,6 +261,18 @@ def cmd_renormalize(args: argparse.Namespace) -> int:
     with sync_lock(store):  # a sync writing the same events meanwhile would race the rewrite
         for summary in renormalize(config, store, args.only):
             print(redact(summary.line()), file=sys.stderr)
+        rebuild(store, config)  # refs may have changed without any event's content changing
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from glassbox.lock import sync_lock
+
+    config = load_config(args.config)
+    store = open_store(config.store_url)
+    with sync_lock(store):  # a sync's incremental updates meanwhile would race the rebuild
+        waits = rebuild(store, config)
+    print(f"read model rebuilt from {store.count_events()} events: {waits} waits", file=sys.stderr)
     return 0
 
 

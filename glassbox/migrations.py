@@ -94,9 +94,16 @@ def _stored_jira_tickets(conn: Connection) -> dict[tuple[str, str], list[Event]]
     return tickets
 
 
-def _add_notes_and_ledger(conn: Connection) -> None:
-    """3 → 4: the week's note (SPEC §5), which the team writes and every report shows first, and the
-    ledger of sent notifications (SPEC §8, :mod:`glassbox.notify.sent`)."""
+def _add_read_model_notes_and_ledger(conn: Connection) -> None:
+    """3 → 4: the read model's tables (:mod:`glassbox.readmodel`), the week's note (SPEC §5) and the
+    ledger of sent notifications (SPEC §8, :mod:`glassbox.notify.sent`).
+
+    The read model is left without a fingerprint: deriving its rows needs the config (people's sides,
+    working hours, internal labels), which opening a store does not have; a store without a
+    fingerprint is stale, so the first command that has the config and may write — ``sync``,
+    ``report``, ``rebuild`` — runs the full rebuild.
+    """
+    schema.rm_waits.create(conn, checkfirst=True)
     schema.week_notes.create(conn, checkfirst=True)
     notifications_sent.create(conn, checkfirst=True)
 
@@ -104,7 +111,7 @@ def _add_notes_and_ledger(conn: Connection) -> None:
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
-    3: _add_notes_and_ledger,
+    3: _add_read_model_notes_and_ledger,
 }
 
 

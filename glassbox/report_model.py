@@ -12,25 +12,33 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from glassbox import readmodel
 from glassbox.config import Config
 from glassbox.metrics import chart_data
-from glassbox.metrics.latency import compute_all_latencies
+from glassbox.metrics.latency import METRICS, compute_all_latencies
 from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links
 from glassbox.metrics.summary import report_from_events
 from glassbox.notes import WeekNote
-from glassbox.periods import Period, PeriodKind
+from glassbox.periods import Period, PeriodKind, iso_week
 from glassbox.reports import SPEC_KEYS
 from glassbox.reports.content import ReportContent
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
+from glassbox.views import View
 
 log = logging.getLogger(__name__)
+_THREADLESS = ("commit", *RUN_CATEGORIES)  # a repository's or an experiment's thread: not one item
+# measured from a ticket's status history, which a later move (a reopening) rewrites: see ``samples``
+AS_OF_END = ("ticket_pickup", "ticket_cycle", "ticket_lead")
+_TICKET_MOVES = ("ticket_transition", "ticket_resolved")
+_HEADS = ("ticket_created", "pull_request_opened")  # where a thread's title and url come from
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,13 +58,18 @@ class ReportModel:
     now: datetime
     given: pd.DataFrame | None = None
     store: Store | None = None
+    given_samples: dict[str, pd.DataFrame] | None = None
     given_note: WeekNote | None = None
 
     @classmethod
     def build(cls, history: pd.DataFrame, config: Config, period: Period, view: str,
-              now: datetime, note: WeekNote | None = None) -> ReportModel:
-        """The report of ``period`` from ``history`` (the view's timeline up to ``period.end``) and its note."""
-        return cls(config=config, period=period, view=view, now=now, given=history, given_note=note)
+              now: datetime, samples: dict[str, pd.DataFrame] | None = None,
+              note: WeekNote | None = None) -> ReportModel:
+        """The report of ``period`` from ``history`` (the view's timeline up to ``period.end``), its
+        note and, when the caller has them, the latency ``samples`` (:func:`samples_window`'s, from the
+        read model)."""
+        return cls(config=config, period=period, view=view, now=now, given=history, given_samples=samples,
+                   given_note=note)
 
     @classmethod
     def load(cls, store: Store, config: Config, period: Period, view: str,
@@ -71,6 +84,8 @@ class ReportModel:
             return self.given
         if self.store is None:
             raise ValueError("a report model needs a history or a store")
+        if self.given_samples is None and self.waits is not None:
+            return window_history(self.store, self.config, self.period, self.view, self.waits, self.moved_later)
         return load_history(self.store, self.config, self.period, self.view)
 
     @cached_property
@@ -78,9 +93,50 @@ class ReportModel:
         return build_links(self.history)
 
     @cached_property
+    def read_model_current(self) -> bool:
+        """Whether the store's read model was derived with this config (asked once per report)."""
+        return self.store is not None and readmodel.is_current(self.store, self.config)
+
+    @cached_property
+    def waits(self) -> dict[str, pd.DataFrame] | None:
+        """The read model's waits for this report (:func:`samples_window`), or None while it is stale."""
+        if self.given_samples is not None:
+            return self.given_samples
+        if self.store is not None and self.given is None and self.read_model_current:
+            return samples_window(self.store, self.period, self.view, self.now)
+        if self.store is not None:
+            log.info("read model stale (config changed since the last sync): measuring from the events")
+        return None
+
+    @cached_property
     def samples(self) -> dict[str, pd.DataFrame]:
-        """Every latency's samples over the history, measured once for the figures and the trend."""
-        return compute_all_latencies(self.history, self.config, self.now, self.links)
+        """Every latency's samples the report's periods need: the read model's :attr:`waits`, else
+        measured over the history once for the figures and the trend.
+
+        The :data:`AS_OF_END` figures of a ticket that moved after the period ended are measured
+        over the history instead: a ticket reopened since had, at the period's end, a resolution
+        the latest rows no longer show, and a report says what was true at its period's end. The
+        history holds every event of those tickets (:attr:`moved_later`); with a given history
+        (the dashboard's, complete up to the period's end) every ticket is measured so.
+        """
+        if self.waits is None:
+            return compute_all_latencies(self.history, self.config, self.now, self.links)
+        history = self.history.loc[self.history["occurred_at"] <= pd.Timestamp(self.now)]
+        if self.store is None:
+            return {**self.waits, **{name: METRICS[name](history, self.config.team) for name in AS_OF_END}}
+        moved = self.moved_later  # a ticket's figures depend on its own events only
+        tickets = history.loc[history["thread"].isin(moved)]
+        return {**self.waits, **{name: _merge_samples(self.waits[name], METRICS[name](tickets, self.config.team), moved)
+                                 for name in AS_OF_END}}
+
+    @cached_property
+    def moved_later(self) -> set[str]:
+        """Tickets with a status change or resolution at or after the moment the report stands at."""
+        if self.store is None:
+            return set()
+        until = min(self.period.end, self.now)
+        moves = self.store.read_events(start=until, categories=_TICKET_MOVES, columns=("thread",))
+        return set(moves["thread"])
 
     @cached_property
     def note(self) -> WeekNote | None:
@@ -136,6 +192,62 @@ class ReportModel:
         content.flow = self.flow
         content.trend = self.trend
         return content
+
+
+def samples_window(store: Store, period: Period, view: str, now: datetime) -> dict[str, pd.DataFrame]:
+    """The read model's waits for ``period``'s report: its figures, the previous period's and the
+    trend's weeks, as they stood at the period's end (or now, if earlier)."""
+    first = period
+    for _ in range(chart_data.TREND_WEEKS - 1):
+        first = first.previous()
+    until = min(period.end, now)
+    return readmodel.samples(store, View(view), since=min(first.start, until), until=until)
+
+
+def window_start(period: Period, zone: ZoneInfo) -> datetime:
+    """The first moment any part of ``period``'s report counts: the previous period's start, the
+    latency trend's first week, or the ticket flow's first week, whichever is earliest."""
+    first = period
+    for _ in range(chart_data.TREND_WEEKS - 1):
+        first = first.previous()
+    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    flow = iso_week(last_day - timedelta(weeks=chart_data.FLOW_WEEKS - 1), zone)
+    return min(first.start, period.previous().start, flow.start)
+
+
+def _merge_samples(rows: pd.DataFrame, measured: pd.DataFrame, threads: set[str]) -> pd.DataFrame:
+    """The read model's ``rows`` with those on ``threads`` replaced by the ``measured`` ones, in start order."""
+    merged = pd.concat([rows.loc[~rows["thread"].isin(threads)], measured.loc[measured["thread"].isin(threads)]],
+                       ignore_index=True)
+    return merged.sort_values(["started_at", "thread"], kind="stable").reset_index(drop=True)
+
+
+def window_history(store: Store, config: Config, period: Period, view: str,
+                   samples: dict[str, pd.DataFrame], moved_later: set[str]) -> pd.DataFrame:
+    """What the report of ``period`` reads besides the read model's waits: never the whole history.
+
+    The events of its window (:func:`window_start` to the period's end); every event on the tickets
+    and pull requests of that window (a PR's tickets) and on the tickets in ``moved_later`` (measured
+    again, :attr:`ReportModel.samples`); the opening event of every other thread with a wait (its
+    title); and every run up to the period's end with the commits their tags may name (a KPI's
+    best-so-far and the run links need them all; runs are few). With run notes, in the timeline's order.
+    """
+    window = load_timeline(store, config, start=window_start(period, config.engagement.zone), end=period.end,
+                           view=view)
+    full = set(window.loc[~window["category"].isin(_THREADLESS), "thread"]) | moved_later
+    waiting = {thread for name, frame in samples.items() if name != "commit_to_run" for thread in frame["thread"]}
+    ids = store.event_ids_near(full, ())
+    ids |= set(store.read_events(end=period.end, categories=RUN_CATEGORIES, columns=("id",))["id"])
+    tags = store.read_refs(end=period.end, categories=RUN_CATEGORIES)
+    shas = store.commit_refs_starting(set(tags.loc[tags["kind"] == "commit", "value"]))
+    ids |= store.event_ids_near((), shas)
+    extra = load_timeline(store, config, end=period.end, view=view, ids=sorted(ids - set(window["id"])))
+    heads = load_timeline(store, config, end=period.end, view=view, categories=_HEADS,
+                          ids=sorted(store.event_ids_near(waiting - full, ()) - ids - set(window["id"])))
+    events = pd.concat([frame for frame in (window, extra, heads) if len(frame)] or [window], ignore_index=True)
+    events = events.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
+    log.info("report %s (%s view): %d events in its window and threads", period.label, view, len(events))
+    return with_run_notes(events, store, period.end)
 
 
 def load_history(store: Store, config: Config, period: Period, view: str) -> pd.DataFrame:

@@ -7,8 +7,9 @@ whenever a table, column or index changes, and add the step that brings a versio
 Versions: 1 the first release; 2 adds ``ix_events_category_occurred_at`` (the metrics, reports and
 client view read one category at a time over a period); 3 changes no table but re-normalizes stored
 Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution); 4 adds
-``week_notes`` (the PM's words for a week's report) and ``notifications_sent`` (defined in
-:mod:`glassbox.notify.sent`, on this metadata).
+``week_notes`` (the PM's words for a week's report), ``notifications_sent`` (defined in
+:mod:`glassbox.notify.sent`, on this metadata) and the read model's derived tables (``rm_waits``),
+rebuilt from the events (:mod:`glassbox.readmodel`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -108,4 +110,26 @@ week_notes = Table(  # since version 4: the week's note of SPEC §5, written by 
     Column("week", String(10), primary_key=True),  # an ISO week label, 2026-W47
     Column("text", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# -- the read model (since version 4): rows derived from the events, kept current by every sync ------
+# Every derived row belongs to one engagement (part of its key) and one view: the client's rows are
+# derived from the client view of the events, so a client query is a filter, not a recomputation.
+
+rm_waits = Table(
+    "rm_waits",
+    metadata,
+    Column("engagement", String(64), primary_key=True),
+    Column("view", String(16), primary_key=True),
+    Column("latency", String(32), primary_key=True),
+    Column("thread", String(512), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # the wait's place among its thread's waits of this latency
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("abandoned_at", DateTime(timezone=True)),
+    Column("hours", Float),
+    Column("working_hours", Float),
+    Column("on", String(16)),  # who must act while it is open (glassbox.vocabulary.WAITS), else null
+    Index("ix_rm_waits_ended", "engagement", "view", "ended_at"),
+    Index("ix_rm_waits_open", "engagement", "view", "started_at"),
 )

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -225,13 +225,46 @@ def _json_as_text(dialect: str) -> dict[str, Any]:
     return {name: bindparam(name, type_=Text) for name in _JSON_COLUMNS}
 
 
+WriteHook = Callable[["Store", list[str], Callable[[], WriteCounts]], WriteCounts]
+
+
 class Store:
-    """The event store behind one engine. Create with :func:`open_store`."""
+    """The event store behind one engine. Create with :func:`open_store`.
+
+    ``engagement`` scopes the derived rows (:mod:`glassbox.readmodel`) this store reads and writes.
+    ``write_hook`` (set by :func:`glassbox.readmodel.attach`) wraps every :meth:`write` inside its
+    transaction, so the read model changes with the events or not at all.
+    """
 
     def __init__(self, engine: Engine, *, engagement: str = "default") -> None:
         self.engine = engine
         self.engagement = engagement
+        self.write_hook: WriteHook | None = None
+        self._bound: Connection | None = None
         self._json_params = _json_as_text(engine.dialect.name)
+
+    def bound_to(self, conn: Connection) -> Store:
+        """This store reading through ``conn``: inside a write's transaction, its uncommitted rows included."""
+        bound = Store(self.engine, engagement=self.engagement)
+        bound._bound = conn
+        return bound
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """The write's transaction this store is bound to, else a new one (committed when the block ends)."""
+        if self._bound is not None:
+            yield self._bound
+        else:
+            with self.engine.begin() as conn:
+                yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        if self._bound is not None:
+            yield self._bound
+        else:
+            with self.engine.connect() as conn:
+                yield conn
 
     @property
     def dialect(self) -> str:
@@ -273,7 +306,12 @@ class Store:
         """
         what = f"writing {len(items)} events and {len(tombstones)} removals"
         with self._errors(what), self.engine.begin() as conn:
-            return self.write_in(conn, items, tombstones, cursor, refresh_refs=refresh_refs)
+            def write() -> WriteCounts:
+                return self.write_in(conn, items, tombstones, cursor, refresh_refs=refresh_refs)
+            if self.write_hook is None:
+                return write()
+            ids = list(dict.fromkeys([*(item.id for item in items), *(t.event_id for t in tombstones)]))
+            return self.write_hook(self.bound_to(conn), ids, write)
 
     def write_in(
         self,
@@ -423,14 +461,23 @@ class Store:
         sources: Iterable[str] | None = None,
         categories: Iterable[str] | None = None,
         columns: Sequence[str] = LIGHT_COLUMNS,
+        ids: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Events with ``start <= occurred_at < end``, oldest first, ``occurred_at`` as UTC."""
+        """Events with ``start <= occurred_at < end`` (and among ``ids``, when given), oldest first,
+        ``occurred_at`` as UTC."""
         table = schema.events
         selected = [cast(table.c[name], Text) if name in _JSON_COLUMNS else table.c[name] for name in columns]
         query = select(*selected).order_by(table.c.occurred_at, table.c.id)
         query = _filter(query, table, start, end, sources, categories)
-        with self.engine.connect() as conn:
-            frame = _columnar(_raw_rows(conn, query), columns)
+        with self._reading() as conn:
+            if ids is None:
+                rows = _raw_rows(conn, query)
+            else:
+                rows = [row for chunk in _chunks(list(ids), _IN_CHUNK)
+                        for row in _raw_rows(conn, query.where(table.c.id.in_(chunk)))]
+                rows.sort(key=lambda row: (str(row[columns.index("occurred_at")]), row[columns.index("id")])
+                          if "occurred_at" in columns and "id" in columns else ())
+            frame = _columnar(rows, columns)
         for name in _JSON_COLUMNS.intersection(columns):
             frame[name] = _decode_json(frame[name], cache=name != "attrs" and name != "raw")
         for name in _DATETIME_COLUMNS.intersection(columns):
@@ -450,13 +497,55 @@ class Store:
         end: datetime | None = None,
         sources: Iterable[str] | None = None,
         categories: Iterable[str] | None = None,
+        ids: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """``event_id, kind, value`` for the refs of the events :meth:`read_events` would return."""
         events, refs = schema.events, schema.refs
         query = select(refs.c.event_id, refs.c.kind, refs.c.value).join(events, events.c.id == refs.c.event_id)
         query = _filter(query, events, start, end, sources, categories)
-        with self.engine.connect() as conn:
-            return _columnar(_raw_rows(conn, query), ("event_id", "kind", "value"))
+        with self._reading() as conn:
+            if ids is None:
+                return _columnar(_raw_rows(conn, query), ("event_id", "kind", "value"))
+            rows = [row for chunk in _chunks(list(ids), _IN_CHUNK)
+                    for row in _raw_rows(conn, query.where(events.c.id.in_(chunk)))]
+            return _columnar(rows, ("event_id", "kind", "value"))
+
+    def event_keys(self, ids: Sequence[str]) -> tuple[set[tuple[str, str]], set[str]]:
+        """The (thread, category) pairs and the ref values of the stored events among ``ids``.
+
+        The read model asks before and after a write, so what an event stopped naming is re-derived too.
+        """
+        events, refs = schema.events, schema.refs
+        threads: set[tuple[str, str]] = set()
+        values: set[str] = set()
+        with self._reading() as conn:
+            for chunk in _chunks(list(ids), _IN_CHUNK):
+                threads.update((thread, category) for thread, category in conn.execute(
+                    select(events.c.thread, events.c.category).where(events.c.id.in_(chunk))))
+                values.update(conn.execute(select(refs.c.value).where(refs.c.event_id.in_(chunk))).scalars())
+        return threads, values
+
+    def event_ids_near(self, threads: Iterable[str], values: Iterable[str]) -> set[str]:
+        """Ids of the events on one of ``threads`` or with a ref to one of ``values``."""
+        events, refs = schema.events, schema.refs
+        found: set[str] = set()
+        with self._reading() as conn:
+            for chunk in _chunks(sorted(threads), _IN_CHUNK):
+                found.update(conn.execute(select(events.c.id).where(events.c.thread.in_(chunk))).scalars())
+            for chunk in _chunks(sorted(values), _IN_CHUNK):
+                found.update(conn.execute(select(refs.c.event_id).where(refs.c.value.in_(chunk))).scalars())
+        return found
+
+    def commit_refs_starting(self, prefixes: Iterable[str]) -> set[str]:
+        """Every commit ref value beginning with one of ``prefixes`` (the SHAs a run's short tag may name)."""
+        refs = schema.refs
+        found: set[str] = set()
+        with self._reading() as conn:
+            for prefix in sorted(set(prefixes)):
+                query = select(refs.c.value).where(refs.c.kind == "commit", refs.c.value >= prefix,
+                                                   refs.c.value < prefix + "~")
+                found.update(conn.execute(query).scalars())
+        return found
 
     # -- the week's note (SPEC §5) ----------------------------------------------------------
 
@@ -481,7 +570,7 @@ class Store:
         return WeekNote(week, text, now) if text else None
 
     def count_events(self) -> int:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return int(conn.execute(select(func.count()).select_from(schema.events)).scalar_one())
 
 

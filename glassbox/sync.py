@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from glassbox import readmodel
 from glassbox.config import Config
 from glassbox.errors import ConfigError, GlassboxError, SyncLocked
 from glassbox.events import Checkpoint, Event, Tombstone
@@ -207,6 +208,8 @@ def sync_sources(config: Config, store: Store, only: str | None = None,
     """
     specs = selected_sources(config, only)
     connectors = [build_connector(spec, config) for spec in specs]
+    readmodel.attach(store, config)  # every batch keeps the read model current in its transaction
+    readmodel.ensure_current(store, config)
     summaries = []
     for connector in connectors:
         summary = sync_connector(connector, store, progress=progress)
@@ -215,6 +218,7 @@ def sync_sources(config: Config, store: Store, only: str | None = None,
         if report:
             report(summary)
         summaries.append(summary)
+    readmodel.ensure_current(store, config)  # after batches too large to update one by one
     return summaries
 
 

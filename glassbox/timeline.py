@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,7 @@ def load_timeline(
     sources: Iterable[str] | None = None,
     categories: Iterable[str] | None = None,
     view: View | str = View.TEAM,
+    ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Events in ``[start, end)`` with SPEC §3's fields plus ``origin``, ``sources``, ``labels``, ``attrs``.
 
@@ -45,15 +46,17 @@ def load_timeline(
     ``actor_id``); ``side`` is client, team or bot; ``refs`` is the list of ticket keys and SHAs and
     ``ref_kinds`` their kinds (``ticket``/``commit``) as the store keeps them. With Jira sources
     configured, only keys of the Jira projects in the store count as tickets
-    (:func:`glassbox.metrics.linking.known_tickets`). An unknown ``view`` is an error, not the team view.
+    (:func:`glassbox.metrics.linking.known_tickets`). ``ids`` limits it to those events (the read
+    model re-deriving the threads a sync touched). An unknown ``view`` is an error, not the team view.
     """
     view = parse_view(view)
     sources = list(sources) if sources is not None else None
     categories = list(categories) if categories is not None else None
-    frame = store.read_events(start=start, end=end, sources=sources, categories=categories, columns=_READ_COLUMNS)
-    refs = store.read_refs(start=start, end=end, sources=sources, categories=categories)
+    frame = store.read_events(start=start, end=end, sources=sources, categories=categories, columns=_READ_COLUMNS,
+                              ids=ids)
+    refs = store.read_refs(start=start, end=end, sources=sources, categories=categories, ids=ids)
     if config.jira:
-        refs = known_tickets(refs, _jira_projects(store))
+        refs = known_tickets(refs, jira_projects(store))
     if view is not View.TEAM:  # fail closed: only the team view sees everything
         frame, refs = client_view(frame, refs, store, config)
     frame = _resolve_people(frame, Directory(config.people))
@@ -61,7 +64,7 @@ def load_timeline(
     return frame.reset_index(drop=True)
 
 
-def _jira_projects(store: Store) -> set[str]:
+def jira_projects(store: Store) -> set[str]:
     """The projects of the tickets the Jira sources returned (each ticket has one ``ticket_created``)."""
     created = store.read_events(sources=["jira"], categories=["ticket_created"], columns=("thread",))
     return {ticket_project(thread) for thread in set(created["thread"])}

@@ -206,6 +206,6 @@ def test_report_json_carries_one_agreements_object_per_configured_agreement() ->
                                               Agreement(latency="pr_merge", within_hours=48)])
     period = parse_week("2026-W48", ZoneInfo("UTC"), WEEK_START.date())
     spec = ReportModel.build(client_questions(), config, period, "team", NOW).spec()
-    assert list(spec)[-1] == "agreements"
+    assert "agreements" in spec
     assert [(a["latency"], a["n"], a["in_time"], a["met"]) for a in spec["agreements"]] == [
         ("client_response", 5, 4, False), ("pr_merge", 0, 0, None)]

@@ -1,0 +1,19 @@
+"""The read model: rows derived from the events, kept current by every sync, queried by period.
+
+Pages and reports used to read every event and measure every latency over the whole history on each
+request. The read model keeps the results beside the events instead, one row per latency wait
+(``rm_waits``: kind, thread, started, ended or abandoned, hours, working hours, who it is on), for
+each view — the client's rows derived from the client view, so a client query is a filter.
+
+- :mod:`.derive` turns a timeline into rows by calling the metric functions of
+  :mod:`glassbox.metrics.latency` (the one home of every figure's definition), and fingerprints what
+  the derivation depends on beyond the events (people, internal labels and sources, working hours).
+- :mod:`.update` rebuilds it from all events, or re-derives only the threads a write touched, in
+  that write's transaction (:func:`attach` hooks it into :meth:`glassbox.store.Store.write`).
+- :mod:`.query` reads a period's waits (plus the waits still open), for reports and the dashboard.
+"""
+
+from glassbox.readmodel.query import is_current, samples
+from glassbox.readmodel.update import attach, ensure_current, rebuild
+
+__all__ = ["attach", "ensure_current", "is_current", "rebuild", "samples"]

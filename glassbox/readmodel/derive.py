@@ -1,0 +1,76 @@
+"""From a timeline to read-model rows, and the fingerprint of what those rows depend on.
+
+The rows are the metric functions' own samples (:func:`glassbox.metrics.latency.compute_all_latencies`)
+stored as they are: derivation never re-implements a figure, so a figure from the read model is
+the figure the metric functions give.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pandas as pd
+
+from glassbox.config import Config
+from glassbox.metrics.latency import LATENCIES, compute_all_latencies
+from glassbox.views import View
+from glassbox.visibility import internal_origins
+from glassbox.vocabulary import wait_of
+
+
+def wait_rows(timeline: pd.DataFrame, config: Config, engagement: str, view: View,
+              threads: set[str] | None = None) -> list[dict[str, Any]]:
+    """One ``rm_waits`` row per latency sample of ``timeline``; only those on ``threads`` when given.
+
+    ``seq`` numbers a thread's waits of one latency in start order (a thread may wait many times).
+    """
+    rows: list[dict[str, Any]] = []
+    for latency, frame in compute_all_latencies(timeline, config).items():
+        if threads is not None:
+            frame = frame.loc[frame["thread"].isin(threads)]
+        if frame.empty:
+            continue
+        wait = wait_of(latency)
+        seq = frame.groupby("thread", sort=False).cumcount()
+        for sample, number in zip(frame.itertuples(index=False), seq, strict=True):
+            rows.append({
+                "engagement": engagement, "view": view.value, "latency": latency, "thread": sample.thread,
+                "seq": int(number), "started_at": _moment(sample.started_at), "ended_at": _moment(sample.ended_at),
+                "abandoned_at": _moment(sample.abandoned_at), "hours": _number(sample.hours),
+                "working_hours": _number(sample.working_hours), "on": wait.on if wait else None,
+            })
+    return rows
+
+
+def _moment(value: Any) -> Any:
+    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def config_fingerprint(config: Config) -> str:
+    """A hash of every config value the rows depend on: when it changes, the read model is rebuilt.
+
+    People (their names decide which events are one person's; sides decide who waits), the team's
+    working hours and days (``working_hours``), and what the client view hides (internal labels,
+    projects and sources). The latencies' names are in it too, so a new latency rebuilds.
+    """
+    basis = {
+        "people": [person.model_dump(mode="json") for person in config.people],
+        "team": config.team.model_dump(mode="json"),
+        "internal_labels": sorted(config.internal_labels()),
+        "internal_projects": sorted(p.upper() for section in config.jira for p in section.internal_projects),
+        "internal_origins": sorted(internal_origins(config)),
+        "jira": bool(config.jira),
+        "latencies": list(LATENCIES),
+    }
+    return hashlib.sha1(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def projects_fingerprint(projects: set[str]) -> str:
+    """The Jira projects in the store decide which ticket keys count (``known_tickets``)."""
+    return hashlib.sha1(json.dumps(sorted(projects)).encode()).hexdigest()

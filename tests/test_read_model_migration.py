@@ -1,0 +1,76 @@
+"""A version-3 store gains the read model's tables on opening; the first ``rebuild`` (or sync) fills them.
+
+Opening a store has no config, and the rows depend on it (people's sides, working hours, internal
+labels), so the migration leaves the new tables without a fingerprint: stale until a command that
+has the config derives them. Reports and pages meanwhile measure from the events, as before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import inspect, update
+from test_read_model import derived_waits, stored_waits
+from test_summary import CONFIG, engagement
+
+from glassbox import readmodel, schema
+from glassbox.cli import main
+from glassbox.config import Config, load_config
+from glassbox.store import Store, open_store
+
+
+def as_version_3(store: Store) -> str:
+    """Turn ``store`` into what version 3 wrote: no read-model tables; returns its URL."""
+    with store.engine.begin() as conn:
+        schema.rm_waits.drop(conn)
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="3"))
+    url = store.engine.url.render_as_string(hide_password=False)
+    store.engine.dispose()
+    return url
+
+
+def test_version_3_store_gets_the_read_model_tables_stale_until_rebuilt(store: Store) -> None:
+    store.write(engagement())
+    upgraded = open_store(as_version_3(store))
+    assert inspect(upgraded.engine).has_table("rm_waits")
+    assert stored_waits(upgraded).empty
+    assert not readmodel.is_current(upgraded, CONFIG)
+    assert readmodel.ensure_current(upgraded, CONFIG)
+    assert readmodel.is_current(upgraded, CONFIG)
+    assert not readmodel.ensure_current(upgraded, CONFIG)  # current: nothing to do
+    pd.testing.assert_frame_equal(stored_waits(upgraded), derived_waits(upgraded, CONFIG))
+    assert len(stored_waits(upgraded)) > 0
+    upgraded.engine.dispose()
+
+
+def config_file(folder: Path, url: str) -> Path:
+    path = folder / "glassbox.toml"
+    people = "".join(f'[[people]]\nname = "{p.name}"\nside = "{p.side}"\nids = {list(p.ids)!r}\n'
+                     for p in CONFIG.people).replace("'", '"')
+    path.write_text(f'[engagement]\nname = "Acme"\ntimezone = "America/New_York"\n'
+                    f'[team]\ntimezone = "Asia/Ho_Chi_Minh"\nworking_hours = "09:00-18:00"\n'
+                    f'[store]\nurl = "{url}"\n{people}', encoding="utf-8")
+    return path
+
+
+def test_rebuild_command_derives_every_row_and_says_how_many(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = config_file(tmp_path, f"sqlite:///{tmp_path / 'glassbox.db'}")
+    config: Config = load_config(path)
+    store = open_store(config.store_url)
+    store.write(engagement())
+    assert main(["rebuild", "--config", str(path)]) == 0
+    waits = stored_waits(store)
+    assert capsys.readouterr().err == f"read model rebuilt from {len(engagement())} events: {len(waits)} waits\n"
+    assert readmodel.is_current(store, config)
+    pd.testing.assert_frame_equal(waits, derived_waits(store, config))
+
+
+def test_rebuild_with_a_bad_config_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "glassbox.toml"
+    path.write_text('[engagement]\nname = "Acme"\ncolour = "blue"\n', encoding="utf-8")
+    assert main(["rebuild", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "colour" in err and str(path) in err and err.count("\n") == 1
