@@ -86,7 +86,7 @@ def test_dashboard_loaders_read_the_same_waits(seeded: tuple[Store, Config, Path
     def frames() -> dict[str, object]:
         st.cache_data.clear()
         st.cache_resource.clear()
-        report = loaders.report(source, view, week.label, week.start, week.end)
+        report = loaders.report(source, view, week, None)
         return {"samples": loaders.latency_samples(source, view),
                 "open": loaders.open_waits_now(source, view, SEED_NOW),
                 "trend": loaders.latency_trend(source, view, weeks, SEED_NOW),
