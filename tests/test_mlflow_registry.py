@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from connectors.mlflow.connector import MlflowConnector
 from connectors.mlflow.normalize import restate
 from glassbox.config import load_config
 from glassbox.events import Event
+from glassbox.periods import day_range, iso_week
+from glassbox.report_model import build_report
 from glassbox.store import CursorKey, Store
 from glassbox.sync import sync_connector
 from tests.test_mlflow_runs import _wait_for_health, free_port
@@ -282,3 +284,44 @@ def test_served_registry_gives_versions_and_alias_moves(registry: Registry, serv
     moves = [(e["attrs"]["from_version"], e["attrs"]["to_version"]) for e in events
              if e["category"] == "model_alias_moved"]
     assert moves == [(None, first), (first, second)]
+
+
+def test_report_json_has_models_champion_regression_and_compute_hours(registry: Registry, sqlite_store: Store,
+                                                                      write_config) -> None:
+    """The champion moved from version 2 (AUC 0.86) to 3 (0.83) at the second sync: a regression then."""
+    a = make_run(registry, "a for CHURN-1", T0, 1.5, auc=0.80, tags={"ticket": "CHURN-1"})
+    b = make_run(registry, "b for CHURN-1", T0 + 2 * HOUR, 2.0, auc=0.86, tags={"ticket": "CHURN-1"})
+    c = make_run(registry, "c for CHURN-2", T0 + 24 * HOUR, 0.5, auc=0.83, tags={"ticket": "CHURN-2"},
+                 metrics={"system/gpu_0_utilization_percentage": 90.0})
+    for run_id in (a, b, c):
+        register(registry, "churn-model", run_id)  # created now: the registry stamps the real time
+    registry.client.set_registered_model_alias("churn-model", "champion", "2")
+    clock = Clock()
+    clock.now = datetime.now(UTC) + timedelta(minutes=1)
+    first_sync = clock.now
+    made = connector(registry, write_config, clock)
+    sync(made, sqlite_store)
+    registry.client.set_registered_model_alias("churn-model", "champion", "3")
+    clock.now += timedelta(days=1)
+    sync(made, sqlite_store)
+    config = load_config(registry.folder / "glassbox.toml")
+    zone = config.engagement.zone
+    later = datetime.now(UTC) + timedelta(days=5)
+    runs_week = iso_week(date(2025, 3, 3), zone)  # the runs' week: their compute, no models yet
+    report = build_report(sqlite_store, config, runs_week, now=later)
+    assert report["experiments"][0]["compute_hours"] == {"wall": 4.0, "gpu": 0.5}  # 1.5 + 2 + 0.5; 0.5 h × 1 GPU
+    assert report["compute"]["by_ticket"] == [
+        {"ticket": "CHURN-1", "wall": 3.5, "gpu": None, "runs": 2},
+        {"ticket": "CHURN-2", "wall": 0.5, "gpu": 0.5, "runs": 1}]
+    assert report["models"] == []
+    before_move = build_report(sqlite_store, config, day_range(date(2025, 3, 3), first_sync.date(), zone), now=later)
+    assert before_move["models"] == [{"model": "churn-model", "latest_version": 3, "aliases": {"champion": 2},
+                                      "champion": {"alias": "champion", "version": 2, "run_id": b,
+                                                   "metric": "val_auc", "value": 0.86}}]
+    assert before_move["alerts"] == []
+    after = build_report(sqlite_store, config, day_range(date(2025, 3, 3), (clock.now + timedelta(days=1)).date(),
+                                                         zone), now=later)
+    assert after["models"][0]["aliases"] == {"champion": 3}
+    assert after["models"][0]["champion"]["value"] == 0.83
+    assert [(a["kind"], a["model"], a["run_id"]) for a in after["alerts"]] == [("model_regressed", "churn-model", c)]
+    assert "from version 2 (val_auc 0.86) to version 3 (0.83)" in after["alerts"][0]["message"]

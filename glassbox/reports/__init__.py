@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "csv", "json", "pdf")
-SPEC_KEYS = ("engagement", "view", "period", "counts", "latency", "links", "experiments", "alerts")
+SPEC_KEYS = ("engagement", "view", "period", "counts", "latency", "links", "experiments", "alerts", "models")
 EXTENSIONS = {"md": "md", "html": "html", "csv": "csv", "json": "json", "pdf": "pdf"}
 
 
