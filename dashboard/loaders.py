@@ -25,9 +25,11 @@ from glassbox import schema
 from glassbox.config import Config, load_config
 from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
+from glassbox.metrics.datasets import datasets_of
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, summarize
 from glassbox.metrics.linking import runs_frame, ticket_keys
+from glassbox.metrics.models import alias_moves, positions_at, versions_frame
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.metrics.working_hours import previous_working_day
@@ -286,3 +288,18 @@ def report(source: Source, view: View, label: str, start: datetime, end: datetim
     until_end = with_run_notes(_between(history(source, view), None, end), opened, end)
     return ReportModel.build(until_end, cfg, period, view, datetime.now(UTC)).derived()
 
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def model_versions(source: Source, view: View, end: datetime) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Registered model versions before ``end`` with their KPI values
+    (:func:`glassbox.metrics.models.versions_frame`), and where each alias points at ``end``."""
+    _, cfg = _open(source)
+    frame = history(source, view)
+    return versions_frame(frame, runs(source, view), cfg.kpi, end), positions_at(alias_moves(frame, end))
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def run_datasets(source: Source, view: View) -> dict[str, list[dict]]:
+    """``run_id -> datasets`` the run logged (:func:`glassbox.metrics.datasets.datasets_of`)."""
+    return datasets_of(history(source, view))
