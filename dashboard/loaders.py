@@ -28,9 +28,10 @@ from glassbox.metrics import chart_data
 from glassbox.metrics.datasets import datasets_of
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, summarize
-from glassbox.metrics.linking import runs_frame, ticket_keys
+from glassbox.metrics.linking import build_links, runs_frame, ticket_keys
 from glassbox.metrics.models import alias_moves, positions_at, versions_frame
 from glassbox.metrics.runs import run_table
+from glassbox.metrics.story import ticket_story as story_of
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.metrics.working_hours import previous_working_day
 from glassbox.periods import Period
@@ -303,3 +304,22 @@ def model_versions(source: Source, view: View, end: datetime) -> tuple[pd.DataFr
 def run_datasets(source: Source, view: View) -> dict[str, list[dict]]:
     """``run_id -> datasets`` the run logged (:func:`glassbox.metrics.datasets.datasets_of`)."""
     return datasets_of(history(source, view))
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner="Gathering the ticket's story…")
+def ticket_story(source: Source, view: View, key: str) -> pd.DataFrame:
+    """Ticket ``key``'s story (:func:`glassbox.metrics.story.ticket_story`) in ``view``: empty when the view
+    has none of it (an internal ticket in the client view has no story)."""
+    opened, cfg = _open(source)
+    frame = with_run_notes(history(source, view), opened, datetime.now(UTC))
+    return story_of(frame, build_links(frame), latency_samples(source, view), key, cfg.kpi)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def story_tickets(source: Source, view: View) -> list[str]:
+    """Tickets ``view`` may see: every Jira ticket, and every key an event refers to, sorted."""
+    frame = history(source, view)
+    keys = set(frame.loc[frame["category"] == "ticket_created", "thread"])
+    keys |= {key for refs, kinds in zip(frame["refs"], frame["ref_kinds"], strict=True)
+             for key in ticket_keys(refs, kinds)}
+    return sorted(keys)

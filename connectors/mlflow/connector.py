@@ -324,7 +324,8 @@ class MlflowConnector(Connector):
                 continue  # not built from this engagement's experiments
             state.versions[number] = version.run_id
             yield version_to_event(version, origin=self.origin, url=self._model_url(model.name, number),
-                                   run_refs=run_refs(run, ticket_pattern=self.ticket_pattern))
+                                   run_refs=run_refs(run, ticket_pattern=self.ticket_pattern),
+                                   run_user=run.data.tags.get("mlflow.user") or run.info.user_id)
         for number in sorted(set(before.versions) - state.versions.keys(), key=int):
             yield Tombstone(version_event_id(self.origin, model.name, number))
         # SQL stores leave ModelVersion.aliases empty (mlflow#9783): the registered model knows them

@@ -65,14 +65,18 @@ def version_event_id(origin: str, model: str, version: str) -> str:
 
 
 def version_to_event(version: ModelVersion, *, origin: str, run_refs: tuple[Ref, ...] = (),
-                     url: str | None = None) -> Event:
-    """``model_version_created``: thread the model's name, refs the version's run's commit and tickets."""
+                     run_user: str | None = None, url: str | None = None) -> Event:
+    """``model_version_created``: thread the model's name, refs the version's run's commit and tickets.
+
+    The actor is who registered it, else (SQL stores often record no one) who ran the run it came from.
+    """
     created = version.creation_timestamp or 0
+    user = version.user_id or run_user or None
     raw = dict(version)
     raw.pop("aliases", None)  # where aliases point is the moves' business, not this event's
     return Event(id=version_event_id(origin, version.name, str(version.version)), source="mlflow", origin=origin,
                  category="model_version_created", occurred_at=datetime.fromtimestamp(created / 1000, tz=UTC),
-                 actor=version.user_id or None, actor_ids=(version.user_id,) if version.user_id else (),
+                 actor=user, actor_ids=(user,) if user else (),
                  thread=version.name, title=f"{version.name} version {version.version}", url=url,
                  body=version.description or None, refs=run_refs,
                  attrs={"model": version.name, "version": str(version.version), "run_id": version.run_id,
