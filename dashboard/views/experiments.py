@@ -98,7 +98,9 @@ if not models_here.empty:
                 gap = target_gap(float(value), kpi.target if kpi else None)
                 said.append(f"{escape_markdown(metric)} {float(value):.4g}"
                             + (f" ({gap:+.4g} against the target {kpi.target:g})" if gap is not None and kpi else ""))
-                if best is not None:
+                if best is not None and round(float(value) - best, 4) == 0:
+                    said.append("as good as the best run")
+                elif best is not None:
                     said.append(f"{float(value) - best:+.4g} against the best run ({best:.4g})")
         else:
             said.append("no alias marks the model in use")
@@ -117,6 +119,8 @@ if not models_here.empty:
             "Created": local(group["created_at"], tz),
             "Link": group["url"],
         }).sort_values("Version", ascending=False)
+        if table["Link"].isna().all():  # a database store has no web page to link to
+            table = table.drop(columns="Link")
         st.dataframe(table, hide_index=True, width="stretch", key=f"exp_model_{model}",
                      column_config={"Created": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),
                                     "Result": st.column_config.NumberColumn(help=f"{metric} of the version's run"),
@@ -154,10 +158,10 @@ else:
         if metric:  # a parent carries its best child's result
             row["Result"] = family["value"] if family is not None and run.children else run.metrics.get(metric)
         row["Children"] = str(int(run.children)) if run.children else ""
-        row.update({name: run.metrics.get(name) for name in metric_names})
-        row.update({f"param: {name}": value for name, value in run.params.items()})
         row.update({"Data": describe(datasets.get(run.run_id)),
                     "Data changed": bool(changed_data.get(run.run_id, False))})
+        row.update({name: run.metrics.get(name) for name in metric_names})
+        row.update({f"param: {name}": value for name, value in run.params.items()})
         row.update({"Note": text(run.note),
                     "Commit": (text(run.sha) or text(run.commit))[:8],
                     "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url})

@@ -7,15 +7,34 @@ nothing internal, and an internal ticket has no story for them.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
 from dashboard.components import demo_notice, empty_state, escape_markdown, local
 from glassbox.metrics.story import Step
 
-STEP_ICONS = {Step.CREATED: "🆕", Step.COMMENT: "💬", Step.TRANSITION: "➡️", Step.RESOLVED: "✅",
-              Step.COMMIT: "📝", Step.PULL_REQUEST: "🔀", Step.REVIEW: "👀", Step.RUN: "🧪",
-              Step.MODEL_VERSION: "📦", Step.ALIAS: "🏷️", Step.WAIT: "⏳"}
+STEP_LABELS = {Step.CREATED: "Created", Step.COMMENT: "Comment", Step.TRANSITION: "Moved", Step.RESOLVED: "Resolved",
+               Step.COMMIT: "Commit", Step.PULL_REQUEST: "Pull request", Step.REVIEW: "Review", Step.RUN: "Run",
+               Step.MODEL_VERSION: "Model version", Step.ALIAS: "Alias", Step.WAIT: "Wait"}
+MAX_DETAIL = 400  # characters of a note shown in a step; the link opens the rest
+
+
+def line(step: pd.Series) -> str:
+    """One step as Markdown; every text from a source is escaped (never rendered as HTML or links)."""
+    who = f" · {escape_markdown(step['actor'])} ({step['side']})" if isinstance(step["actor"], str) else ""
+    detail = str(step["detail"] or "")
+    detail = detail if len(detail) <= MAX_DETAIL else detail[:MAX_DETAIL] + "…"
+    url = step["url"]
+    safe = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20") if isinstance(url, str) else ""
+    link = f" · [open ↗]({safe})" if safe.startswith(("https://", "http://")) else ""
+    said = f"`{local_time(step['at'])}` **{STEP_LABELS[Step(step['step'])]}**{who} — {escape_markdown(step['title'])}"
+    return said + (f"  \n{escape_markdown(detail)}" if detail else "") + link
+
+
+def local_time(moment: pd.Timestamp) -> str:
+    return moment.tz_convert(tz).strftime("%H:%M")
+
 
 ctx = context.require()
 tz = ctx.tz
@@ -50,12 +69,7 @@ counts = [f"{int(steps.get(step, 0))} {label}" for step, label in (
 span = story["at"].iloc[-1] - story["at"].iloc[0]
 st.markdown(f"**{escape_markdown(key)}** · {len(story)} steps over {span.days} days" +
             (f" · {', '.join(counts)}" if counts else ""))
-table = story.assign(When=local(story["at"], tz),
-                     What=[f"{STEP_ICONS.get(Step(step), '')} {step}" for step in story["step"]])
-st.dataframe(table.loc[:, ["When", "What", "actor", "side", "title", "detail", "thread", "url"]].rename(columns={
-    "actor": "Who", "side": "Side", "title": "Title", "detail": "Detail", "thread": "Where", "url": "Link"}),
-    hide_index=True, width="stretch", key="story_table", height=min(38 + 35 * len(story), 900),
-    column_config={"When": st.column_config.DatetimeColumn(format="ddd D MMM YYYY HH:mm"),
-                   "Title": st.column_config.TextColumn(width="medium"),
-                   "Detail": st.column_config.TextColumn(width="large"),
-                   "Link": st.column_config.LinkColumn(display_text="open ↗", width="small")})
+days = local(story["at"], tz).dt.date
+for day in dict.fromkeys(days):
+    st.subheader(f"{day:%A %d %B %Y}", divider="gray")
+    st.markdown("\n\n".join(line(step) for _, step in story.loc[days == day].iterrows()))

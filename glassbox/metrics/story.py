@@ -20,12 +20,14 @@ from typing import Any
 import pandas as pd
 
 from glassbox.config import Kpi
-from glassbox.metrics.experiments import kpi_story
+from glassbox.metrics.datasets import datasets_of, describe
+from glassbox.metrics.experiments import kpi_story, param_diff
 from glassbox.metrics.linking import Links
 from glassbox.metrics.models import ALIAS_CATEGORY, VERSION_CATEGORY
 from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, run_table
 from glassbox.vocabulary import WAITS, latency_label
 
+MAX_PARAMS = 4  # changed parameters named in a run's step; the rest are counted
 COLUMNS = ("at", "step", "actor", "side", "title", "detail", "url", "thread")
 
 
@@ -109,6 +111,7 @@ def _runs(events: pd.DataFrame, links: Links, runs: pd.DataFrame, kpis: list[Kpi
     if runs.empty:
         return []
     table = run_table(links.runs, events)
+    data = datasets_of(events)
     stories = {kpi.experiment: (kpi, kpi_story(table, kpi).set_index("run_id")) for kpi in kpis}
     finished = events.loc[events["category"].isin(RUN_EVENT_CATEGORIES)]
     by_run = {_attr(a, "run_id"): e for e, a in zip(finished.itertuples(index=False), finished["attrs"], strict=True)}
@@ -121,11 +124,15 @@ def _runs(events: pd.DataFrame, links: Links, runs: pd.DataFrame, kpis: list[Kpi
             if judged["value"] is not None:
                 best = " (new best)" if judged["new_best"] else ""
                 said.append(f"{kpi.metric} {float(judged['value']):.4g}{best}")
-            changes = judged["param_diff"]
-            if isinstance(changes, dict) and changes:
-                said.append("changed " + ", ".join(f"{p} {c['from']}→{c['to']}" for p, c in sorted(changes.items())))
+            changes = _changes_against_best(story, table, run.run_id)
+            if changes:
+                shown = [f"{p} {c['from']}→{c['to']}" for p, c in sorted(changes.items())][:MAX_PARAMS]
+                more = f" and {len(changes) - MAX_PARAMS} more" if len(changes) > MAX_PARAMS else ""
+                said.append("changed " + ", ".join(shown) + more)
         elif run.status:
             said.append(str(run.status).lower())
+        if data.get(run.run_id):
+            said.append(f"data {describe(data[run.run_id])}")
         if isinstance(run.note, str) and run.note:
             said.append(f"note: {run.note}")
         event = by_run.get(run.run_id)
@@ -133,6 +140,18 @@ def _runs(events: pd.DataFrame, links: Links, runs: pd.DataFrame, kpis: list[Kpi
                      "title": str(run.name), "detail": " · ".join(said), "url": run.url,
                      "thread": run.experiment if event is None else event.thread})
     return rows
+
+
+def _changes_against_best(story: pd.DataFrame, table: pd.DataFrame, run_id: str) -> dict:
+    """Parameters changed against the best run before this one, member against member: a search's
+    parent holds only the search's settings, its best child the parameters that won."""
+    previous = story.loc[run_id, "previous_best_run_id"]
+    if not isinstance(previous, str) or previous not in story.index:
+        return {}
+    params = dict(zip(table["run_id"], table["params"], strict=True))
+    before = story.loc[previous, "value_run_id"] or previous
+    after = story.loc[run_id, "value_run_id"] or run_id
+    return param_diff(params.get(before), params.get(after))
 
 
 def _models(events: pd.DataFrame, run_ids: set[str]) -> list[dict]:
