@@ -30,6 +30,7 @@ from glassbox.config import load_config
 from glassbox.events import Event
 from glassbox.periods import day_range, iso_week
 from glassbox.report_model import build_report
+from glassbox.reports import render_report
 from glassbox.store import CursorKey, Store
 from glassbox.sync import sync_connector
 from tests.test_mlflow_runs import _wait_for_health, free_port
@@ -325,3 +326,6 @@ def test_report_json_has_models_champion_regression_and_compute_hours(registry: 
     assert after["models"][0]["champion"]["value"] == 0.83
     assert [(a["kind"], a["model"], a["run_id"]) for a in after["alerts"]] == [("model_regressed", "churn-model", c)]
     assert "from version 2 (val_auc 0.86) to version 3 (0.83)" in after["alerts"][0]["message"]
+    markdown = render_report(sqlite_store, config, runs_week, fmt="md", view="team", now=later)
+    unescaped = str(markdown).replace("\\", "")  # Markdown escapes the brackets
+    assert "Compute: 4 wall hours of runs (0.5 GPU hours): CHURN-1 3.5 h, CHURN-2 0.5 h." in unescaped
