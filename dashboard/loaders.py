@@ -25,11 +25,12 @@ from glassbox import schema
 from glassbox.config import Config, load_config
 from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
+from glassbox.metrics.compute import compute_frame
 from glassbox.metrics.datasets import datasets_of
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, summarize
 from glassbox.metrics.linking import build_links, runs_frame, ticket_keys
-from glassbox.metrics.models import alias_moves, positions_at, versions_frame
+from glassbox.metrics.models import alias_moves, models_summary, positions_at, versions_frame
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.story import ticket_story as story_of
 from glassbox.metrics.summary import open_waits_on_people
@@ -239,7 +240,15 @@ def experiments(source: Source, view: View, start: datetime, end: datetime) -> t
 
 
 def alerts(source: Source, view: View, start: datetime, end: datetime) -> list[dict]:
-    return experiments(source, view, start, end)[1]
+    """The period's alerts, as the report lists them: metric drops, then models whose alias regressed."""
+    return experiments(source, view, start, end)[1] + model_alerts(source, view, start, end)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
+def model_alerts(source: Source, view: View, start: datetime, end: datetime) -> list[dict]:
+    """``model_regressed`` alerts of ``[start, end)`` (:func:`glassbox.metrics.models.models_summary`)."""
+    _, cfg = _open(source)
+    return models_summary(history(source, view), runs(source, view), cfg.kpi, start, end)[1]
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
@@ -323,3 +332,9 @@ def story_tickets(source: Source, view: View) -> list[str]:
     keys |= {key for refs, kinds in zip(frame["refs"], frame["ref_kinds"], strict=True)
              for key in ticket_keys(refs, kinds)}
     return sorted(keys)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def compute(source: Source, view: View) -> pd.DataFrame:
+    """Hours of every top-level run (:func:`glassbox.metrics.compute.compute_frame`)."""
+    return compute_frame(history(source, view), runs(source, view))

@@ -9,6 +9,7 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart
 from glassbox.charts import kpi_progress
 from glassbox.config import Kpi
+from glassbox.metrics.compute import by_ticket, by_week, started_between, totals
 from glassbox.metrics.datasets import data_changed, describe, differs
 from glassbox.metrics.experiments import kpi_story, target_gap
 from glassbox.metrics.runs import count_runs, failed, started_in, top_level
@@ -178,6 +179,21 @@ else:
                                 "Note": st.column_config.TextColumn(width="medium")})
     if len(parents) == MAX_ROWS:
         st.caption(f"The newest {MAX_ROWS} runs; the chart above shows them all.")
+
+hours = loaders.compute(ctx.source, ctx.view)
+hours = hours.loc[hours["experiment"] == experiment]
+spent = totals(started_between(hours, ctx.period.start, ctx.period.end))
+if spent["wall"] is not None:
+    gpu = f", {spent['gpu']:g} GPU hours" if spent["gpu"] is not None else ""
+    with st.expander(f"Compute in the period: {spent['wall']:g} wall hours{gpu}"):
+        weekly, tickets = st.columns(2, gap="large")
+        weeks = by_week(hours.loc[hours["started_at"] < ctx.period.end], tz).tail(12)
+        weekly.dataframe(weeks.rename(columns={"week": "Week of", "wall": "Wall hours", "gpu": "GPU hours"}),
+                         hide_index=True, width="stretch", key="exp_compute_weeks")
+        per_ticket = pd.DataFrame(by_ticket(started_between(hours, ctx.period.start, ctx.period.end)))
+        tickets.dataframe(per_ticket.rename(columns={"ticket": "Ticket", "wall": "Wall hours", "gpu": "GPU hours",
+                                                     "runs": "Runs"}).fillna({"Ticket": "no ticket"}),
+                          hide_index=True, width="stretch", key="exp_compute_tickets")
 
 st.subheader("Compare two runs")
 choices = before_end.sort_values("started_at", ascending=False).head(MAX_CHOICES)

@@ -82,5 +82,5 @@ def by_week(frame: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["week", "wall", "gpu"])
     local = frame["started_at"].dt.tz_convert(tz)
-    week = (local.dt.normalize() - pd.to_timedelta(local.dt.weekday, unit="D")).dt.date
+    week = (local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")).dt.date
     return frame.assign(week=week).groupby("week", sort=True)[["wall", "gpu"]].sum(min_count=1).reset_index()

@@ -167,7 +167,8 @@ def _models(events: pd.DataFrame, run_ids: set[str]) -> list[dict]:
         touched = {(model, str(_attr(event.attrs, "to_version"))), (model, str(_attr(event.attrs, "from_version")))}
         if touched & ours:
             before, after = _attr(event.attrs, "from_version") or "—", _attr(event.attrs, "to_version") or "—"
-            rows.append(_row(event, Step.ALIAS, f"@{_attr(event.attrs, 'alias')}: version {before} → {after}"))
+            row = _row(event, Step.ALIAS, f"@{_attr(event.attrs, 'alias')}: version {before} → {after}")
+            rows.append(row | {"actor": None})  # MLflow records no one for an alias, only where it points
     return rows
 
 
