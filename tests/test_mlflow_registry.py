@@ -122,6 +122,12 @@ def test_versions_are_events_linked_to_their_run_commit_and_ticket(registry: Reg
     refs = {(r["kind"], r["value"]) for r in store.read_refs().to_dict("records") if r["event_id"] == event["id"]}
     assert refs == {("commit", SHA), ("ticket", "CHURN-7")}
 
+    registry.client.set_registered_model_alias("churn-model", "champion", version)
+    sync(connector(registry, write_config, Clock()), store)
+    (moved,) = [e for e in model_events(store) if e["category"] == "model_alias_moved"]
+    moved_refs = {(r["kind"], r["value"]) for r in store.read_refs().to_dict("records") if r["event_id"] == moved["id"]}
+    assert moved_refs == refs  # a view that hides the version hides its alias moving too
+
 
 def test_alias_moves_are_remembered_between_syncs(registry: Registry, sqlite_store: Store, write_config) -> None:
     """MLflow keeps only where an alias points now; the cursor remembers where it pointed before."""
@@ -225,7 +231,7 @@ def test_runs_carry_their_datasets_and_compute_hours(registry: Registry, sqlite_
 def test_restate_keeps_the_datasets(registry: Registry, sqlite_store: Store, write_config) -> None:
     mlflow.set_tracking_uri(registry.uri)
     try:
-        dataset = mlflow.data.from_pandas(pd.DataFrame({"a": [1, 2]}), name="tiny")
+        dataset = mlflow.data.from_pandas(pd.DataFrame({"a": [1.0, 2.0]}), name="tiny")
         with mlflow.start_run(experiment_id=registry.experiment_id) as run:
             mlflow.log_input(dataset, context="eval")
     finally:

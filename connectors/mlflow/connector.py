@@ -336,9 +336,11 @@ class MlflowConnector(Connector):
             old, new = before.aliases.get(alias), now.get(alias)
             if old == new:
                 continue
+            run_id = state.versions.get(new) if new else None
+            run = self._run_of_id(run_id)  # its refs: a client who may not see the version may not see it move
             event = alias_moved(origin=self.origin, model=model.name, alias=alias, from_version=old, to_version=new,
-                                seen_at=seen_at, run_id=state.versions.get(new) if new else None,
-                                url=self._model_url(model.name, new))
+                                seen_at=seen_at, run_id=run_id, url=self._model_url(model.name, new),
+                                refs=run_refs(run, ticket_pattern=self.ticket_pattern) if run else ())
             if event.id not in state.moves:
                 state.moves.append(event.id)
             yield event
@@ -346,10 +348,13 @@ class MlflowConnector(Connector):
 
     def _run_of(self, version: ModelVersion) -> Run | None:
         """The run a version was built from; None when it has none or the run is gone."""
-        if not version.run_id:
+        return self._run_of_id(version.run_id)
+
+    def _run_of_id(self, run_id: str | None) -> Run | None:
+        if not run_id:
             return None
         try:
-            return self.client.get_run(version.run_id)
+            return self.client.get_run(run_id)
         except MlflowException as exc:
             if exc.get_http_status_code() == 404:
                 return None
