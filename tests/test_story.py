@@ -71,3 +71,23 @@ def test_a_public_story_leaves_internal_items_out_for_the_client(demo: Config) -
     assert not client.empty
     assert len(client) <= len(team)
     assert not client["title"].str.contains("CHURN-10").any()
+
+
+def test_experiments_page_shows_the_model_its_champion_and_the_data_change(demo: Config,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_dashboard import APP, texts
+
+    monkeypatch.setenv("GLASSBOX_CONFIG", str(demo.path))
+    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("views/experiments.py")
+    app.run()
+    assert not app.exception, app.exception[0].value if app.exception else ""
+    shown = texts(app)
+    assert "Models" in shown and "@champion → version 3" in shown and "as good as the best run" in shown
+    versions = next(t.value for t in app.dataframe if "Aliases" in t.value.columns)
+    assert list(versions.loc[versions["Aliases"] == "@champion", "Version"]) == [3]
+    table = next(t.value for t in app.dataframe if "Data changed" in t.value.columns)
+    assert bool(table.loc[table["Run"] == "gbm-group-split", "Data changed"].iloc[0])  # the split by customer
