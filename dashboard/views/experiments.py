@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pandas as pd
 import streamlit as st
 
@@ -49,6 +51,12 @@ counted = story.loc[story["counted"]]
 best = float(counted["best_so_far"].iloc[-1]) if metric and not counted.empty else None
 
 
+def story_link(tickets: object) -> str | None:
+    """The Ticket story page of a run's first ticket (a relative address: this app's own page)."""
+    keys = [key for key in tickets if isinstance(key, str)] if isinstance(tickets, list | tuple) else []
+    return f"story?ticket={quote(keys[0])}" if keys else None
+
+
 def text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
@@ -83,6 +91,7 @@ models_here = versions.loc[versions["experiment"] == experiment]
 if not models_here.empty:
     st.subheader("Models")
     run_names = dict(zip(mine["run_id"], mine["name"].astype(str), strict=True))
+    tickets_of = dict(zip(mine["run_id"], mine["tickets"], strict=True))
     best_run = story.loc[story["new_best"], "value_run_id"].iloc[-1] if not counted.empty else None
     for model, group in models_here.groupby("model", sort=True):
         where = aliases_at.get(str(model), {})
@@ -118,6 +127,7 @@ if not models_here.empty:
             "Result": group["value"],
             "Data": [describe(datasets.get(str(r))) for r in group["run_id"]],
             "Created": local(group["created_at"], tz),
+            "Story": [story_link(tickets_of.get(str(r))) for r in group["run_id"]],
             "Link": group["url"],
         }).sort_values("Version", ascending=False)
         if table["Link"].isna().all():  # a database store has no web page to link to
@@ -125,6 +135,8 @@ if not models_here.empty:
         st.dataframe(table, hide_index=True, width="stretch", key=f"exp_model_{model}",
                      column_config={"Created": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),
                                     "Result": st.column_config.NumberColumn(help=f"{metric} of the version's run"),
+                                    "Story": st.column_config.LinkColumn(display_text=r"story\?ticket=(.*)",
+                                                                         help="The story of the run's ticket"),
                                     "Link": st.column_config.LinkColumn(display_text="open ↗")})
 
 st.subheader("Runs")
@@ -165,7 +177,8 @@ else:
         row.update({f"param: {name}": value for name, value in run.params.items()})
         row.update({"Note": text(run.note),
                     "Commit": (text(run.sha) or text(run.commit))[:8],
-                    "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url})
+                    "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url,
+                    "Story": story_link(run.tickets)})
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="exp_table",
                  column_config={"Started": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),
@@ -174,6 +187,8 @@ else:
                                 "Excluded": st.column_config.CheckboxColumn(
                                     help="Tagged glassbox.exclude = \"true\" in MLflow: shown, never best, no alert"),
                                 "Link": st.column_config.LinkColumn(display_text="open ↗"),
+                                "Story": st.column_config.LinkColumn(
+                                    display_text=r"story\?ticket=(.*)", help="The ticket's whole story"),
                                 "Data changed": st.column_config.CheckboxColumn(
                                     help="Trained on other data (dataset name or digest) than the run before it"),
                                 "Note": st.column_config.TextColumn(width="medium")})
