@@ -19,6 +19,7 @@ PAGES = [
     st.Page("views/today.py", title="Today", icon=":material/today:", default=True),
     st.Page("views/timeline.py", title="Timeline", icon=":material/view_timeline:"),
     st.Page("views/experiments.py", title="Experiments", icon=":material/science:"),
+    st.Page("views/story.py", title="Ticket story", icon=":material/history_edu:", url_path="story"),
     st.Page("views/feedback.py", title="Feedback loops", icon=":material/sync_alt:"),
     st.Page("views/weekly_report.py", title="Weekly report", icon=":material/summarize:"),
 ]

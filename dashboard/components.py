@@ -30,11 +30,14 @@ CATEGORY_LABELS = {
     "ticket_resolved": "Ticket resolved",
     "run_started": "Run started",
     "run_finished": "Run finished",
+    "model_version_created": "Model version",
+    "model_alias_moved": "Alias moved",
 }
 CATEGORY_GROUPS = {
     "commit": "commits", "pull_request_opened": "PRs", "pull_request_merged": "PRs", "pull_request_closed": "PRs",
     "review": "reviews", "comment": "comments", "ticket_created": "tickets", "ticket_transition": "tickets",
     "ticket_resolved": "tickets", "run_started": "runs", "run_finished": "runs",
+    "model_version_created": "models", "model_alias_moved": "models",
 }
 SOURCE_LABELS = {"github": "GitHub", "git": "Git", "jira": "Jira", "mlflow": "MLflow"}
 SYNC_STATE_LABELS = {  # glassbox.sync.sync_state → the Sources panel's Status

@@ -27,10 +27,14 @@ from glassbox.config import Config, load_config
 from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
 from glassbox.metrics.agreements import AgreementFrames, agreement_figures, breaching_waits, ticket_pause_intervals
+from glassbox.metrics.compute import compute_frame
+from glassbox.metrics.datasets import datasets_of
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, summarize
-from glassbox.metrics.linking import runs_frame, ticket_keys
+from glassbox.metrics.linking import build_links, runs_frame, ticket_keys
+from glassbox.metrics.models import alias_moves, models_summary, positions_at, versions_frame
 from glassbox.metrics.runs import run_table
+from glassbox.metrics.story import ticket_story as story_of
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.metrics.working_hours import previous_working_day
 from glassbox.notes import WeekNote, clean_note
@@ -245,7 +249,15 @@ def experiments(source: Source, view: View, start: datetime, end: datetime) -> t
 
 
 def alerts(source: Source, view: View, start: datetime, end: datetime) -> list[dict]:
-    return experiments(source, view, start, end)[1]
+    """The period's alerts, as the report lists them: metric drops, then models whose alias regressed."""
+    return experiments(source, view, start, end)[1] + model_alerts(source, view, start, end)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
+def model_alerts(source: Source, view: View, start: datetime, end: datetime) -> list[dict]:
+    """``model_regressed`` alerts of ``[start, end)`` (:func:`glassbox.metrics.models.models_summary`)."""
+    _, cfg = _open(source)
+    return models_summary(history(source, view), runs(source, view), cfg.kpi, start, end)[1]
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
@@ -338,3 +350,42 @@ def breaching_now(source: Source, view: View, now: datetime) -> pd.DataFrame:
     table = breaching_waits(cfg.agreement, _agreement_frames(source, view), now)
     table["title"] = table["thread"].map(thread_titles(source, view)).fillna("")
     return table
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def model_versions(source: Source, view: View, end: datetime) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Registered model versions before ``end`` with their KPI values
+    (:func:`glassbox.metrics.models.versions_frame`), and where each alias points at ``end``."""
+    _, cfg = _open(source)
+    frame = history(source, view)
+    return versions_frame(frame, runs(source, view), cfg.kpi, end), positions_at(alias_moves(frame, end))
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def run_datasets(source: Source, view: View) -> dict[str, list[dict]]:
+    """``run_id -> datasets`` the run logged (:func:`glassbox.metrics.datasets.datasets_of`)."""
+    return datasets_of(history(source, view))
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner="Gathering the ticket's story…")
+def ticket_story(source: Source, view: View, key: str) -> pd.DataFrame:
+    """Ticket ``key``'s story (:func:`glassbox.metrics.story.ticket_story`) in ``view``: empty when the view
+    has none of it (an internal ticket in the client view has no story)."""
+    opened, cfg = _open(source)
+    frame = with_run_notes(history(source, view), opened, datetime.now(UTC))
+    return story_of(frame, build_links(frame), latency_samples(source, view), key, cfg.kpi)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def story_tickets(source: Source, view: View) -> list[str]:
+    """Tickets ``view`` may see: every Jira ticket, and every key an event refers to, sorted."""
+    frame = history(source, view)
+    keys = set(frame.loc[frame["category"] == "ticket_created", "thread"])
+    keys |= {key for refs, kinds in zip(frame["refs"], frame["ref_kinds"], strict=True)
+             for key in ticket_keys(refs, kinds)}
+    return sorted(keys)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def compute(source: Source, view: View) -> pd.DataFrame:
+    """Hours of every top-level run (:func:`glassbox.metrics.compute.compute_frame`)."""
+    return compute_frame(history(source, view), runs(source, view))

@@ -22,11 +22,12 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from connectors.mlflow.connector import MlflowConnector
 from demo.github_payloads import story_pulls
 from demo.gitrepo import build_repository
 from demo.jira_payloads import story_tickets
 from demo.recorded import load_recorded
-from demo.runs import build_tracking_store
+from demo.runs import build_tracking_store, promote_champion
 from demo.story import (
     CI_BOT,
     CLIENT_TZ,
@@ -44,7 +45,7 @@ from demo.story import (
 from glassbox.config import Config, load_config
 from glassbox.errors import GlassboxError
 from glassbox.store import Store, open_store
-from glassbox.sync import sync_sources
+from glassbox.sync import sync_connector, sync_sources
 
 __all__ = ["CONFIG_NAME", "build_demo", "ensure_demo"]
 
@@ -93,6 +94,7 @@ def _build(directory: Path) -> Path:
     try:
         recorded = load_recorded(store, folder / "recorded", story_tickets(clock), story_pulls(clock), repo,
                                  config.engagement.ticket_pattern)
+        _sync_registry_history(config, store, clock)
         _sync(config, store)
         events = store.count_events()
     finally:
@@ -105,6 +107,20 @@ def _build(directory: Path) -> Path:
     partial.replace(final)
     log.info("demo built in %s: %d events in %.1fs", folder, events, seconds)
     return final
+
+
+def _sync_registry_history(config: Config, store: Store, clock: Clock) -> None:
+    """The registry as two earlier syncs saw it: MLflow keeps only where an alias points now, so the
+    champion's promotion exists only because a sync saw it before and one saw it after."""
+    connector = MlflowConnector.from_config(config.mlflow[0], config, "mlflow[0]")
+    connector.clock = lambda: clock.at(3, "12:00")
+    for step in (lambda: None, lambda: promote_champion(connector.tracking_uri)):
+        step()
+        summary = sync_connector(connector, store)
+        if not summary.ok:
+            raise GlassboxError(f"demo: syncing {summary.label} failed ({summary.error}) — "
+                                "run `python -m glassbox demo` again, or report this")
+        connector.clock = lambda: clock.at(2, "12:00")
 
 
 def _sync(config: Config, store: Store) -> None:

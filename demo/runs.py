@@ -5,24 +5,32 @@ a feature set whose validation AUC was inflated by leakage (the same customers i
 validation; tagged ``glassbox.exclude`` once found, so it is never the best), the fix and its
 honest number, the work that reaches the 0.85 target, and this morning's retrain that drops below the
 best by more than the alert threshold.
-Runs carry the commit they were trained from, their ticket, a note, and 20 steps of ``val_auc``,
-all written through ``MlflowClient`` so the MLflow connector reads a store like any other.
+Runs carry the commit they were trained from, their ticket, a note, the training data they logged
+(``mlflow.log_input``: the split by customer that fixed the leakage is new data, with a new digest)
+and 20 steps of ``val_auc``, all written through ``MlflowClient`` so the MLflow connector reads a store
+like any other. The registry holds ``churn-model``: a version per milestone run, its ``champion``
+alias first on ``gbm-tuned`` and promoted once, to ``gbm-tuned-3seeds`` (:func:`promote_champion`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from demo.story import EXPERIMENT, HOA, KPI_METRIC, LINH, MINH, SEED, Clock, Member
 
 HISTORY_STEPS = 20
+MODEL = "churn-model"
+VERSIONS = ("gbm-support-features", "gbm-tuned", "gbm-tuned-3seeds", "retrain-2024-03")  # version 1, 2, 3, 4
+FIRST_CHAMPION, PROMOTED = "2", "3"
 
 
 @dataclass(frozen=True)
@@ -103,9 +111,45 @@ def build_tracking_store(folder: Path, clock: Clock, shas: dict[str, str]) -> st
                                              tags={"team": "Lotus Data", "client": "Acme"})
     rng = random.Random(SEED)
     run_ids: dict[str, str] = {}
-    for plan in sorted(story_runs(clock), key=lambda p: p.start):
+    plans = sorted(story_runs(clock), key=lambda p: p.start)
+    split_fixed = next(plan.start for plan in plans if plan.name == "gbm-group-split")
+    for plan in plans:
         run_ids[plan.name] = _log_run(client, experiment_id, plan, shas, rng, run_ids)
+        if plan.commit:
+            client.log_inputs(run_ids[plan.name], datasets=[_training_data(plan, split_fixed)])
+    _register(client, folder, {plan.name: plan for plan in plans}, run_ids)
     return uri
+
+
+def _training_data(plan: RunPlan, split_fixed: datetime) -> DatasetInput:
+    """The snapshot a run trained on; from the leakage fix on, split by customer (new data, new digest)."""
+    snapshot = plan.params.get("snapshot", "2024-01")
+    split = "by-customer" if plan.start >= split_fixed else "random-rows"
+    digest = hashlib.sha256(f"churn-train {snapshot} {split}".encode()).hexdigest()[:8]
+    source = f'{{"uri": "s3://acme-churn/features/{snapshot}/{split}.parquet"}}'
+    return DatasetInput(Dataset(name="churn-train", digest=digest, source_type="s3", source=source),
+                        tags=[InputTag("mlflow.data.context", "training")])
+
+
+def _register(client: MlflowClient, folder: Path, plans: dict[str, RunPlan], run_ids: dict[str, str]) -> None:
+    """A version of ``churn-model`` per milestone run, created as each run ended; ``champion`` on version 2."""
+    client.create_registered_model(MODEL, description="Monthly churn scores for the CRM")
+    for name in VERSIONS:
+        client.create_model_version(MODEL, f"{(folder / 'mlartifacts').resolve().as_uri()}/{run_ids[name]}/model",
+                                    run_id=run_ids[name])
+    # MLflow stamps a version with the real time and takes no other; the story's clock is days back.
+    with sqlite3.connect(folder / "mlflow.db") as db:
+        for number, name in enumerate(VERSIONS, start=1):
+            plan = plans[name]
+            created = _ms(plan.start + timedelta(minutes=plan.minutes + 5))
+            db.execute("UPDATE model_versions SET creation_time = ?, last_updated_time = ? WHERE name = ? AND "
+                       "version = ?", (created, created, MODEL, number))
+    client.set_registered_model_alias(MODEL, "champion", FIRST_CHAMPION)
+
+
+def promote_champion(tracking_uri: str) -> None:
+    """Move ``champion`` to version 3 (the three-seed average), between the demo's two registry syncs."""
+    MlflowClient(tracking_uri=tracking_uri).set_registered_model_alias(MODEL, "champion", PROMOTED)
 
 
 def _log_run(client: MlflowClient, experiment_id: str, plan: RunPlan, shas: dict[str, str],

@@ -219,6 +219,13 @@ class Kpi(_Section):
     goal: Literal["max", "min"] = "max"
     target: float | None = None
     alert_drop: float = 0.05
+    # the registry aliases that mark the model in use, in order of preference (SPEC §9); a string is one alias
+    alias: tuple[str, ...] = ("champion",)
+
+    @field_validator("alias", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
 
 
 class Agreement(_Section):

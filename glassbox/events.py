@@ -27,6 +27,8 @@ CATEGORIES = (
     "ticket_resolved",
     "run_started",
     "run_finished",
+    "model_version_created",
+    "model_alias_moved",
 )
 
 RefKind = Literal["ticket", "commit"]

@@ -51,6 +51,7 @@ def test_database_url_from_the_environment_overrides_the_file(write_config, monk
         ("[team]\nworking_days = ['Funday']\n", "key 'team.working_days[0]'"),
         ("[engagement]\ntimezone = 'Mars/Olympus'\n", "unknown time zone 'Mars/Olympus'"),
         ("[[kpi]]\nexperiment = 'e'\nmetric = 'm'\ngoal = 'up'\n", "key 'kpi[0].goal'"),
+        ("[[kpi]]\nexperiment = 'e'\nmetric = 'm'\nalias = 3\n", "key 'kpi[0].alias'"),
         ("[engagement\nname = 'x'\n", "malformed TOML"),
         ("surprise = 1\n", "unknown key 'surprise'"),
     ],

@@ -237,3 +237,22 @@ def test_the_feedback_page_and_the_report_trend_over_the_same_weeks(seeded: Path
     period = parse_week("last", config.engagement.zone, datetime.now(config.engagement.zone).date())
     trend = chart_data.latency_trend(compute_all_latencies(history, config), period)
     assert chart_data.TREND_WEEKS == 6 and trend["week"].nunique() == 6  # last week and the five before it
+
+
+def test_story_page_tells_the_ticket_named_in_the_address(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLASSBOX_CONFIG", str(seeded))
+    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("views/story.py")
+    app.query_params["ticket"] = "CHURN-1"
+    app.run()
+    assert not app.exception, app.exception[0].value if app.exception else ""
+    assert app.title[0].value == "Ticket story"
+    assert "**Created**" in texts(app)
+    assert app.selectbox(key="story_ticket").value == "CHURN-1"
+
+
+def test_story_page_on_an_empty_store_says_what_to_do(empty: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page("story", empty, monkeypatch)
+    assert not app.exception, app.exception[0].value if app.exception else ""
+    assert app.info and "Sync" in texts(app)

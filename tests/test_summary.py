@@ -148,7 +148,8 @@ def test_team_report_reproduces_every_figure(seeded: Store) -> None:
                   "runs_without_commit": 1},
         "experiments": [{"experiment": "churn", "runs": 3,
                          "best": {"run_id": "r2", "metric": "val_auc", "value": 0.86},
-                         "kpi": {"metric": "val_auc", "target": 0.85, "goal": "max", "met": True}}],
+                         "kpi": {"metric": "val_auc", "target": 0.85, "goal": "max", "met": True},
+                         "compute_hours": {"wall": None, "gpu": None}}],  # these runs carry no durations
         "alerts": [{"kind": "metric_drop", "experiment": "churn", "run_id": "r3",
                     "message": "Run 'run r3' scored val_auc 0.8, 7.0% below the best so far (0.86, run 'run r2')."}],
     }

@@ -5,13 +5,15 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import ClassVar
 
 from mlflow.entities import Run, ViewType
+from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy import Engine, create_engine
@@ -32,7 +34,15 @@ from connectors.mlflow.client import (
     translate,
     uri_scheme,
 )
-from connectors.mlflow.normalize import run_event_ids, run_to_events
+from connectors.mlflow.models import (
+    ModelState,
+    RegistryState,
+    alias_moved,
+    positions,
+    version_event_id,
+    version_to_event,
+)
+from connectors.mlflow.normalize import run_event_ids, run_refs, run_to_events
 from glassbox.config import Config, MlflowSource
 from glassbox.events import DEFAULT_TICKET_PATTERN, Checkpoint, Event, Tombstone
 from glassbox.redaction import without_userinfo
@@ -90,12 +100,12 @@ class MlflowConnector(Connector):
     """Runs of the configured experiments in one tracking store (see the module docstring)."""
 
     source: ClassVar[str] = "mlflow"
-    categories: ClassVar[tuple[str, ...]] = ("runs",)
+    categories: ClassVar[tuple[str, ...]] = ("runs", "models")
 
     def __init__(self, origin: str, *, tracking_uri: str | None = None, experiments: Sequence[str] = ("*",),
                  kpi: Sequence[tuple[str, str]] = (), ticket_pattern: str = DEFAULT_TICKET_PATTERN,
                  page_size: int = PAGE_SIZE, policy: RetryPolicy = DEFAULT_POLICY,
-                 client: MlflowClient | None = None) -> None:
+                 client: MlflowClient | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.origin = origin
         self.tracking_uri = tracking_uri or origin
         self.experiments = tuple(experiments)
@@ -104,6 +114,7 @@ class MlflowConnector(Connector):
         self.page_size = page_size
         self.policy = policy
         self._client = client
+        self.clock = clock  # when an alias move is seen (MLflow records no time for it)
 
     @classmethod
     def from_config(cls, section: MlflowSource, config: Config, key: str) -> MlflowConnector:
@@ -238,3 +249,119 @@ class MlflowConnector(Connector):
             return None
         base = without_userinfo(self.tracking_uri).rstrip("/")
         return f"{base}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+
+    # -- the model registry ------------------------------------------------------------------------
+
+    def fetch_models(self, since: str | None) -> Iterator[FetchItem]:
+        """Versions and alias moves of the registered models built from the configured experiments.
+
+        Cursor: :class:`~connectors.mlflow.models.RegistryState` — every model's versions and where
+        its aliases pointed at the last sync, so a move is seen even though MLflow keeps no history.
+        A version appears once (new versions only); one gone from the registry, or a whole deleted
+        model, is tombstoned with its alias moves, as deleted runs are. One checkpoint at the end:
+        the remembered positions and the events that differ from them commit together.
+        """
+        previous = RegistryState.load(since)
+        models = self._registered_models()
+        if models is None:
+            return
+        experiment_ids = set(self._experiments())
+        now = RegistryState()
+        for model in models:
+            state = self._model_events(model, previous.models.get(model.name, ModelState()), experiment_ids)
+            for item in state:
+                if isinstance(item, ModelState):
+                    if item.versions:
+                        now.models[model.name] = item
+                else:
+                    yield item
+        for name in sorted(set(previous.models) - set(now.models)):
+            gone = previous.models[name]
+            yield from (Tombstone(version_event_id(self.origin, name, v)) for v in gone.versions)
+            yield from (Tombstone(move) for move in gone.moves)
+        yield Checkpoint(now.dump())
+
+    def _registered_models(self) -> list[RegisteredModel] | None:
+        """Every registered model, or None when the tracking server has no registry."""
+        found: list[RegisteredModel] = []
+        token = None
+        try:
+            while True:
+                page = self.client.search_registered_models(max_results=1000, page_token=token)
+                found.extend(page)
+                token = page.token
+                if not token:
+                    return found
+        except MlflowException as exc:
+            if exc.get_http_status_code() == 404:
+                log.info("%s has no model registry; no models synced", self.label)
+                return None
+            raise
+
+    def _versions(self, name: str) -> list[ModelVersion]:
+        quoted = f"'{name}'" if "'" not in name else f'"{name}"'
+        found: list[ModelVersion] = []
+        token = None
+        while True:
+            page = self.client.search_model_versions(f"name = {quoted}", max_results=1000, page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token:
+                return found
+
+    def _model_events(self, model: RegisteredModel, before: ModelState,
+                      experiment_ids: set[str]) -> Iterator[Event | Tombstone | ModelState]:
+        """One model's new versions, deleted versions and alias moves, then its new :class:`ModelState`."""
+        versions = self._versions(model.name)
+        state = ModelState(moves=list(before.moves))
+        for version in sorted(versions, key=lambda v: int(v.version)):
+            number = str(version.version)
+            if number in before.versions:
+                state.versions[number] = before.versions[number]
+                continue
+            run = self._run_of(version)
+            if run is None or run.info.experiment_id not in experiment_ids:
+                continue  # not built from this engagement's experiments
+            state.versions[number] = version.run_id
+            yield version_to_event(version, origin=self.origin, url=self._model_url(model.name, number),
+                                   run_refs=run_refs(run, ticket_pattern=self.ticket_pattern),
+                                   run_user=run.data.tags.get("mlflow.user") or run.info.user_id)
+        for number in sorted(set(before.versions) - state.versions.keys(), key=int):
+            yield Tombstone(version_event_id(self.origin, model.name, number))
+        # SQL stores leave ModelVersion.aliases empty (mlflow#9783): the registered model knows them
+        now = {alias: v for alias, v in positions(dict(model.aliases or {}), versions).items() if v in state.versions}
+        state.aliases = now
+        seen_at = self.clock()
+        for alias in sorted(set(before.aliases) | set(now)):
+            old, new = before.aliases.get(alias), now.get(alias)
+            if old == new:
+                continue
+            run_id = state.versions.get(new) if new else None
+            run = self._run_of_id(run_id)  # its refs: a client who may not see the version may not see it move
+            event = alias_moved(origin=self.origin, model=model.name, alias=alias, from_version=old, to_version=new,
+                                seen_at=seen_at, run_id=run_id, url=self._model_url(model.name, new),
+                                refs=run_refs(run, ticket_pattern=self.ticket_pattern) if run else ())
+            if event.id not in state.moves:
+                state.moves.append(event.id)
+            yield event
+        yield state
+
+    def _run_of(self, version: ModelVersion) -> Run | None:
+        """The run a version was built from; None when it has none or the run is gone."""
+        return self._run_of_id(version.run_id)
+
+    def _run_of_id(self, run_id: str | None) -> Run | None:
+        if not run_id:
+            return None
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException as exc:
+            if exc.get_http_status_code() == 404:
+                return None
+            raise
+
+    def _model_url(self, name: str, version: str | None) -> str | None:
+        if not is_http(self.tracking_uri) or uri_scheme(self.tracking_uri) == "databricks":
+            return None
+        base = without_userinfo(self.tracking_uri).rstrip("/")
+        return f"{base}/#/models/{name}/versions/{version}" if version else f"{base}/#/models/{name}"

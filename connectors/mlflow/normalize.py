@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from mlflow.entities import Metric, Param, Run, RunData, RunInfo, RunTag
+from mlflow.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunTag,
+)
 
-from glassbox.events import DEFAULT_TICKET_PATTERN, Event, commit_ref, event_id, ticket_refs
+from glassbox.events import DEFAULT_TICKET_PATTERN, Event, Ref, commit_ref, event_id, ticket_refs
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +32,8 @@ PARENT_TAG = "mlflow.parentRunId"  # set by nested runs: hyperparameter searches
 EXCLUDE_TAG = "glassbox.exclude"  # "true" on a run the team disowns (SPEC §5); see glassbox.metrics.runs
 
 History = dict[str, list[list[Any]]]  # metric -> [[step, timestamp_ms, value], …]
+GPU_METRIC = re.compile(r"^system/gpu_(?:(\d+)_)?")  # MLflow system metrics: system/gpu_0_utilization_percentage
+CONTEXT_TAG = "mlflow.data.context"  # what the run used a dataset for (training, eval…), set by log_input
 
 
 def _finite(value: float | None) -> float | None:
@@ -83,8 +97,10 @@ def run_to_events(
         "ticket": tags.get("ticket"),
         "history": _kpi_history(history or {}, kpi_metrics),
     }
-    refs = commit_ref(commit) + ticket_refs(title, note, tags.get("ticket"), pattern=ticket_pattern)
     raw = _raw(run)
+    attrs["datasets"] = datasets(raw)
+    attrs["compute_hours"] = compute_hours(attrs["duration_s"], run.data.metrics)
+    refs = run_refs(run, ticket_pattern=ticket_pattern)
 
     def event(stage: str, category: str, moment: int) -> Event:
         return Event(id=event_id("mlflow", origin, f"{info.run_id}:{stage}"), category=category,
@@ -98,6 +114,46 @@ def run_to_events(
     return events
 
 
+def run_refs(run: Run, *, ticket_pattern: str = DEFAULT_TICKET_PATTERN) -> tuple[Ref, ...]:
+    """What a run refers to: its commit (``mlflow.source.git.commit``) and the tickets its name, note or
+    ``ticket`` tag name. Model versions built from the run carry the same refs."""
+    tags = run.data.tags
+    title = run.info.run_name or tags.get("mlflow.runName") or run.info.run_id
+    return commit_ref(tags.get("mlflow.source.git.commit")) + ticket_refs(
+        title, tags.get("mlflow.note.content"), tags.get("ticket"), pattern=ticket_pattern)
+
+
+def datasets(raw: dict[str, Any]) -> list[dict[str, str | None]]:
+    """The datasets a run logged as inputs (``mlflow.log_input``): ``name, digest, source, context``.
+
+    Read from the run's serialized ``inputs`` so a stored event's ``raw`` gives the same list again;
+    the schema and profile are left out (they can be large and say nothing the digest does not).
+    """
+    inputs = raw.get("inputs")
+    found = []
+    for entry in (inputs.get("dataset_inputs") if isinstance(inputs, dict) else None) or []:
+        dataset = entry.get("dataset") if isinstance(entry, dict) else None
+        if not isinstance(dataset, dict):
+            continue
+        tags = entry.get("tags") if isinstance(entry.get("tags"), dict) else {}
+        found.append({"name": dataset.get("name"), "digest": dataset.get("digest"), "source": dataset.get("source"),
+                      "context": tags.get(CONTEXT_TAG)})
+    return found
+
+
+def compute_hours(duration_s: float | None, metrics: dict[str, float]) -> dict[str, float | None]:
+    """``{"wall", "gpu"}`` hours of a run: its wall time, and wall time × GPUs where system metrics were logged.
+
+    ``mlflow.enable_system_metrics_logging()`` logs ``system/gpu_<i>_…`` for each GPU it saw; a run
+    without them has no GPU figure (``None``: unknown, not zero). A run still running has neither.
+    """
+    if duration_s is None:
+        return {"wall": None, "gpu": None}
+    wall = duration_s / 3600
+    gpus = {match.group(1) or "0" for key in metrics if (match := GPU_METRIC.match(key))}
+    return {"wall": round(wall, 4), "gpu": round(wall * len(gpus), 4) if gpus else None}
+
+
 def _kpi_history(history: History, kpi_metrics: Sequence[str]) -> History:
     return {key: [point(*entry) for entry in history[key]] for key in kpi_metrics if key in history}
 
@@ -109,6 +165,21 @@ def _raw(run: Run) -> dict[str, Any]:
     if isinstance(metrics, dict):
         raw["data"]["metrics"] = {key: _finite(value) for key, value in metrics.items()}
     return raw
+
+
+def _inputs(raw: object) -> RunInputs | None:
+    """A run's serialized ``inputs`` back as ``RunInputs`` (the datasets; logged models are not read)."""
+    if not isinstance(raw, dict):
+        return None
+    entries = []
+    for entry in raw.get("dataset_inputs") or []:
+        dataset = entry.get("dataset") if isinstance(entry, dict) else None
+        if isinstance(dataset, dict):
+            text = {key: str(dataset.get(key) or "") for key in ("name", "digest", "source_type", "source")}
+            tags = [InputTag(k, str(v)) for k, v in (entry.get("tags") or {}).items()]
+            entries.append(DatasetInput(Dataset(**text, schema=dataset.get("schema"), profile=dataset.get("profile")),
+                                        tags))
+    return RunInputs(entries)
 
 
 def run_event_ids(origin: str, run_id: str) -> tuple[str, str]:
@@ -129,7 +200,8 @@ def restate(event: Event, *, ticket_pattern: str = DEFAULT_TICKET_PATTERN) -> Ev
     run = Run(info, RunData(
         metrics=[Metric(key, value, 0, 0) for key, value in (data.get("metrics") or {}).items()],
         params=[Param(key, str(value)) for key, value in (data.get("params") or {}).items()],
-        tags=[RunTag(key, str(value)) for key, value in (data.get("tags") or {}).items()]))
+        tags=[RunTag(key, str(value)) for key, value in (data.get("tags") or {}).items()]),
+        _inputs(raw.get("inputs")))
     history = event.attrs.get("history") or {}
     fresh = run_to_events(run, origin=event.origin, experiment_name=event.attrs.get("experiment") or event.thread,
                           kpi_metrics=list(history), history=history, ticket_pattern=ticket_pattern, url=event.url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +11,8 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart
 from glassbox.charts import kpi_progress
 from glassbox.config import Kpi
+from glassbox.metrics.compute import by_ticket, by_week, started_between, totals
+from glassbox.metrics.datasets import data_changed, describe, differs
 from glassbox.metrics.experiments import kpi_story, target_gap
 from glassbox.metrics.runs import count_runs, failed, started_in, top_level
 
@@ -47,6 +51,12 @@ counted = story.loc[story["counted"]]
 best = float(counted["best_so_far"].iloc[-1]) if metric and not counted.empty else None
 
 
+def story_link(tickets: object) -> str | None:
+    """The Ticket story page of a run's first ticket (a relative address: this app's own page)."""
+    keys = [key for key in tickets if isinstance(key, str)] if isinstance(tickets, list | tuple) else []
+    return f"story?ticket={quote(keys[0])}" if keys else None
+
+
 def text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
@@ -75,6 +85,60 @@ if metric and not counted.empty:
         frame["run"] = frame["run"].astype(str) + " runs"
     show_chart(kpi_progress(frame, metric, goal=goal, target=kpi.target if kpi else None), 260)
 
+datasets = loaders.run_datasets(ctx.source, ctx.view)
+versions, aliases_at = loaders.model_versions(ctx.source, ctx.view, ctx.period.end)
+models_here = versions.loc[versions["experiment"] == experiment]
+if not models_here.empty:
+    st.subheader("Models")
+    run_names = dict(zip(mine["run_id"], mine["name"].astype(str), strict=True))
+    tickets_of = dict(zip(mine["run_id"], mine["tickets"], strict=True))
+    best_run = story.loc[story["new_best"], "value_run_id"].iloc[-1] if not counted.empty else None
+    for model, group in models_here.groupby("model", sort=True):
+        where = aliases_at.get(str(model), {})
+        carried: dict[int, list[str]] = {}
+        for name, version in sorted(where.items()):
+            carried.setdefault(version, []).append(name)
+        alias = next((name for name in (kpi.alias if kpi else ("champion",)) if name in where), None)
+        champion = group.loc[group["version"] == where[alias]].iloc[0] if alias else None
+        said = [f"**{escape_markdown(model)}** · latest version {int(group['version'].max())}"]
+        if champion is not None:
+            value = champion["value"]
+            said.append(f"@{escape_markdown(alias)} → version {int(champion['version'])}")
+            if value is not None and pd.notna(value) and metric:
+                gap = target_gap(float(value), kpi.target if kpi else None)
+                said.append(f"{escape_markdown(metric)} {float(value):.4g}"
+                            + (f" ({gap:+.4g} against the target {kpi.target:g})" if gap is not None and kpi else ""))
+                if best is not None and round(float(value) - best, 4) == 0:
+                    said.append("as good as the best run")
+                elif best is not None:
+                    said.append(f"{float(value) - best:+.4g} against the best run ({best:.4g})")
+        else:
+            said.append("no alias marks the model in use")
+        st.markdown(" · ".join(said))
+        if champion is not None and best_run and differs(datasets.get(str(champion["run_id"])), datasets.get(best_run)):
+            st.warning(f"The best run and the version behind @{escape_markdown(alias)} trained on different data: "
+                       f"{escape_markdown(describe(datasets.get(best_run)))} against "
+                       f"{escape_markdown(describe(datasets.get(str(champion['run_id']))))}.",
+                       icon=":material/database:")
+        table = pd.DataFrame({
+            "Version": group["version"].astype(int),
+            "Aliases": [" ".join(f"@{a}" for a in carried.get(int(v), [])) for v in group["version"]],
+            "Run": [run_names.get(str(r), str(r)) for r in group["run_id"]],
+            "Result": group["value"],
+            "Data": [describe(datasets.get(str(r))) for r in group["run_id"]],
+            "Created": local(group["created_at"], tz),
+            "Story": [story_link(tickets_of.get(str(r))) for r in group["run_id"]],
+            "Link": group["url"],
+        }).sort_values("Version", ascending=False)
+        if table["Link"].isna().all():  # a database store has no web page to link to
+            table = table.drop(columns="Link")
+        st.dataframe(table, hide_index=True, width="stretch", key=f"exp_model_{model}",
+                     column_config={"Created": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),
+                                    "Result": st.column_config.NumberColumn(help=f"{metric} of the version's run"),
+                                    "Story": st.column_config.LinkColumn(display_text=r"story\?ticket=(.*)",
+                                                                         help="The story of the run's ticket"),
+                                    "Link": st.column_config.LinkColumn(display_text="open ↗")})
+
 st.subheader("Runs")
 scope_all = st.toggle("Whole engagement", value=False, key="exp_all", help="Otherwise only runs started in the period")
 unfold = st.toggle("Show child runs", value=False, key="exp_children",
@@ -83,6 +147,8 @@ unfold = st.toggle("Show child runs", value=False, key="exp_children",
 parents = top_level(before_end) if scope_all else in_period
 parents = parents.sort_values("started_at", ascending=False).head(MAX_ROWS)
 children = mine.loc[mine["family"].isin(parents["run_id"]) & ~mine["top_level"]].sort_values("started_at")
+in_order = top_level(mine).sort_values("started_at", kind="stable")["run_id"]
+changed_data = dict(zip(in_order, data_changed(in_order, datasets), strict=True))
 ordered = []
 for run in parents.itertuples():
     ordered.append((run, 0))
@@ -105,11 +171,14 @@ else:
         if metric:  # a parent carries its best child's result
             row["Result"] = family["value"] if family is not None and run.children else run.metrics.get(metric)
         row["Children"] = str(int(run.children)) if run.children else ""
+        row.update({"Data": describe(datasets.get(run.run_id)),
+                    "Data changed": bool(changed_data.get(run.run_id, False))})
         row.update({name: run.metrics.get(name) for name in metric_names})
         row.update({f"param: {name}": value for name, value in run.params.items()})
         row.update({"Note": text(run.note),
                     "Commit": (text(run.sha) or text(run.commit))[:8],
-                    "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url})
+                    "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url,
+                    "Story": story_link(run.tickets)})
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="exp_table",
                  column_config={"Started": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),
@@ -118,9 +187,28 @@ else:
                                 "Excluded": st.column_config.CheckboxColumn(
                                     help="Tagged glassbox.exclude = \"true\" in MLflow: shown, never best, no alert"),
                                 "Link": st.column_config.LinkColumn(display_text="open ↗"),
+                                "Story": st.column_config.LinkColumn(
+                                    display_text=r"story\?ticket=(.*)", help="The ticket's whole story"),
+                                "Data changed": st.column_config.CheckboxColumn(
+                                    help="Trained on other data (dataset name or digest) than the run before it"),
                                 "Note": st.column_config.TextColumn(width="medium")})
     if len(parents) == MAX_ROWS:
         st.caption(f"The newest {MAX_ROWS} runs; the chart above shows them all.")
+
+hours = loaders.compute(ctx.source, ctx.view)
+hours = hours.loc[hours["experiment"] == experiment]
+spent = totals(started_between(hours, ctx.period.start, ctx.period.end))
+if spent["wall"] is not None:
+    gpu = f", {spent['gpu']:g} GPU hours" if spent["gpu"] is not None else ""
+    with st.expander(f"Compute in the period: {spent['wall']:g} wall hours{gpu}"):
+        weekly, tickets = st.columns(2, gap="large")
+        weeks = by_week(hours.loc[hours["started_at"] < ctx.period.end], tz).tail(12)
+        weekly.dataframe(weeks.rename(columns={"week": "Week of", "wall": "Wall hours", "gpu": "GPU hours"}),
+                         hide_index=True, width="stretch", key="exp_compute_weeks")
+        per_ticket = pd.DataFrame(by_ticket(started_between(hours, ctx.period.start, ctx.period.end)))
+        tickets.dataframe(per_ticket.rename(columns={"ticket": "Ticket", "wall": "Wall hours", "gpu": "GPU hours",
+                                                     "runs": "Runs"}).fillna({"Ticket": "no ticket"}),
+                          hide_index=True, width="stretch", key="exp_compute_tickets")
 
 st.subheader("Compare two runs")
 choices = before_end.sort_values("started_at", ascending=False).head(MAX_CHOICES)

@@ -45,6 +45,9 @@ tickets = sorted({key for keys in rows["tickets"] for key in keys.split()} |
                  set(rows.loc[rows["source"] == "jira", "thread"]))
 chosen_ticket = ticket_col.selectbox("Ticket", tickets, index=None, placeholder="Any ticket", key="tl_ticket")
 query = search_col.text_input("Search", placeholder="Words in titles, threads, people or refs", key="tl_search")
+if chosen_ticket:
+    st.page_link("views/story.py", label=f"The whole story of {chosen_ticket}", icon=":material/history_edu:",
+                 query_params={"ticket": chosen_ticket})
 
 mask = pd.Series(True, index=rows.index)
 if chosen_sources:

@@ -9,6 +9,9 @@ SPEC §5 keys: ``engagement, view, period, counts, latency, links, experiments, 
 ``agreements``) — exactly as
 specified. Extra keys (not in the spec; the ``json`` format may keep or drop them):
 
+- ``compute``: ``{hours: {wall, gpu}, by_ticket: [{ticket, wall, gpu, runs}]}`` for the top-level runs
+  started in the period (:mod:`glassbox.metrics.compute`); ``models`` (SPEC §9) is
+  :func:`glassbox.metrics.models.models_summary`'s, whose ``model_regressed`` alerts join ``alerts``.
 - ``timezone``: the engagement's time zone; ``generated_at``: ISO time the report was computed for.
 - ``previous``: ``{label, start, end, counts, latency, links}`` for the period before (week over week).
 - ``waiting``: open waits at the period's end (or now, if earlier), longest first, each
@@ -38,9 +41,11 @@ import pandas as pd
 
 from glassbox.config import Config, Team
 from glassbox.metrics.agreements import AgreementFrames, agreements_report, ticket_pause_intervals
+from glassbox.metrics.compute import by_ticket, compute_frame, started_between, totals
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_wait_moment, open_waits, summarize
 from glassbox.metrics.linking import Links, build_links, links_summary
+from glassbox.metrics.models import models_summary
 from glassbox.metrics.progress import daily_progress, items
 from glassbox.metrics.runs import count_runs, run_table, top_level
 from glassbox.periods import Period
@@ -75,6 +80,10 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
     previous = period.previous()
     runs = run_table(links.runs, events)
     entries, alerts, stories = experiments_summary(runs, config.kpi, period.start, period.end)
+    models, regressions = models_summary(events, runs, config.kpi, period.start, period.end)
+    compute = started_between(compute_frame(events, runs), period.start, period.end)
+    for entry in entries:
+        entry["compute_hours"] = totals(compute.loc[compute["experiment"] == entry["experiment"]])
     # SPEC §5: a run is a top-level run everywhere, the links' run figures included
     links = replace(links, runs=top_level(runs))
     return {
@@ -85,9 +94,11 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
         "latency": {name: summarize(samples[name], period.start, period.end, now) for name in LATENCIES},
         "links": links_summary(links, period.start, period.end),
         "experiments": entries,
-        "alerts": alerts,
+        "alerts": alerts + regressions,
         "agreements": agreements_report(config.agreement, AgreementFrames(samples, ticket_pause_intervals(events),
                                                                           config.team), period.start, period.end, now),
+        "models": models,
+        "compute": {"hours": totals(compute), "by_ticket": by_ticket(compute)},
         "timezone": config.engagement.timezone,
         "generated_at": pd.Timestamp(now).tz_convert(tz).isoformat(),
         "previous": {

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "csv", "json", "pdf")
 SPEC_KEYS = ("engagement", "view", "period", "counts", "latency", "links", "experiments", "alerts",
-             "agreements", "note")
+             "agreements", "models", "note")
 EXTENSIONS = {"md": "md", "html": "html", "csv": "csv", "json": "json", "pdf": "pdf"}
 
 

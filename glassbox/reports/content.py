@@ -308,6 +308,9 @@ def arrow(delta: int | None) -> str:
     return "= 0"
 
 
+MAX_COMPUTE_TICKETS = 5  # tickets named in the compute sentence, most hours first
+
+
 def kpi_sentence(experiment: dict[str, Any]) -> str:
     """Where an experiment stands against its KPI, in words (numbers and config names only)."""
     kpi = experiment.get("kpi") or {}
@@ -322,6 +325,32 @@ def kpi_sentence(experiment: dict[str, Any]) -> str:
         return sentence + f" — target {format_value(target)} met."
     gap = abs(float(target) - float(best["value"]))
     return sentence + f" — target {format_value(target)} not met yet ({format_value(gap)} to go)."
+
+
+def compute_sentence(compute: dict[str, Any] | None) -> str:
+    """How compute was spent in the period and on which tickets (report ``compute``), in words."""
+    hours = (compute or {}).get("hours") or {}
+    if not hours.get("wall"):
+        return ""
+    gpu = f" ({format_value(hours['gpu'])} GPU hours)" if hours.get("gpu") else ""
+    tickets = [f"{row['ticket'] or 'no ticket'} {format_value(row['wall'])} h"
+               for row in (compute or {}).get("by_ticket", [])[:MAX_COMPUTE_TICKETS] if row.get("wall")]
+    spent = f": {', '.join(tickets)}" if tickets else ""
+    return f"Compute: {format_value(hours['wall'])} wall hours of runs{gpu}{spent}."
+
+
+def model_sentences(models: list[dict[str, Any]] | None) -> list[str]:
+    """Each registered model and where its champion stands (report ``models``), one sentence each."""
+    sentences = []
+    for model in models or []:
+        champion = model.get("champion") or {}
+        said = f"{model.get('model')}: latest version {model.get('latest_version')}"
+        if champion:
+            value = f" ({champion.get('metric')} {format_value(champion.get('value'))})" \
+                if champion.get("value") is not None else ""
+            said += f"; @{champion.get('alias', 'champion')} on version {champion.get('version')}{value}"
+        sentences.append(said + ".")
+    return sentences
 
 
 def links_sentence(links: dict[str, int]) -> str:

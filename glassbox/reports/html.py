@@ -22,12 +22,14 @@ from glassbox.reports.content import (
     MAX_LISTED,
     ReportContent,
     arrow,
+    compute_sentence,
     format_hours,
     format_value,
     format_working_hours,
     kpi_sentence,
     links_sentence,
     local_time,
+    model_sentences,
 )
 from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS, LATENCY_LABELS
 
@@ -71,6 +73,8 @@ def render_html(content: ReportContent, *, for_print: bool = False) -> str:
         local_time=lambda text: local_time(text, content.timezone),
         max_listed=MAX_LISTED,
         links_sentence=links_sentence(content.links),
+        compute_and_models=[s for s in (compute_sentence(content.report.get("compute")),
+                                        *model_sentences(content.report.get("models"))) if s],
         charts=_charts(content),
     )
 

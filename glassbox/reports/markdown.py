@@ -16,12 +16,14 @@ from glassbox.reports.content import (
     MAX_LISTED,
     ReportContent,
     arrow,
+    compute_sentence,
     format_hours,
     format_value,
     format_working_hours,
     kpi_sentence,
     links_sentence,
     local_time,
+    model_sentences,
 )
 from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS
 
@@ -137,6 +139,8 @@ def _experiments(content: ReportContent) -> str:
         if runs is not None and not runs.empty:
             line = sparkline(runs.sort_values("at")["value"].tolist(), from_zero=False)
             lines += ["", f"{escape(best.get('metric', 'KPI'))} per run: `{line}`"]
+    extra = [compute_sentence(content.report.get("compute")), *model_sentences(content.report.get("models"))]
+    lines += ["", *(f"- {escape(sentence)}" for sentence in extra if sentence)]
     return "\n".join(lines)
 
 
