@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 
 from bench_git import best_of
 from common import ROOT, Measurement, machine, print_table, python_env, run_measured
-from seed_store import CONFIG, add_store_arguments, engagement, pg_schema, seed
+from seed_store import CONFIG, add_store_arguments, engagement, pg_schema, seed, writable_copy
 from sqlalchemy import make_url
 
 from glassbox.config import load_config
@@ -58,19 +57,6 @@ def git_config(folder: Path, store_url: str, repo: Path) -> Path:
     path = folder / "glassbox.toml"
     path.write_text(CONFIG.replace("{store_url}", store_url) + f'[[git]]\npath = "{repo}"\n')
     return path
-
-
-@contextmanager
-def writable_copy(store_url: str, folder: Path) -> Iterator[str]:
-    """A store the benchmark may add to: a SQLite copy (the seeded one stays as seeded), else the store."""
-    url = make_url(store_url)
-    if url.get_backend_name() != "sqlite":
-        yield store_url
-        return
-    target = folder / "copy.db"
-    with sqlite3.connect(str(url.database)) as source, sqlite3.connect(str(target)) as copy:
-        source.backup(copy)
-    yield f"sqlite:///{target}"
 
 
 @contextmanager

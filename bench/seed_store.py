@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import sqlite3
 import tempfile
 import time
 import uuid
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -194,6 +195,19 @@ def pg_schema(server_url: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def writable_copy(store_url: str, folder: Path) -> Iterator[str]:
+    """A store the benchmark may add to: a SQLite copy (the seeded one stays as seeded), else the store."""
+    url = make_url(store_url)
+    if url.get_backend_name() != "sqlite":
+        yield store_url
+        return
+    target = folder / "copy.db"
+    with closing(sqlite3.connect(str(url.database))) as source, closing(sqlite3.connect(str(target))) as copy:
+        source.backup(copy)
+    yield f"sqlite:///{target}"
 
 
 def main() -> None:
