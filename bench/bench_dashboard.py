@@ -90,7 +90,11 @@ def serve(script: Path, config: Path, folder: Path) -> Iterator[Server]:
         yield server
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a server holding 1M events' history can take longer to let go
+            process.kill()
+            process.wait(timeout=30)
 
 
 def _wait_healthy(server: Server) -> None:
@@ -175,10 +179,13 @@ def measure(config: Path, pages: list[str], runs: int, after_sync: bool) -> None
 
 
 def _version_ttl() -> float:
-    """How long the dashboard may show an old version of the store (the loaders' version cache TTL)."""
-    from dashboard import loaders
+    """How long the dashboard may show an old version of the store (the loaders' version cache TTL).
 
-    return float(getattr(loaders, "TTL", 60))
+    Read in a child: importing the loaders outside a server makes Streamlit warn once per cache.
+    """
+    done = subprocess.run([sys.executable, "-c", "from dashboard import loaders; print(getattr(loaders, 'TTL', 60))"],
+                          env=python_env(), capture_output=True, text=True, check=True)
+    return float(done.stdout.strip())
 
 
 def _verdict(ratio: float, target: float) -> str:
