@@ -129,7 +129,7 @@ def first_sync(server_url: str | None, commits: int, runs: int, work: Path) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the sync as the store grows.")
     add_store_arguments(parser, events=1_000_000)
-    parser.add_argument("--commits", type=int, default=30_000, help="the first full sync's clone")
+    parser.add_argument("--commits", type=int, default=30_000, help="the first full sync's clone (0: skip it)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="2k events, 2k commits, one run: a smoke test")
     args = parser.parse_args()
@@ -141,7 +141,8 @@ def main() -> None:
             return
         with engagement(args.store_url, args.events, args.cache) as config:
             small_sync(config, args.store_url, args.runs, work)
-        first_sync(args.store_url, args.commits, args.runs, work)
+        if args.commits:
+            first_sync(args.store_url, args.commits, args.runs, work)
 
 
 if __name__ == "__main__":
