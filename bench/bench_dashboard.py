@@ -142,7 +142,7 @@ def round_of(browser: Browser, server: Server, pages: list[str], runs: int = 1) 
     """Each page loaded ``runs`` times in turn (the best kept); the server's CPU for the whole pass."""
     result, cpu = Round(), server.cpu_seconds()
     for page in pages:
-        path = "" if page == "today" else page
+        path = "" if page in ("today", "bare") else page
         expected = BARE_EXPECTED if page == "bare" else EXPECTED[path]
         result.loads[page] = min(load(browser, f"{server.url}/{path}", expected) for _ in range(runs))
     result.cpu = server.cpu_seconds() - cpu
