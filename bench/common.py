@@ -16,6 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The scripts run as ``python bench/X.py``: put this checkout first, so what they import in process is
+# its glassbox (and tests/chromium.py), not an editable install of another checkout; children get
+# the same through python_env().
+sys.path.insert(0, str(ROOT))
 
 
 @dataclass

@@ -17,13 +17,13 @@ AUTHORS = [(f"Dev {n}", f"dev{n}@agency.example") for n in range(40)] + [("Zoë 
 START = 1_700_000_000
 
 
-def stream(commits: int, seed: int):
-    """Yield the fast-import stream as bytes chunks."""
+def stream(commits: int, seed: int, start: int = START):
+    """Yield the fast-import stream as bytes chunks, the first commit just after ``start`` (epoch seconds)."""
     rng = random.Random(seed)
     files = [f"src/module_{n // 50}/file_{n}.py" for n in range(3000)]
     contents: dict[str, int] = {}
     main_head = None
-    when = START
+    when = start
     for index in range(commits):
         mark = index + 1  # fast-import marks start at 1
         when += rng.randint(60, 3600)
@@ -55,12 +55,13 @@ def main() -> None:
     parser.add_argument("path", type=Path)
     parser.add_argument("--commits", type=int, default=30_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--start", type=int, default=START, help="epoch seconds before the first commit")
     args = parser.parse_args()
     args.path.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q", "-b", "main", str(args.path)], check=True)
     importer = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=args.path, stdin=subprocess.PIPE)
     assert importer.stdin is not None
-    for chunk in stream(args.commits, args.seed):
+    for chunk in stream(args.commits, args.seed, args.start):
         importer.stdin.write(chunk)
     importer.stdin.close()
     if importer.wait() != 0:

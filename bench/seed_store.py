@@ -5,19 +5,37 @@ the last year, from a handful of client and team people, written through :meth:`
 rows are exactly what syncing real sources would produce.
 
     python bench/seed_store.py /tmp/gb-1m --events 1000000
+    python bench/seed_store.py /tmp/gb-pg --events 100000 --store-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+The benchmarks open their engagement through :func:`engagement`: a SQLite store in a folder kept
+between runs (seeding 1M events takes minutes), or a fresh PostgreSQL schema dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
 import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from common import python_env  # first: this checkout's glassbox on sys.path
+from sqlalchemy import create_engine, make_url, text
+
+from connectors.base import Connector
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.store import open_store
+from glassbox.sync import sync_connector
 
 CONFIG = """[engagement]
 name = "Benchmark engagement"
@@ -25,7 +43,7 @@ timezone = "America/New_York"
 [team]
 timezone = "Asia/Ho_Chi_Minh"
 [store]
-url = "sqlite:///glassbox.db"
+url = "{store_url}"
 [[people]]
 name = "Carol"
 side = "client"
@@ -45,11 +63,15 @@ CLIENTS = ["carol", "dan"]
 STATUSES = [("To Do", "new"), ("In Progress", "indeterminate"), ("Waiting for Customer", "indeterminate"),
             ("Done", "done")]
 
-def synthetic_events(count: int, seed: int, now: datetime):
-    """Yield ``count`` events in time order ending at ``now``."""
+def synthetic_events(count: int, seed: int, now: datetime, days: float = 365, tag: str = ""):
+    """Yield ``count`` events in time order over the ``days`` ending at ``now``.
+
+    ``tag`` prefixes every native id, so a later batch (a benchmark's sync) adds events rather than
+    rewriting the seeded ones.
+    """
     rng = random.Random(seed)
-    span = timedelta(days=365).total_seconds()
-    step = span / count
+    span = timedelta(days=days).total_seconds()
+    step = span / max(count, 1)
     for n in range(count):
         when = now - timedelta(seconds=span - n * step)
         kind = rng.random()
@@ -62,47 +84,48 @@ def synthetic_events(count: int, seed: int, now: datetime):
                         refs=(Ref("commit", sha), Ref("ticket", ticket)),
                         attrs={"sha": sha, "lines_added": rng.randint(1, 200), "lines_removed": rng.randint(0, 80)})
         elif kind < 0.6:
-            yield Event(id=event_id("jira", "https://jira", f"c{n}"), source="jira", origin="https://jira",
+            yield Event(id=event_id("jira", "https://jira", f"{tag}c{n}"), source="jira", origin="https://jira",
                         category="comment", occurred_at=when, actor=actor, thread=ticket,
                         title=f"Comment on {ticket}", body="Could you check the lift on the March cohort?",
                         attrs={"kind": "jira_comment", "key": ticket})
         elif kind < 0.75:
             (frm, frm_cat), (to, to_cat) = rng.sample(STATUSES, 2)
-            yield Event(id=event_id("jira", "https://jira", f"t{n}"), source="jira", origin="https://jira",
+            yield Event(id=event_id("jira", "https://jira", f"{tag}t{n}"), source="jira", origin="https://jira",
                         category="ticket_transition", occurred_at=when, actor=rng.choice(TEAM), thread=ticket,
                         title=f"{ticket}: {frm} → {to}",
                         attrs={"key": ticket, "from_status": frm, "to_status": to, "from_category": frm_cat,
                                "to_category": to_cat, "waiting": to == "Waiting for Customer"})
         elif kind < 0.8:
-            yield Event(id=event_id("jira", "https://jira", f"n{n}"), source="jira", origin="https://jira",
+            yield Event(id=event_id("jira", "https://jira", f"{tag}n{n}"), source="jira", origin="https://jira",
                         category="ticket_created", occurred_at=when, actor=actor, thread=f"CHURN-N{n}",
                         title="Scores look off for enterprise accounts",
                         attrs={"key": f"CHURN-N{n}", "status": "To Do", "status_category": "new"})
         elif kind < 0.88:
             number = n
             category = rng.choice(["pull_request_opened", "pull_request_merged"])
-            yield Event(id=event_id("github", "acme/churn", f"{category}{number}"), source="github",
+            yield Event(id=event_id("github", "acme/churn", f"{tag}{category}{number}"), source="github",
                         origin="acme/churn", category=category, occurred_at=when, actor=rng.choice(TEAM),
                         thread=f"acme/churn#{number}", title=f"{ticket}: new feature pipeline",
                         refs=(Ref("ticket", ticket),), attrs={"number": number, "pr_author": rng.choice(TEAM)})
         elif kind < 0.92:
-            yield Event(id=event_id("github", "acme/churn", f"r{n}"), source="github", origin="acme/churn",
+            yield Event(id=event_id("github", "acme/churn", f"{tag}r{n}"), source="github", origin="acme/churn",
                         category="review", occurred_at=when, actor=actor, thread=f"acme/churn#{n}",
                         title="Review: APPROVED", attrs={"number": n, "state": "APPROVED", "pr_author": "dev1"})
         else:
             value = 0.7 + 0.15 * n / count + rng.uniform(-0.03, 0.03)
-            yield Event(id=event_id("mlflow", "sqlite:///mlflow.db", f"run{n}"), source="mlflow",
+            yield Event(id=event_id("mlflow", "sqlite:///mlflow.db", f"{tag}run{n}"), source="mlflow",
                         origin="sqlite:///mlflow.db", category="run_finished", occurred_at=when,
                         actor=rng.choice(TEAM), thread="churn", title=f"sweep-{n}",
-                        attrs={"run_id": f"run{n}", "experiment": "churn", "status": "FINISHED",
+                        attrs={"run_id": f"{tag}run{n}", "experiment": "churn", "status": "FINISHED",
                                "params": {"lr": rng.choice([0.01, 0.05, 0.1]), "depth": rng.randint(3, 9)},
                                "metrics": {"val_auc": value}})
 
-def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000) -> Path:
-    """Write the config and ``count`` events into ``folder``; returns the config path."""
+def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000,
+         store_url: str = "sqlite:///glassbox.db") -> Path:
+    """Write the config and ``count`` events into ``folder`` (its store at ``store_url``); returns the config path."""
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "glassbox.toml"
-    config_path.write_text(CONFIG)
+    config_path.write_text(CONFIG.replace("{store_url}", store_url))
     store = open_store(load_config(config_path).store_url)
     pending = []
     for item in synthetic_events(count, seed_value, datetime.now(UTC)):
@@ -111,15 +134,127 @@ def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000) -> P
             store.write(pending)
             pending = []
     store.write(pending)
+    store.engine.dispose()
+    rebuild_read_model(config_path)
     return config_path
+
+class SeedSource(Connector):
+    """Given events as a source: what :func:`sync_new_events` syncs through :func:`glassbox.sync.sync_connector`."""
+
+    source = "jira"
+    categories = ("events",)
+
+    def __init__(self, items: list[Event]) -> None:
+        self.origin = "https://jira"
+        self.items = items
+
+    def check(self) -> str:
+        return "seeded events"
+
+    def fetch_events(self, since: str | None) -> Iterator[Event]:
+        yield from self.items
+
+
+def sync_new_events(config: Path, count: int, tag: str) -> None:
+    """A sync of ``count`` new events from the last day (ids marked by ``tag``), through the real sync
+    path (a recorded run; whatever the sync keeps current besides the events), so the store's version
+    changes as after syncing a source."""
+    store = open_store(load_config(config).store_url)
+    items = list(synthetic_events(count, zlib.crc32(tag.encode()), datetime.now(UTC), days=1, tag=tag))
+    summary = sync_connector(SeedSource(items), store)
+    store.engine.dispose()
+    if not summary.ok:
+        raise SystemExit(f"the benchmark's sync failed: {summary.line()}")
+
+
+def rebuild_read_model(config: Path) -> None:
+    """Derive whatever the store derives from its events, as after a real sync, when the CLI can.
+
+    :func:`seed` writes through :meth:`Store.write` (fast); a store whose derived tables the sync
+    keeps (issue #17) needs ``glassbox rebuild`` after that. Without the command (before #17) there
+    is nothing to derive.
+    """
+    python = [sys.executable, "-m", "glassbox"]
+    commands = subprocess.run([*python, "--help"], capture_output=True, text=True, env=python_env(), check=True)
+    if "rebuild" in commands.stdout:
+        subprocess.run([*python, "rebuild", "--config", str(config)], env=python_env(), check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def add_store_arguments(parser: argparse.ArgumentParser, events: int) -> None:
+    """``--store-url`` and ``--events``, the same in every benchmark that reads a seeded engagement."""
+    parser.add_argument("--store-url", help="a PostgreSQL server URL (a fresh schema is made and dropped) "
+                                            "or sqlite:///PATH; default: a SQLite store under --cache")
+    parser.add_argument("--events", type=int, default=events, help="events to seed (default %(default)s)")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "glassbox-bench",
+                        help="where seeded SQLite engagements are kept between runs (default %(default)s)")
+
+
+@contextmanager
+def engagement(store_url: str | None, events: int, cache: Path) -> Iterator[Path]:
+    """A seeded engagement of ``events`` events; yields its config path.
+
+    No URL: the SQLite store ``cache/gb-<events>``, seeded once and reused while it holds that many
+    events (a benchmark that adds events puts its own store elsewhere). A PostgreSQL URL: a fresh
+    schema on that server (``options=-csearch_path``), seeded, dropped on the way out. A SQLite URL:
+    that file, seeded when empty.
+    """
+    if store_url is None:
+        folder = cache / f"gb-{events}"
+        config = folder / "glassbox.toml"
+        if not (config.exists() and open_store(load_config(config).store_url).count_events() == events):
+            shutil.rmtree(folder, ignore_errors=True)
+            seed(folder, events)
+        yield config
+        return
+    with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as folder:
+        if make_url(store_url).get_backend_name() != "postgresql":
+            config = seed(Path(folder), 0, store_url=store_url)
+            if open_store(load_config(config).store_url).count_events() == 0:
+                seed(Path(folder), events, store_url=store_url)
+            yield config
+            return
+        with pg_schema(store_url) as url:
+            yield seed(Path(folder), events, store_url=url)
+
+
+@contextmanager
+def pg_schema(server_url: str) -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server at ``server_url``; yields a URL whose search_path is it."""
+    name = f"gb_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    separator = "&" if "?" in server_url else "?"
+    try:
+        yield f"{server_url}{separator}options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def writable_copy(store_url: str, folder: Path) -> Iterator[str]:
+    """A store the benchmark may add to: a SQLite copy (the seeded one stays as seeded), else the store."""
+    url = make_url(store_url)
+    if url.get_backend_name() != "sqlite":
+        yield store_url
+        return
+    target = folder / "copy.db"
+    with closing(sqlite3.connect(str(url.database))) as source, closing(sqlite3.connect(str(target))) as copy:
+        source.backup(copy)
+    yield f"sqlite:///{target}"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--store-url", default="sqlite:///glassbox.db", help="where the events go")
     args = parser.parse_args()
     started = time.perf_counter()
-    path = seed(args.folder, args.events)
+    path = seed(args.folder, args.events, store_url=args.store_url)
     print(f"{args.events} events in {time.perf_counter() - started:.1f}s → {path}")
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from chromium import require_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {
@@ -21,15 +22,19 @@ SCRIPTS = {
     "bench_mlflow.py": "MLflow ingest",
     "bench_report.py": "Weekly report",
     "bench_dashboard.py": "Dashboard",
+    "bench_sync.py": "Sync of 100 new commits",
+    "bench_portfolio_query.py": "Portfolio query",
 }
-EXTRA = {"bench_dashboard.py": ["--no-browser"]}  # test_browser covers the served app already
+NEEDS_BROWSER = {"bench_dashboard.py"}  # serves the app and loads it in headless Chromium
 
 
 @pytest.mark.parametrize("script", list(SCRIPTS))
 def test_quick_mode_prints_its_table(script: str, tmp_path: Path) -> None:
+    if script in NEEDS_BROWSER:
+        require_chromium()
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     env.pop("GLASSBOX_DB_URL", None)
-    command = [sys.executable, str(ROOT / "bench" / script), "--quick", *EXTRA.get(script, [])]
+    command = [sys.executable, str(ROOT / "bench" / script), "--quick"]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
 
     assert done.returncode == 0, done.stderr[-3000:]

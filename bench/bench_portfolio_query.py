@@ -1,0 +1,102 @@
+"""The Portfolio-shaped query: one engagement's figures for one week, in process, against its floor.
+
+A Portfolio page lists many engagements, each with its week's counts, latency summaries, open
+waits, links and best run — SPEC §5's report dict. Issue #17's target is 50 ms per engagement at 1M
+events. :func:`portfolio_week` is the one query timed; point it at the read model's final API.
+The floor is reading that week's events (``Store.read_events``): what any figure of the week needs.
+Each query starts from a fresh store object (no cached frames); the first run also pays for the
+engine's first connection, the rest are the best of ``--runs``. CPU time is the process's own.
+
+    python bench/bench_portfolio_query.py                   # 1M events, SQLite (bench/seed_store.py)
+    python bench/bench_portfolio_query.py --events 100000 --store-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python bench/bench_portfolio_query.py --quick           # 2k events: a smoke test (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from common import machine
+from seed_store import add_store_arguments, engagement, seed
+
+from glassbox.config import Config, load_config
+from glassbox.periods import Period, parse_week
+from glassbox.report_model import ReportModel
+from glassbox.store import Store, open_store
+from glassbox.views import View
+
+TARGET_MS = 50.0
+
+
+def portfolio_week(store: Store, config: Config, period: Period) -> dict[str, Any]:
+    """One engagement's week as a Portfolio row needs it: counts, latency (with open waits), links,
+    experiments (the best run) and alerts. Today through :class:`ReportModel`; after issue #17 this is
+    the read model's period query (ReportModel reads it too, so this line may stay as it is)."""
+    return ReportModel.load(store, config, period, View.TEAM).spec()
+
+
+def read_week(store: Store, config: Config, period: Period) -> int:
+    """The floor: the week's events, read and decoded."""
+    return len(store.read_events(start=period.start, end=period.end))
+
+
+def timed(query: Callable[[Store, Config, Period], object], url: str, config: Config, period: Period,
+          runs: int) -> tuple[float, float, float]:
+    """(first run ms, best of the rest ms, best CPU ms): each run on a store opened for it."""
+    times: list[tuple[float, float]] = []
+    for _ in range(runs + 1):
+        store = open_store(url)
+        started, cpu = time.perf_counter(), time.process_time()
+        query(store, config, period)
+        times.append(((time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000))
+        store.engine.dispose()
+    warm = min(times[1:])
+    return times[0][0], warm[0], min(cpu for _, cpu in times[1:])
+
+
+def measure(config_path: Path, runs: int) -> None:
+    config = load_config(config_path)
+    url = config.store_url
+    zone = config.engagement.zone
+    period = parse_week("last", zone, datetime.now(zone).date())
+    opened = open_store(url)
+    count, dialect = opened.count_events(), opened.dialect
+    floor = timed(read_week, url, config, period, runs)
+    query = timed(portfolio_week, url, config, period, runs)
+    print(f"\n### Portfolio query, one engagement's last week — {count:,} events ({dialect})\n")
+    print(f"_{machine()}; load average {os.getloadavg()[0]:.1f}; best of {runs} after a first run_\n")
+    print("| query | first ms | best ms | × floor | best CPU ms | × floor CPU | target |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, (first, best, cpu) in (("read the week's events (floor)", floor),
+                                     ("portfolio_week (today: ReportModel.spec())", query)):
+        target = "" if name.endswith("(floor)") else \
+            f"≤ {TARGET_MS:g} ms: {'met' if best <= TARGET_MS else 'missed'}"
+        print(f"| {name} | {first:.0f} | {best:.0f} | {best / floor[1]:.2f} | {cpu:.0f} | {cpu / floor[2]:.2f} "
+              f"| {target} |")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the Portfolio-shaped week query.")
+    add_store_arguments(parser, events=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="a 2k-event store, 2 runs: a smoke test")
+    args = parser.parse_args()
+    if args.quick:
+        with tempfile.TemporaryDirectory(prefix="glassbox-bench-portfolio-") as folder:
+            measure(seed(Path(folder), 2000), 2)
+        return
+    with engagement(args.store_url, args.events, args.cache) as config:
+        measure(config, args.runs)
+
+
+if __name__ == "__main__":
+    main()
