@@ -23,7 +23,7 @@ from glassbox.reports.content import (
     links_sentence,
     local_time,
 )
-from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS
+from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS, count_label
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -93,7 +93,8 @@ def _headline(content: ReportContent) -> str:
     parts = []
     for name in HEADLINE_COUNTS:
         change = arrow(content.delta(name))
-        parts.append(f"**{counts.get(name, 0)} {COUNT_LABELS[name]}**" + (f" ({change})" if change else ""))
+        parts.append(f"**{counts.get(name, 0)} {count_label(name, counts.get(name, 0))}**"
+                     + (f" ({change})" if change else ""))
     against = " against the previous period" if content.previous else ""
     lines = ["## Headline", "", ", ".join(parts) + against + ".", "",
              "| activity | this period | previous | change |", "|---|---:|---:|:---:|"]
