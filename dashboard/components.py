@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import altair as alt
@@ -17,6 +18,7 @@ import streamlit as st
 
 from glassbox.charts import SOURCE_COLORS, report_config
 from glassbox.reports.content import format_hours, format_working_hours
+from glassbox.vocabulary import FIGURE_HELP
 
 CATEGORY_LABELS = {
     "commit": "Commit",
@@ -110,6 +112,15 @@ def source_label(source: str) -> str:
 
 def source_colour(source: str) -> str:
     return SOURCE_COLORS.get(source, "#868e96")
+
+
+def figure_columns() -> dict[str, Any]:
+    """``st.dataframe`` column tooltips saying what a wait table's median, p90, working hours and
+    open counts mean (:data:`glassbox.vocabulary.FIGURE_HELP`)."""
+    return {"Median": st.column_config.TextColumn(help=FIGURE_HELP["median"]),
+            "p90": st.column_config.TextColumn(help=FIGURE_HELP["p90"]),
+            "Median (working hours)": st.column_config.TextColumn(help=FIGURE_HELP["working"]),
+            "Still open": st.column_config.NumberColumn(help=FIGURE_HELP["open"])}
 
 
 hours_text = format_hours  # waits read the same on every page and in every report

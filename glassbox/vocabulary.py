@@ -29,6 +29,14 @@ COUNT_LABELS = {
     "runs": "runs",
 }
 HEADLINE_COUNTS = ("commits", "pull_requests_merged", "tickets_resolved", "runs")
+_ONE = {"commits": "commit", "pull_requests_opened": "PR opened", "pull_requests_merged": "PR merged",
+        "reviews": "review", "tickets_created": "ticket created", "tickets_resolved": "ticket resolved",
+        "comments": "comment", "runs": "run"}
+
+
+def count_label(name: str, count: int) -> str:
+    """A count's label agreeing with it: ``1 PR merged``, ``2 PRs merged``."""
+    return _ONE[name] if count == 1 else COUNT_LABELS[name]
 
 LATENCY_LABELS = {
     "client_response": "Client message → team reply",
@@ -125,3 +133,13 @@ def agreement_sentence(figures: dict[str, Any]) -> str:
     if late:
         text += f"; {late} still open past the limit"
     return text
+
+
+# What a figure of a wait means, for the tooltips of every table that shows one.
+FIGURE_HELP = {
+    "median": "Half the waits that ended in the period took less than this, half took longer.",
+    "p90": "Nine waits in ten that ended in the period took less than this: the slow tail.",
+    "working": "Only the team's working hours count (its working days and hours, in its time zone): "
+               "a wait from Friday 17:00 to Monday 10:00 is 2 working hours.",
+    "open": "Waits not yet over at the period's end (or now, for the current period).",
+}

@@ -8,7 +8,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
-from dashboard.components import Card, cards, demo_notice, empty_state, hours_text, show_chart, working_hours_text
+from dashboard.components import (
+    Card,
+    cards,
+    demo_notice,
+    empty_state,
+    figure_columns,
+    hours_text,
+    show_chart,
+    working_hours_text,
+)
 from glassbox.charts import agreement_shares, latency_distribution, latency_trend, ticket_flow
 from glassbox.metrics.chart_data import TREND_WEEKS
 from glassbox.metrics.latency import LATENCIES
@@ -69,7 +78,7 @@ else:
         "Longest": table["max_hours"].map(hours_text),
         "Median (working hours)": table["median_working_hours"].map(working_hours_text),
         "Still open": table["open"], "Oldest open": table["oldest_open_hours"].map(hours_text),
-    }), hide_index=True, width="stretch")
+    }), hide_index=True, width="stretch", column_config=figure_columns())
 
     st.subheader(f"Week by week (last {TREND_WEEKS} weeks)")
     measured = [name for name in LATENCIES if trend.loc[trend["latency"] == name, "n"].sum() > 0]

@@ -10,13 +10,22 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import context, loaders
-from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, hours_text, working_hours_text
+from dashboard.components import (
+    Card,
+    cards,
+    demo_notice,
+    empty_state,
+    escape_markdown,
+    figure_columns,
+    hours_text,
+    working_hours_text,
+)
 from glassbox.notes import MAX_NOTE_CHARS
 from glassbox.periods import iso_week
 from glassbox.reports import FORMATS, file_name, render_model
 from glassbox.reports.content import kpi_sentence, links_sentence
 from glassbox.views import View
-from glassbox.vocabulary import COUNT_LABELS, latency_label
+from glassbox.vocabulary import COUNT_LABELS, count_label, latency_label
 
 WEEKS_BACK = 12
 MIME = {"md": "text/markdown", "html": "text/html", "csv": "text/csv", "json": "application/json",
@@ -99,7 +108,8 @@ experiments = report.get("experiments", [])
 if not experiments:
     st.caption("No experiment runs this week.")
 for experiment in experiments:
-    st.markdown(f"**{escape_markdown(experiment['experiment'])}** — {experiment.get('runs', 0)} run(s) this week. "
+    runs = int(experiment.get("runs", 0))
+    st.markdown(f"**{escape_markdown(experiment['experiment'])}** — {runs} {count_label('runs', runs)} this week. "
                 f"{escape_markdown(kpi_sentence(experiment))}")
 for alert in report.get("alerts", []):
     st.warning(escape_markdown(alert.get("message", "")), icon=":material/warning:")
@@ -146,4 +156,4 @@ st.dataframe(pd.DataFrame([
      "Median": hours_text(figures.get("median_hours")), "p90": hours_text(figures.get("p90_hours")),
      "Median (working hours)": working_hours_text(figures.get("median_working_hours")),
      "Still open": figures.get("open"), "Oldest open": hours_text(figures.get("oldest_open_hours"))}
-    for name, figures in latency.items()]), hide_index=True, width="stretch")
+    for name, figures in latency.items()]), hide_index=True, width="stretch", column_config=figure_columns())

@@ -6,13 +6,13 @@ the report's charts and the dashboard's pages draw from these same frames. Pure:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from glassbox.metrics.latency import LATENCIES, summarize
-from glassbox.periods import Period, PeriodKind, iso_week
+from glassbox.periods import Period, iso_week
 
 TREND_WEEKS = 6  # every week-by-week trend: the report's and the Feedback page's
 FLOW_WEEKS = 8
@@ -55,14 +55,15 @@ def activity(events: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFra
 
 
 def week_label(moment: datetime) -> str:
-    """``W47``: short enough for a chart axis; the report's title carries the year."""
-    return f"W{moment.isocalendar()[1]:02d}"
+    """The ISO week of ``moment`` on a chart axis, by its Monday: ``23 Nov`` (people read dates, not
+    ``W48``); the report's title carries the year."""
+    year, week, _ = moment.isocalendar()
+    monday = date.fromisocalendar(year, week, 1)
+    return f"{monday.day} {monday:%b}"
 
 
 def short_label(period: Period) -> str:
-    """A period on a chart axis: ``W47`` for an ISO week, else its first day (``16 Nov``)."""
-    if period.kind is PeriodKind.WEEK:
-        return period.label.split("-")[1]
+    """A period on a chart axis: its first day (``16 Nov``, a week's Monday)."""
     return f"{period.start.day} {period.start:%b}"
 
 

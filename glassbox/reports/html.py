@@ -31,7 +31,7 @@ from glassbox.reports.content import (
     local_time,
     model_sentences,
 )
-from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS, LATENCY_LABELS
+from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS, LATENCY_LABELS, count_label
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ def render_html(content: ReportContent, *, for_print: bool = False) -> str:
         view="client view" if content.report.get("view") == "client" else "team view",
         stylesheet=Markup(stylesheet),
         for_print=for_print,
-        tiles=[(COUNT_LABELS[name], content.counts.get(name, 0), content.delta(name)) for name in HEADLINE_COUNTS],
+        tiles=[(count_label(name, content.counts.get(name, 0)), content.counts.get(name, 0), content.delta(name))
+               for name in HEADLINE_COUNTS],
         count_rows=[(label, content.counts.get(name, 0),
                      content.previous.get(name) if content.previous else None, content.delta(name))
                     for name, label in COUNT_LABELS.items()],

@@ -25,7 +25,7 @@ from glassbox.reports.content import (
     local_time,
     model_sentences,
 )
-from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS
+from glassbox.vocabulary import COUNT_LABELS, HEADLINE_COUNTS, count_label
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -95,7 +95,8 @@ def _headline(content: ReportContent) -> str:
     parts = []
     for name in HEADLINE_COUNTS:
         change = arrow(content.delta(name))
-        parts.append(f"**{counts.get(name, 0)} {COUNT_LABELS[name]}**" + (f" ({change})" if change else ""))
+        parts.append(f"**{counts.get(name, 0)} {count_label(name, counts.get(name, 0))}**"
+                     + (f" ({change})" if change else ""))
     against = " against the previous period" if content.previous else ""
     lines = ["## Headline", "", ", ".join(parts) + against + ".", "",
              "| activity | this period | previous | change |", "|---|---:|---:|:---:|"]
