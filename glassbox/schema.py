@@ -6,7 +6,9 @@ whenever a table, column or index changes, and add the step that brings a versio
 
 Versions: 1 the first release; 2 adds ``ix_events_category_occurred_at`` (the metrics, reports and
 client view read one category at a time over a period); 3 changes no table but re-normalizes stored
-Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution).
+Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution); 4 gives
+every row an ``engagement`` (SPEC §6: one store for a whole workspace), part of each table's key, so
+two engagements sharing a repository keep their own events, refs and cursors.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+ENGAGEMENT_LENGTH = 64
 
 metadata = MetaData()
 
@@ -37,6 +40,7 @@ meta = Table(
 events = Table(
     "events",
     metadata,
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),  # since version 4
     Column("id", String(40), primary_key=True),
     Column("source", String(16), nullable=False),
     Column("sources", JSON, nullable=False),  # every source that reported it (a commit: git and github)
@@ -58,11 +62,13 @@ events = Table(
     Index("ix_events_thread", "thread"),
     Index("ix_events_source_category", "source", "category"),
     Index("ix_events_category_occurred_at", "category", "occurred_at"),  # since version 2
+    Index("ix_events_engagement_occurred_at", "engagement", "occurred_at"),  # since version 4
 )
 
 refs = Table(
     "refs",
     metadata,
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),  # since version 4
     Column("event_id", String(40), primary_key=True),
     Column("kind", String(16), primary_key=True),
     Column("value", String(128), primary_key=True),
@@ -72,6 +78,7 @@ refs = Table(
 sync_state = Table(
     "sync_state",
     metadata,
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),  # since version 4
     Column("source", String(16), primary_key=True),
     Column("origin", String(512), primary_key=True),
     Column("category", String(32), primary_key=True),
@@ -83,6 +90,7 @@ sync_runs = Table(
     "sync_runs",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("engagement", String(ENGAGEMENT_LENGTH), nullable=False),  # since version 4
     Column("source", String(16), nullable=False),
     Column("origin", Text, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
@@ -97,4 +105,5 @@ sync_runs = Table(
     Column("last_at", DateTime(timezone=True)),
     Column("message", Text),
     Index("ix_sync_runs_source_origin", "source", "origin"),
+    Index("ix_sync_runs_engagement", "engagement"),  # since version 4
 )

@@ -100,11 +100,19 @@ def test_lock_of_a_killed_sync_is_released(store: Store, holder: subprocess.Pope
     assert eventually_lockable(store)
 
 
-def test_sqlite_lock_file_sits_beside_the_database(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'data' / 'glassbox.db'}")
+def test_sqlite_lock_file_sits_beside_the_database_one_per_engagement(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'data' / 'glassbox.db'}", "acme")
     with sync_lock(store):
-        assert (tmp_path / "data" / "glassbox.sync.lock").exists()
+        assert (tmp_path / "data" / "glassbox.acme.sync.lock").exists()
     store.engine.dispose()
+
+
+def test_syncs_of_one_engagement_refuse_each_other_and_of_two_engagements_do_not(store: Store) -> None:
+    first, same, other = store.scoped("acme"), store.scoped("acme"), store.scoped("globex")
+    with sync_lock(first):
+        assert can_lock(other)
+        with pytest.raises(SyncLocked, match="already running for engagement acme"), sync_lock(same):
+            pass
 
 
 @pytest.fixture
@@ -134,8 +142,8 @@ def test_postgres_lock_keeps_no_transaction_open(pg_url: str) -> None:
     store = open_store(pg_url)
     held = text("SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
                 " WHERE l.locktype = 'advisory' AND l.classid = CAST(:space AS oid) AND l.granted"
-                " AND l.objid = CAST(hashtext(current_schema()) AS oid)")
+                " AND l.objid = CAST(hashtext(current_schema() || '/' || :engagement) AS oid)")
     with sync_lock(store), store.engine.connect() as conn:
-        states = conn.execute(held, {"space": SYNC_LOCK_SPACE}).scalars().all()
+        states = conn.execute(held, {"space": SYNC_LOCK_SPACE, "engagement": store.engagement}).scalars().all()
     assert states == ["idle"]
     store.engine.dispose()
