@@ -145,9 +145,9 @@ def _peak_mb(pid: int) -> float:
 
 def events_in(config: Path) -> int:
     from glassbox.config import load_config
-    from glassbox.store import open_store
+    from glassbox.workspace import open_engagement
 
-    return open_store(load_config(config).store_url).count_events()
+    return open_engagement(load_config(config)).count_events()
 
 
 def measure(config: Path, pages: list[str], browser: bool) -> None:

@@ -27,11 +27,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 from glassbox.config import load_config
 from glassbox.periods import parse_week
-from glassbox.store import open_store
+from glassbox.workspace import open_engagement
 config = load_config(sys.argv[1])
 tz = ZoneInfo(config.engagement.timezone)
 period = parse_week("last", tz, datetime.now(tz).date())
-frame = open_store(config.store_url).read_events(start=period.start, end=period.end)
+frame = open_engagement(config).read_events(start=period.start, end=period.end)
 print(len(frame))
 """
 
@@ -45,9 +45,9 @@ def measure(config: Path, formats: tuple[str, ...]) -> None:
                                                               str(config), "--week", "last", "--format", name],
                                  env=python_env()))
     from glassbox.config import load_config
-    from glassbox.store import open_store
+    from glassbox.workspace import open_engagement
 
-    count = open_store(load_config(config).store_url).count_events()
+    count = open_engagement(load_config(config)).count_events()
     print_table(f"Weekly report, last week — {count:,} events in the store", rows, floor)
 
 

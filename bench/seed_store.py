@@ -17,7 +17,7 @@ from pathlib import Path
 
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
-from glassbox.store import open_store
+from glassbox.workspace import open_engagement
 
 CONFIG = """[engagement]
 name = "Benchmark engagement"
@@ -103,7 +103,7 @@ def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000) -> P
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "glassbox.toml"
     config_path.write_text(CONFIG)
-    store = open_store(load_config(config_path).store_url)
+    store = open_engagement(load_config(config_path))
     pending = []
     for item in synthetic_events(count, seed_value, datetime.now(UTC)):
         pending.append(item)

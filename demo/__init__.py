@@ -89,7 +89,7 @@ def _build(directory: Path) -> Path:
     partial = folder / f"{CONFIG_NAME}.partial"
     partial.write_text(config_text(), encoding="utf-8")
     config = load_config(partial)
-    store = open_store(config.resolve_sqlite_url(config.store.url))
+    store = open_store(config.resolve_sqlite_url(config.store.url), config.engagement_id)
     try:
         recorded = load_recorded(store, folder / "recorded", story_tickets(clock), story_pulls(clock), repo,
                                  config.engagement.ticket_pattern)

@@ -372,8 +372,8 @@ class Store:
         match = self._mine(table) & (table.c.source == key.source) & (table.c.origin == key.origin) \
             & (table.c.category == key.category)
         if conn.execute(update(table).where(match).values(cursor=_without_nul(value), updated_at=now)).rowcount == 0:
-            conn.execute(insert(table).values(engagement=self.engagement, source=key.source, origin=key.origin, category=key.category,
-                                              cursor=_without_nul(value), updated_at=now))
+            conn.execute(insert(table).values(engagement=self.engagement, source=key.source, origin=key.origin,
+                                              category=key.category, cursor=_without_nul(value), updated_at=now))
 
     def cursor(self, key: CursorKey) -> str | None:
         """The last committed cursor for ``key``, or ``None`` before the first sync."""

@@ -27,6 +27,7 @@ from glassbox.config import (
     resolve_sqlite_url,
 )
 from glassbox.errors import ConfigError
+from glassbox.store import Store, open_store
 
 ALL = "all"  # ``report --engagement all``: one report per engagement
 
@@ -134,3 +135,8 @@ def _member_files(file: Path, patterns: list[str]) -> list[Path]:
             raise ConfigError(f"{file}: workspace.engagements[{index}] {pattern!r} matches no engagement file")
         found.update(dict.fromkeys(matches))
     return list(found)
+
+
+def open_engagement(config: Config) -> Store:
+    """The store ``config`` names, seen as its engagement: what reads and writes of one engagement open."""
+    return open_store(config.store_url, config.engagement_id)

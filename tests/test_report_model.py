@@ -23,8 +23,9 @@ from glassbox.config import load_config
 from glassbox.periods import parse_week
 from glassbox.report_model import ReportModel
 from glassbox.reports import render_model, render_report
-from glassbox.store import Store, open_store
+from glassbox.store import Store
 from glassbox.vocabulary import WAITS, latency_label
+from glassbox.workspace import open_engagement
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
@@ -124,7 +125,7 @@ def test_today_feedback_and_the_report_list_the_same_waits(engagement_folder: Pa
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """This week's report measures open waits now, as the pages do: the same (kind, thread) pairs."""
     config = load_config(engagement_folder)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     zone = ZoneInfo(config.engagement.timezone)
     week = parse_week("this", zone, datetime.now(zone).date())
     report = ReportModel.load(store, config, week, "team", datetime.now(UTC)).report
