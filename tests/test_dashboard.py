@@ -209,7 +209,7 @@ def test_weekly_report_offers_every_format(seeded: Path, monkeypatch: pytest.Mon
     assert "last week" in week.format_func(week.value)
     config = load_config(seeded)
     period = parse_week("last", config.engagement.zone, datetime.now(config.engagement.zone).date())
-    source = loaders.Source(str(seeded), config.store_url)
+    source = loaders.Source(str(seeded), config.store_url, engagement=config.engagement_id)
     report = json.loads(render_model(loaders.report(source, "client", period.label, period.start, period.end), "json"))
     assert report["view"] == "client" and report["period"]["label"] == period.label
 

@@ -148,7 +148,7 @@ def test_the_weekly_page_downloads_render_its_model(engagement_folder: Path) -> 
     config = load_config(engagement_folder)
     zone = ZoneInfo(config.engagement.timezone)
     week = parse_week("last", zone, datetime.now(zone).date())
-    source = loaders.Source(str(engagement_folder), config.store_url)
+    source = loaders.Source(str(engagement_folder), config.store_url, engagement=config.engagement_id)
     model = loaders.report(source, "client", week.label, week.start, week.end)
     assert loaders.report(source, "client", week.label, week.start, week.end) is model
     assert json.loads(str(render_model(model, "json"))) == json.loads(json.dumps(model.spec()))
