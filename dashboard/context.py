@@ -36,7 +36,7 @@ from glassbox.workspace import Workspace
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_DIR = Path(".glassbox/demo")
+DEMO_DIR = Path(".glassbox/demo-workspace")  # beside, not inside, `python -m glassbox demo`'s .glassbox/demo
 PERIODS = ("This week", "Last week", "Last 4 weeks", "Last 12 weeks", "Custom range")
 DEFAULT_PERIOD = "Last 4 weeks"
 VIEWS = {view.capitalize(): view for view in View}  # the control's labels: "Team", "Client"
@@ -101,12 +101,12 @@ def _secret_db_url() -> str | None:
 def _demo_config() -> Path | None:
     """Build (once) and return the demo engagement's config, or ``None`` when the demo is unavailable."""
     try:
-        from demo import ensure_demo
+        from demo import ensure_demo_workspace
     except ImportError:
         return None
-    with st.spinner("No config found — building the demo engagement (a few seconds, once)…"):
+    with st.spinner("No config found — building the demo workspace of two engagements (a few seconds, once)…"):
         try:
-            return ensure_demo(DEMO_DIR)
+            return ensure_demo_workspace(DEMO_DIR)
         except GlassboxError as exc:
             st.error(f"The demo could not be built: {exc}")
             return None
