@@ -196,7 +196,8 @@ def sidebar(access: auth.Access) -> Context | None:
     store_url = os.environ.get("GLASSBOX_DB_URL") or _secret_db_url() or config.store_url
     tz = config.engagement.zone
     with st.sidebar:
-        st.markdown(f"**{escape_markdown(config.engagement.name)}**")
+        if len(access.views) <= 1:  # with several, the picker above names it
+            st.markdown(f"**{escape_markdown(config.engagement.name)}**")
         choice = st.selectbox("Period", PERIODS, index=PERIODS.index(DEFAULT_PERIOD), key="period")
         custom = None
         if choice == "Custom range":

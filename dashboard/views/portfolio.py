@@ -49,13 +49,16 @@ def weekly(row: PortfolioRow) -> str:
 
 
 def sync_text(row: PortfolioRow) -> str:
-    last = f"last synced {ago(row.last_ok, now)}" if row.last_ok else "never synced"
-    return f":red[last sync failed] · {last}" if row.sync_failed else last
+    return f"last successful sync {ago(row.last_ok, now)}" if row.last_ok else "never synced successfully"
 
 
+WIDTHS = [3, 4, 2, 3]
+for column, label in zip(st.columns(WIDTHS), ("Engagement", "This week (change against last week)",
+                                              "Waiting on the team", "KPI best / target · alerts"), strict=True):
+    column.caption(f"**{label}**")
 for row in ranked(rows):
     with st.container(border=True):
-        name, week_column, waits_column, outcome = st.columns([3, 4, 2, 3])
+        name, week_column, waits_column, outcome = st.columns(WIDTHS)
         with name:
             st.page_link("views/today.py", label=row.name, icon=":material/open_in_new:",
                          query_params={context.PARAM: row.engagement})
@@ -68,7 +71,7 @@ for row in ranked(rows):
             oldest = f", oldest {hours_text(row.oldest_team_wait_hours)}" if row.oldest_team_wait_hours else ""
             st.markdown(f"**{row.team_waits}** waits on the team{oldest}")
         with outcome:
-            agreements = "agreements: —" if row.agreements_breached is None else \
+            agreements = "no working agreements yet" if row.agreements_breached is None else \
                 f"**{row.agreements_breached}** agreements breached"
             kpi = escape_markdown(row.kpi) if row.kpi else "no KPI yet"
             st.markdown(f"{kpi} · **{row.alerts}** alerts  \n{agreements}")
