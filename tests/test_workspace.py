@@ -172,11 +172,15 @@ def test_report_all_writes_one_file_per_engagement_named_by_id(
 
 @pytest.fixture(scope="module")
 def seeded_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_seeded_workspace(tmp_path_factory.mktemp("workspace"))
+
+
+def build_seeded_workspace(folder: Path) -> Path:
     """Three seeded engagements in one SQLite store: Carol is acme's client, Gina globex's, Minh on
     the team of acme and globex; Linh is staff; nobody outside the agency knows of initech."""
     from glassbox.store import open_store
 
-    folder = tmp_path_factory.mktemp("workspace")
+    folder.mkdir(parents=True, exist_ok=True)
     head, tail = CONFIG_TEXT.split("[store]")
     base = head + tail.split("\n", 2)[2]  # without [store] and its url line
     texts = {
