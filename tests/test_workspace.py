@@ -282,3 +282,13 @@ def test_the_url_picks_a_visible_engagement_and_its_view(seeded_workspace: Path,
     app = open_app(seeded_workspace, monkeypatch, "linh@agency.example", "today", {"engagement": "globex"})
     assert "Globex fraud model" in " ".join(caption.value for caption in app.caption)
     assert any(control.key == "view" for control in app.get("segmented_control"))  # staff: team view, switchable
+
+
+def test_the_example_workspace_file_is_valid(tmp_path: Path) -> None:
+    example = (ROOT / "config" / "workspace.example.toml").read_text(encoding="utf-8")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "workspace.toml").write_text(example, encoding="utf-8")
+    engagement_file(tmp_path / "config", "acme", git_engagement("Acme"))
+    found = load_workspace(tmp_path / "config" / "workspace.toml")
+    assert found.ids == ["acme"] and [member.name for member in found.staff] == ["Linh"]
+    assert found.store_url == f"sqlite:///{tmp_path / 'data' / 'glassbox.db'}"
