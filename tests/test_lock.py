@@ -23,7 +23,7 @@ HOLDER = """
 import sys, time
 from glassbox.lock import sync_lock
 from glassbox.store import open_store
-with sync_lock(open_store(sys.argv[1])):
+with sync_lock(open_store(sys.argv[1], sys.argv[2])):
     print("locked", flush=True)
     time.sleep(120)
 """
@@ -36,7 +36,7 @@ def url_of(store: Store) -> str:
 @pytest.fixture
 def holder(store: Store) -> Iterator[subprocess.Popen]:
     """Another process that holds the store's sync lock until it is killed."""
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, url_of(store)], cwd=ROOT, text=True,
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, url_of(store), store.engagement], cwd=ROOT, text=True,
                                stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert process.stdout is not None and process.stdout.readline().strip() == "locked"
     yield process
@@ -62,7 +62,7 @@ def eventually_lockable(store: Store, seconds: float = 10.0) -> bool:
 
 
 def test_second_sync_is_refused_at_once_while_one_runs(store: Store) -> None:
-    other = open_store(url_of(store))  # another process's view of the same store
+    other = open_store(url_of(store), store.engagement)  # another process's view of the same store
     with sync_lock(store):
         started = time.monotonic()
         with pytest.raises(SyncLocked, match="another sync is already running"), sync_lock(other):
@@ -73,7 +73,7 @@ def test_second_sync_is_refused_at_once_while_one_runs(store: Store) -> None:
 
 
 def test_refusal_names_the_store_without_its_password(store: Store) -> None:
-    with sync_lock(store), pytest.raises(SyncLocked) as refused, sync_lock(open_store(url_of(store))):
+    with sync_lock(store), pytest.raises(SyncLocked) as refused, sync_lock(open_store(url_of(store), store.engagement)):
         pass
     message = str(refused.value)
     assert message.startswith(f"store {store.engine.url.render_as_string(hide_password=True)}: ")
