@@ -42,6 +42,7 @@ DEFAULT_PERIOD = "Last 4 weeks"
 VIEWS = {view.capitalize(): view for view in View}  # the control's labels: "Team", "Client"
 _KEY = "glassbox_context"
 PARAM = "engagement"  # the query parameter naming the engagement shown (Portfolio rows link with it)
+_SHOWN = "glassbox_engagement_shown"  # the engagement the last run showed, to tell a new URL from a stale one
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def _chosen_engagement(access: auth.Access, found: Workspace) -> str | None:
     if asked is not None and asked not in visible:
         del st.query_params[PARAM]  # unknown or not theirs: the same silence for both
         asked = None
-    if asked is not None:
+    if asked is not None and asked != st.session_state.get(_SHOWN):  # a link or a typed URL, not the last run's
         st.session_state[PARAM] = asked
     if st.session_state.get(PARAM) not in visible:
         st.session_state[PARAM] = visible[0]
@@ -175,6 +176,7 @@ def _chosen_engagement(access: auth.Access, found: Workspace) -> str | None:
         names = {engagement: found.engagements[engagement].engagement.name for engagement in visible}
         st.selectbox("Engagement", visible, key=PARAM, format_func=names.__getitem__)
     chosen = str(st.session_state[PARAM])
+    st.session_state[_SHOWN] = chosen
     if len(visible) > 1 and st.query_params.get(PARAM) != chosen:
         st.query_params[PARAM] = chosen
     return chosen

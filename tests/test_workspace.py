@@ -292,3 +292,12 @@ def test_the_example_workspace_file_is_valid(tmp_path: Path) -> None:
     found = load_workspace(tmp_path / "config" / "workspace.toml")
     assert found.ids == ["acme"] and [member.name for member in found.staff] == ["Linh"]
     assert found.store_url == f"sqlite:///{tmp_path / 'data' / 'glassbox.db'}"
+
+
+def test_the_picker_switches_the_engagement_and_the_url_follows(seeded_workspace: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_app(seeded_workspace, monkeypatch, None, "today", {"engagement": "acme"})
+    next(box for box in app.selectbox if box.key == "engagement").select("initech").run()
+    assert not app.exception
+    assert "Initech pricing · what happened" in " ".join(caption.value for caption in app.caption)
+    assert "initech" in app.query_params["engagement"]
