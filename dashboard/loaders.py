@@ -304,7 +304,7 @@ def report(source: Source, view: View, label: str, start: datetime, end: datetim
 
 
 
-@st.cache_data(ttl=TTL, max_entries=64, show_spinner=False)
+@st.cache_data(ttl=DATA_TTL, max_entries=256, show_spinner=False)
 def portfolio_row(source: Source, view: View, label: str, start: datetime, end: datetime,
                   now: datetime) -> PortfolioRow:
     """One engagement's Portfolio row for the week ``[start, end)`` (:func:`glassbox.portfolio.engagement_week`)."""

@@ -8,7 +8,7 @@ client's Portfolio holds their own engagements and nothing that hints at others.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
@@ -18,17 +18,18 @@ from glassbox.periods import iso_week
 from glassbox.portfolio import PortfolioRow, ranked
 from glassbox.views import View
 
+AS_OF = timedelta(minutes=15)  # figures are measured as of the last quarter hour, so reruns share the cache
 HEADLINE_LABELS = {"commits": "commits", "pull_requests_merged": "PRs merged",
                    "tickets_resolved": "tickets resolved", "runs": "runs"}
 
 ctx = context.require()
-now = datetime.now(UTC).replace(second=0, microsecond=0)  # a minute's rows share one cache entry
+now = datetime.fromtimestamp(datetime.now(UTC).timestamp() // AS_OF.total_seconds() * AS_OF.total_seconds(), UTC)
 visible = ctx.visible()
 workspace_name = ctx.workspace.name if ctx.workspace is not None and not ctx.workspace.single else "Engagements"
 
 st.title("Portfolio")
 st.caption(f"{escape_markdown(workspace_name)} · {len(visible)} engagements · this week against last · "
-           "those needing attention first")
+           f"those needing attention first · as of {now.astimezone(ctx.tz):%H:%M}")
 
 rows = []
 with st.spinner("Measuring every engagement…"):
