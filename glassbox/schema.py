@@ -68,10 +68,12 @@ events = Table(
 refs = Table(
     "refs",
     metadata,
-    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),  # since version 4
     Column("event_id", String(40), primary_key=True),
     Column("kind", String(16), primary_key=True),
     Column("value", String(128), primary_key=True),
+    # since version 4; last in the key, so reading an engagement's refs scans them in the order they
+    # were written (a message's order), as before, rather than in the key's sorted order
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),
     Index("ix_refs_value", "value"),
 )
 

@@ -467,11 +467,16 @@ class Store:
         sources: Iterable[str] | None = None,
         categories: Iterable[str] | None = None,
     ) -> pd.DataFrame:
-        """``event_id, kind, value`` for the refs of the events :meth:`read_events` would return."""
+        """``event_id, kind, value`` for the refs of the events :meth:`read_events` would return.
+
+        Without a filter only ``refs`` is read, scanned in the order its rows were written (a message's
+        order); joining ``events`` for nothing would let the planner walk the key's sorted order instead.
+        """
         events, refs = schema.events, schema.refs
-        joined = (events.c.engagement == refs.c.engagement) & (events.c.id == refs.c.event_id)
-        query = select(refs.c.event_id, refs.c.kind, refs.c.value).join(events, joined).where(self._mine(events))
-        query = _filter(query, events, start, end, sources, categories)
+        query = select(refs.c.event_id, refs.c.kind, refs.c.value).where(self._mine(refs))
+        if any(bound is not None for bound in (start, end, sources, categories)):
+            query = query.join(events, (events.c.engagement == refs.c.engagement) & (events.c.id == refs.c.event_id))
+            query = _filter(query, events, start, end, sources, categories)
         with self.engine.connect() as conn:
             return _columnar(_raw_rows(conn, query), ("event_id", "kind", "value"))
 
