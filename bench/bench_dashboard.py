@@ -151,9 +151,9 @@ def round_of(browser: Browser, server: Server, pages: list[str], runs: int = 1) 
 
 def measure(config: Path, pages: list[str], runs: int, after_sync: bool) -> None:
     from glassbox.config import load_config
-    from glassbox.store import open_store
+    from glassbox.workspace import open_engagement
 
-    opened = open_store(load_config(config).store_url)
+    opened = open_engagement(load_config(config))
     count, dialect = opened.count_events(), opened.dialect
     opened.engine.dispose()
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-dashboard-") as folder:

@@ -57,9 +57,9 @@ def measure(config: Path, formats: tuple[str, ...]) -> None:
         row.note = verdict(row, floor, TARGETS.get(name))
         rows.append(row)
     from glassbox.config import load_config
-    from glassbox.store import open_store
+    from glassbox.workspace import open_engagement
 
-    opened = open_store(load_config(config).store_url)
+    opened = open_engagement(load_config(config))
     print_table(f"Weekly report, last week — {opened.count_events():,} events in the store ({opened.dialect})",
                 rows, floor)
 

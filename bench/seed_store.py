@@ -34,8 +34,8 @@ from sqlalchemy import create_engine, make_url, text
 from connectors.base import Connector
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
-from glassbox.store import open_store
 from glassbox.sync import sync_connector
+from glassbox.workspace import open_engagement
 
 CONFIG = """[engagement]
 name = "Benchmark engagement"
@@ -126,7 +126,7 @@ def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000,
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "glassbox.toml"
     config_path.write_text(CONFIG.replace("{store_url}", store_url))
-    store = open_store(load_config(config_path).store_url)
+    store = open_engagement(load_config(config_path))
     pending = []
     for item in synthetic_events(count, seed_value, datetime.now(UTC)):
         pending.append(item)
@@ -159,7 +159,7 @@ def sync_new_events(config: Path, count: int, tag: str) -> None:
     """A sync of ``count`` new events from the last day (ids marked by ``tag``), through the real sync
     path (a recorded run; whatever the sync keeps current besides the events), so the store's version
     changes as after syncing a source."""
-    store = open_store(load_config(config).store_url)
+    store = open_engagement(load_config(config))
     items = list(synthetic_events(count, zlib.crc32(tag.encode()), datetime.now(UTC), days=1, tag=tag))
     summary = sync_connector(SeedSource(items), store)
     store.engine.dispose()
@@ -202,7 +202,7 @@ def engagement(store_url: str | None, events: int, cache: Path) -> Iterator[Path
     if store_url is None:
         folder = cache / f"gb-{events}"
         config = folder / "glassbox.toml"
-        if not (config.exists() and open_store(load_config(config).store_url).count_events() == events):
+        if not (config.exists() and open_engagement(load_config(config)).count_events() == events):
             shutil.rmtree(folder, ignore_errors=True)
             seed(folder, events)
         yield config
@@ -210,7 +210,7 @@ def engagement(store_url: str | None, events: int, cache: Path) -> Iterator[Path
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as folder:
         if make_url(store_url).get_backend_name() != "postgresql":
             config = seed(Path(folder), 0, store_url=store_url)
-            if open_store(load_config(config).store_url).count_events() == 0:
+            if open_engagement(load_config(config)).count_events() == 0:
                 seed(Path(folder), events, store_url=store_url)
             yield config
             return

@@ -6,6 +6,11 @@ and the engagement's ``[[people]]`` table says who they are: client-side people 
 and cannot switch it, team-side people get the team view, anyone else a polite refusal and no data.
 Without an ``[auth]`` section the app is a local, single-user tool and says so in the sidebar.
 
+In a workspace (SPEC §6) each engagement's ``[[people]]`` decide separately: a visitor sees only the
+engagements that list them, each with that engagement's side, and the workspace's ``[[staff]]`` see
+every engagement in the team view. :attr:`Access.views` is that list; nothing else is ever shown,
+so a client never learns that another engagement exists.
+
 :func:`decide_access` is the whole policy as a pure function. The two small functions that read
 Streamlit's state (:func:`auth_configured`, :func:`signed_in_user`) are the boundary tests replace.
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +30,7 @@ from streamlit.errors import StreamlitAuthError, StreamlitSecretNotFoundError
 from dashboard.components import escape_markdown
 from glassbox.config import Config, Person
 from glassbox.views import View
+from glassbox.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +52,22 @@ class Access:
     locked: bool = True
     person: str | None = None
     email: str | None = None
+    views: Mapping[str, View] = field(default_factory=dict)  # engagement id -> the view this visitor gets there
 
     @property
     def allowed(self) -> bool:
         return self.status in ("local", "granted")
+
+    def visible(self, engagement: str | None) -> bool:
+        return engagement is not None and engagement in self.views
+
+    def in_engagement(self, engagement: str) -> Access:
+        """This access inside one engagement: its view there, locked for a client (fail closed: an
+        engagement not in :attr:`views` gets the locked client view)."""
+        if self.status == "local":
+            return self
+        view = self.views.get(engagement, View.CLIENT)
+        return replace(self, view=view, locked=view is not View.TEAM)
 
 
 def person_for(email: str, config: Config) -> Person | None:
@@ -73,6 +91,37 @@ def decide_access(auth_configured: bool, logged_in: bool, email: str | None, con
     if person.side == "client":
         return Access("granted", view=View.CLIENT, locked=True, person=person.name, email=email)
     return Access("granted", view=View.TEAM, locked=False, person=person.name, email=email)
+
+
+def decide_workspace_access(auth_configured: bool, logged_in: bool, email: str | None,
+                            workspace: Workspace | None) -> Access:
+    """SPEC §6's policy: local mode sees every engagement; staff see all in the team view; anyone
+    else the engagements whose ``[[people]]`` list them, each with their side there; nobody listed
+    anywhere is refused."""
+    ids = workspace.ids if workspace is not None else []
+    if not auth_configured:
+        return Access("local", view=View.TEAM, locked=False, views=dict.fromkeys(ids, View.TEAM))
+    if not logged_in:
+        return Access("sign_in")
+    if not email or workspace is None:
+        return Access("refused", email=email)
+    wanted = email.strip().casefold()
+    staff = next((member for member in workspace.staff
+                  if any(identity.strip().casefold() == wanted for identity in member.ids)), None)
+    if staff is not None:
+        return Access("granted", view=View.TEAM, locked=False, person=staff.name, email=email,
+                      views=dict.fromkeys(ids, View.TEAM))
+    views: dict[str, View] = {}
+    name = None
+    for engagement_id, config in workspace.engagements.items():
+        person = person_for(email, config)
+        if person is not None and person.side != "bot":
+            views[engagement_id] = View.CLIENT if person.side == "client" else View.TEAM
+            name = name or person.name
+    if not views:
+        return Access("refused", email=email)
+    first = next(iter(views.values()))
+    return Access("granted", view=first, locked=first is not View.TEAM, person=name, email=email, views=views)
 
 
 def auth_configured() -> bool:

@@ -7,6 +7,11 @@ and says so, so a first run is never an empty screen. The store URL may also com
 ``st.secrets["GLASSBOX_DB_URL"]`` (Streamlit Community Cloud and friends). A client-side person's
 view is the client view, with no control to change it. Pages ask :func:`current` for the resulting
 :class:`Context` instead of re-deriving any of this.
+
+In a workspace (SPEC §6) the config is the workspace's file; the engagement shown is the one the
+URL's ``?engagement=ID`` or the sidebar's picker names, among those the visitor may see
+(:attr:`auth.Access.views`) only. Any other id — unknown or merely not theirs — is dropped without a
+word, the same way for both, so the URL never confirms that an engagement exists.
 """
 
 from __future__ import annotations
@@ -26,15 +31,18 @@ from glassbox.config import DEFAULT_CONFIG_PATH, Config
 from glassbox.errors import GlassboxError
 from glassbox.periods import FIRST_DAY, LAST_DAY, Period, day_range, iso_week
 from glassbox.views import View
+from glassbox.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_DIR = Path(".glassbox/demo")
+DEMO_DIR = Path(".glassbox/demo-workspace")  # beside, not inside, `python -m glassbox demo`'s .glassbox/demo
 PERIODS = ("This week", "Last week", "Last 4 weeks", "Last 12 weeks", "Custom range")
 DEFAULT_PERIOD = "Last 4 weeks"
 VIEWS = {view.capitalize(): view for view in View}  # the control's labels: "Team", "Client"
 _KEY = "glassbox_context"
+PARAM = "engagement"  # the query parameter naming the engagement shown (Portfolio rows link with it)
+_SHOWN = "glassbox_engagement_shown"  # the engagement the last run showed, to tell a new URL from a stale one
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,24 @@ class Context:
     period: Period
     view: View
     demo: bool
+    workspace: Workspace | None = None
+    access: auth.Access | None = None
+
+    @property
+    def engagement(self) -> str:
+        return self.source.engagement
+
+    def visible(self) -> list[str]:
+        """The engagements this visitor may see, in the workspace's order."""
+        if self.workspace is None or self.access is None:
+            return [self.engagement]
+        return [engagement for engagement in self.workspace.ids if self.access.visible(engagement)]
+
+    def source_of(self, engagement: str) -> loaders.Source:
+        """Another visible engagement's :class:`~dashboard.loaders.Source` (the Portfolio's rows)."""
+        if engagement not in self.visible():
+            raise KeyError(engagement)
+        return loaders.source(self.source.config_path, self.source.store_url, engagement)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -76,12 +102,12 @@ def _secret_db_url() -> str | None:
 def _demo_config() -> Path | None:
     """Build (once) and return the demo engagement's config, or ``None`` when the demo is unavailable."""
     try:
-        from demo import ensure_demo
+        from demo import ensure_demo_workspace
     except ImportError:
         return None
-    with st.spinner("No config found — building the demo engagement (a few seconds, once)…"):
+    with st.spinner("No config found — building the demo workspace of two engagements (a few seconds, once)…"):
         try:
-            return ensure_demo(DEMO_DIR)
+            return ensure_demo_workspace(DEMO_DIR)
         except GlassboxError as exc:
             st.error(f"The demo could not be built: {exc}")
             return None
@@ -105,8 +131,8 @@ def sign_in() -> auth.Access:
     """Who is looking; a visitor who must sign in, or may not look, gets that page and the run stops."""
     configured = auth.auth_configured()
     logged_in, email = auth.signed_in_user() if configured else (False, None)
-    engagement = _engagement() if configured and logged_in else None
-    access = auth.decide_access(configured, logged_in, email, engagement[1] if engagement else None)
+    found = _workspace() if not configured or logged_in else None
+    access = auth.decide_workspace_access(configured, logged_in, email, found[1] if found else None)
     if access.status == "sign_in":
         auth.show_sign_in()
         st.stop()
@@ -117,8 +143,8 @@ def sign_in() -> auth.Access:
     return access
 
 
-def _engagement() -> tuple[Path, Config, bool] | None:
-    """The config's path, the config and whether it is the demo; ``None`` (with a message) when unusable."""
+def _workspace() -> tuple[Path, Workspace, bool] | None:
+    """The config's path, its workspace and whether it is the demo; ``None`` (with a message) when unusable."""
     path = find_config()
     demo = path is None
     if demo:
@@ -126,24 +152,54 @@ def _engagement() -> tuple[Path, Config, bool] | None:
     if path is None:
         return None
     try:
-        config = loaders.config(str(path), path.stat().st_mtime if path.exists() else 0.0)
+        found = loaders.workspace(str(path), path.stat().st_mtime if path.exists() else 0.0)
     except GlassboxError as exc:
         st.error(str(exc))
         return None
-    return path, config, demo
+    return path, found, demo
+
+
+def _chosen_engagement(access: auth.Access, found: Workspace) -> str | None:
+    """The engagement to show: the URL's or the picker's if this visitor may see it, else their first."""
+    visible = [engagement for engagement in found.ids if access.visible(engagement)]
+    if not visible:
+        return None
+    asked = st.query_params.get(PARAM)
+    if asked is not None and asked not in visible:
+        del st.query_params[PARAM]  # unknown or not theirs: the same silence for both
+        asked = None
+    if asked is not None and asked != st.session_state.get(_SHOWN):  # a link or a typed URL, not the last run's
+        st.session_state[PARAM] = asked
+    if st.session_state.get(PARAM) not in visible:
+        st.session_state[PARAM] = visible[0]
+    if len(visible) > 1:
+        names = {engagement: found.engagements[engagement].engagement.name for engagement in visible}
+        st.selectbox("Engagement", visible, key=PARAM, format_func=names.__getitem__)
+    chosen = str(st.session_state[PARAM])
+    st.session_state[_SHOWN] = chosen
+    if len(visible) > 1 and st.query_params.get(PARAM) != chosen:
+        st.query_params[PARAM] = chosen
+    return chosen
 
 
 def sidebar(access: auth.Access) -> Context | None:
     """Resolve the engagement and draw the global controls; pages read the result with :func:`current`."""
     st.session_state[_KEY] = None
-    engagement = _engagement()
+    found = _workspace()
+    if found is None:
+        return None
+    path, workspace, demo = found
+    with st.sidebar:
+        engagement = _chosen_engagement(access, workspace)
     if engagement is None:
         return None
-    path, config, demo = engagement
+    config = workspace.engagement(engagement)
+    access = access.in_engagement(engagement)
     store_url = os.environ.get("GLASSBOX_DB_URL") or _secret_db_url() or config.store_url
     tz = config.engagement.zone
     with st.sidebar:
-        st.markdown(f"**{escape_markdown(config.engagement.name)}**")
+        if len(access.views) <= 1:  # with several, the picker above names it
+            st.markdown(f"**{escape_markdown(config.engagement.name)}**")
         choice = st.selectbox("Period", PERIODS, index=PERIODS.index(DEFAULT_PERIOD), key="period")
         custom = None
         if choice == "Custom range":
@@ -157,7 +213,8 @@ def sidebar(access: auth.Access) -> Context | None:
         if demo:
             st.caption("Demo data")
         auth.show_identity(access)
-    context = Context(loaders.source(str(path), store_url), config, _period(choice, tz, custom), view, demo)
+    context = Context(loaders.source(str(path), store_url, engagement), config, _period(choice, tz, custom), view,
+                      demo, workspace, access)
     st.session_state[_KEY] = context
     return context
 

@@ -38,14 +38,16 @@ from glassbox.metrics.story import ticket_story as story_of
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.metrics.working_hours import previous_working_day
 from glassbox.notes import WeekNote, clean_note
-from glassbox.periods import Period
+from glassbox.periods import Period, PeriodKind
+from glassbox.portfolio import PortfolioRow, engagement_week
 from glassbox.report_model import ReportModel, samples_window, with_run_notes
 from glassbox.reports.content import short_title
 from glassbox.sources import configured_sources
-from glassbox.store import Store, open_store
+from glassbox.store import DEFAULT_ENGAGEMENT, Store, open_store
 from glassbox.sync import ABANDONED, FAILED_STATES, sync_state
 from glassbox.timeline import load_timeline
 from glassbox.views import View
+from glassbox.workspace import Workspace, load_workspace
 
 log = logging.getLogger(__name__)
 
@@ -57,24 +59,37 @@ RUN_CATEGORIES = ["run_started", "run_finished"]
 
 
 class Source(NamedTuple):
-    """Where the data lives and which version of it (the cache key of every loader); see :func:`source`."""
+    """Where the data lives and which version of it (the cache key of every loader); see :func:`source`.
+
+    ``config_path`` is the workspace's file (or the single config), ``engagement`` the engagement
+    within it whose data every loader reads (the store is scoped to it, SPEC §6).
+    """
 
     config_path: str
     store_url: str
     version: str = ""
+    engagement: str = DEFAULT_ENGAGEMENT
 
 
-def source(config_path: str, store_url: str) -> Source:
-    return Source(config_path, store_url, version(config_path, store_url))
+def source(config_path: str, store_url: str, engagement: str = DEFAULT_ENGAGEMENT) -> Source:
+    return Source(config_path, store_url, version(config_path, store_url, engagement), engagement)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def version(config_path: str, store_url: str) -> str:
-    """Changes whenever a sync writes or the config is edited: the event count and newest sync time."""
+def version(config_path: str, store_url: str, engagement: str = DEFAULT_ENGAGEMENT) -> str:
+    """Changes whenever a sync writes the engagement or the config is edited: its event count and newest sync time."""
     opened = store(store_url)
+    events = schema.events
     with opened.engine.connect() as conn:
-        count, newest = conn.execute(select(func.count(), func.max(schema.events.c.synced_at))).one()
+        count, newest = conn.execute(select(func.count(), func.max(events.c.synced_at))
+                                     .where(events.c.engagement == engagement)).one()
     return f"{count}:{newest}:{Path(config_path).stat().st_mtime}"
+
+
+@st.cache_resource(show_spinner=False)
+def workspace(path: str, mtime: float) -> Workspace:
+    """The workspace (or single config) at ``path``; ``mtime`` makes an edited file load again."""
+    return load_workspace(path)
 
 
 @st.cache_resource(show_spinner=False)
@@ -90,7 +105,8 @@ def store(url: str) -> Store:
 
 def _open(source: Source) -> tuple[Store, Config]:
     path = Path(source.config_path)
-    return store(source.store_url), config(source.config_path, path.stat().st_mtime)
+    found = workspace(source.config_path, path.stat().st_mtime)
+    return store(source.store_url).scoped(source.engagement), found.engagement(source.engagement)
 
 
 def _detail(category: str, attrs: dict[str, Any]) -> str:
@@ -389,3 +405,11 @@ def story_tickets(source: Source, view: View) -> list[str]:
 def compute(source: Source, view: View) -> pd.DataFrame:
     """Hours of every top-level run (:func:`glassbox.metrics.compute.compute_frame`)."""
     return compute_frame(history(source, view), runs(source, view))
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=256, show_spinner=False)
+def portfolio_row(source: Source, view: View, label: str, start: datetime, end: datetime,
+                  now: datetime) -> PortfolioRow:
+    """One engagement's Portfolio row for the week ``[start, end)`` (:func:`glassbox.portfolio.engagement_week`)."""
+    opened, cfg = _open(source)
+    return engagement_week(opened, cfg, Period(label, start, end, PeriodKind.WEEK), view, now)

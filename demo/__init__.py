@@ -8,6 +8,10 @@ normalizers. The repository and the tracking store are then synced by the real c
 engagement. Dates are relative to the moment of the build, so "today" and "this week" are never
 empty; everything else is fixed, so two builds hold the same events.
 
+With no config at all the dashboard shows :func:`ensure_demo_workspace`: a workspace (SPEC §6) of
+two demo engagements in one store, built the same way, the second with a clone that has gone
+missing, so its last sync failed and the Portfolio page has something to rank first.
+
 It lives beside ``glassbox/``, not in it: it is a generator of realistic fixtures that uses the core
 (config, connectors' normalizers, store, sync) and that nothing in the core depends on.
 """
@@ -42,20 +46,24 @@ from demo.story import (
     TEAM_TZ,
     Clock,
 )
-from glassbox.config import Config, load_config
+from glassbox.config import Config, load_config, stem_id
 from glassbox.errors import GlassboxError
 from glassbox.store import Store, open_store
 from glassbox.sync import sync_connector, sync_sources
 
-__all__ = ["CONFIG_NAME", "build_demo", "ensure_demo"]
+__all__ = ["CONFIG_NAME", "WORKSPACE_NAME", "build_demo", "ensure_demo", "ensure_demo_workspace"]
 
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "glassbox.toml"
+WORKSPACE_NAME = "workspace.toml"
+DEMO_ENGAGEMENTS = (("acme", ENGAGEMENT, False), ("globex", "Globex demand forecast", True))  # id, name, broken
+_DEMO_IDS = tuple(engagement for engagement, _, _ in DEMO_ENGAGEMENTS)
 REPO_FOLDER = "churn"
 # What a build creates; a rebuild removes exactly these and nothing else in the folder.
 _PRODUCTS = (CONFIG_NAME, f"{CONFIG_NAME}.partial", REPO_FOLDER, "mlflow.db", "mlartifacts", "glassbox.db",
-             "glassbox.db-wal", "glassbox.db-shm", "glassbox.sync.lock", "recorded", "demo.json")
+             "glassbox.db-wal", "glassbox.db-shm", "recorded", "demo.json", WORKSPACE_NAME,
+             *(f"glassbox.{engagement}.sync.lock" for engagement in ("glassbox", *_DEMO_IDS)), *_DEMO_IDS)
 
 
 def ensure_demo(directory: Path) -> Path:
@@ -80,22 +88,51 @@ def build_demo(directory: Path) -> Path:
         return _build(directory)
 
 
-def _build(directory: Path) -> Path:
+def ensure_demo_workspace(directory: Path) -> Path:
+    """The demo workspace's file in ``directory``: two demo engagements sharing one store, built once."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(directory / ".build.lock")):
+        workspace_file = directory / WORKSPACE_NAME
+        if workspace_file.is_file():
+            return workspace_file.resolve()
+        folder = directory.resolve()
+        _clear(folder)
+        for engagement_id, name, broken in DEMO_ENGAGEMENTS:
+            _build(folder / engagement_id, shared_store=f"sqlite:///{folder / 'glassbox.db'}",
+                   engagement=(engagement_id, name), broken=broken)
+        workspace_file.write_text(
+            '# The Glassbox demo workspace: two demo engagements, one store (SPEC §6).\n'
+            '[workspace]\nname = "Demo agency"\nengagements = ["*/glassbox.toml"]\n\n'
+            '[store]\nurl = "sqlite:///glassbox.db"\n', encoding="utf-8")
+        return workspace_file.resolve()
+
+
+def _build(directory: Path, *, shared_store: str | None = None, engagement: tuple[str, str] | None = None,
+           broken: bool = False) -> Path:
+    """Build one demo engagement in ``directory``; into ``shared_store`` as ``engagement`` (id, name)
+    when it is part of the demo workspace (its config then has no [store] of its own)."""
     started = time.monotonic()
     folder = directory.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
     _clear(folder)
     clock = Clock.starting_now()
     repo = build_repository(folder / REPO_FOLDER, clock)
     build_tracking_store(folder, clock, repo.shas)
     partial = folder / f"{CONFIG_NAME}.partial"
-    partial.write_text(config_text(), encoding="utf-8")
+    partial.write_text(config_text(engagement, own_store=shared_store is None), encoding="utf-8")
     config = load_config(partial)
-    store = open_store(config.resolve_sqlite_url(config.store.url))
+    engagement_id = engagement[0] if engagement else stem_id(Path(CONFIG_NAME))  # the final file's, not .partial's
+    store = open_store(shared_store or config.resolve_sqlite_url(config.store.url), engagement_id)
     try:
         recorded = load_recorded(store, folder / "recorded", story_tickets(clock), story_pulls(clock), repo,
                                  config.engagement.ticket_pattern)
         _sync_registry_history(config, store, clock)
         _sync(config, store)
+        if broken:  # a clone that went missing: its sync fails, and the Portfolio ranks this engagement first
+            text = partial.read_text(encoding="utf-8") + '\n[[git]]\npath = "moved-clone"\n'
+            partial.write_text(text, encoding="utf-8")
+            sync_sources(load_config(partial), store, only="git[1]")
         events = store.count_events()
     finally:
         store.engine.dispose()
@@ -144,8 +181,12 @@ def _toml(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def config_text() -> str:
-    """The demo's ``glassbox.toml``: relative paths, so the folder works wherever it is built."""
+def config_text(engagement: tuple[str, str] | None = None, *, own_store: bool = True) -> str:
+    """The demo's ``glassbox.toml``: relative paths, so the folder works wherever it is built.
+
+    ``engagement`` (id, name) and no ``own_store``: one engagement of the demo workspace."""
+    identity = f"id = {_toml(engagement[0])}\n" if engagement else ""
+    name = engagement[1] if engagement else ENGAGEMENT
     people = []
     for member in (*PEOPLE, CI_BOT):
         people.append(f"[[people]]\nname = {_toml(member.name)}\nside = {_toml(member.side)}\n"
@@ -159,7 +200,7 @@ def config_text() -> str:
 # and export the tokens it names.
 
 [engagement]
-name = {_toml(ENGAGEMENT)}
+{identity}name = {_toml(name)}
 timezone = {_toml(str(CLIENT_TZ))}
 internal_labels = ["internal"]
 
@@ -168,9 +209,7 @@ timezone = {_toml(str(TEAM_TZ))}
 working_hours = "09:00-18:00"
 working_days = ["Mon", "Tue", "Wed", "Thu", "Fri"]
 
-[store]
-url = "sqlite:///glassbox.db"
-
+{'[store]' + chr(10) + 'url = "sqlite:///glassbox.db"' + chr(10) if own_store else ""}
 {chr(10).join(people)}
 [[git]]
 path = {_toml(REPO_FOLDER)}

@@ -18,14 +18,15 @@ from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
-from glassbox.config import Config, load_config
+from glassbox.config import Config
 from glassbox.errors import ConfigError, GlassboxError
 from glassbox.events import SOURCES
 from glassbox.periods import Period, day_bounds, day_range, parse_day, parse_week
 from glassbox.readmodel import rebuild
 from glassbox.redaction import RedactingFilter, redact
-from glassbox.store import open_store
+from glassbox.store import Store, open_store
 from glassbox.views import View
+from glassbox.workspace import ALL, Workspace, load_workspace
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH",
                         help="config file (default: $GLASSBOX_CONFIG or config/glassbox.toml)")
+    common.add_argument("--engagement", metavar="ID",
+                        help="one engagement of a workspace (SPEC §6); sync and doctor default to every one")
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
 
     parser = argparse.ArgumentParser(
@@ -88,10 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="send the digests, alerts and weekly reports that are due (SPEC §8)")
     notify.add_argument("--dry-run", action="store_true", help="print what would be sent, by name; record nothing")
     notify.add_argument("--now", metavar="ISO", help="the clock, e.g. 2026-11-23T08:45:00+01:00 (tests, backfills)")
-    notify.add_argument("--engagement", metavar="ID", help="the engagement (a single-engagement config: its id)")
 
     commands.add_parser("rebuild", parents=[common],
                         help="derive the read model (waits, links, daily counts) again from every stored event")
+
+    engagements = commands.add_parser("engagements", parents=[common],
+                                      help="list the workspace's engagements, their sources, events and last sync")
+    engagements.add_argument("--format", choices=("table", "json"), default="table")
 
     commands.add_parser("doctor", parents=[common],
                         help="check the config and that every source answers and accepts its credentials")
@@ -103,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     handler = {"sync": cmd_sync, "timeline": cmd_timeline, "report": cmd_report,
                "demo": cmd_demo, "doctor": cmd_doctor, "renormalize": cmd_renormalize,
-               "note": cmd_note, "notify": cmd_notify, "rebuild": cmd_rebuild}[args.command]
+               "note": cmd_note, "notify": cmd_notify, "rebuild": cmd_rebuild,
+               "engagements": cmd_engagements}[args.command]
     try:
         status = handler(args)
         with _stdout_errors():
@@ -144,38 +151,84 @@ def _configure_logging(verbosity: int) -> None:
         handler.addFilter(RedactingFilter())
 
 
+def _open(workspace: Workspace, config: Config, args: argparse.Namespace) -> Store:
+    """The workspace's store, seen as ``config``'s engagement.
+
+    A store from before workspaces is one engagement's: a single config's, or the one ``--engagement``
+    names; a workspace of several that names none cannot say whose, and the store refuses to guess.
+    """
+    owns = workspace.single or args.engagement is not None
+    return open_store(config.store_url, config.engagement_id, owns_legacy_rows=owns)
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     from glassbox.lock import sync_lock
-    from glassbox.sync import interruptible, reset_sources, settle_abandoned_runs, sync_sources
-    from glassbox.sync_progress import progress_for
+    from glassbox.sync import interruptible, reset_sources
 
-    config = load_config(args.config)
-    store = open_store(config.store_url)
+    workspace = load_workspace(args.config)
     if args.reset is not None:
         if args.only is not None:
             raise ConfigError("give either --only or --reset, not both")
+        config = workspace.one(args.engagement, "sync --reset")
+        store = _open(workspace, config, args)
         with sync_lock(store):
             for line in reset_sources(config, store, args.reset):
                 print(redact(line), file=sys.stderr)
         return 0
-    progress = progress_for(sys.stderr)
+    configs = workspace.select(args.engagement)
+    if len(configs) == 1:
+        with interruptible():
+            return _sync_engagement(configs[0], _open(workspace, configs[0], args), args.only, prefix="")
+    if args.only is not None:
+        configs = _with_source(workspace, configs, args.only)
+    store = _open(workspace, configs[0], args)
+    statuses = []
+    with interruptible():
+        for config in configs:  # each under its own lock; one failing never stops the next
+            try:
+                statuses.append(_sync_engagement(config, store.scoped(config.engagement_id), args.only,
+                                                 prefix=f"{config.engagement_id}: "))
+            except GlassboxError as exc:
+                print(f"error: {config.engagement_id}: {redact(str(exc))}", file=sys.stderr)
+                statuses.append(2 if isinstance(exc, ConfigError) else 1)
+    return max(statuses)
+
+
+def _sync_engagement(config: Config, store: Store, only: str | None, prefix: str) -> int:
+    """Sync one engagement's sources under its lock: 0 all synced, 1 a source failed."""
+    from glassbox.lock import sync_lock
+    from glassbox.sync import settle_abandoned_runs, sync_sources
+    from glassbox.sync_progress import progress_for
+
+    progress = progress_for(sys.stderr, prefix)
     try:
-        with interruptible(), sync_lock(store):
+        with sync_lock(store):
             settle_abandoned_runs(store, lock_held=True)
-            summaries = sync_sources(config, store, args.only, progress=progress)
+            summaries = sync_sources(config, store, only, progress=progress)
     finally:
         progress.close()
     return 0 if all(summary.ok for summary in summaries) else 1
 
 
+def _with_source(workspace: Workspace, configs: list[Config], only: str) -> list[Config]:
+    """``sync --only NAME`` over a workspace: the engagements that have such a source (at least one must)."""
+    from glassbox.sources import configured_sources
+
+    having = [config for config in configs if configured_sources(config, only)]
+    if not having:
+        raise ConfigError(f"{workspace.path}: --only {only!r} matches no source of any engagement")
+    return having
+
+
 def cmd_timeline(args: argparse.Namespace) -> int:
     from glassbox.timeline import load_timeline, to_csv, to_jsonl
 
-    config = load_config(args.config)
+    workspace = load_workspace(args.config)
+    config = workspace.one(args.engagement, "timeline")
     tz = config.engagement.zone
     start, end = day_bounds(parse_day(args.start, "--from") if args.start else None,
                             parse_day(args.end, "--to") if args.end else None, tz)
-    store = open_store(config.store_url)
+    store = _open(workspace, config, args)
     frame = load_timeline(store, config, start=start, end=end, sources=args.source, view=args.view)
     render = to_jsonl if args.format == "jsonl" else to_csv
     with _stdout_errors():
@@ -197,16 +250,54 @@ def report_period(args: argparse.Namespace, config: Config) -> Period:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    workspace = load_workspace(args.config)
+    if args.engagement == ALL and ALL not in workspace.engagements:
+        return _report_all(workspace, args)
+    config = workspace.one(args.engagement, "report")
     period = report_period(args, config)
     from glassbox.reports import write_report  # heavy (charts, PDF): imported only when reporting
 
-    store = open_store(config.store_url)
+    store = _open(workspace, config, args)
     with _stdout_errors() if args.out is None else nullcontext():
         written = write_report(store, config, period, fmt=args.format, view=args.view,
                                out=Path(args.out) if args.out else None, stdout=sys.stdout)
     if written is not None:
         print(f"wrote {written}", file=sys.stderr)
+    return 0
+
+
+def _report_all(workspace: Workspace, args: argparse.Namespace) -> int:
+    """``report --engagement all --out DIR``: one file per engagement, its id in the name."""
+    from glassbox.reports import file_name, write_report
+
+    if args.out is None or Path(args.out).is_file():
+        raise ConfigError("report --engagement all writes one file per engagement — give --out DIR (a folder)")
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    configs = list(workspace.engagements.values())
+    store = _open(workspace, configs[0], args)
+    for config in configs:
+        period = report_period(args, config)
+        target = folder / file_name(period, args.format, args.view, engagement=config.engagement_id)
+        written = write_report(store.scoped(config.engagement_id), config, period, fmt=args.format,
+                               view=args.view, out=target, stdout=sys.stdout)
+        print(f"wrote {written}", file=sys.stderr)
+    return 0
+
+
+def cmd_engagements(args: argparse.Namespace) -> int:
+    """SPEC §6: id, name, sources, event count and the last sync of every engagement."""
+    import json
+
+    from glassbox.workspace_status import engagement_rows, rows_table
+
+    workspace = load_workspace(args.config)
+    configs = workspace.select(args.engagement)
+    store = _open(workspace, configs[0], args)
+    rows = engagement_rows(store, configs)
+    with _stdout_errors():
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n" if args.format == "json"
+                         else rows_table(rows))
     return 0
 
 
@@ -221,13 +312,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    workspace = load_workspace(args.config)
+    configs = workspace.select(args.engagement)
+    if not workspace.single:
+        print(f"workspace: {workspace.path} ok ({len(workspace.engagements)} engagements)", file=sys.stderr)
+    store = _open(workspace, configs[0], args)
+    return max(_doctor(config, store.scoped(config.engagement_id)) for config in configs)
+
+
+def _doctor(config: Config, store: Store) -> int:
     from glassbox.lock import sync_running
     from glassbox.sources import build_connector, configured_sources
     from glassbox.sync import FAILED_STATES, settle_abandoned_runs, sync_state
 
-    config = load_config(args.config)
-    print(f"config: {config.path} ok", file=sys.stderr)
-    store = open_store(config.store_url)
+    print(f"config: {config.path} ok (engagement {config.engagement_id})", file=sys.stderr)
     print(f"store: {store.engine.url.render_as_string(hide_password=True)} ok ({store.count_events()} events)",
           file=sys.stderr)
     settle_abandoned_runs(store)
@@ -256,8 +354,9 @@ def cmd_renormalize(args: argparse.Namespace) -> int:
     from glassbox.lock import sync_lock
     from glassbox.renormalize import renormalize
 
-    config = load_config(args.config)
-    store = open_store(config.store_url)
+    workspace = load_workspace(args.config)
+    config = workspace.one(args.engagement, "renormalize")
+    store = _open(workspace, config, args)
     with sync_lock(store):  # a sync writing the same events meanwhile would race the rewrite
         for summary in renormalize(config, store, args.only):
             print(redact(summary.line()), file=sys.stderr)
@@ -268,8 +367,9 @@ def cmd_renormalize(args: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from glassbox.lock import sync_lock
 
-    config = load_config(args.config)
-    store = open_store(config.store_url)
+    workspace = load_workspace(args.config)
+    config = workspace.one(args.engagement, "rebuild")
+    store = _open(workspace, config, args)
     with sync_lock(store):  # a sync's incremental updates meanwhile would race the rebuild
         waits = rebuild(store, config)
     print(f"read model rebuilt from {store.count_events()} events: {waits} waits", file=sys.stderr)
@@ -279,23 +379,23 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def cmd_note(args: argparse.Namespace) -> int:
     from glassbox.notes import clean_note, read_note_file
 
-    config = load_config(args.config)
+    workspace = load_workspace(args.config)
+    config = workspace.one(args.engagement, "note")
     week = parse_week(args.week, config.engagement.zone, datetime.now(config.engagement.zone).date())
     text = clean_note(read_note_file(args.file), f"--file {args.file}")
-    saved = open_store(config.store_url).set_week_note(week.label, text)
+    saved = _open(workspace, config, args).set_week_note(week.label, text)
     print(f"{week.label}: note saved ({len(saved.text):,} characters)" if saved else f"{week.label}: note cleared",
           file=sys.stderr)
     return 0
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
-    from glassbox.notify.run import engagement_id, run_notify
+    from glassbox.notify.run import run_notify
 
-    config = load_config(args.config)
-    if args.engagement is not None and args.engagement != engagement_id(config):
-        raise ConfigError(f"--engagement {args.engagement!r}: this config is the engagement {engagement_id(config)!r}")
+    workspace = load_workspace(args.config)
+    config = workspace.one(args.engagement, "notify")
     now = _parse_now(args.now)
-    store = open_store(config.store_url)
+    store = _open(workspace, config, args)
     return run_notify(config, store, now, dry_run=args.dry_run, say=lambda line: print(redact(line), file=sys.stderr))
 
 

@@ -90,7 +90,16 @@ def _keep_userinfo_secret(value: str) -> str:
     return value
 
 
+ENGAGEMENT_ID = re.compile(r"[a-z0-9][a-z0-9-]*")  # SPEC §6: safe in a URL, a file name and a lock's name
+
+
+def stem_id(path: Path) -> str:
+    """A file's stem as an engagement id: ``Acme Churn.toml`` is ``acme-churn`` (``default`` if nothing is left)."""
+    return re.sub(r"[^a-z0-9-]+", "-", path.stem.lower()).strip("-") or "default"
+
+
 class Engagement(_Zoned):
+    id: str | None = None  # SPEC §6; default the config file's stem (Config.engagement_id)
     name: str = "Engagement"
     internal_labels: list[str] = Field(default_factory=lambda: ["internal"])
     ticket_pattern: str = DEFAULT_TICKET_PATTERN
@@ -103,6 +112,13 @@ class Engagement(_Zoned):
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        if value is not None and not ENGAGEMENT_ID.fullmatch(value):
+            raise ValueError("expected lower-case letters, digits and '-', starting with a letter or digit")
         return value
 
 
@@ -329,6 +345,11 @@ class Config(_Section):
     def store_url(self) -> str:
         """The store URL: ``$GLASSBOX_DB_URL`` when set, else the file's, relative paths resolved."""
         return os.environ.get("GLASSBOX_DB_URL") or self.resolve_sqlite_url(self.store.url)
+
+    @property
+    def engagement_id(self) -> str:
+        """SPEC §6: ``[engagement] id``, else the file's stem (``engagements/acme.toml`` is ``acme``)."""
+        return self.engagement.id or stem_id(self.path)
 
     def internal_labels(self) -> frozenset[str]:
         return frozenset(label.lower() for label in self.engagement.internal_labels)

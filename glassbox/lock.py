@@ -1,4 +1,4 @@
-"""One sync at a time per store, so cron or a systemd timer can fire every few minutes safely.
+"""One sync at a time per engagement of a store, so cron or a systemd timer can fire every few minutes safely.
 
 SQLite stores take a file lock beside the database file; PostgreSQL stores a session-level
 advisory lock, which the server releases by itself if the sync process dies. A second sync does
@@ -6,7 +6,8 @@ not wait: it raises :class:`SyncLocked` at once, the CLI prints one line and exi
 scheduled run catches up.
 
 PostgreSQL advisory locks are per database, so the key also names the schema: several stores in
-one database (one schema per engagement) lock independently.
+one database (one schema per engagement) lock independently. Within one store each engagement has
+its own lock (SPEC §6): two syncs of one engagement refuse each other, two of different ones run.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ if TYPE_CHECKING:
     from glassbox.store import Store
 
 SYNC_LOCK_SPACE = 0x61A55B0C  # any constant: it names "the glassbox sync" among the server's locks
-_TRY_LOCK = text("SELECT pg_try_advisory_lock(:space, hashtext(current_schema()))")
-_UNLOCK = text("SELECT pg_advisory_unlock(:space, hashtext(current_schema()))")
+_KEY = "hashtext(current_schema() || '/' || :engagement)"
+_TRY_LOCK = text(f"SELECT pg_try_advisory_lock(:space, {_KEY})")
+_UNLOCK = text(f"SELECT pg_advisory_unlock(:space, {_KEY})")
 
 
-def sync_lock_path(database: str) -> Path:
-    """The lock file a SQLite store's sync holds: ``glassbox.db`` → ``glassbox.sync.lock``."""
-    return Path(database).with_suffix(".sync.lock")
+def sync_lock_path(database: str, engagement: str) -> Path:
+    """The lock file a SQLite store's sync of one engagement holds: ``glassbox.db`` → ``glassbox.acme.sync.lock``."""
+    return Path(database).with_suffix(f".{engagement}.sync.lock")
 
 
 @contextmanager
@@ -50,7 +52,7 @@ def sync_lock(store: Store) -> Iterator[None]:
     if not database or database == ":memory:":  # a private in-memory store: nobody to overlap with
         yield
         return
-    lock = FileLock(str(sync_lock_path(database)))
+    lock = FileLock(str(sync_lock_path(database, store.engagement)))
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -79,18 +81,19 @@ def sync_running(store: Store) -> bool:
 def _advisory_lock(store: Store) -> Iterator[None]:
     # AUTOCOMMIT: the lock belongs to the session, so no transaction stays open for the whole sync.
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        if not _scalar(conn, _TRY_LOCK):
+        if not _scalar(conn, _TRY_LOCK, store.engagement):
             raise SyncLocked(_busy(store))
         try:
             yield
         finally:
-            _scalar(conn, _UNLOCK)
+            _scalar(conn, _UNLOCK, store.engagement)
 
 
-def _scalar(conn: Connection, statement: TextClause) -> bool:
-    return bool(conn.execute(statement, {"space": SYNC_LOCK_SPACE}).scalar())
+def _scalar(conn: Connection, statement: TextClause, engagement: str) -> bool:
+    return bool(conn.execute(statement, {"space": SYNC_LOCK_SPACE, "engagement": engagement}).scalar())
 
 
 def _busy(store: Store) -> str:
     where = store.engine.url.render_as_string(hide_password=True)
-    return f"store {where}: another sync is already running — this one exits; the next scheduled run will catch up"
+    return (f"store {where}: another sync is already running for engagement {store.engagement} —"
+            " this one exits; the next scheduled run will catch up")

@@ -9,6 +9,9 @@ Every command and every dashboard replica opens the store, often at the same mom
 sync, a report, three app replicas starting). A store already at the current version is only read;
 creating or upgrading one first takes a lock — a transaction-scoped advisory lock on PostgreSQL, the
 write lock (``BEGIN IMMEDIATE``) on SQLite — and looks again, so exactly one process does the work.
+
+A step takes only the connection. What a step needs from the caller — whose rows a store from before
+workspaces holds — travels in ``conn.info[LEGACY_ENGAGEMENT]``, set by :func:`prepare`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import logging
 from collections.abc import Callable
 from datetime import UTC
 
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, func, inspect, select, text
+from sqlalchemy.schema import CreateTable
 
 from glassbox import schema
 from glassbox.errors import ConfigError
@@ -27,6 +31,7 @@ from glassbox.notify.sent import notifications_sent
 log = logging.getLogger(__name__)
 
 PREPARE_LOCK_SPACE = 0x61A55B0D  # advisory-lock namespace of "creating or upgrading a glassbox store"
+LEGACY_ENGAGEMENT = "glassbox_legacy_engagement"  # conn.info key: the engagement a pre-workspace store's rows get
 
 
 def _add_category_time_index(conn: Connection) -> None:
@@ -51,6 +56,7 @@ def _restate_jira_tickets(conn: Connection) -> None:
     from connectors.jira.normalize import restate_ticket
     from glassbox.store import Store
 
+    _add_engagements(conn)  # the rewrite below goes through today's Store, which needs today's tables
     stored = _stored_jira_tickets(conn)
     waiting: dict[str, set[str]] = {}
     for event in (e for events in stored.values() for e in events):
@@ -67,7 +73,7 @@ def _restate_jira_tickets(conn: Connection) -> None:
                              key=lambda e: (e.occurred_at, str(e.raw.get("id"))))
         restated, resolved = restate_ticket(created[0], transitions, waiting.get(origin, ()))
         rewritten.extend([restated, *([resolved] if resolved is not None else [])])
-    counts = Store(conn.engine).write_in(conn, rewritten)
+    counts = Store(conn.engine, engagement=_legacy_engagement(conn)).write_in(conn, rewritten)
     log.info("re-normalized %d stored Jira tickets: %d events updated, %d added",
              sum(e.category == "ticket_created" for e in rewritten), counts.updated, counts.new)
 
@@ -94,8 +100,60 @@ def _stored_jira_tickets(conn: Connection) -> dict[tuple[str, str], list[Event]]
     return tickets
 
 
+_KEYED_TABLES = (schema.events, schema.refs, schema.sync_state)  # engagement joins their primary key
+_V3_INDEXES = ("ix_events_occurred_at", "ix_events_thread", "ix_events_source_category",
+               "ix_events_category_occurred_at", "ix_refs_value")
+
+
+def _add_engagements(conn: Connection) -> None:
+    """3 → 4: every row belongs to an engagement (SPEC §6), the engagement that wrote the store.
+
+    ``events``, ``refs`` and ``sync_state`` get ``engagement`` as the first column of their primary
+    key, which neither database can add in place on SQLite: each is rebuilt (created under a new
+    name, filled, swapped in, its indexes made again), the same statements on both databases.
+    ``sync_runs`` keeps its key and gains the column. A store that already has the column (the
+    2 → 3 step calls this first) is left alone.
+    """
+    if any(column["name"] == "engagement" for column in inspect(conn).get_columns("events")):
+        return
+    engagement = _legacy_engagement(conn)
+    for name in _V3_INDEXES:
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    for table in _KEYED_TABLES:
+        _rebuild_with_engagement(conn, table, engagement)
+    conn.execute(text("ALTER TABLE sync_runs ADD COLUMN engagement VARCHAR(64) NOT NULL DEFAULT ''"))
+    conn.execute(schema.sync_runs.update().values(engagement=engagement))
+    for table in (*_KEYED_TABLES, schema.sync_runs):
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
+def _rebuild_with_engagement(conn: Connection, table: Table, engagement: str) -> None:
+    staging = table.to_metadata(MetaData(), name=f"{table.name}_v4")
+    conn.execute(CreateTable(staging))
+    columns = ", ".join(column.name for column in table.columns if column.name != "engagement")
+    conn.execute(text(f"INSERT INTO {staging.name} (engagement, {columns}) SELECT :engagement, {columns}"
+                      f" FROM {table.name}"), {"engagement": engagement})
+    conn.execute(text(f"DROP TABLE {table.name}"))
+    conn.execute(text(f"ALTER TABLE {staging.name} RENAME TO {table.name}"))
+    if conn.dialect.name == "postgresql":  # the key keeps the staging table's name otherwise
+        conn.execute(text(f"ALTER TABLE {table.name} RENAME CONSTRAINT {staging.name}_pkey TO {table.name}_pkey"))
+
+
+def _legacy_engagement(conn: Connection) -> str:
+    """Whose rows a store from before workspaces holds; a store with rows and no answer is refused."""
+    engagement = conn.info.get(LEGACY_ENGAGEMENT)
+    if engagement is not None:
+        return str(engagement)
+    if conn.execute(select(func.count()).select_from(schema.events)).scalar():
+        raise ConfigError(f"the store at {conn.engine.url.render_as_string(hide_password=True)} was written before"
+                          " workspaces, by one engagement: run one command with --engagement ID to say whose"
+                          " events it holds")
+    return ""
+
+
 def _add_read_model_notes_and_ledger(conn: Connection) -> None:
-    """3 → 4: the read model's tables (:mod:`glassbox.readmodel`), the week's note (SPEC §5) and the
+    """4 → 5: the read model's tables (:mod:`glassbox.readmodel`), the week's note (SPEC §5) and the
     ledger of sent notifications (SPEC §8, :mod:`glassbox.notify.sent`).
 
     The read model is left without a fingerprint: deriving its rows needs the config (people's sides,
@@ -111,7 +169,8 @@ def _add_read_model_notes_and_ledger(conn: Connection) -> None:
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
-    3: _add_read_model_notes_and_ledger,
+    3: _add_engagements,
+    4: _add_read_model_notes_and_ledger,
 }
 
 
@@ -123,21 +182,29 @@ def stored_version(conn: Connection) -> int | None:
     return int(value) if value is not None else None
 
 
-def prepare(engine: Engine) -> None:
-    """Create the tables of a new store, or bring an existing one up to the current version."""
+def prepare(engine: Engine, legacy_engagement: str | None = None) -> None:
+    """Create the tables of a new store, or bring an existing one up to the current version.
+
+    ``legacy_engagement``: the engagement whose rows a store from before workspaces holds (the
+    single config's id); ``None`` when the caller cannot say (a workspace of several).
+    """
     with engine.connect() as conn:
         version = stored_version(conn)
     _refuse_newer(engine, version)
     if version == schema.SCHEMA_VERSION:
         return
     with engine.begin() as conn:
-        _serialize(conn)
-        version = stored_version(conn)  # another process may have done it while we waited
-        _refuse_newer(engine, version)
-        if version is None:
-            _create(conn)
-        else:
-            _upgrade(conn, version)
+        conn.info[LEGACY_ENGAGEMENT] = legacy_engagement
+        try:
+            _serialize(conn)
+            version = stored_version(conn)  # another process may have done it while we waited
+            _refuse_newer(engine, version)
+            if version is None:
+                _create(conn)
+            else:
+                _upgrade(conn, version)
+        finally:
+            conn.info.pop(LEGACY_ENGAGEMENT, None)
 
 
 def _serialize(conn: Connection) -> None:

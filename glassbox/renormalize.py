@@ -109,7 +109,8 @@ def _stored_batches(store: Store, source: str, origin: str, size: int,
     table, refs = schema.events, schema.refs
     after = ""
     while True:
-        query = select(table).where(table.c.source == source, table.c.origin == origin, table.c.id > after)
+        query = select(table).where(table.c.engagement == store.engagement, table.c.source == source,
+                                    table.c.origin == origin, table.c.id > after)
         if category is not None:
             query = query.where(table.c.category == category)
         with store.engine.connect() as conn:
@@ -117,7 +118,8 @@ def _stored_batches(store: Store, source: str, origin: str, size: int,
             ids = [row["id"] for row in rows]
             found: dict[str, list[Ref]] = {}
             if ids:
-                for ref in conn.execute(select(refs).where(refs.c.event_id.in_(ids))).mappings():
+                mine = refs.c.engagement == store.engagement
+                for ref in conn.execute(select(refs).where(mine, refs.c.event_id.in_(ids))).mappings():
                     found.setdefault(ref["event_id"], []).append(Ref(ref["kind"], ref["value"]))
         if not rows:
             return

@@ -6,10 +6,12 @@ whenever a table, column or index changes, and add the step that brings a versio
 
 Versions: 1 the first release; 2 adds ``ix_events_category_occurred_at`` (the metrics, reports and
 client view read one category at a time over a period); 3 changes no table but re-normalizes stored
-Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution); 4 adds
-``week_notes`` (the PM's words for a week's report), ``notifications_sent`` (defined in
-:mod:`glassbox.notify.sent`, on this metadata) and the read model's derived tables (``rm_waits``),
-rebuilt from the events (:mod:`glassbox.readmodel`).
+Jira tickets (the status a ticket was created in, ``resolutiondate`` as a fallback resolution); 4 gives
+every row an ``engagement`` (SPEC §6: one store for a whole workspace), part of each table's key, so
+two engagements sharing a repository keep their own events, refs and cursors; 5 adds ``week_notes``
+(the PM's words for a week's report), ``notifications_sent`` (defined in :mod:`glassbox.notify.sent`,
+on this metadata) and the read model's derived tables (``rm_waits``), rebuilt from the events
+(:mod:`glassbox.readmodel`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+ENGAGEMENT_LENGTH = 64
 
 metadata = MetaData()
 
@@ -41,6 +44,7 @@ meta = Table(
 events = Table(
     "events",
     metadata,
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),  # since version 4
     Column("id", String(40), primary_key=True),
     Column("source", String(16), nullable=False),
     Column("sources", JSON, nullable=False),  # every source that reported it (a commit: git and github)
@@ -62,6 +66,7 @@ events = Table(
     Index("ix_events_thread", "thread"),
     Index("ix_events_source_category", "source", "category"),
     Index("ix_events_category_occurred_at", "category", "occurred_at"),  # since version 2
+    Index("ix_events_engagement_occurred_at", "engagement", "occurred_at"),  # since version 4
 )
 
 refs = Table(
@@ -70,12 +75,16 @@ refs = Table(
     Column("event_id", String(40), primary_key=True),
     Column("kind", String(16), primary_key=True),
     Column("value", String(128), primary_key=True),
+    # since version 4; last in the key, so reading an engagement's refs scans them in the order they
+    # were written (a message's order), as before, rather than in the key's sorted order
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),
     Index("ix_refs_value", "value"),
 )
 
 sync_state = Table(
     "sync_state",
     metadata,
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),  # since version 4
     Column("source", String(16), primary_key=True),
     Column("origin", String(512), primary_key=True),
     Column("category", String(32), primary_key=True),
@@ -87,6 +96,7 @@ sync_runs = Table(
     "sync_runs",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("engagement", String(ENGAGEMENT_LENGTH), nullable=False),  # since version 4
     Column("source", String(16), nullable=False),
     Column("origin", Text, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
@@ -101,25 +111,26 @@ sync_runs = Table(
     Column("last_at", DateTime(timezone=True)),
     Column("message", Text),
     Index("ix_sync_runs_source_origin", "source", "origin"),
+    Index("ix_sync_runs_engagement", "engagement"),  # since version 4
 )
 
-week_notes = Table(  # since version 4: the week's note of SPEC §5, written by the team for the client
+week_notes = Table(  # since version 5: the week's note of SPEC §5, written by the team for the client
     "week_notes",
     metadata,
-    Column("engagement", String(64), primary_key=True),
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),
     Column("week", String(10), primary_key=True),  # an ISO week label, 2026-W47
     Column("text", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-# -- the read model (since version 4): rows derived from the events, kept current by every sync ------
+# -- the read model (since version 5): rows derived from the events, kept current by every sync ------
 # Every derived row belongs to one engagement (part of its key) and one view: the client's rows are
 # derived from the client view of the events, so a client query is a filter, not a recomputation.
 
 rm_waits = Table(
     "rm_waits",
     metadata,
-    Column("engagement", String(64), primary_key=True),
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),
     Column("view", String(16), primary_key=True),
     Column("latency", String(32), primary_key=True),
     Column("thread", String(512), primary_key=True),

@@ -8,6 +8,10 @@ Source text is hostile: the write path drops NUL characters from every text and 
 PostgreSQL refuses (one NUL in a run note would otherwise fail that source's every sync), so both
 stores hold the same. A database error becomes a one-line :class:`StoreError` naming the store and
 what failed: the driver's message carries the SQL and the row's data, which a user must not see.
+
+A :class:`Store` is scoped to one engagement (SPEC §6): every read and write it makes filters on,
+or fills in, its ``engagement``, so code that reads through it needs no idea of workspaces. Two
+engagements sharing a repository each keep their own copy of its events, refs and cursors.
 """
 
 from __future__ import annotations
@@ -55,10 +59,11 @@ log = logging.getLogger(__name__)
 _IN_CHUNK = 500  # ids per IN (...) clause; well under SQLite's bound-parameter limit
 EVENT_COLUMNS = tuple(column.name for column in schema.events.columns)
 _JSON_COLUMNS = frozenset(c.name for c in schema.events.columns if isinstance(c.type, JSON))
-_HASHED_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in {"content_hash", "synced_at"})
+_HASHED_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in {"engagement", "content_hash", "synced_at"})
 _MERGE_KEEPS_OLD = ("source", "origin", "thread", "title", "body", "raw", "occurred_at", "labels")
 _DATETIME_COLUMNS = frozenset(c.name for c in schema.events.columns if isinstance(c.type, DateTime))
-LIGHT_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in {"raw", "body", "content_hash", "synced_at"})
+LIGHT_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in {"engagement", "raw", "body", "content_hash", "synced_at"})
+DEFAULT_ENGAGEMENT = "default"
 
 
 @dataclass
@@ -229,19 +234,28 @@ WriteHook = Callable[["Store", list[str], Callable[[], WriteCounts]], WriteCount
 
 
 class Store:
-    """The event store behind one engine. Create with :func:`open_store`.
+    """One engagement's part of the store behind one engine. Create with :func:`open_store`.
 
-    ``engagement`` scopes the derived rows (:mod:`glassbox.readmodel`) this store reads and writes.
+    ``engagement`` scopes every row this store reads and writes: events, refs, cursors, sync runs and
+    the derived rows (:mod:`glassbox.readmodel`).
     ``write_hook`` (set by :func:`glassbox.readmodel.attach`) wraps every :meth:`write` inside its
     transaction, so the read model changes with the events or not at all.
     """
 
-    def __init__(self, engine: Engine, *, engagement: str = "default") -> None:
+    def __init__(self, engine: Engine, *, engagement: str = DEFAULT_ENGAGEMENT) -> None:
         self.engine = engine
         self.engagement = engagement
         self.write_hook: WriteHook | None = None
         self._bound: Connection | None = None
         self._json_params = _json_as_text(engine.dialect.name)
+
+    def scoped(self, engagement: str) -> Store:
+        """The same store (and engine) seen as ``engagement``: a workspace opens its store once."""
+        return Store(self.engine, engagement=engagement)
+
+    def _mine(self, table: Any) -> Any:
+        """The condition that keeps a query to this store's engagement."""
+        return table.c.engagement == self.engagement
 
     def bound_to(self, conn: Connection) -> Store:
         """This store reading through ``conn``: inside a write's transaction, its uncommitted rows included."""
@@ -325,6 +339,8 @@ class Store:
         """:meth:`write` inside the caller's transaction on ``conn`` (a migration re-deriving events)."""
         counts = WriteCounts()
         rows = {row["id"]: row for row in map(_row, items)}
+        for row in rows.values():
+            row["engagement"] = self.engagement
         now = _now()
         existing = self._existing(conn, list(rows))
         inserts, updates, refs_to_replace = [], [], []
@@ -344,7 +360,7 @@ class Store:
         if inserts:
             conn.execute(insert(schema.events).values(self._json_params), inserts)
         if updates:
-            statement = update(schema.events).where(schema.events.c.id == bindparam("b_id"))
+            statement = update(schema.events).where(self._mine(schema.events), schema.events.c.id == bindparam("b_id"))
             conn.execute(statement.values(self._json_params), updates)
         self._replace_refs(conn, refs_to_replace, {e.id: e for e in items}, existing)
         counts.new, counts.updated = len(inserts), len(updates)
@@ -359,7 +375,7 @@ class Store:
                                               "actor_ids", *_MERGE_KEEPS_OLD)]
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids, _IN_CHUNK):
-            for row in conn.execute(select(*columns).where(table.c.id.in_(chunk))).mappings():
+            for row in conn.execute(select(*columns).where(self._mine(table), table.c.id.in_(chunk))).mappings():
                 found[row["id"]] = {**row, "occurred_at": _aware(row["occurred_at"])}
         return found
 
@@ -369,43 +385,48 @@ class Store:
         if not ids:
             return
         rows: dict[tuple[str, str, str], None] = {}
+        refs, mine = schema.refs, self._mine(schema.refs)
         keep_old = [i for i in ids if i in existing and items[i].category == "commit"]
         for chunk in _chunks(keep_old, _IN_CHUNK):
-            for ref in conn.execute(select(schema.refs).where(schema.refs.c.event_id.in_(chunk))).mappings():
+            for ref in conn.execute(select(refs).where(mine, refs.c.event_id.in_(chunk))).mappings():
                 rows[(ref["event_id"], ref["kind"], ref["value"])] = None
         for chunk in _chunks([i for i in ids if i in existing], _IN_CHUNK):
-            conn.execute(delete(schema.refs).where(schema.refs.c.event_id.in_(chunk)))
+            conn.execute(delete(refs).where(mine, refs.c.event_id.in_(chunk)))
         for event_id in ids:
             for ref in items[event_id].refs:
                 rows[(event_id, ref.kind, _without_nul(ref.value)[:128])] = None
         if rows:
-            conn.execute(insert(schema.refs), [{"event_id": e, "kind": k, "value": v} for e, k, v in rows])
+            conn.execute(insert(refs), [{"engagement": self.engagement, "event_id": e, "kind": k, "value": v}
+                                        for e, k, v in rows])
 
     def _delete(self, conn: Any, ids: list[str]) -> int:
         deleted = 0
         for chunk in _chunks(ids, _IN_CHUNK):
-            conn.execute(delete(schema.refs).where(schema.refs.c.event_id.in_(chunk)))
-            deleted += conn.execute(delete(schema.events).where(schema.events.c.id.in_(chunk))).rowcount
+            conn.execute(delete(schema.refs).where(self._mine(schema.refs), schema.refs.c.event_id.in_(chunk)))
+            deleted += conn.execute(delete(schema.events).where(self._mine(schema.events),
+                                                                schema.events.c.id.in_(chunk))).rowcount
         return deleted
 
     def _save_cursor(self, conn: Any, key: CursorKey, value: str, now: datetime) -> None:
         table = schema.sync_state
-        match = (table.c.source == key.source) & (table.c.origin == key.origin) & (table.c.category == key.category)
+        match = self._mine(table) & (table.c.source == key.source) & (table.c.origin == key.origin) \
+            & (table.c.category == key.category)
         if conn.execute(update(table).where(match).values(cursor=_without_nul(value), updated_at=now)).rowcount == 0:
-            conn.execute(insert(table).values(source=key.source, origin=key.origin, category=key.category,
-                                              cursor=_without_nul(value), updated_at=now))
+            conn.execute(insert(table).values(engagement=self.engagement, source=key.source, origin=key.origin,
+                                              category=key.category, cursor=_without_nul(value), updated_at=now))
 
     def cursor(self, key: CursorKey) -> str | None:
         """The last committed cursor for ``key``, or ``None`` before the first sync."""
         table = schema.sync_state
-        match = (table.c.source == key.source) & (table.c.origin == key.origin) & (table.c.category == key.category)
+        match = self._mine(table) & (table.c.source == key.source) & (table.c.origin == key.origin) \
+            & (table.c.category == key.category)
         with self._errors("reading a sync cursor"), self.engine.connect() as conn:
             return conn.execute(select(table.c.cursor).where(match)).scalar_one_or_none()
 
     def clear_cursors(self, source: str, origin: str) -> list[str]:
         """Delete every cursor of one source (``sync --reset``); returns the categories that had one."""
         table = schema.sync_state
-        match = (table.c.source == source) & (table.c.origin == origin)
+        match = self._mine(table) & (table.c.source == source) & (table.c.origin == origin)
         with self._errors("clearing sync cursors"), self.engine.begin() as conn:
             categories = sorted(conn.execute(select(table.c.category).where(match)).scalars())
             conn.execute(delete(table).where(match))
@@ -416,7 +437,7 @@ class Store:
     def start_run(self, source: str, origin: str) -> int:
         with self._errors("recording a sync run"), self.engine.begin() as conn:
             result = conn.execute(insert(schema.sync_runs).values(
-                source=source, origin=origin, started_at=_now(), status="running",
+                engagement=self.engagement, source=source, origin=origin, started_at=_now(), status="running",
                 fetched=0, new=0, updated=0, deleted=0, errors=0))
             key = result.inserted_primary_key
             if key is None:
@@ -440,13 +461,15 @@ class Store:
         """Mark every run still ``running`` as ``interrupted``; only for a caller holding the sync lock,
         when no run can really be in progress. Returns how many there were."""
         with self.engine.begin() as conn:
-            return int(conn.execute(update(schema.sync_runs).where(schema.sync_runs.c.status == "running").values(
+            running = self._mine(schema.sync_runs) & (schema.sync_runs.c.status == "running")
+            return int(conn.execute(update(schema.sync_runs).where(running).values(
                 finished_at=_now(), status="interrupted", errors=1, message=message)).rowcount)
 
     def sync_runs(self) -> pd.DataFrame:
         """Every recorded sync run, newest first (the dashboard's freshness panel reads this)."""
         with self.engine.connect() as conn:
-            frame = pd.read_sql(select(schema.sync_runs).order_by(schema.sync_runs.c.id.desc()), conn)
+            query = select(schema.sync_runs).where(self._mine(schema.sync_runs))
+            frame = pd.read_sql(query.order_by(schema.sync_runs.c.id.desc()), conn)
         for column in ("started_at", "finished_at", "first_at", "last_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
         return frame
@@ -467,7 +490,7 @@ class Store:
         ``occurred_at`` as UTC."""
         table = schema.events
         selected = [cast(table.c[name], Text) if name in _JSON_COLUMNS else table.c[name] for name in columns]
-        query = select(*selected).order_by(table.c.occurred_at, table.c.id)
+        query = select(*selected).where(self._mine(table)).order_by(table.c.occurred_at, table.c.id)
         query = _filter(query, table, start, end, sources, categories)
         with self._reading() as conn:
             if ids is None:
@@ -499,15 +522,21 @@ class Store:
         categories: Iterable[str] | None = None,
         ids: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """``event_id, kind, value`` for the refs of the events :meth:`read_events` would return."""
+        """``event_id, kind, value`` for the refs of the events :meth:`read_events` would return.
+
+        Without a filter only ``refs`` is read, scanned in the order its rows were written (a message's
+        order); joining ``events`` for nothing would let the planner walk the key's sorted order instead.
+        """
         events, refs = schema.events, schema.refs
-        query = select(refs.c.event_id, refs.c.kind, refs.c.value).join(events, events.c.id == refs.c.event_id)
-        query = _filter(query, events, start, end, sources, categories)
+        query = select(refs.c.event_id, refs.c.kind, refs.c.value).where(self._mine(refs))
+        if any(bound is not None for bound in (start, end, sources, categories)):
+            query = query.join(events, (events.c.engagement == refs.c.engagement) & (events.c.id == refs.c.event_id))
+            query = _filter(query, events, start, end, sources, categories)
         with self._reading() as conn:
             if ids is None:
                 return _columnar(_raw_rows(conn, query), ("event_id", "kind", "value"))
             rows = [row for chunk in _chunks(list(ids), _IN_CHUNK)
-                    for row in _raw_rows(conn, query.where(events.c.id.in_(chunk)))]
+                    for row in _raw_rows(conn, query.where(refs.c.event_id.in_(chunk)))]
             return _columnar(rows, ("event_id", "kind", "value"))
 
     def event_keys(self, ids: Sequence[str]) -> tuple[set[tuple[str, str]], set[str]]:
@@ -521,8 +550,9 @@ class Store:
         with self._reading() as conn:
             for chunk in _chunks(list(ids), _IN_CHUNK):
                 threads.update((thread, category) for thread, category in conn.execute(
-                    select(events.c.thread, events.c.category).where(events.c.id.in_(chunk))))
-                values.update(conn.execute(select(refs.c.value).where(refs.c.event_id.in_(chunk))).scalars())
+                    select(events.c.thread, events.c.category).where(self._mine(events), events.c.id.in_(chunk))))
+                values.update(conn.execute(select(refs.c.value).where(
+                    self._mine(refs), refs.c.event_id.in_(chunk))).scalars())
         return threads, values
 
     def event_ids_near(self, threads: Iterable[str], values: Iterable[str]) -> set[str]:
@@ -531,9 +561,11 @@ class Store:
         found: set[str] = set()
         with self._reading() as conn:
             for chunk in _chunks(sorted(threads), _IN_CHUNK):
-                found.update(conn.execute(select(events.c.id).where(events.c.thread.in_(chunk))).scalars())
+                found.update(conn.execute(select(events.c.id).where(
+                    self._mine(events), events.c.thread.in_(chunk))).scalars())
             for chunk in _chunks(sorted(values), _IN_CHUNK):
-                found.update(conn.execute(select(refs.c.event_id).where(refs.c.value.in_(chunk))).scalars())
+                found.update(conn.execute(select(refs.c.event_id).where(
+                    self._mine(refs), refs.c.value.in_(chunk))).scalars())
         return found
 
     def commit_refs_starting(self, prefixes: Iterable[str]) -> set[str]:
@@ -542,8 +574,8 @@ class Store:
         found: set[str] = set()
         with self._reading() as conn:
             for prefix in sorted(set(prefixes)):
-                query = select(refs.c.value).where(refs.c.kind == "commit", refs.c.value >= prefix,
-                                                   refs.c.value < prefix + "~")
+                query = select(refs.c.value).where(self._mine(refs), refs.c.kind == "commit",
+                                                   refs.c.value >= prefix, refs.c.value < prefix + "~")
                 found.update(conn.execute(query).scalars())
         return found
 
@@ -571,7 +603,8 @@ class Store:
 
     def count_events(self) -> int:
         with self._reading() as conn:
-            return int(conn.execute(select(func.count()).select_from(schema.events)).scalar_one())
+            query = select(func.count()).select_from(schema.events).where(self._mine(schema.events))
+            return int(conn.execute(query).scalar_one())
 
 
 def _filter(query: Any, table: Any, start: datetime | None, end: datetime | None,
@@ -622,8 +655,12 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
         yield items[index:index + size]
 
 
-def open_store(url: str) -> Store:
-    """Open (creating or upgrading as needed) the store at ``url``.
+def open_store(url: str, engagement: str = DEFAULT_ENGAGEMENT, *, owns_legacy_rows: bool = True) -> Store:
+    """Open (creating or upgrading as needed) the store at ``url``, scoped to ``engagement``.
+
+    ``owns_legacy_rows``: a store written before workspaces holds ``engagement``'s rows (a single
+    config's store); a workspace of several engagements passes false, and such a store is refused
+    until a command names the engagement (see :func:`glassbox.migrations.prepare`).
 
     Failing to reach it — the server down, its database or role missing, a SQLite file that cannot be
     opened — raises :class:`StoreUnavailable` with one line naming the store (never its password)
@@ -631,11 +668,11 @@ def open_store(url: str) -> Store:
     """
     engine = make_engine(url)
     try:
-        migrations.prepare(engine)
+        migrations.prepare(engine, engagement if owns_legacy_rows else None)
     except DBAPIError as exc:
         engine.dispose()
         raise StoreUnavailable(_unreachable(engine, exc)) from None
-    return Store(engine)
+    return Store(engine, engagement=engagement)
 
 
 def _unreachable(engine: Engine, exc: DBAPIError) -> str:

@@ -41,8 +41,8 @@ class LineProgress:
     """A line per source about every :data:`LINE_INTERVAL` seconds, and its summary line at the end."""
 
     def __init__(self, write: Callable[[str], None], *, interval: float = LINE_INTERVAL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._write, self._interval, self._clock = write, interval, clock
+                 clock: Callable[[], float] = time.monotonic, prefix: str = "") -> None:
+        self._write, self._interval, self._clock, self._prefix = write, interval, clock, prefix
         self._started: dict[str, float] = {}
         self._last: dict[str, float] = {}
 
@@ -55,10 +55,11 @@ class LineProgress:
             return
         self._last[label] = now
         minutes = max(now - self._started.get(label, now), 1e-9) / 60
-        self._write(redact(f"{label}: {category} — {fetched:,} items so far ({fetched / minutes:,.0f}/min)"))
+        self._write(redact(f"{self._prefix}{label}: {category} — {fetched:,} items so far"
+                           f" ({fetched / minutes:,.0f}/min)"))
 
     def source_finished(self, label: str, line: str) -> None:
-        self._write(redact(line))
+        self._write(redact(self._prefix + line))
 
     def close(self) -> None:
         return None
@@ -67,7 +68,7 @@ class LineProgress:
 class TerminalProgress:
     """rich's live display on standard error: one row per source, its summary line printed above it."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, prefix: str = "") -> None:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -76,10 +77,11 @@ class TerminalProgress:
             TextColumn("{task.completed:,} items"), TimeElapsedColumn(),
             console=Console(file=stream or sys.stderr), transient=True)
         self._tasks: dict[str, TaskID] = {}
+        self._prefix = prefix
         self._display.start()
 
     def source_started(self, label: str) -> None:
-        self._tasks[label] = self._display.add_task(redact(label), total=None, category="starting")
+        self._tasks[label] = self._display.add_task(redact(self._prefix + label), total=None, category="starting")
 
     def advanced(self, label: str, category: str, fetched: int) -> None:
         task = self._tasks.get(label)
@@ -90,14 +92,15 @@ class TerminalProgress:
         task = self._tasks.pop(label, None)
         if task is not None:
             self._display.remove_task(task)
-        self._display.console.print(redact(line), markup=False, highlight=False)
+        self._display.console.print(redact(self._prefix + line), markup=False, highlight=False)
 
     def close(self) -> None:
         self._display.stop()
 
 
-def progress_for(stream: TextIO) -> SyncProgress:
-    """The live display on a terminal, a line a minute otherwise."""
+def progress_for(stream: TextIO, prefix: str = "") -> SyncProgress:
+    """The live display on a terminal, a line a minute otherwise; ``prefix`` (an engagement's id) starts
+    every line."""
     if stream.isatty():
-        return TerminalProgress(stream)
-    return LineProgress(lambda line: print(line, file=stream, flush=True))
+        return TerminalProgress(stream, prefix)
+    return LineProgress(lambda line: print(line, file=stream, flush=True), prefix=prefix)

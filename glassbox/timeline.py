@@ -24,7 +24,8 @@ from glassbox.visibility import client_view
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as a formula (OWASP)
 _SOURCE_TEXT_FIELDS = ("actor", "thread", "title", "url", "refs")  # the others are ids, names and times we make
-TIMELINE_FIELDS = ("id", "source", "category", "occurred_at", "actor", "side", "thread", "title", "url", "refs")
+TIMELINE_FIELDS = ("id", "source", "category", "occurred_at", "actor", "side", "thread", "title", "url", "refs",
+                   "engagement")  # SPEC §6: the engagement's id, last so §3's columns keep their places
 _READ_COLUMNS = ("id", "source", "sources", "origin", "category", "occurred_at", "actor", "actor_ids",
                  "thread", "title", "url", "labels", "attrs")
 
@@ -40,7 +41,8 @@ def load_timeline(
     view: View | str = View.TEAM,
     ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Events in ``[start, end)`` with SPEC §3's fields plus ``origin``, ``sources``, ``labels``, ``attrs``.
+    """The store's engagement's events in ``[start, end)`` with SPEC §3's fields plus ``engagement``
+    (SPEC §6), ``origin``, ``sources``, ``labels``, ``attrs``.
 
     ``actor`` becomes the person's name where ``[[people]]`` knows them (the raw id stays in
     ``actor_id``); ``side`` is client, team or bot; ``refs`` is the list of ticket keys and SHAs and
@@ -61,6 +63,7 @@ def load_timeline(
         frame, refs = client_view(frame, refs, store, config)
     frame = _resolve_people(frame, Directory(config.people))
     frame["refs"], frame["ref_kinds"] = _refs_lists(frame["id"], refs)
+    frame["engagement"] = store.engagement
     return frame.reset_index(drop=True)
 
 

@@ -72,7 +72,7 @@ def serve_dashboard(config: Path, cwd: Path, *, port: int | None = None) -> Iter
     to ``cwd/streamlit.log``.
     """
     port = port or free_port()
-    environment = {**os.environ, "GLASSBOX_CONFIG": str(config)}
+    environment = {**os.environ, "GLASSBOX_CONFIG": str(config), "PYTHONPATH": str(ROOT)}  # this checkout's code
     environment.pop("GLASSBOX_DB_URL", None)
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",

@@ -17,11 +17,12 @@ from sqlalchemy import create_engine, text
 from glassbox.store import Store, open_store
 
 PG_URL = os.environ.get("GLASSBOX_TEST_PG_URL")
+ENGAGEMENT = "glassbox"  # the engagement id of write_config's glassbox.toml (SPEC §6: its file's stem)
 
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'store' / 'glassbox.db'}")
+    return open_store(f"sqlite:///{tmp_path / 'store' / 'glassbox.db'}", ENGAGEMENT)
 
 
 @pytest.fixture
@@ -44,9 +45,9 @@ def pg_url() -> Iterator[str]:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The same test on the embedded SQLite store and on PostgreSQL."""
     if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'glassbox.db'}")
+        opened = open_store(f"sqlite:///{tmp_path / 'glassbox.db'}", ENGAGEMENT)
     else:
-        opened = open_store(request.getfixturevalue("pg_url"))
+        opened = open_store(request.getfixturevalue("pg_url"), ENGAGEMENT)
     yield opened
     opened.engine.dispose()
 

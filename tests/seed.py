@@ -20,6 +20,7 @@ from typing import Any
 from glassbox.config import Config, load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.store import Store, WriteCounts
+from glassbox.workspace import open_engagement
 
 REPO = "acme/churn"
 JIRA = "https://acme.atlassian.net"
@@ -328,12 +329,11 @@ def _sync_runs(store: Store, origins: _Origins, now: datetime) -> None:
 
 def seeded_engagement(folder: Path, *, store_url: str | None = None, **options: Any) -> Path:
     """Config plus seeded store in ``folder``; returns the config path (what ``GLASSBOX_CONFIG`` takes)."""
-    from glassbox.store import open_store
 
     url = store_url or f"sqlite:///{folder / 'glassbox.db'}"
     path = write_config(folder, url)
     config = load_config(path)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     seed_store(store, config, **options)
     store.engine.dispose()
     return path

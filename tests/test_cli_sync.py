@@ -157,8 +157,9 @@ def silent_server() -> Iterator[str]:
 
 
 def github_config(write_config, store: Store, base_url: str, name: str = "glassbox.toml") -> str:
-    url = store.engine.url.render_as_string(hide_password=False)
-    return str(write_config(f'[store]\nurl = "{url}"\n\n[[github]]\nrepo = "{REPO}"\nbase_url = "{base_url}"\n'
+    url = store.engine.url.render_as_string(hide_password=False)  # both files: one engagement, the store's
+    return str(write_config(f'[engagement]\nid = "{store.engagement}"\n\n'
+                            f'[store]\nurl = "{url}"\n\n[[github]]\nrepo = "{REPO}"\nbase_url = "{base_url}"\n'
                             'token_env = "GB_TEST_GITHUB_TOKEN"\n', name))
 
 

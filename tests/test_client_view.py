@@ -26,9 +26,9 @@ from dashboard import auth
 from glassbox import cli
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id
-from glassbox.store import open_store
 from glassbox.timeline import load_timeline
 from glassbox.visibility import sources_for_view
+from glassbox.workspace import open_engagement
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = ("today", "timeline", "experiments", "feedback", "weekly_report")
@@ -103,7 +103,7 @@ def engagement(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = folder / "glassbox.toml"
     path.write_text(text + EXTRA_CONFIG, encoding="utf-8")
     config = load_config(path)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     now = datetime.now(UTC)
     seed_store(store, config, now=now)
     store.write(internal_events(path, now))
@@ -219,7 +219,7 @@ def test_client_counts_leave_out_internal_items(engagement: Path, capsys: pytest
     reports = {view: json.loads(cli_output(capsys, "report", "--config", str(engagement), *period_args(),
                                            "--format", "json", "--view", view)) for view in ("team", "client")}
     config = load_config(engagement)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     period_start = datetime.fromisoformat(reports["team"]["period"]["start"])
     period_end = datetime.fromisoformat(reports["team"]["period"]["end"])
     team = load_timeline(store, config, start=period_start, end=period_end)

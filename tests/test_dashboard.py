@@ -23,9 +23,9 @@ from glassbox.metrics import chart_data
 from glassbox.metrics.latency import compute_all_latencies
 from glassbox.periods import parse_week
 from glassbox.reports import render_model
-from glassbox.store import open_store
 from glassbox.timeline import load_timeline
 from glassbox.views import View
+from glassbox.workspace import open_engagement
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = {
@@ -214,7 +214,7 @@ def test_weekly_report_offers_every_format(seeded: Path, monkeypatch: pytest.Mon
     assert "last week" in week.format_func(week.value)
     config = load_config(seeded)
     period = parse_week("last", config.engagement.zone, datetime.now(config.engagement.zone).date())
-    source = loaders.Source(str(seeded), config.store_url)
+    source = loaders.Source(str(seeded), config.store_url, engagement=config.engagement_id)
     report = json.loads(render_model(loaders.report(source, View.CLIENT, period, None), "json"))
     assert report["view"] == "client" and report["period"]["label"] == period.label
 
@@ -233,7 +233,7 @@ def test_the_feedback_page_and_the_report_trend_over_the_same_weeks(seeded: Path
     app = open_page("feedback", seeded, monkeypatch)
     assert "Week by week (last 6 weeks)" in texts(app)
     config = load_config(seeded)
-    history = load_timeline(open_store(config.store_url), config)
+    history = load_timeline(open_engagement(config), config)
     period = parse_week("last", config.engagement.zone, datetime.now(config.engagement.zone).date())
     trend = chart_data.latency_trend(compute_all_latencies(history, config), period)
     assert chart_data.TREND_WEEKS == 6 and trend["week"].nunique() == 6  # last week and the five before it

@@ -16,8 +16,8 @@ import pytest
 from demo import _clear, build_demo, ensure_demo
 from glassbox.cli import main
 from glassbox.config import load_config
-from glassbox.store import open_store
 from glassbox.sync import sync_sources
+from glassbox.workspace import open_engagement
 
 BUILD_SECONDS_LIMIT = 60
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -45,7 +45,7 @@ def _built_at(config_file: Path) -> datetime:
 
 
 def _composition(config_file: Path) -> Counter:
-    store = open_store(load_config(config_file).store_url)
+    store = open_engagement(load_config(config_file))
     try:
         frame = store.read_events(columns=("source", "category"))
     finally:
@@ -104,7 +104,7 @@ def test_the_two_hours_before_the_build_show_commits_comments_and_runs(
 
 def test_resync_adds_and_changes_nothing(demo_config: Path) -> None:
     config = load_config(demo_config)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     try:
         before = store.count_events()
         summaries = sync_sources(config, store)
@@ -115,7 +115,7 @@ def test_resync_adds_and_changes_nothing(demo_config: Path) -> None:
 
 
 def test_commits_seen_by_the_clone_and_github_are_one_event(demo_config: Path) -> None:
-    store = open_store(load_config(demo_config).store_url)
+    store = open_engagement(load_config(demo_config))
     try:
         commits = store.read_events(categories=["commit"], columns=("id", "sources"))
     finally:
@@ -167,7 +167,7 @@ def test_the_sweep_is_one_run_and_the_leaky_run_is_excluded(demo_config: Path,
     # -> 11 + 1 = 12 runs
     assert len(started) == 17
     assert report["counts"]["runs"] == report["experiments"][0]["runs"] == 12
-    store = open_store(load_config(demo_config).store_url)
+    store = open_engagement(load_config(demo_config))
     try:
         excluded = {attrs["run_id"] for attrs in store.read_events(categories=["run_started"])["attrs"]
                     if attrs["excluded"]}

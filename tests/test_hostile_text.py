@@ -41,8 +41,9 @@ from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.periods import Period
 from glassbox.redaction import MESSAGE_LIMIT
 from glassbox.reports import render_report
-from glassbox.store import Store, open_store
+from glassbox.store import Store
 from glassbox.sync import sync_connector
+from glassbox.workspace import open_engagement
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -115,7 +116,7 @@ def engagement(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = folder / "glassbox.toml"
     path.write_text(text.replace('name = "Acme churn model"', f"name = {NAME!r}"), encoding="utf-8")
     config = load_config(path)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     now = datetime.now(UTC)
     seed_store(store, config, now=now, weeks=2)
     store.write(hostile_events(path, now))
@@ -158,7 +159,7 @@ def test_pages_show_hostile_text_literally(page: str, engagement: Path, monkeypa
 @pytest.fixture(scope="module")
 def reports(engagement: Path) -> dict[str, str | bytes]:
     config = load_config(engagement)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     now = datetime.now(UTC)
     period = Period("last 10 days", now - timedelta(days=10), now + timedelta(hours=1))
     rendered = {fmt: render_report(store, config, period, fmt=fmt, view="team") for fmt in ("md", "html", "pdf")}
@@ -219,7 +220,7 @@ def test_csv_exports_neutralise_formulas_and_terminal_codes(
     today = datetime.now(UTC).date()
     start, end = str(today - timedelta(days=10)), str(today + timedelta(days=1))
     config = load_config(engagement)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     period = Period("last 10 days", datetime.now(UTC) - timedelta(days=10),
                     datetime.now(UTC) + timedelta(days=1))
     exports = [str(render_report(store, config, period, fmt="csv", view=view)) for view in ("team", "client")]

@@ -23,7 +23,7 @@ HOLDER = """
 import sys, time
 from glassbox.lock import sync_lock
 from glassbox.store import open_store
-with sync_lock(open_store(sys.argv[1])):
+with sync_lock(open_store(sys.argv[1], sys.argv[2])):
     print("locked", flush=True)
     time.sleep(120)
 """
@@ -36,7 +36,7 @@ def url_of(store: Store) -> str:
 @pytest.fixture
 def holder(store: Store) -> Iterator[subprocess.Popen]:
     """Another process that holds the store's sync lock until it is killed."""
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, url_of(store)], cwd=ROOT, text=True,
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, url_of(store), store.engagement], cwd=ROOT, text=True,
                                stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert process.stdout is not None and process.stdout.readline().strip() == "locked"
     yield process
@@ -62,7 +62,7 @@ def eventually_lockable(store: Store, seconds: float = 10.0) -> bool:
 
 
 def test_second_sync_is_refused_at_once_while_one_runs(store: Store) -> None:
-    other = open_store(url_of(store))  # another process's view of the same store
+    other = open_store(url_of(store), store.engagement)  # another process's view of the same store
     with sync_lock(store):
         started = time.monotonic()
         with pytest.raises(SyncLocked, match="another sync is already running"), sync_lock(other):
@@ -73,7 +73,7 @@ def test_second_sync_is_refused_at_once_while_one_runs(store: Store) -> None:
 
 
 def test_refusal_names_the_store_without_its_password(store: Store) -> None:
-    with sync_lock(store), pytest.raises(SyncLocked) as refused, sync_lock(open_store(url_of(store))):
+    with sync_lock(store), pytest.raises(SyncLocked) as refused, sync_lock(open_store(url_of(store), store.engagement)):
         pass
     message = str(refused.value)
     assert message.startswith(f"store {store.engine.url.render_as_string(hide_password=True)}: ")
@@ -100,11 +100,19 @@ def test_lock_of_a_killed_sync_is_released(store: Store, holder: subprocess.Pope
     assert eventually_lockable(store)
 
 
-def test_sqlite_lock_file_sits_beside_the_database(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'data' / 'glassbox.db'}")
+def test_sqlite_lock_file_sits_beside_the_database_one_per_engagement(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'data' / 'glassbox.db'}", "acme")
     with sync_lock(store):
-        assert (tmp_path / "data" / "glassbox.sync.lock").exists()
+        assert (tmp_path / "data" / "glassbox.acme.sync.lock").exists()
     store.engine.dispose()
+
+
+def test_syncs_of_one_engagement_refuse_each_other_and_of_two_engagements_do_not(store: Store) -> None:
+    first, same, other = store.scoped("acme"), store.scoped("acme"), store.scoped("globex")
+    with sync_lock(first):
+        assert can_lock(other)
+        with pytest.raises(SyncLocked, match="already running for engagement acme"), sync_lock(same):
+            pass
 
 
 @pytest.fixture
@@ -134,8 +142,8 @@ def test_postgres_lock_keeps_no_transaction_open(pg_url: str) -> None:
     store = open_store(pg_url)
     held = text("SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
                 " WHERE l.locktype = 'advisory' AND l.classid = CAST(:space AS oid) AND l.granted"
-                " AND l.objid = CAST(hashtext(current_schema()) AS oid)")
+                " AND l.objid = CAST(hashtext(current_schema() || '/' || :engagement) AS oid)")
     with sync_lock(store), store.engine.connect() as conn:
-        states = conn.execute(held, {"space": SYNC_LOCK_SPACE}).scalars().all()
+        states = conn.execute(held, {"space": SYNC_LOCK_SPACE, "engagement": store.engagement}).scalars().all()
     assert states == ["idle"]
     store.engine.dispose()

@@ -1,9 +1,12 @@
 """Upgrades keep existing stores: a version-1 store is brought to the current version with its data.
 
-A version-2 store's Jira tickets are re-normalized from the raw payloads it kept (version 3).
+A version-2 store's Jira tickets are re-normalized from the raw payloads it kept (version 3); a
+version-3 store's rows become the engagement that wrote it (version 4, SPEC §6 workspaces).
 
 ``V1`` is a frozen copy of the tables as the first release created them (glassbox/schema.py at
-schema version 1); it must never follow later changes to the schema.
+schema version 1), ``V3`` as versions 2 and 3 left them (one more index); they must never follow
+later changes to the schema. Old stores are filled by copying the rows today's store writes into
+the old tables, without the columns they did not have.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from glassbox import migrations, schema
 from glassbox.cli import main
 from glassbox.config import Config
 from glassbox.errors import ConfigError
-from glassbox.events import Event, Ref, event_id
+from glassbox.events import Event, Ref, Tombstone, event_id
 from glassbox.metrics import latency
 from glassbox.store import EVENT_COLUMNS, CursorKey, Store, WriteCounts, make_engine, open_store
 from glassbox.timeline import load_timeline
@@ -100,6 +103,11 @@ Table(
     Index("ix_sync_runs_source_origin", "source", "origin"),
 )
 
+V3 = MetaData()
+for old in V1.tables.values():
+    old.to_metadata(V3)
+Index("ix_events_category_occurred_at", V3.tables["events"].c.category, V3.tables["events"].c.occurred_at)
+
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 JIRA = "https://jira.example"
 CURSOR = CursorKey("jira", JIRA, "issues")
@@ -114,17 +122,35 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def v1_engine(empty_url: str) -> Iterator[Engine]:
+def scratch() -> Iterator[Store]:
+    """Today's store (in memory) holding events, refs, a cursor and a sync run: what old stores get copied."""
+    store = open_store("sqlite://")
+    store.write([ticket_event(n) for n in range(30)], cursor=(CURSOR, "2026-11-02T09:29"))
+    run = store.start_run("jira", JIRA)
+    store.finish_run(run, status="ok", fetched=30, counts=WriteCounts(new=30), first_at=T0,
+                     last_at=T0 + timedelta(minutes=29), message=None)
+    yield store
+    store.engine.dispose()
+
+
+def old_store(url: str, tables: MetaData, version: int, rows_from: Store) -> Engine:
+    """A store as ``version`` created it (``tables``), holding ``rows_from``'s rows in its columns."""
+    engine = make_engine(url)
+    with engine.begin() as conn, rows_from.engine.connect() as source:
+        tables.create_all(conn)
+        conn.execute(tables.tables["meta"].insert().values(key="schema_version", value=str(version)))
+        for name in ("events", "refs", "sync_state", "sync_runs"):
+            table = tables.tables[name]
+            copied = [c.name for c in table.columns if (name, c.name) != ("sync_runs", "id")]  # ids: the database's
+            rows = source.execute(select(*(schema.metadata.tables[name].c[c] for c in copied)))
+            conn.execute(table.insert(), [dict(row) for row in rows.mappings()])
+    return engine
+
+
+@pytest.fixture
+def v1_engine(empty_url: str, scratch: Store) -> Iterator[Engine]:
     """A store as version 1 created it, holding events, refs, a cursor and a sync run."""
-    engine = make_engine(empty_url)
-    with engine.begin() as conn:
-        V1.create_all(conn)
-        conn.execute(V1.tables["meta"].insert().values(key="schema_version", value="1"))
-    old = Store(engine)  # the write path has not changed since version 1
-    old.write([ticket_event(n) for n in range(30)], cursor=(CURSOR, "2026-11-02T09:29"))
-    run = old.start_run("jira", JIRA)
-    old.finish_run(run, status="ok", fetched=30, counts=WriteCounts(new=30), first_at=T0,
-                   last_at=T0 + timedelta(minutes=29), message=None)
+    engine = old_store(empty_url, V1, 1, scratch)
     yield engine
     engine.dispose()
 
@@ -141,9 +167,9 @@ def ticket_event(n: int) -> Event:
 
 def snapshot(store: Store) -> tuple:
     """Everything a user would miss if an upgrade lost it."""
-    events = store.read_events(columns=EVENT_COLUMNS)
+    events = store.read_events(columns=[c for c in EVENT_COLUMNS if c != "engagement"])
     refs = store.read_refs().sort_values(["event_id", "value"]).reset_index(drop=True)
-    runs = store.sync_runs().drop(columns=["id"])
+    runs = store.sync_runs().drop(columns=["id", "engagement"])
     return (events.to_json(date_format="iso"), refs.to_json(), store.cursor(CURSOR),
             runs.to_json(date_format="iso"))
 
@@ -164,8 +190,8 @@ def test_every_version_has_its_upgrade_step() -> None:
     assert set(migrations.STEPS) == set(range(1, schema.SCHEMA_VERSION))
 
 
-def test_version_1_store_is_upgraded_keeping_its_data(v1_engine: Engine, empty_url: str) -> None:
-    before = snapshot(Store(v1_engine))
+def test_version_1_store_is_upgraded_keeping_its_data(v1_engine: Engine, empty_url: str, scratch: Store) -> None:
+    before = snapshot(scratch)
     upgraded = open_store(empty_url)
     assert version_of(upgraded.engine) == schema.SCHEMA_VERSION
     assert snapshot(upgraded) == before
@@ -329,3 +355,62 @@ def test_version_2_store_gets_ticket_figures_from_the_created_status_and_resolut
 
 def timeline_of(store: Store) -> pd.DataFrame:
     return load_timeline(store, Config())
+
+
+# -- 3 → 4: one store for a workspace, every row an engagement's ----------------------------------
+
+@pytest.fixture
+def v3_engine(empty_url: str, scratch: Store) -> Iterator[Engine]:
+    """A store as version 3 (the last before workspaces) left it, holding one engagement's rows."""
+    engine = old_store(empty_url, V3, 3, scratch)
+    yield engine
+    engine.dispose()
+
+
+def test_version_3_store_becomes_the_engagement_that_wrote_it(
+        v3_engine: Engine, empty_url: str, scratch: Store) -> None:
+    before = snapshot(scratch)
+    upgraded = open_store(empty_url, "acme")
+    assert version_of(upgraded.engine) == schema.SCHEMA_VERSION
+    assert snapshot(upgraded) == before  # events, refs, the cursor and the run, all acme's now
+    with upgraded.engine.connect() as conn:
+        for table in ("events", "refs", "sync_state", "sync_runs"):
+            owners = conn.execute(select(schema.metadata.tables[table].c.engagement).distinct()).scalars().all()
+            assert owners == ["acme"], table
+    other = upgraded.scoped("globex")
+    assert other.count_events() == 0 and other.cursor(CURSOR) is None and other.sync_runs().empty
+    upgraded.engine.dispose()
+
+
+def test_upgraded_version_3_store_matches_a_new_one_and_resyncs_nothing(
+        v3_engine: Engine, empty_url: str, tmp_path: Path) -> None:
+    upgraded = open_store(empty_url, "acme")
+    fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert index_names(upgraded.engine) == index_names(fresh.engine)
+    keys = {name: inspect(upgraded.engine).get_pk_constraint(name) for name in ("events", "refs", "sync_state")}
+    assert keys["events"]["constrained_columns"] == ["engagement", "id"]
+    assert keys["sync_state"]["constrained_columns"] == ["engagement", "source", "origin", "category"]
+    again = upgraded.write([ticket_event(n) for n in range(30)])  # content hashes survive the move
+    assert (again.new, again.updated) == (0, 0)
+    assert upgraded.start_run("jira", JIRA) > 1  # PostgreSQL's id sequence still follows the copied runs
+    upgraded.engine.dispose()
+    fresh.engine.dispose()
+
+
+def test_version_3_store_with_rows_is_refused_when_nobody_says_whose_they_are(
+        v3_engine: Engine, empty_url: str) -> None:
+    with pytest.raises(ConfigError, match="written before workspaces.*--engagement ID"):
+        open_store(empty_url, "acme", owns_legacy_rows=False)
+    assert version_of(v3_engine) == 3
+
+
+def test_two_engagements_sharing_a_repository_keep_their_own_rows(empty_url: str) -> None:
+    acme = open_store(empty_url, "acme")
+    globex = acme.scoped("globex")
+    shared = [ticket_event(n) for n in range(10)]
+    assert acme.write(shared, cursor=(CURSOR, "acme-cursor")).new == 10
+    assert globex.write(shared[:4], cursor=(CURSOR, "globex-cursor")).new == 4  # not "already stored"
+    assert globex.write([], [Tombstone(shared[0].id)]).deleted == 1  # globex's copy only
+    assert (acme.count_events(), acme.cursor(CURSOR), len(acme.read_refs())) == (10, "acme-cursor", 10)
+    assert (globex.count_events(), globex.cursor(CURSOR), len(globex.read_refs())) == (3, "globex-cursor", 3)
+    acme.engine.dispose()

@@ -82,7 +82,8 @@ def test_renormalize_mlflow_equals_a_refetch_and_skips_what_it_cannot_rederive(
     config = load_config(write_config(text))
     assert sync_connector(MlflowConnector.from_config(config.mlflow[0], config, "mlflow[0]"), store).ok
     before = snapshot(store)
-    renamed = load_config(write_config(f'[engagement]\nticket_pattern = {json.dumps(FOLDS)}\n\n' + text, "new.toml"))
+    renamed = load_config(write_config(f'[engagement]\nid = "{store.engagement}"\n'  # the same engagement
+                                       f'ticket_pattern = {json.dumps(FOLDS)}\n\n' + text, "new.toml"))
     fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert sync_connector(MlflowConnector.from_config(renamed.mlflow[0], renamed, "mlflow[0]"), fresh).ok
     expected = snapshot(fresh)

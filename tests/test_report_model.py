@@ -23,9 +23,10 @@ from glassbox.config import load_config
 from glassbox.periods import parse_week
 from glassbox.report_model import ReportModel
 from glassbox.reports import render_model, render_report
-from glassbox.store import Store, open_store
+from glassbox.store import Store
 from glassbox.views import View
 from glassbox.vocabulary import WAITS, latency_label
+from glassbox.workspace import open_engagement
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
@@ -126,7 +127,7 @@ def test_today_feedback_and_the_report_list_the_same_waits(engagement_folder: Pa
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """This week's report measures open waits now, as the pages do: the same (kind, thread) pairs."""
     config = load_config(engagement_folder)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     zone = ZoneInfo(config.engagement.timezone)
     week = parse_week("this", zone, datetime.now(zone).date())
     report = ReportModel.load(store, config, week, "team", datetime.now(UTC)).report
@@ -149,7 +150,7 @@ def test_the_weekly_page_downloads_render_its_model(engagement_folder: Path) -> 
     config = load_config(engagement_folder)
     zone = ZoneInfo(config.engagement.timezone)
     week = parse_week("last", zone, datetime.now(zone).date())
-    source = loaders.Source(str(engagement_folder), config.store_url)
+    source = loaders.Source(str(engagement_folder), config.store_url, engagement=config.engagement_id)
     model = loaders.report(source, View.CLIENT, week, None)
     assert loaders.report(source, View.CLIENT, week, None) is model
     assert json.loads(str(render_model(model, "json"))) == json.loads(json.dumps(model.spec()))

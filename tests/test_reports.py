@@ -271,7 +271,7 @@ def test_csv_holds_the_periods_timeline_rows(seeded) -> None:
     store, config = seeded
     output = render_report(store, config, WEEK, fmt="csv", view="team", now=NOW)
     lines = output.strip().splitlines()
-    assert lines[0] == "id,source,category,occurred_at,actor,side,thread,title,url,refs"
+    assert lines[0] == "id,source,category,occurred_at,actor,side,thread,title,url,refs,engagement"  # SPEC §3, then §6
     assert len(lines) == 1 + len(seed_events())
 
 

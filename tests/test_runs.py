@@ -30,9 +30,10 @@ from glassbox.periods import iso_week
 from glassbox.report_model import build_report
 from glassbox.reports.content import ReportContent
 from glassbox.reports.markdown import render_markdown
-from glassbox.store import Store, open_store
+from glassbox.store import Store
 from glassbox.sync import sync_connector
 from glassbox.timeline import load_timeline
+from glassbox.workspace import open_engagement
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 EXPERIMENT = "iris-search"
@@ -116,7 +117,7 @@ def families(tmp_path_factory: pytest.TempPathFactory) -> Families:
         f'[[kpi]]\nexperiment = "{EXPERIMENT}"\nmetric = "{METRIC}"\ngoal = "max"\ntarget = 0.99\n'
         f'alert_drop = 0.05\n', encoding="utf-8")
     config = load_config(config_path)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     summary = sync_connector(MlflowConnector.from_config(config.mlflow[0], config, "mlflow[0]"), store)
     assert summary.ok, summary.error
     return Families(config_path, config, store, ids, float(search.best_score_), datetime.now(UTC))

@@ -42,7 +42,7 @@ from connectors.jira.connector import JiraConnector
 from glassbox import cli
 from glassbox.config import load_config
 from glassbox.sources import build_connector, configured_sources
-from glassbox.store import open_store
+from glassbox.workspace import open_engagement
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -327,7 +327,7 @@ experiments = ["churn"]
     pages = dashboard_pages(config, monkeypatch, expect="500") + dashboard_pages(config, monkeypatch,
                                                                                 expect="Sources", view="client")
 
-    store = open_store(load_config(config).store_url)
+    store = open_engagement(load_config(config))
     events, runs = store.read_events(), store.sync_runs()
     store.engine.dispose()
     assert set(events["origin"]) == {REPO, jira.url, served_mlflow}, "origins carry no credentials"

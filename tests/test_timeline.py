@@ -15,9 +15,9 @@ from glassbox.errors import ConfigError
 from glassbox.events import Event, Ref, commit_event_id, commit_ref, event_id, is_sha
 from glassbox.metrics import linking
 from glassbox.metrics.linking import build_links
-from glassbox.store import open_store
 from glassbox.timeline import TIMELINE_FIELDS, load_timeline
 from glassbox.views import View, parse_view
+from glassbox.workspace import open_engagement
 
 CONFIG = """
 [engagement]
@@ -49,7 +49,7 @@ def commit(sha: str, when: datetime, message: str, tickets: tuple[str, ...]) -> 
 def engagement(write_config):
     path = write_config(CONFIG)
     config = load_config(path)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     store.write([
         jira(1, "ticket_created", datetime(2026, 11, 2, 14, tzinfo=UTC), "557058:carol", title="Churn too high"),
         jira(2, "ticket_created", datetime(2026, 11, 3, 3, 30, tzinfo=UTC), "dependabot[bot]"),
@@ -143,7 +143,7 @@ def test_ref_kinds_travel_from_the_store_and_are_never_guessed(write_config) -> 
     digits, which the old regex fallback in linking took for a commit.
     """
     config = load_config(write_config(CONFIG))
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     store.write([commit("c" * 40, datetime(2026, 11, 4, 12, tzinfo=UTC), "AB12345 fix", ("AB12345",))])
     frame = load_timeline(store, config)
     assert dict(zip(frame.loc[0, "refs"], frame.loc[0, "ref_kinds"], strict=True)) == {

@@ -88,6 +88,7 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
     links = replace(links, runs=top_level(runs))
     return {
         "engagement": config.engagement.name,
+        "engagement_id": config.engagement_id,
         "view": view,
         "period": _period(period),
         "counts": counts(events, links, period.start, period.end),

@@ -23,7 +23,7 @@ from glassbox.store import Store
 
 
 class Ledger:
-    """The sent records of one engagement in ``store`` (its table comes with the schema, version 4)."""
+    """The sent records of one engagement in ``store`` (its table comes with the schema, version 5)."""
 
     def __init__(self, store: Store, engagement: str) -> None:
         self.store = store

@@ -45,11 +45,6 @@ log = logging.getLogger(__name__)
 ALERT_WINDOW = timedelta(days=7)  # runs this recent can raise a metric_drop alert
 
 
-def engagement_id(config: Config) -> str:
-    """The engagement's id in the ledger: SPEC §6's default, the config file's stem."""
-    return config.path.stem
-
-
 @dataclass
 class ViewContext:
     """What every target of one view is told at ``now``: built once per view and run, from that view's reports."""
@@ -152,7 +147,7 @@ def pending(target: Notify, context: ViewContext, sent: frozenset[tuple[str, str
 
 def run_notify(config: Config, store: Store, now: datetime, *, dry_run: bool, say: Callable[[str], None]) -> int:
     """Send (or, dry, list) what is due to every target; 0 all sent or nothing due, 1 a target failed."""
-    ledger = Ledger(store, engagement_id(config))
+    ledger = Ledger(store, store.engagement)
     contexts: dict[View, ViewContext] = {}
     failed = 0
     for index, target in enumerate(config.notify):

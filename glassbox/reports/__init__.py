@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "csv", "json", "pdf")
-SPEC_KEYS = ("engagement", "view", "period", "counts", "latency", "links", "experiments", "alerts",
+SPEC_KEYS = ("engagement", "engagement_id", "view", "period", "counts", "latency", "links", "experiments", "alerts",
              "agreements", "models", "note")
 EXTENSIONS = {"md": "md", "html": "html", "csv": "csv", "json": "json", "pdf": "pdf"}
 
@@ -90,10 +90,12 @@ def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def file_name(period: Period, fmt: str, view: str) -> str:
-    """``glassbox-2026-W47-team.html``: sortable, and says which period and view it holds."""
+def file_name(period: Period, fmt: str, view: str, engagement: str | None = None) -> str:
+    """``glassbox-2026-W47-team.html``: sortable, and says which period and view it holds;
+    ``glassbox-acme-2026-W47-team.html`` with an ``engagement`` (``report --engagement all``)."""
     label = period.label.replace("..", "_to_")
-    return f"glassbox-{label}-{view}.{EXTENSIONS[fmt]}"
+    who = f"{engagement}-" if engagement else ""
+    return f"glassbox-{who}{label}-{view}.{EXTENSIONS[fmt]}"
 
 
 def _is_folder(out: Path) -> bool:
