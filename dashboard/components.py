@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import altair as alt
@@ -112,6 +113,14 @@ def source_label(source: str) -> str:
 
 def source_colour(source: str) -> str:
     return SOURCE_COLORS.get(source, "#868e96")
+
+
+def story_link(ticket: object) -> str | None:
+    """The Ticket story page of ``ticket`` (a relative address: this app's own page), or ``None``."""
+    return f"story?ticket={quote(ticket)}" if isinstance(ticket, str) and ticket else None
+
+
+STORY_COLUMN = st.column_config.LinkColumn("Story", display_text=r"story\?ticket=(.*)", help="The ticket's whole story")
 
 
 def figure_columns() -> dict[str, Any]:

@@ -28,7 +28,7 @@ from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement
 from glassbox.cli import main
 from glassbox.config import load_config
 from glassbox.notify.sent import notifications_sent
-from glassbox.store import open_store
+from glassbox.workspace import open_engagement
 
 SEEDED_AT = datetime(2026, 11, 3, 17, 0, tzinfo=UTC)  # Tuesday 3 Nov, 12:00 in New York
 MONDAY_0900 = "2026-11-02T09:00:00-05:00"  # the first working day after 2026-W44, after digest_at
@@ -142,7 +142,7 @@ def notify(config: Path, now: str, *extra: str) -> int:
 
 
 def ledger_rows(config: Path) -> list[tuple[str, str, str]]:
-    store = open_store(load_config(config).store_url)
+    store = open_engagement(load_config(config))
     with store.engine.connect() as conn:
         rows = conn.execute(notifications_sent.select()).mappings().all()
     return sorted((row["notify"], row["kind"], row["key"]) for row in rows)

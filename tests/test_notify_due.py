@@ -15,8 +15,8 @@ from glassbox.notify.due import Alert, alerts_due, digest_due, source_alerts, we
 from glassbox.notify.kinds import AlertKind, Send
 from glassbox.notify.messages import CHAT_LIMIT, alerts_message, digest_message
 from glassbox.notify.run import ViewContext
-from glassbox.store import open_store
 from glassbox.views import View
+from glassbox.workspace import open_engagement
 
 BERLIN = Config(engagement=Engagement(timezone="Europe/Berlin"),
                 team=Team(timezone="Asia/Ho_Chi_Minh", working_days=["Mon", "Tue", "Wed", "Thu", "Fri"]))
@@ -119,7 +119,7 @@ def test_a_quiet_day_sends_nothing_and_chat_forms_stay_under_the_teams_limit() -
 def test_a_client_digest_is_built_in_the_client_view(tmp_path: Path) -> None:
     seeded_at = datetime(2026, 11, 3, 17, 0, tzinfo=UTC)
     config = load_config(seeded_engagement(tmp_path / "acme", now=seeded_at, weeks=1))
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     monday = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # the internal ticket is waiting to be started
     team = ViewContext(store, config, View.TEAM, monday).digest_message(date(2026, 11, 2))
     client = ViewContext(store, config, View.CLIENT, monday).digest_message(date(2026, 11, 2))

@@ -18,22 +18,25 @@ from test_summary import CONFIG, engagement
 from glassbox import readmodel, schema
 from glassbox.cli import main
 from glassbox.config import Config, load_config
+from glassbox.notify.sent import notifications_sent
 from glassbox.store import Store, open_store
+from glassbox.workspace import open_engagement
 
 
-def as_version_3(store: Store) -> str:
-    """Turn ``store`` into what version 3 wrote: no read-model tables; returns its URL."""
+def as_version_4(store: Store) -> str:
+    """Turn ``store`` into what version 4 wrote: no read-model, note or ledger tables; returns its URL."""
     with store.engine.begin() as conn:
-        schema.rm_waits.drop(conn)
-        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="3"))
+        for table in (schema.rm_waits, schema.week_notes, notifications_sent):
+            table.drop(conn)
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="4"))
     url = store.engine.url.render_as_string(hide_password=False)
     store.engine.dispose()
     return url
 
 
-def test_version_3_store_gets_the_read_model_tables_stale_until_rebuilt(store: Store) -> None:
+def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: Store) -> None:
     store.write(engagement())
-    upgraded = open_store(as_version_3(store))
+    upgraded = open_store(as_version_4(store), store.engagement)
     assert inspect(upgraded.engine).has_table("rm_waits")
     assert stored_waits(upgraded).empty
     assert not readmodel.is_current(upgraded, CONFIG)
@@ -59,7 +62,7 @@ def test_rebuild_command_derives_every_row_and_says_how_many(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = config_file(tmp_path, f"sqlite:///{tmp_path / 'glassbox.db'}")
     config: Config = load_config(path)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     store.write(engagement())
     assert main(["rebuild", "--config", str(path)]) == 0
     waits = stored_waits(store)

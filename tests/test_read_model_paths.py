@@ -23,8 +23,9 @@ from glassbox.config import Config, load_config
 from glassbox.metrics.latency import LATENCIES, compute_all_latencies
 from glassbox.periods import Period, iso_week
 from glassbox.report_model import ReportModel, load_history
-from glassbox.store import Store, open_store
+from glassbox.store import Store
 from glassbox.views import View
+from glassbox.workspace import open_engagement
 
 SEED_NOW = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)
 
@@ -62,7 +63,7 @@ def test_hand_built_reports_are_the_same_from_the_read_model(hand_built: Store, 
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Config, Path]:
     path = seeded_engagement(tmp_path_factory.mktemp("seeded"), now=SEED_NOW)
     config = load_config(path)
-    store = open_store(config.store_url)
+    store = open_engagement(config)
     readmodel.rebuild(store, config)
     return store, config, path
 
@@ -79,7 +80,7 @@ def test_seeded_reports_are_the_same_from_the_read_model(seeded: tuple[Store, Co
 @pytest.mark.parametrize("view", list(View))
 def test_dashboard_loaders_read_the_same_waits(seeded: tuple[Store, Config, Path], view: View) -> None:
     store, config, path = seeded
-    source = loaders.source(str(path), config.store_url)
+    source = loaders.source(str(path), config.store_url, config.engagement_id)
     week = iso_week(SEED_NOW.date(), config.engagement.zone)
     weeks = tuple((p.label, p.start, p.end) for p in weeks_before(SEED_NOW.date(), config, 6))
 

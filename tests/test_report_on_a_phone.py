@@ -18,8 +18,8 @@ from seed import seeded_engagement
 from glassbox.config import load_config
 from glassbox.periods import parse_week
 from glassbox.reports import render_report
-from glassbox.store import open_store
 from glassbox.views import View
+from glassbox.workspace import open_engagement
 
 pytestmark = pytest.mark.browser
 PHONE = 390
@@ -30,7 +30,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("phone")
     config = load_config(seeded_engagement(folder / "engagement"))
     period = parse_week("last", config.engagement.zone, datetime.now(config.engagement.zone).date())
-    html = render_report(open_store(config.store_url), config, period, fmt="html", view=View.TEAM)
+    html = render_report(open_engagement(config), config, period, fmt="html", view=View.TEAM)
     target = folder / "report.html"
     target.write_text(str(html), encoding="utf-8")
     return target

@@ -313,7 +313,7 @@ def test_cli_report_writes_the_file(seeded, tmp_path: Path, fmt: str) -> None:
 def test_previous_week_is_compared_in_the_headline(seeded) -> None:
     store, config = seeded
     text = render_report(store, config, WEEK, fmt="md", view="team", now=NOW)
-    assert "**1 commits** (▲ 1)" in text
+    assert "**1 commit** (▲ 1)" in text
     assert timedelta(0) < NOW - WEEK.end
 
 

@@ -12,8 +12,8 @@ from glassbox.metrics.latency import compute_all_latencies
 from glassbox.metrics.linking import build_links
 from glassbox.metrics.story import Step, ticket_story
 from glassbox.report_model import with_run_notes
-from glassbox.store import open_store
 from glassbox.timeline import load_timeline
+from glassbox.workspace import open_engagement
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Config:
 
 
 def story(config: Config, key: str, view: str = "team") -> pd.DataFrame:
-    store = open_store(config.resolve_sqlite_url(config.store.url))
+    store = open_engagement(config)
     try:
         events = with_run_notes(load_timeline(store, config, view=view), store, pd.Timestamp.now(tz="UTC"))
         return ticket_story(events, build_links(events), compute_all_latencies(events, config), key, config.kpi)

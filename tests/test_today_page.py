@@ -73,3 +73,17 @@ def test_a_client_sees_how_fresh_the_data_is_and_how_much_is_hidden(engagement: 
         "no server paths or problem texts for a client"
     team = today(engagement, monkeypatch)
     assert any("Where" in table.value.columns for table in team.dataframe), "the team keeps the Sources table"
+
+
+def test_each_ticket_opens_its_story(engagement: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Today's waits and moved tickets link to the Ticket story page; a pull request has no story link."""
+    app = today(engagement, monkeypatch)
+    tables = [table.value for table in app.dataframe if "Story" in table.value.columns]
+    assert tables, "the waits and the moved tickets carry a Story column"
+    for frame in tables:
+        key = "Ticket" if "Ticket" in frame.columns else "Thread"
+        for thread, link in zip(frame[key], frame["Story"], strict=True):
+            if "#" in thread:  # acme/churn#7: a pull request
+                assert link is None
+            else:
+                assert link == f"story?ticket={thread}"

@@ -19,8 +19,9 @@ from glassbox.config import load_config
 from glassbox.notes import MAX_NOTE_CHARS
 from glassbox.periods import parse_week
 from glassbox.reports import render_report
-from glassbox.store import Store, open_store
+from glassbox.store import Store
 from glassbox.views import View
+from glassbox.workspace import open_engagement
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -44,7 +45,7 @@ def note_file(tmp_path: Path, text: str) -> str:
 def report(config_path: Path, fmt: str, view: View = View.TEAM, week: str = "last") -> str:
     config = load_config(config_path)
     period = parse_week(week, config.engagement.zone, datetime.now(config.engagement.zone).date())
-    rendered = render_report(open_store(config.store_url), config, period, fmt=fmt, view=view)
+    rendered = render_report(open_engagement(config), config, period, fmt=fmt, view=view)
     assert isinstance(rendered, str)
     return rendered
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
-from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart
+from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart, story_link
 from glassbox.charts import kpi_progress
 from glassbox.config import Kpi
 from glassbox.metrics.compute import by_ticket, by_week, started_between, totals
@@ -51,10 +49,10 @@ counted = story.loc[story["counted"]]
 best = float(counted["best_so_far"].iloc[-1]) if metric and not counted.empty else None
 
 
-def story_link(tickets: object) -> str | None:
-    """The Ticket story page of a run's first ticket (a relative address: this app's own page)."""
+def first_story(tickets: object) -> str | None:
+    """The Ticket story page of a run's first ticket."""
     keys = [key for key in tickets if isinstance(key, str)] if isinstance(tickets, list | tuple) else []
-    return f"story?ticket={quote(keys[0])}" if keys else None
+    return story_link(keys[0]) if keys else None
 
 
 def text(value: object) -> str:
@@ -127,7 +125,7 @@ if not models_here.empty:
             "Result": group["value"],
             "Data": [describe(datasets.get(str(r))) for r in group["run_id"]],
             "Created": local(group["created_at"], tz),
-            "Story": [story_link(tickets_of.get(str(r))) for r in group["run_id"]],
+            "Story": [first_story(tickets_of.get(str(r))) for r in group["run_id"]],
             "Link": group["url"],
         }).sort_values("Version", ascending=False)
         if table["Link"].isna().all():  # a database store has no web page to link to
@@ -178,7 +176,7 @@ else:
         row.update({"Note": text(run.note),
                     "Commit": (text(run.sha) or text(run.commit))[:8],
                     "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url,
-                    "Story": story_link(run.tickets)})
+                    "Story": first_story(run.tickets)})
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="exp_table",
                  column_config={"Started": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),

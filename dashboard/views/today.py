@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import charts_extra, context, loaders
 from dashboard.components import (
     CATEGORY_GROUPS,
+    STORY_COLUMN,
     SYNC_STATE_LABELS,
     Card,
     ago,
@@ -21,6 +22,7 @@ from dashboard.components import (
     local,
     show_chart,
     source_label,
+    story_link,
     working_hours_text,
 )
 from glassbox.metrics.experiments import target_gap
@@ -49,6 +51,7 @@ if ctx.demo:
 
 waits = loaders.open_waits_now(ctx.source, ctx.view, now.replace(second=0, microsecond=0))
 titles = loaders.thread_titles(ctx.source, ctx.view)
+tickets = set(loaders.story_tickets(ctx.source, ctx.view))  # the threads that have a story in this view
 
 
 def strip() -> None:
@@ -127,8 +130,9 @@ for side, label in (("team", "On the team"), ("client", "On the client")):
         continue
     oldest = mine.head(MAX_WAITS)
     st.dataframe(pd.DataFrame({"Waiting": oldest["hours"].map(hours_text), "Why": oldest["what"],
-                               "Thread": oldest["thread"], "What": oldest["title"]}),
-                 hide_index=True, width="stretch")
+                               "Thread": oldest["thread"], "What": oldest["title"],
+                               "Story": oldest["thread"].map(lambda t: story_link(t) if t in tickets else None)}),
+                 hide_index=True, width="stretch", column_config={"Story": STORY_COLUMN})
     if len(mine) > MAX_WAITS:
         st.caption(f"…and {len(mine) - MAX_WAITS} more; the Feedback loops page lists them all.")
 
@@ -179,10 +183,10 @@ if moved.empty:
 else:
     shown = pd.DataFrame({"When": local(moved["occurred_at"], tz), "Ticket": moved["thread"],
                           "What": moved["thread"].map(titles).fillna(""), "Change": moved["detail"],
-                          "Who": moved["actor"], "Link": moved["url"]})
+                          "Who": moved["actor"], "Link": moved["url"], "Story": moved["thread"].map(story_link)})
     st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"When": st.column_config.DatetimeColumn(format="ddd HH:mm"),
-                                "Link": st.column_config.LinkColumn(display_text="open ↗")})
+                                "Link": st.column_config.LinkColumn(display_text="open ↗"), "Story": STORY_COLUMN})
 
 st.subheader("Sources")
 fresh = sources_for_view(loaders.freshness(ctx.source), ctx.config, ctx.view)
