@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 PAGES = {
     "": ["Today", "By source", "Tickets moved", "Waiting", "Sources"],
     "timeline": ["Timeline", "Download CSV", "events"],
-    "experiments": ["Experiments", "Runs", "Compare two runs"],
+    "experiments": ["Experiments", "Runs", "Compare runs"],
     "feedback": ["Feedback loops", "Week by week", "Ticket flow"],
     "weekly_report": ["Weekly report", "Downloads", "At a glance", "Response times"],
 }

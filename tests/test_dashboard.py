@@ -31,7 +31,7 @@ APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PAGES = {
     "today": ["Experiments", "Waiting", "Alerts", "Activity", "Tickets moved", "Sources"],
     "timeline": [],
-    "experiments": ["Runs", "Compare two runs"],
+    "experiments": ["Runs", "Compare runs"],
     "feedback": ["This period", "Waiting now", "Ticket flow"],
     "weekly_report": ["From the team", "Downloads", "At a glance", "Experiments", "Response times"],
 }
@@ -171,12 +171,23 @@ def test_child_runs_unfold_under_their_parent(seeded: Path, monkeypatch: pytest.
     assert sorted(children) == ["↳ sweep-depth-4", "↳ sweep-depth-6", "↳ sweep-depth-8"]
 
 
-def test_comparing_two_runs_shows_changed_params(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_comparing_runs_shows_changed_params_one_column_per_run(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = open_page("experiments", seeded, monkeypatch)
+    picked = app.multiselect(key="exp_compare")
+    assert len(picked.value) == 2, "the best run and the newest other one by default"
     params = table_with(app, "Parameter")
-    metrics = table_with(app, "Metric")
-    assert set(params.columns) == {"Parameter", "Run A", "Run B", "Changed"}
-    assert "val_auc" in set(metrics["Metric"])
+    assert list(params.columns)[0] == "Parameter" and list(params.columns)[-1] == "Changed"
+    assert len(params.columns) == 2 + 2
+    a, b = params.columns[1:3]
+    assert list(params["Changed"]) == [repr(x) != repr(y) for x, y in zip(params[a], params[b], strict=True)]
+    assert params["Changed"].any(), "the best run and the newest differ somewhere"
+    config = load_config(seeded)
+    every_run = loaders.runs(loaders.Source(str(seeded), config.store_url, engagement=config.engagement_id), View.TEAM)
+    third = next(run for run in every_run["run_id"] if run not in picked.value)
+    picked.set_value([*picked.value, third]).run()
+    assert not app.exception
+    assert len(table_with(app, "Parameter").columns) == 2 + 3, "a third run is a third column"
+    assert "val_auc" in set(table_with(app, "Metric")["Metric"])
 
 
 def test_no_config_anywhere_shows_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

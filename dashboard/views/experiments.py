@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart, story_link
@@ -16,6 +17,8 @@ from glassbox.metrics.runs import count_runs, failed, started_in, top_level
 
 MAX_ROWS = 1000  # newest runs listed; the chart above shows them all
 MAX_CHOICES = 500  # newest runs offered for comparison
+MAX_COMPARED = 6  # runs side by side: more columns than a page can read
+GOOD, BAD = "#2b8a3e", "#c92a2a"  # better and worse than the reference run (the reports' up and down)
 
 ctx = context.require()
 tz = ctx.tz
@@ -53,6 +56,24 @@ def first_story(tickets: object) -> str | None:
     """The Ticket story page of a run's first ticket."""
     keys = [key for key in tickets if isinstance(key, str)] if isinstance(tickets, list | tuple) else []
     return story_link(keys[0]) if keys else None
+
+
+def better_or_worse(table: pd.DataFrame, columns: list[str], kpi_metric: str | None, kpi_goal: str) -> Styler:
+    """The comparison's metrics, the KPI's row coloured against the first (reference) run by the KPI's goal."""
+    def colour(row: pd.Series) -> list[str]:
+        if row["Metric"] != kpi_metric or pd.isna(row[columns[0]]):
+            return [""] * len(row)
+        reference = float(row[columns[0]])
+        out = [""] * len(row)
+        for index, column in enumerate(row.index):
+            value = row[column]
+            if column not in columns[1:] or value is None or pd.isna(value) or float(value) == reference:
+                continue
+            better = float(value) > reference if kpi_goal == "max" else float(value) < reference
+            out[index] = f"color: {GOOD if better else BAD}; font-weight: 600"
+        return out
+
+    return table.style.apply(colour, axis=1).format(precision=4, na_rep="—")
 
 
 def text(value: object) -> str:
@@ -160,6 +181,7 @@ else:
         family = story_by_run.loc[run.run_id] if not depth and run.run_id in story_by_run.index else None
         row = {
             "Run": ("↳ " if depth else "") + str(run.name),
+            "Note": text(run.note),  # the story first: what the team said about the run
             "Status": run.status,
             "Excluded": bool(run.excluded),
             "Started": run.started_at.tz_convert(tz).tz_localize(None),
@@ -173,12 +195,11 @@ else:
                     "Data changed": bool(changed_data.get(run.run_id, False))})
         row.update({name: run.metrics.get(name) for name in metric_names})
         row.update({f"param: {name}": value for name, value in run.params.items()})
-        row.update({"Note": text(run.note),
-                    "Commit": (text(run.sha) or text(run.commit))[:8],
+        row.update({"Commit": (text(run.sha) or text(run.commit))[:8],
                     "Tickets": " ".join(ticket for ticket in run.tickets if isinstance(ticket, str)), "Link": run.url,
                     "Story": first_story(run.tickets)})
         rows.append(row)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="exp_table",
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="exp_table", placeholder="—",
                  column_config={"Started": st.column_config.DatetimeColumn(format="ddd D MMM HH:mm"),
                                 "Result": st.column_config.NumberColumn(
                                     help=f"{metric}: a parent run shows its best finished child's value"),
@@ -208,7 +229,7 @@ if spent["wall"] is not None:
                                                      "runs": "Runs"}).fillna({"Ticket": "no ticket"}),
                           hide_index=True, width="stretch", key="exp_compute_tickets")
 
-st.subheader("Compare two runs")
+st.subheader("Compare runs")
 choices = before_end.sort_values("started_at", ascending=False).head(MAX_CHOICES)
 labels = dict(zip(choices["run_id"],
                   choices["name"].astype(str) + " · " + local(choices["started_at"], tz).dt.strftime("%d %b %H:%M"),
@@ -217,26 +238,28 @@ if len(labels) < 2:
     st.caption("Two runs are needed to compare.")
 else:
     ids = list(labels)
-    best_id = ids[0]
     best_run = story.loc[story["new_best"], "value_run_id"].iloc[-1] if not counted.empty else None
-    if best_run in labels:
-        best_id = best_run
-    left, right = st.columns(2)
-    first = left.selectbox("Run A", ids, index=ids.index(best_id), format_func=labels.__getitem__, key="exp_a")
-    second = right.selectbox("Run B", ids, index=0 if ids[0] != first else 1, format_func=labels.__getitem__,
-                              key="exp_b")
-    a, b = (choices.loc[choices["run_id"] == run_id].iloc[0] for run_id in (first, second))
-    params = sorted(set(a["params"]) | set(b["params"]))
-    param_table = pd.DataFrame({"Parameter": params, "Run A": [a["params"].get(p) for p in params],
-                                "Run B": [b["params"].get(p) for p in params]})
-    param_table["Changed"] = param_table["Run A"] != param_table["Run B"]
-    metrics = sorted(set(a["metrics"]) | set(b["metrics"]))
-    metric_table = pd.DataFrame({"Metric": metrics, "Run A": [a["metrics"].get(m) for m in metrics],
-                                 "Run B": [b["metrics"].get(m) for m in metrics]})
-    metric_table["B − A"] = pd.to_numeric(metric_table["Run B"], errors="coerce") - pd.to_numeric(
-        metric_table["Run A"], errors="coerce")
-    params_col, metrics_col = st.columns(2, gap="large")
-    params_col.dataframe(param_table.sort_values("Changed", ascending=False), hide_index=True, width="stretch",
-                         key="exp_params")
-    metrics_col.dataframe(metric_table, hide_index=True, width="stretch", key="exp_metrics",
-                          column_config={"B − A": st.column_config.NumberColumn(format="%+.4f")})
+    default = list(dict.fromkeys([best_run if best_run in labels else ids[0], *ids]))[:2]
+    picked = st.multiselect("Runs (the first is the reference)", ids, default=default,
+                            format_func=labels.__getitem__, key="exp_compare", max_selections=MAX_COMPARED)
+    if len(picked) < 2:
+        st.caption("Pick at least two runs.")
+    else:
+        compared = [choices.loc[choices["run_id"] == run_id].iloc[0] for run_id in picked]
+        names = list(dict.fromkeys(f"{run['name']}" for run in compared))
+        columns = names if len(names) == len(compared) else [labels[r] for r in picked]
+        params = sorted({name for run in compared for name in run["params"]})
+        param_table = pd.DataFrame({"Parameter": params, **{column: [run["params"].get(p) for p in params]
+                                                            for column, run in zip(columns, compared, strict=True)}})
+        param_table["Changed"] = [len({repr(value) for value in row}) > 1  # a missing value differs from any set one
+                                  for row in param_table[columns].itertuples(index=False)]
+        metrics = sorted({name for run in compared for name in run["metrics"]})
+        metric_table = pd.DataFrame({"Metric": metrics, **{column: [run["metrics"].get(m) for m in metrics]
+                                                           for column, run in zip(columns, compared, strict=True)}})
+        params_col, metrics_col = st.columns(2, gap="large")
+        params_col.dataframe(param_table.sort_values("Changed", ascending=False), hide_index=True, width="stretch",
+                             key="exp_params", placeholder="—")
+        metrics_col.dataframe(better_or_worse(metric_table, columns, metric, goal), hide_index=True, width="stretch",
+                              key="exp_metrics", placeholder="—")
+        if metric:
+            metrics_col.caption(f"{metric} in green where better than the reference ({columns[0]}), red where worse.")
