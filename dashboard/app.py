@@ -29,5 +29,5 @@ PAGES = [
     st.Page("views/weekly_report.py", title="Weekly report", icon=":material/summarize:"),
 ]
 page = st.navigation(PAGES)
-context.sidebar(access)
+context.sidebar(access, with_period=page.title != "Today")  # Today covers since the previous working day
 page.run()

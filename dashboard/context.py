@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -41,6 +42,7 @@ PERIODS = ("This week", "Last week", "Last 4 weeks", "Last 12 weeks", "Custom ra
 DEFAULT_PERIOD = "Last 4 weeks"
 VIEWS = {view.capitalize(): view for view in View}  # the control's labels: "Team", "Client"
 _KEY = "glassbox_context"
+_KEPT_PERIOD, _KEPT_RANGE = "glassbox_period", "glassbox_range"  # the Period control's choice, across pages
 PARAM = "engagement"  # the query parameter naming the engagement shown (Portfolio rows link with it)
 _SHOWN = "glassbox_engagement_shown"  # the engagement the last run showed, to tell a new URL from a stale one
 
@@ -182,8 +184,11 @@ def _chosen_engagement(access: auth.Access, found: Workspace) -> str | None:
     return chosen
 
 
-def sidebar(access: auth.Access) -> Context | None:
-    """Resolve the engagement and draw the global controls; pages read the result with :func:`current`."""
+def sidebar(access: auth.Access, *, with_period: bool = True) -> Context | None:
+    """Resolve the engagement and draw the global controls; pages read the result with :func:`current`.
+
+    ``with_period`` false leaves the Period control out, for a page that does not use it (Today).
+    """
     st.session_state[_KEY] = None
     found = _workspace()
     if found is None:
@@ -200,14 +205,10 @@ def sidebar(access: auth.Access) -> Context | None:
     with st.sidebar:
         if len(access.views) <= 1:  # with several, the picker above names it
             st.markdown(f"**{escape_markdown(config.engagement.name)}**")
-        choice = st.selectbox("Period", PERIODS, index=PERIODS.index(DEFAULT_PERIOD), key="period")
-        custom = None
-        if choice == "Custom range":
-            today = datetime.now(tz).date()
-            # Streamlit's default bounds are ten years either side of the value; engagements import
-            # older tickets, so any day the periods accept (glassbox.periods) may be picked
-            custom = st.date_input("From – to", value=(today - timedelta(days=13), today), key="custom_range",
-                                   min_value=FIRST_DAY, max_value=LAST_DAY)
+        if with_period:
+            choice, custom = _period_control(tz)
+        else:  # the page has its own window (Today: since the previous working day); the choice is kept
+            choice, custom = st.session_state.get(_KEPT_PERIOD, DEFAULT_PERIOD), st.session_state.get(_KEPT_RANGE)
         view = _view_control(access)
         st.caption(f"Times in {config.engagement.timezone}")
         if demo:
@@ -217,6 +218,23 @@ def sidebar(access: auth.Access) -> Context | None:
                       demo, workspace, access)
     st.session_state[_KEY] = context
     return context
+
+
+def _period_control(tz: ZoneInfo) -> tuple[str, Any]:
+    """The Period control (and a custom range's dates); the choice is kept for the pages that hide it,
+    since Streamlit forgets a widget's state on a run that does not draw it."""
+    kept = st.session_state.get(_KEPT_PERIOD, DEFAULT_PERIOD)
+    choice = st.selectbox("Period", PERIODS, index=PERIODS.index(kept), key="period")
+    custom = None
+    if choice == "Custom range":
+        today = datetime.now(tz).date()
+        # Streamlit's default bounds are ten years either side of the value; engagements import
+        # older tickets, so any day the periods accept (glassbox.periods) may be picked
+        custom = st.date_input("From – to", value=st.session_state.get(_KEPT_RANGE) or (today - timedelta(days=13),
+                                                                                        today),
+                               key="custom_range", min_value=FIRST_DAY, max_value=LAST_DAY)
+    st.session_state[_KEPT_PERIOD], st.session_state[_KEPT_RANGE] = choice, custom
+    return choice, custom
 
 
 def _view_control(access: auth.Access) -> View:

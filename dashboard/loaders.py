@@ -161,8 +161,20 @@ def _between(frame: pd.DataFrame, start: datetime | None, end: datetime | None) 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner=False)
 def events(source: Source, start: datetime | None, end: datetime | None, view: View) -> pd.DataFrame:
-    """The timeline rows in ``[start, end)`` for ``view``, newest first, display columns only."""
+    """The timeline rows in ``[start, end)`` for ``view``, newest first, display columns only.
+
+    A comment's title is its first line (the timeline keeps only "Comment on CHURN-8"): the bodies
+    of the window's comments are read here, a few rows, never the history's.
+    """
+    opened, _ = _open(source)
     frame = _between(history(source, view), start, end)
+    comments = frame["category"] == "comment"
+    if comments.any():
+        bodies = opened.read_events(start=start, end=end, categories=["comment"], columns=("id", "body"))
+        first_lines = bodies.set_index("id")["body"].map(short_title)
+        said = frame.loc[comments, "id"].map(first_lines)
+        frame = frame.assign(title=frame["title"].mask(comments & said.reindex(frame.index).fillna("").ne(""),
+                                                       said.reindex(frame.index)))
     return _slim(frame).sort_values("occurred_at", ascending=False, kind="stable").reset_index(drop=True)
 
 

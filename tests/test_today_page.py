@@ -42,7 +42,7 @@ def test_the_page_opens_with_what_waits_then_the_kpi_then_the_activity(engagemen
     app = today(engagement, monkeypatch)
     assert subheaders(app) == ["Experiments", "Waiting", "Alerts", "Activity", "Tickets moved", "Sources"]
     assert [expander.label for expander in app.expander] == ["By source and by person"]
-    assert app.caption[0].value.endswith("the sidebar's period does not apply here")
+    assert not [box for box in app.selectbox if box.label == "Period"], "Today has its own window: no Period control"
 
 
 def test_the_strip_names_the_oldest_wait_on_the_visitors_side(engagement: Path,
@@ -87,3 +87,14 @@ def test_each_ticket_opens_its_story(engagement: Path, monkeypatch: pytest.Monke
                 assert link is None
             else:
                 assert link == f"story?ticket={thread}"
+
+
+def test_the_period_picked_elsewhere_survives_a_visit_to_today(engagement: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    app = today(engagement, monkeypatch)
+    app.switch_page("views/timeline.py").run()
+    app.selectbox(key="period").set_value("Last 12 weeks").run()
+    app.switch_page("views/today.py").run()
+    assert not [box for box in app.selectbox if box.label == "Period"]
+    app.switch_page("views/timeline.py").run()
+    assert app.selectbox(key="period").value == "Last 12 weeks"

@@ -16,6 +16,29 @@ from glassbox.timeline import to_csv
 
 DAYS_PER_PAGE = 7
 
+
+def ticket_order(key: str) -> tuple[str, int, str]:
+    """CHURN-2 before CHURN-10: by project, then by number."""
+    project, _, number = key.rpartition("-")
+    return (project, int(number), key) if number.isdigit() else (key, 0, key)
+
+
+def events_text(count: int) -> str:
+    return f"{count:,} event{'' if count == 1 else 's'}"
+
+
+def merged_moves(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row for a move that resolved a ticket: Jira records the transition and the resolution at the
+    same moment, and the feed showed both."""
+    moves = frame.loc[frame["category"] == "ticket_transition", ["thread", "occurred_at"]]
+    resolved = frame["category"] == "ticket_resolved"
+    twin = pd.MultiIndex.from_frame(frame[["thread", "occurred_at"]]).isin(pd.MultiIndex.from_frame(moves))
+    kept = frame.loc[~(resolved & twin)].copy()
+    resolving = (kept["category"] == "ticket_transition") & pd.MultiIndex.from_frame(
+        kept[["thread", "occurred_at"]]).isin(pd.MultiIndex.from_frame(frame.loc[resolved, ["thread", "occurred_at"]]))
+    kept.loc[resolving, "category"] = "ticket_resolved"
+    return kept
+
 ctx = context.require()
 tz = ctx.tz
 st.title("Timeline")
@@ -28,7 +51,8 @@ first_day = ctx.period.start.astimezone(ctx.tz).date()
 period_last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
 # The range ends today, not at the period's end days ahead (SPEC §4: nothing is measured into the future).
 last_day = max(first_day, min(period_last_day, ctx.today()))
-dates, sources, people, sides = st.columns([2, 2, 2, 1])
+filters = st.expander("Filters", expanded=True, icon=":material/filter_list:")  # folds away on a phone
+dates, sources, people, sides = filters.columns([2, 2, 2, 1])
 # Keyed by the period: under one fixed key Streamlit kept the first period's dates after the sidebar changed.
 picked = dates.date_input("Dates", value=(first_day, last_day), key=f"tl_dates_{first_day}_{period_last_day}")
 start_day, end_day = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (first_day, last_day)
@@ -40,10 +64,12 @@ chosen_sources = sources.multiselect("Sources", sorted(rows["source"].unique()),
 chosen_people = people.multiselect("People", sorted(rows["actor"].dropna().unique()), placeholder="Everyone",
                                    key="tl_people")
 chosen_sides = sides.multiselect("Side", ["client", "team", "bot"], placeholder="All", key="tl_sides")
-ticket_col, search_col = st.columns([1, 3])
+ticket_col, search_col = filters.columns([1, 3])
 tickets = sorted({key for keys in rows["tickets"] for key in keys.split()} |
-                 set(rows.loc[rows["source"] == "jira", "thread"]))
-chosen_ticket = ticket_col.selectbox("Ticket", tickets, index=None, placeholder="Any ticket", key="tl_ticket")
+                 set(rows.loc[rows["source"] == "jira", "thread"]), key=ticket_order)
+titles = loaders.thread_titles(ctx.source, ctx.view)
+chosen_ticket = ticket_col.selectbox("Ticket", tickets, index=None, placeholder="Any ticket", key="tl_ticket",
+                                     format_func=lambda key: f"{key} · {titles[key]}" if titles.get(key) else key)
 query = search_col.text_input("Search", placeholder="Words in titles, threads, people or refs", key="tl_search")
 if chosen_ticket:
     st.page_link("views/story.py", label=f"The whole story of {chosen_ticket}", icon=":material/history_edu:",
@@ -72,7 +98,8 @@ if shown.empty:
     st.stop()
 
 summary, download = st.columns([4, 1], vertical_alignment="bottom")
-summary.markdown(f"**{len(shown):,}** events from **{shown['actor'].nunique()}** people "
+people_count = shown["actor"].nunique()
+summary.markdown(f"**{events_text(len(shown))}** from **{people_count}** {'person' if people_count == 1 else 'people'} "
                  f"between {start_day:%d %b} and {end_day:%d %b %Y}")
 download.download_button(
     "Download CSV", lambda: to_csv(shown.assign(refs=shown["refs"].str.split()), tz),
@@ -94,9 +121,9 @@ if len(chunks) > 1:
     page = st.segmented_control("Days", range(len(chunks)), default=0, key="tl_page",
                                 format_func=lambda index: days_label(chunks[index])) or 0
 for day in chunks[page]:
-    mine = shown.loc[days == day]
+    mine = merged_moves(shown.loc[days == day])
     st.subheader(f"{day:%A %d %B}", divider="gray")
-    st.caption(f"{len(mine)} events")
+    st.caption(events_text(len(mine)))
     table = pd.DataFrame({
         "Time": local(mine["occurred_at"], tz).dt.strftime("%H:%M"),
         "Source": mine["source"].map(source_label),

@@ -45,7 +45,7 @@ tz = ctx.tz
 
 st.title("Today")
 st.caption(f"{escape_markdown(ctx.config.engagement.name)} · what happened since {window.start:%A %d %B} "
-           f"· {ctx.view} view · times in {tz} · the sidebar's period does not apply here")
+           f"· {ctx.view} view · times in {tz}")
 if ctx.demo:
     demo_notice()
 

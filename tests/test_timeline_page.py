@@ -1,0 +1,63 @@
+"""The Timeline as a person reads it: the ticket picker in ticket order with titles, a comment by its
+own first line, one row for a move that resolved a ticket, counts that agree with their number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from seed import seeded_engagement
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def engagement(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seeded_engagement(tmp_path_factory.mktemp("timeline"))
+
+
+def timeline(config: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("GLASSBOX_CONFIG", str(config))
+    monkeypatch.delenv("GLASSBOX_DB_URL", raising=False)
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.switch_page("views/timeline.py")
+    app.run()
+    assert not app.exception, app.exception[0].value if app.exception else ""
+    return app
+
+
+def rows(app: AppTest) -> pd.DataFrame:
+    return pd.concat([table.value for table in app.dataframe if "Thread" in table.value.columns], ignore_index=True)
+
+
+def test_the_ticket_picker_is_in_ticket_order_and_names_each_ticket(engagement: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    picker = timeline(engagement, monkeypatch).selectbox(key="tl_ticket")
+    keys = [option.split(" · ", 1)[0] for option in picker.options]
+    numbers = [int(key.rsplit("-", 1)[1]) for key in keys if key.startswith("CHURN-")]
+    assert numbers == sorted(numbers), "CHURN-2 before CHURN-10"
+    assert any(" · " in option for option in picker.options), "a ticket shows its title"
+
+
+def test_a_comment_reads_as_its_first_line(engagement: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = rows(timeline(engagement, monkeypatch))
+    comments = shown.loc[shown["What"] == "Comment"]
+    assert not comments.empty
+    assert not comments["Title"].str.startswith("Comment on").any()
+    assert comments["Title"].str.contains("share the numbers", regex=False).any()  # the seed's comment text
+
+
+def test_a_move_that_resolved_a_ticket_is_one_row(engagement: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = rows(timeline(engagement, monkeypatch))
+    resolved = shown.loc[shown["What"] == "Ticket resolved", ["Thread", "Time"]]
+    moved = shown.loc[shown["What"] == "Ticket moved", ["Thread", "Time"]]
+    assert not resolved.empty
+    assert resolved.merge(moved, on=["Thread", "Time"]).empty, "no resolved row beside the move it came with"
+
+
+def test_counts_agree_with_their_number(engagement: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = timeline(engagement, monkeypatch)
+    day_counts = [caption.value for caption in app.caption if caption.value.endswith(("event", "events"))]
+    assert day_counts and all((text == "1 event") == text.startswith("1 ") for text in day_counts)
