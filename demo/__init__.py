@@ -224,5 +224,6 @@ metric = {_toml(KPI_METRIC)}
 goal = "max"
 target = {KPI_TARGET}
 alert_drop = {KPI_ALERT_DROP}
+description = "how well the model ranks the customers who will cancel: 0.5 is a coin toss, 1.0 perfect"
 """
 

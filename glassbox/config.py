@@ -235,6 +235,7 @@ class Kpi(_Section):
     goal: Literal["max", "min"] = "max"
     target: float | None = None
     alert_drop: float = 0.05
+    description: str | None = None  # what the metric means to the client, in one line ("share of churners found")
     # the registry aliases that mark the model in use, in order of preference (SPEC §9); a string is one alias
     alias: tuple[str, ...] = ("champion",)
 

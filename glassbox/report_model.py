@@ -191,6 +191,7 @@ class ReportModel:
         content.activity_unit = self.activity_unit
         content.flow = self.flow
         content.trend = self.trend
+        content.descriptions = {kpi.experiment: kpi.description for kpi in self.config.kpi if kpi.description}
         return content
 
 

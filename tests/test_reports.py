@@ -337,3 +337,13 @@ def test_a_decades_long_custom_range_reports_activity_per_month(sqlite_store, wr
     period = day_range(date(2000, 1, 1), date(2026, 11, 25), ZoneInfo("UTC"))
     html = render_report(sqlite_store, config, period, fmt="html", view="team")
     assert "Activity per month" in html
+
+
+def test_a_kpi_says_what_it_means_in_every_rendered_format(report: dict) -> None:
+    """``[[kpi]] description``: the client reads what val_auc means beside its value."""
+    content = ReportContent.from_report(report)
+    content.descriptions = {report["experiments"][0]["experiment"]: "how well churners are ranked <b>"}
+    markdown = render_content(content, "md")
+    html = render_content(content, "html")
+    assert "_(how well churners are ranked &lt;b&gt;)_" in str(markdown)
+    assert "(how well churners are ranked &lt;b&gt;)" in str(html)

@@ -70,6 +70,12 @@ def strip() -> None:
                icon=":material/hourglass_top:")
 
 
+def described(experiment: str) -> str:
+    """The KPI's own one-line description (``[[kpi]] description``), as the start of a card's tooltip."""
+    found = next((kpi.description for kpi in ctx.config.kpi if kpi.experiment == experiment and kpi.description), None)
+    return f"{found}. " if found else ""
+
+
 def count(frame: pd.DataFrame, *categories: str) -> int:
     return int(frame["category"].isin(categories).sum())
 
@@ -90,8 +96,9 @@ else:
             continue
         kpi_cards.append(Card(f"Best {kpi['metric']} · {entry['experiment']}", f"{best['value']:.4g}",
                               target_gap(best["value"], kpi["target"]),
-                              help=f"Best finished run so far (excluded runs never count); the delta is against "
-                                   f"the target {kpi['target']}", inverse=kpi["goal"] == "min"))
+                              help=described(entry["experiment"]) + "Best finished run so far (excluded runs never"
+                                   f" count); the delta is against the target {kpi['target']}",
+                              inverse=kpi["goal"] == "min"))
     kpi_cards += [Card("Runs started", len(started)), Card("Finished", int((started["status"] == "FINISHED").sum())),
                   Card("Failed", int(failed(started).sum()))]
     cards(kpi_cards)

@@ -76,6 +76,7 @@ class ReportContent:
     flow: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["week", "created", "resolved"]))
     trend: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["week", "latency", "median_hours", "p90_hours"]))
+    descriptions: dict[str, str] = field(default_factory=dict)  # experiment -> its KPI's one-line description
 
     @classmethod
     def from_report(cls, report: dict[str, Any], timezone: str | None = None) -> ReportContent:

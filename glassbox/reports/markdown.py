@@ -81,7 +81,10 @@ def _note(content: ReportContent) -> str:
 def _standing(content: ReportContent) -> str:
     """What a client asks first: is the model on track, and is anything waiting — on them or on the team."""
     lines = ["## Where things stand", ""]
-    lines += [f"- **{escape(e.get('experiment', ''))}**: {escape(kpi_sentence(e))}" for e in content.experiments]
+    for e in content.experiments:
+        described = content.descriptions.get(e.get("experiment", ""))
+        lines.append(f"- **{escape(e.get('experiment', ''))}**: {escape(kpi_sentence(e))}"
+                     + (f" _({escape(described)})_" if described else ""))
     for row in content.waiting:
         oldest = f" (oldest {format_hours(row.oldest_hours)})" if row.oldest_hours is not None else ""
         lines.append(f"- Waiting on the **{row.on}**: {row.count} {row.what}{oldest}")
