@@ -69,22 +69,29 @@ def activity_summary(frame: pd.DataFrame, unit: str = "day") -> str:
             f" {busiest:%a %d %b %Y} with {int(per_bucket.max())}.")
 
 
-def latency_trend(frame: pd.DataFrame, title: str = "Latency per week") -> alt.Chart:
-    """Median and p90 hours per week as two lines.
+DAYS_FROM_HOURS = 48  # past two days, a wait reads in days: "9.5 d", not "228 h" (as format_hours says it)
 
-    ``frame`` columns: ``week`` (label such as ``2026-W47`` or the week's start), ``median_hours``,
+
+def latency_trend(frame: pd.DataFrame, title: str = "Latency per week") -> alt.Chart:
+    """Median and p90 per week as two lines, in hours — or in days once a value passes
+    :data:`DAYS_FROM_HOURS`, the unit the tables use for such waits.
+
+    ``frame`` columns: ``week`` (label such as ``23 Nov``, the week's Monday), ``median_hours``,
     ``p90_hours`` (floats, null for a week without samples).
     """
     weeks = [str(week) for week in frame["week"]]
     long = frame.assign(week=weeks).melt(id_vars=["week"], value_vars=["median_hours", "p90_hours"],
                                          var_name="statistic", value_name="hours")
     long["statistic"] = long["statistic"].map({"median_hours": "median", "p90_hours": "p90"})
+    in_days = bool(long["hours"].max(skipna=True) > DAYS_FROM_HOURS) if long["hours"].notna().any() else False
+    unit = "days" if in_days else "hours"
+    long["value"] = long["hours"] / 24 if in_days else long["hours"]
     return alt.Chart(long, title=title).mark_line(point=True).encode(
         x=alt.X("week:O", title=None, scale=alt.Scale(domain=weeks), axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("hours:Q", title="hours", scale=_HOURS_SCALE, axis=_HOURS_AXIS),
+        y=alt.Y("value:Q", title=unit, scale=_HOURS_SCALE, axis=_HOURS_AXIS),
         color=alt.Color("statistic:N", scale=alt.Scale(domain=["median", "p90"], range=[MEDIAN_COLOR, P90_COLOR]),
                         legend=alt.Legend(title=None, orient="top")),
-        tooltip=["week:O", "statistic:N", alt.Tooltip("hours:Q", format=".1f")],
+        tooltip=["week:O", "statistic:N", alt.Tooltip("value:Q", title=unit, format=".1f")],
     ).properties(width=WIDTH, height=HEIGHT)
 
 

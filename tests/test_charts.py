@@ -89,3 +89,15 @@ def test_no_chart_label_reads_undefined() -> None:
     frame = pd.DataFrame({"day": pd.to_datetime(["2026-11-23", "2026-11-24"]), "source": ["git", "jira"],
                           "events": [2, 0]})
     assert "undefined" not in charts.to_svg(charts.activity_by_day(frame))
+
+
+def test_a_trend_past_two_days_reads_in_days() -> None:
+    """228 hours on an axis is nine and a half days: past 48 h the trend is drawn in days."""
+    short = charts.latency_trend(pd.DataFrame({"week": ["16 Nov", "23 Nov"], "median_hours": [2.0, 30.0],
+                                               "p90_hours": [6.0, 40.0]})).to_dict()
+    long = charts.latency_trend(pd.DataFrame({"week": ["16 Nov", "23 Nov"], "median_hours": [2.0, 120.0],
+                                              "p90_hours": [6.0, 228.0]})).to_dict()
+    assert short["encoding"]["y"]["title"] == "hours"
+    assert long["encoding"]["y"]["title"] == "days"
+    values = {(row["week"], row["statistic"]): row["value"] for row in long["datasets"][long["data"]["name"]]}
+    assert values[("23 Nov", "p90")] == 9.5 and values[("23 Nov", "median")] == 5.0
