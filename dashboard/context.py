@@ -148,8 +148,8 @@ def sign_in() -> auth.Access:
 def _workspace() -> tuple[Path, Workspace, bool] | None:
     """The config's path, its workspace and whether it is the demo; ``None`` (with a message) when unusable."""
     path = find_config()
-    demo = path is None
-    if demo:
+    built = path is None  # no config anywhere: the dashboard builds the demo
+    if built:
         path = _demo_config()
     if path is None:
         return None
@@ -158,7 +158,7 @@ def _workspace() -> tuple[Path, Workspace, bool] | None:
     except GlassboxError as exc:
         st.error(str(exc))
         return None
-    return path, found, demo
+    return path, found, built or found.is_demo
 
 
 def _chosen_engagement(access: auth.Access, found: Workspace) -> str | None:

@@ -50,6 +50,7 @@ from glassbox.config import Config, load_config, stem_id
 from glassbox.errors import GlassboxError
 from glassbox.store import Store, open_store
 from glassbox.sync import sync_connector, sync_sources
+from glassbox.workspace import DEMO_MANIFEST
 
 __all__ = ["CONFIG_NAME", "WORKSPACE_NAME", "build_demo", "ensure_demo", "ensure_demo_workspace"]
 
@@ -62,7 +63,7 @@ _DEMO_IDS = tuple(engagement for engagement, _, _ in DEMO_ENGAGEMENTS)
 REPO_FOLDER = "churn"
 # What a build creates; a rebuild removes exactly these and nothing else in the folder.
 _PRODUCTS = (CONFIG_NAME, f"{CONFIG_NAME}.partial", REPO_FOLDER, "mlflow.db", "mlartifacts", "glassbox.db",
-             "glassbox.db-wal", "glassbox.db-shm", "recorded", "demo.json", WORKSPACE_NAME,
+             "glassbox.db-wal", "glassbox.db-shm", "recorded", DEMO_MANIFEST, WORKSPACE_NAME,
              *(f"glassbox.{engagement}.sync.lock" for engagement in ("glassbox", *_DEMO_IDS)), *_DEMO_IDS)
 
 
@@ -137,7 +138,7 @@ def _build(directory: Path, *, shared_store: str | None = None, engagement: tupl
     finally:
         store.engine.dispose()
     seconds = time.monotonic() - started
-    (folder / "demo.json").write_text(json.dumps({
+    (folder / DEMO_MANIFEST).write_text(json.dumps({
         "built_at": clock.now.isoformat(), "events": events, "recorded": recorded, "seconds": round(seconds, 1),
     }, indent=1) + "\n", encoding="utf-8")
     final = folder / CONFIG_NAME

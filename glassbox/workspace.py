@@ -50,6 +50,9 @@ class _WorkspaceFile(_Section):
     staff: list[Staff] = Field(default_factory=list)
 
 
+DEMO_MANIFEST = "demo.json"  # what the demo builder writes beside each demo engagement's config
+
+
 @dataclass(frozen=True)
 class Workspace:
     """Every engagement by id (in id order), the shared store and the staff. ``single``: no ``[workspace]``."""
@@ -64,6 +67,12 @@ class Workspace:
     @property
     def ids(self) -> list[str]:
         return list(self.engagements)
+
+    @property
+    def is_demo(self) -> bool:
+        """Every engagement was built by the demo builder (its manifest beside the config), however the
+        dashboard was pointed at it: ``python -m glassbox demo --dir D`` then ``GLASSBOX_CONFIG=…``."""
+        return all((config.folder / DEMO_MANIFEST).is_file() for config in self.engagements.values())
 
     def engagement(self, engagement_id: str) -> Config:
         """The engagement ``engagement_id``; an unknown id is a config error listing the known ones."""

@@ -267,3 +267,15 @@ def test_story_page_on_an_empty_store_says_what_to_do(empty: Path, monkeypatch: 
     app = open_page("story", empty, monkeypatch)
     assert not app.exception, app.exception[0].value if app.exception else ""
     assert app.info and "Sync" in texts(app)
+
+
+def test_a_demo_built_with_demo_dir_says_it_is_a_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m glassbox demo --dir D`` prints GLASSBOX_CONFIG=D/glassbox.toml: the banner shows there too."""
+    from glassbox.workspace import DEMO_MANIFEST
+
+    config = seeded_engagement(tmp_path / "built")
+    plain = open_page("today", config, monkeypatch)
+    assert not any("This is a demo" in warning.value for warning in plain.warning)
+    (config.parent / DEMO_MANIFEST).write_text("{}", encoding="utf-8")
+    marked = open_page("today", config, monkeypatch)
+    assert any("This is a demo" in warning.value for warning in marked.warning)
