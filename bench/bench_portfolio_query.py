@@ -38,8 +38,8 @@ TARGET_MS = 50.0
 
 def portfolio_week(store: Store, config: Config, period: Period) -> dict[str, Any]:
     """One engagement's week as a Portfolio row needs it: counts, latency (with open waits), links,
-    experiments (the best run) and alerts. Today through :class:`ReportModel`; after issue #17 this is
-    the read model's period query (ReportModel reads it too, so this line may stay as it is)."""
+    experiments (the best run) and alerts, through :class:`ReportModel`, which reads the read model's
+    waits of the period when it is current."""
     return ReportModel.load(store, config, period, View.TEAM).spec()
 
 
@@ -53,7 +53,7 @@ def timed(query: Callable[[Store, Config, Period], object], url: str, config: Co
     """(first run ms, best of the rest ms, best CPU ms): each run on a store opened for it."""
     times: list[tuple[float, float]] = []
     for _ in range(runs + 1):
-        store = open_store(url)
+        store = open_store(url, config.engagement_id)
         started, cpu = time.perf_counter(), time.process_time()
         query(store, config, period)
         times.append(((time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000))
@@ -67,7 +67,7 @@ def measure(config_path: Path, runs: int) -> None:
     url = config.store_url
     zone = config.engagement.zone
     period = parse_week("last", zone, datetime.now(zone).date())
-    opened = open_store(url)
+    opened = open_store(url, config.engagement_id)
     count, dialect = opened.count_events(), opened.dialect
     floor = timed(read_week, url, config, period, runs)
     query = timed(portfolio_week, url, config, period, runs)
@@ -76,7 +76,7 @@ def measure(config_path: Path, runs: int) -> None:
     print("| query | first ms | best ms | × floor | best CPU ms | × floor CPU | target |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for name, (first, best, cpu) in (("read the week's events (floor)", floor),
-                                     ("portfolio_week (today: ReportModel.spec())", query)):
+                                     ("portfolio_week (ReportModel.spec())", query)):
         target = "" if name.endswith("(floor)") else \
             f"≤ {TARGET_MS:g} ms: {'met' if best <= TARGET_MS else 'missed'}"
         print(f"| {name} | {first:.0f} | {best:.0f} | {best / floor[1]:.2f} | {cpu:.0f} | {cpu / floor[2]:.2f} "

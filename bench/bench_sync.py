@@ -73,7 +73,7 @@ def empty_store(server_url: str | None, folder: Path) -> Iterator[str]:
 def timed_sync(config_path: Path) -> tuple[float, float, int]:
     """Wall and CPU seconds of one in-process sync of every source in ``config_path``, and events added."""
     config = load_config(config_path)
-    store = open_store(config.store_url)
+    store = open_store(config.store_url, config.engagement_id)
     started, cpu = time.perf_counter(), time.process_time()
     summaries = sync_sources(config, store)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -85,8 +85,9 @@ def timed_sync(config_path: Path) -> tuple[float, float, int]:
 
 def small_sync(seeded: Path, server_url: str | None, runs: int, work: Path) -> None:
     """+``NEW_COMMITS`` into the seeded store's copy and into an empty store, best of ``runs`` each."""
-    seeded_url = load_config(seeded).store_url
-    count = open_store(seeded_url).count_events()
+    seeded_config = load_config(seeded)
+    seeded_url = seeded_config.store_url
+    count = open_store(seeded_url, seeded_config.engagement_id).count_events()
     start = int(time.time()) - 3 * 86400  # the last three days: the days a real sync touches
     results: dict[str, list[tuple[float, float, int]]] = {"large": [], "empty": []}
     with writable_copy(seeded_url, work) as large, empty_store(server_url, work) as empty:

@@ -488,19 +488,48 @@ class Store:
     ) -> pd.DataFrame:
         """Events with ``start <= occurred_at < end`` (and among ``ids``, when given), oldest first,
         ``occurred_at`` as UTC."""
+        if ids is not None:
+            return self._events_among(ids, columns, start, end, sources, categories)
         table = schema.events
-        selected = [cast(table.c[name], Text) if name in _JSON_COLUMNS else table.c[name] for name in columns]
-        query = select(*selected).where(self._mine(table)).order_by(table.c.occurred_at, table.c.id)
-        query = _filter(query, table, start, end, sources, categories)
+        query = _filter(select(*self._selected(columns)).where(self._mine(table)), table, start, end, sources,
+                        categories)
         with self._reading() as conn:
-            if ids is None:
-                rows = _raw_rows(conn, query)
-            else:
-                rows = [row for chunk in _chunks(list(ids), _IN_CHUNK)
-                        for row in _raw_rows(conn, query.where(table.c.id.in_(chunk)))]
-                rows.sort(key=lambda row: (str(row[columns.index("occurred_at")]), row[columns.index("id")])
-                          if "occurred_at" in columns and "id" in columns else ())
-            frame = _columnar(rows, columns)
+            frame = _columnar(_raw_rows(conn, query.order_by(table.c.occurred_at, table.c.id)), columns)
+        return self._decoded(frame, columns)
+
+    def _events_among(self, ids: Sequence[str], columns: Sequence[str], start: datetime | None,
+                      end: datetime | None, sources: Iterable[str] | None,
+                      categories: Iterable[str] | None) -> pd.DataFrame:
+        """:meth:`read_events` of ``ids``: looked up by key, the other bounds applied to what was found.
+
+        With the time bounds in the query, SQLite's planner walks the engagement's events by time
+        (every chunk scanning most of the store) instead of looking the ids up.
+        """
+        table = schema.events
+        extra = [name for name in ("id", "occurred_at", "source", "category") if name not in columns]
+        read = [*columns, *extra]
+        query = select(*self._selected(read)).where(self._mine(table))
+        with self._reading() as conn:
+            rows = [row for chunk in _chunks(list(ids), _IN_CHUNK)
+                    for row in _raw_rows(conn, query.where(table.c.id.in_(chunk)))]
+        frame = self._decoded(_columnar(rows, read), read)
+        keep = pd.Series(True, index=frame.index)
+        if start is not None:
+            keep &= frame["occurred_at"] >= pd.Timestamp(start.astimezone(UTC))
+        if end is not None:
+            keep &= frame["occurred_at"] < pd.Timestamp(end.astimezone(UTC))
+        if sources is not None:
+            keep &= frame["source"].isin(list(sources))
+        if categories is not None:
+            keep &= frame["category"].isin(list(categories))
+        frame = frame.loc[keep].sort_values(["occurred_at", "id"], kind="stable")
+        return frame.drop(columns=extra).reset_index(drop=True)
+
+    def _selected(self, columns: Sequence[str]) -> list[Any]:
+        table = schema.events
+        return [cast(table.c[name], Text) if name in _JSON_COLUMNS else table.c[name] for name in columns]
+
+    def _decoded(self, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         for name in _JSON_COLUMNS.intersection(columns):
             frame[name] = _decode_json(frame[name], cache=name != "attrs" and name != "raw")
         for name in _DATETIME_COLUMNS.intersection(columns):
@@ -529,15 +558,19 @@ class Store:
         """
         events, refs = schema.events, schema.refs
         query = select(refs.c.event_id, refs.c.kind, refs.c.value).where(self._mine(refs))
-        if any(bound is not None for bound in (start, end, sources, categories)):
+        bounded = any(bound is not None for bound in (start, end, sources, categories))
+        if ids is not None:  # by key, as :meth:`_events_among` reads their events
+            if bounded:
+                ids = list(self._events_among(ids, ("id",), start, end, sources, categories)["id"])
+            with self._reading() as conn:
+                rows = [row for chunk in _chunks(list(ids), _IN_CHUNK)
+                        for row in _raw_rows(conn, query.where(refs.c.event_id.in_(chunk)))]
+            return _columnar(rows, ("event_id", "kind", "value"))
+        if bounded:
             query = query.join(events, (events.c.engagement == refs.c.engagement) & (events.c.id == refs.c.event_id))
             query = _filter(query, events, start, end, sources, categories)
         with self._reading() as conn:
-            if ids is None:
-                return _columnar(_raw_rows(conn, query), ("event_id", "kind", "value"))
-            rows = [row for chunk in _chunks(list(ids), _IN_CHUNK)
-                    for row in _raw_rows(conn, query.where(refs.c.event_id.in_(chunk)))]
-            return _columnar(rows, ("event_id", "kind", "value"))
+            return _columnar(_raw_rows(conn, query), ("event_id", "kind", "value"))
 
     def event_keys(self, ids: Sequence[str]) -> tuple[set[tuple[str, str]], set[str]]:
         """The (thread, category) pairs and the ref values of the stored events among ``ids``.
