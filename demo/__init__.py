@@ -50,6 +50,7 @@ from glassbox.config import Config, load_config, stem_id
 from glassbox.errors import GlassboxError
 from glassbox.store import Store, open_store
 from glassbox.sync import sync_connector, sync_sources
+from glassbox.sync_progress import SyncProgress
 from glassbox.workspace import DEMO_MANIFEST
 
 __all__ = ["CONFIG_NAME", "WORKSPACE_NAME", "build_demo", "ensure_demo", "ensure_demo_workspace"]
@@ -81,12 +82,15 @@ def ensure_demo(directory: Path) -> Path:
         return _build(directory)
 
 
-def build_demo(directory: Path) -> Path:
-    """Build (or rebuild) the demo in ``directory``; returns the path of its ``glassbox.toml``."""
+def build_demo(directory: Path, progress: SyncProgress | None = None) -> Path:
+    """Build (or rebuild) the demo in ``directory``; returns the path of its ``glassbox.toml``.
+
+    ``progress`` hears each step and the sync's items (``python -m glassbox demo`` shows them).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with FileLock(str(directory / ".build.lock")):
-        return _build(directory)
+        return _build(directory, progress=progress)
 
 
 def ensure_demo_workspace(directory: Path) -> Path:
@@ -110,7 +114,7 @@ def ensure_demo_workspace(directory: Path) -> Path:
 
 
 def _build(directory: Path, *, shared_store: str | None = None, engagement: tuple[str, str] | None = None,
-           broken: bool = False) -> Path:
+           broken: bool = False, progress: SyncProgress | None = None) -> Path:
     """Build one demo engagement in ``directory``; into ``shared_store`` as ``engagement`` (id, name)
     when it is part of the demo workspace (its config then has no [store] of its own)."""
     started = time.monotonic()
@@ -118,7 +122,10 @@ def _build(directory: Path, *, shared_store: str | None = None, engagement: tupl
     folder.mkdir(parents=True, exist_ok=True)
     _clear(folder)
     clock = Clock.starting_now()
+    step = progress.step if progress is not None else (lambda _line: None)
+    step("demo: building a git repository of the engagement's history")
     repo = build_repository(folder / REPO_FOLDER, clock)
+    step("demo: logging its experiment runs and registered model to an MLflow tracking store")
     build_tracking_store(folder, clock, repo.shas)
     partial = folder / f"{CONFIG_NAME}.partial"
     partial.write_text(config_text(engagement, own_store=shared_store is None), encoding="utf-8")
@@ -126,10 +133,11 @@ def _build(directory: Path, *, shared_store: str | None = None, engagement: tupl
     engagement_id = engagement[0] if engagement else stem_id(Path(CONFIG_NAME))  # the final file's, not .partial's
     store = open_store(shared_store or config.resolve_sqlite_url(config.store.url), engagement_id)
     try:
+        step("demo: loading the recorded Jira and GitHub payloads")
         recorded = load_recorded(store, folder / "recorded", story_tickets(clock), story_pulls(clock), repo,
                                  config.engagement.ticket_pattern)
         _sync_registry_history(config, store, clock)
-        _sync(config, store)
+        _sync(config, store, progress)
         if broken:  # a clone that went missing: its sync fails, and the Portfolio ranks this engagement first
             text = partial.read_text(encoding="utf-8") + '\n[[git]]\npath = "moved-clone"\n'
             partial.write_text(text, encoding="utf-8")
@@ -161,8 +169,8 @@ def _sync_registry_history(config: Config, store: Store, clock: Clock) -> None:
         connector.clock = lambda: clock.at(2, "12:00")
 
 
-def _sync(config: Config, store: Store) -> None:
-    failed = [summary for summary in sync_sources(config, store) if not summary.ok]
+def _sync(config: Config, store: Store, progress: SyncProgress | None = None) -> None:
+    failed = [summary for summary in sync_sources(config, store, progress=progress) if not summary.ok]
     if failed:
         raise GlassboxError(f"demo: syncing {failed[0].label} failed ({failed[0].error}) — "
                             "run `python -m glassbox demo` again, or report this")

@@ -256,9 +256,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = workspace.one(args.engagement, "report")
     period = report_period(args, config)
     from glassbox.reports import write_report  # heavy (charts, PDF): imported only when reporting
+    from glassbox.sync_progress import working
 
     store = _open(workspace, config, args)
-    with _stdout_errors() if args.out is None else nullcontext():
+    shown_here = args.out is None and sys.stdout.isatty()  # a spinner would land inside the report
+    spinner = nullcontext() if shown_here else working(sys.stderr, f"Building the {args.format} report"
+                                                                   f" of {period.label}…")
+    with _stdout_errors() if args.out is None else nullcontext(), spinner:
         written = write_report(store, config, period, fmt=args.format, view=args.view,
                                out=Path(args.out) if args.out else None, stdout=sys.stdout)
     if written is not None:
@@ -303,8 +307,13 @@ def cmd_engagements(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo import build_demo
+    from glassbox.sync_progress import progress_for
 
-    config_file = build_demo(args.dir)
+    progress = progress_for(sys.stderr)
+    try:
+        config_file = build_demo(args.dir, progress)
+    finally:
+        progress.close()
     print(f"demo engagement ready: {config_file}\n"
           f"  dashboard: GLASSBOX_CONFIG={config_file} streamlit run dashboard/app.py\n"
           f"  timeline:  python -m glassbox timeline --config {config_file}", file=sys.stderr)

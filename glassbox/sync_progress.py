@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from glassbox.redaction import redact
@@ -33,6 +34,9 @@ class SyncProgress(Protocol):
     def advanced(self, label: str, category: str, fetched: int) -> None: ...
 
     def source_finished(self, label: str, line: str) -> None: ...
+
+    def step(self, line: str) -> None:
+        """A long command's next step (the demo build: repository, tracking store, sync)."""
 
     def close(self) -> None: ...
 
@@ -59,6 +63,9 @@ class LineProgress:
                            f" ({fetched / minutes:,.0f}/min)"))
 
     def source_finished(self, label: str, line: str) -> None:
+        self._write(redact(self._prefix + line))
+
+    def step(self, line: str) -> None:
         self._write(redact(self._prefix + line))
 
     def close(self) -> None:
@@ -94,8 +101,24 @@ class TerminalProgress:
             self._display.remove_task(task)
         self._display.console.print(redact(self._prefix + line), markup=False, highlight=False)
 
+    def step(self, line: str) -> None:
+        self._display.console.print(redact(self._prefix + line), markup=False, highlight=False)
+
     def close(self) -> None:
         self._display.stop()
+
+
+@contextmanager
+def working(stream: TextIO, what: str) -> Iterator[None]:
+    """While a long command works (a report over a large store): a spinner with the time spent on a
+    terminal, nothing without one — cron mails what a command prints, and a report's output is the report."""
+    if not stream.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(file=stream).status(what):
+        yield
 
 
 def progress_for(stream: TextIO, prefix: str = "") -> SyncProgress:

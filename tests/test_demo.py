@@ -17,15 +17,28 @@ from demo import _clear, build_demo, ensure_demo
 from glassbox.cli import main
 from glassbox.config import load_config
 from glassbox.sync import sync_sources
+from glassbox.sync_progress import LineProgress
 from glassbox.workspace import open_engagement
 
 BUILD_SECONDS_LIMIT = 60
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
+BUILD_LINES: list[str] = []  # what the build told its watcher, as `python -m glassbox demo` prints it
+
+
 @pytest.fixture(scope="module")
 def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("demo"))
+    return build_demo(tmp_path_factory.mktemp("demo"), LineProgress(BUILD_LINES.append))
+
+
+def test_the_build_says_each_step_and_each_source_as_it_goes(demo_config: Path) -> None:
+    steps = [line for line in BUILD_LINES if line.startswith("demo: ")]
+    assert steps == ["demo: building a git repository of the engagement's history",
+                     "demo: logging its experiment runs and registered model to an MLflow tracking store",
+                     "demo: loading the recorded Jira and GitHub payloads"]
+    assert any(line.startswith("git (") and " fetched, " in line for line in BUILD_LINES)
+    assert any(line.startswith("mlflow (") and " fetched, " in line for line in BUILD_LINES)
 
 
 def _timeline(config_file: Path, capsys: pytest.CaptureFixture[str], *options: str) -> list[dict]:

@@ -117,3 +117,28 @@ def test_the_dashboard_shows_a_running_sync_and_how_far_it_has_come(
     assert not app.exception
     sources = next(table.value for table in app.dataframe if "Status" in table.value.columns)
     assert list(sources["Status"]) == ["syncing — 12,400 fetched so far"]
+
+
+def test_a_report_written_from_a_terminal_shows_a_spinner_while_it_works(tmp_path: Path) -> None:
+    from seed import seeded_engagement
+
+    config = seeded_engagement(tmp_path / "engagement")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "glassbox", "report", "--config", str(config), "--format", "pdf",
+                                "--out", str(tmp_path / "report.pdf")], cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"},
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    output = b""
+    while select.select([leader], [], [], 60)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    text = output.decode("utf-8", "replace")
+    assert "Building the pdf report of" in text and "wrote " in text and "Traceback" not in text
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")

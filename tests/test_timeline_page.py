@@ -3,6 +3,7 @@ own first line, one row for a move that resolved a ticket, counts that agree wit
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -10,12 +11,23 @@ import pytest
 from seed import seeded_engagement
 from streamlit.testing.v1 import AppTest
 
+from glassbox.config import load_config
+from glassbox.events import Event
+from glassbox.workspace import open_engagement
+
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
 @pytest.fixture(scope="module")
 def engagement(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seeded_engagement(tmp_path_factory.mktemp("timeline"))
+    """The seeded engagement with one bot comment today (a *[bot] login is a bot: SPEC §1)."""
+    config_path = seeded_engagement(tmp_path_factory.mktemp("timeline"))
+    store = open_engagement(load_config(config_path))
+    store.write([Event(id="github-bot-comment", source="github", origin="acme/churn", category="comment",
+                       occurred_at=datetime.now(UTC) - timedelta(hours=1), actor="dependabot[bot]",
+                       thread="acme/churn#1", title="Comment on acme/churn#1", body="Bumps pandas to 3.1",
+                       actor_ids=("dependabot[bot]",))])
+    return config_path
 
 
 def timeline(config: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
@@ -61,3 +73,15 @@ def test_counts_agree_with_their_number(engagement: Path, monkeypatch: pytest.Mo
     app = timeline(engagement, monkeypatch)
     day_counts = [caption.value for caption in app.caption if caption.value.endswith(("event", "events"))]
     assert day_counts and all((text == "1 event") == text.startswith("1 ") for text in day_counts)
+
+
+def test_a_client_reads_people_not_bots_and_the_chart_in_words(engagement: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    app = timeline(engagement, monkeypatch)
+    assert any(caption.value.startswith("Activity per day: ") for caption in app.caption), "the chart in words"
+    assert (rows(app)["Side"] == "bot").any(), "the team sees the bot's comment"
+    app.segmented_control(key="view").set_value("Client").run()
+    shown = rows(app)
+    assert not (shown["Side"] == "bot").any()
+    assert any("1 automated item (bots) not shown." in caption.value for caption in app.caption)
+    assert app.multiselect(key="tl_sides").options == ["client", "team"]

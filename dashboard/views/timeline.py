@@ -9,10 +9,11 @@ import streamlit as st
 
 from dashboard import context, loaders
 from dashboard.components import CATEGORY_LABELS, demo_notice, empty_state, local, show_chart, source_label
-from glassbox.charts import activity_by_day
+from glassbox.charts import activity_by_day, activity_summary
 from glassbox.metrics.chart_data import activity, activity_unit
 from glassbox.periods import day_range
 from glassbox.timeline import to_csv
+from glassbox.views import View
 
 DAYS_PER_PAGE = 7
 
@@ -58,12 +59,17 @@ picked = dates.date_input("Dates", value=(first_day, last_day), key=f"tl_dates_{
 start_day, end_day = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (first_day, last_day)
 window = day_range(start_day, end_day, ctx.tz)
 rows = loaders.events(ctx.source, window.start, window.end, ctx.view)
+bots = 0
+if ctx.view is View.CLIENT:  # a client reads what people did; the bots' rows are the team's plumbing
+    bots = int((rows["side"] == "bot").sum())
+    rows = rows.loc[rows["side"] != "bot"]
 
 chosen_sources = sources.multiselect("Sources", sorted(rows["source"].unique()), format_func=source_label,
                                      placeholder="All sources", key="tl_sources")
 chosen_people = people.multiselect("People", sorted(rows["actor"].dropna().unique()), placeholder="Everyone",
                                    key="tl_people")
-chosen_sides = sides.multiselect("Side", ["client", "team", "bot"], placeholder="All", key="tl_sides")
+chosen_sides = sides.multiselect("Side", ["client", "team"] if ctx.view is View.CLIENT else ["client", "team", "bot"],
+                                 placeholder="All", key="tl_sides")
 ticket_col, search_col = filters.columns([1, 3])
 tickets = sorted({key for keys in rows["tickets"] for key in keys.split()} |
                  set(rows.loc[rows["source"] == "jira", "thread"]), key=ticket_order)
@@ -105,7 +111,10 @@ download.download_button(
     "Download CSV", lambda: to_csv(shown.assign(refs=shown["refs"].str.split()), tz),
     file_name=f"glassbox-timeline-{start_day}-{end_day}.csv", mime="text/csv", icon=":material/download:",
     on_click="ignore")
-show_chart(activity_by_day(activity(shown, window, tz), activity_unit(window)), 160)
+per_bucket = activity(shown, window, tz)
+show_chart(activity_by_day(per_bucket, activity_unit(window)), 160)
+st.caption(activity_summary(per_bucket, activity_unit(window))  # the chart in words
+           + (f" {bots} automated item{'s' if bots != 1 else ''} (bots) not shown." if bots else ""))
 
 
 def days_label(chunk: list) -> str:
