@@ -17,6 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from logging import Logger
 from typing import Any, ClassVar
 
 from glassbox.errors import AuthError, NotFound, RateLimited, SourceError, SourceUnavailable
@@ -135,3 +137,15 @@ class Connector(ABC):
                 listings[category] = listing  # only a complete listing is handed on
             else:
                 yield from method(since)
+
+
+WAIT_RECORD = "glassbox_wait"  # the attribute a waiting record carries: (source label, when the wait ends)
+
+
+def log_wait(logger: Logger, label: str, reason: str, seconds: float) -> None:
+    """Say that ``label`` waits ``seconds`` before retrying (a rate limit, a server error), with when it
+    ends: a sync can wait for many minutes, and whoever watches should see until when. The record
+    carries :data:`WAIT_RECORD`, so a live progress display can show the wait in the source's row."""
+    until = datetime.now(UTC) + timedelta(seconds=seconds)
+    logger.warning("%s: %s, waiting %.0f s (until %s UTC) before retrying", label, reason, seconds,
+                   f"{until:%H:%M:%S}", extra={WAIT_RECORD: (label, until)})

@@ -3,7 +3,8 @@
 A first sync of a real GitHub history makes one request per pull request for its reviews, at 5,000
 requests an hour: it runs for hours, and a command that prints one line per source *when the source
 is done* looks hung all that time. On a terminal, :class:`TerminalProgress` keeps one live row per
-source (rich's progress display): the category being fetched, the items so far, the time spent.
+source (rich's progress display): the category being fetched, the items so far, the time spent, and
+a rate-limit wait with the time it ends (the connectors say so through ``connectors.base.log_wait``).
 Without one (cron, a systemd timer, a CI log) a live display would be noise, so :class:`LineProgress`
 writes one line per source about once a minute. Both end each source with its summary line. The
 dashboard learns the same figures from the running sync's row in the store
@@ -12,10 +13,12 @@ dashboard learns the same figures from the running sync's row in the store
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from glassbox.redaction import redact
@@ -85,7 +88,15 @@ class TerminalProgress:
             console=Console(file=stream or sys.stderr), transient=True)
         self._tasks: dict[str, TaskID] = {}
         self._prefix = prefix
+        self._waits = _WaitWatcher(self.waiting)
+        logging.getLogger().addHandler(self._waits)
         self._display.start()
+
+    def waiting(self, label: str, until: datetime) -> None:
+        """A source waits (a rate limit): its row says until when, in local time."""
+        task = self._tasks.get(label)
+        if task is not None:
+            self._display.update(task, category=f"waiting until {until.astimezone():%H:%M:%S}")
 
     def source_started(self, label: str) -> None:
         self._tasks[label] = self._display.add_task(redact(self._prefix + label), total=None, category="starting")
@@ -105,7 +116,23 @@ class TerminalProgress:
         self._display.console.print(redact(self._prefix + line), markup=False, highlight=False)
 
     def close(self) -> None:
+        logging.getLogger().removeHandler(self._waits)
         self._display.stop()
+
+
+class _WaitWatcher(logging.Handler):
+    """Hears the connectors' waits (:func:`connectors.base.log_wait`) and passes them to the display."""
+
+    def __init__(self, tell: Callable[[str, datetime], None]) -> None:
+        from connectors.base import WAIT_RECORD  # connectors are imported lazily by the core
+
+        super().__init__(logging.WARNING)
+        self._attribute, self._tell = WAIT_RECORD, tell
+
+    def emit(self, record: logging.LogRecord) -> None:
+        wait = getattr(record, self._attribute, None)
+        if wait is not None:
+            self._tell(*wait)
 
 
 @contextmanager

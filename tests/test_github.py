@@ -294,7 +294,7 @@ def test_secondary_rate_limit_waits_for_retry_after(github: FakeGitHub, caplog: 
     with caplog.at_level(logging.WARNING, logger="connectors.github"):
         found = items(connector(github), "pulls")
     assert len([i for i in found if not isinstance(i, (Checkpoint, Tombstone))]) == 6
-    assert "rate limit hit (HTTP 403), waiting 1s" in caplog.text
+    assert "rate limit hit (HTTP 403), waiting 1 s (until " in caplog.text
 
 
 def test_rate_limit_longer_than_the_cap_gives_up(github: FakeGitHub) -> None:

@@ -142,3 +142,25 @@ def test_a_report_written_from_a_terminal_shows_a_spinner_while_it_works(tmp_pat
     text = output.decode("utf-8", "replace")
     assert "Building the pdf report of" in text and "wrote " in text and "Traceback" not in text
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_a_rate_limit_wait_shows_in_the_sources_row_with_when_it_ends(caplog: pytest.LogCaptureFixture) -> None:
+    import io
+    import logging
+    from datetime import UTC, datetime, timedelta
+
+    from connectors.base import log_wait
+    from glassbox.sync_progress import TerminalProgress
+
+    display = TerminalProgress(io.StringIO())
+    try:
+        display.source_started("github (acme/churn)")
+        log_wait(logging.getLogger("connectors.github.client"), "github (acme/churn)",
+                 "GitHub rate limit hit (HTTP 403)", 900)
+        until = (datetime.now(UTC) + timedelta(seconds=900)).astimezone()
+        row = display._display.tasks[0].fields["category"]  # what the live row shows beside the source
+    finally:
+        display.close()
+    assert row.startswith("waiting until ")
+    assert row.removeprefix("waiting until ") in {f"{until + timedelta(seconds=d):%H:%M:%S}" for d in (-2, -1, 0)}
+    assert "GitHub rate limit hit (HTTP 403), waiting 900 s (until " in caplog.text  # and the log line, for cron

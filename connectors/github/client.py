@@ -23,7 +23,7 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from connectors.base import RateLimited, RetryPolicy, SourceError, SourceUnavailable, status_error
+from connectors.base import RateLimited, RetryPolicy, SourceError, SourceUnavailable, log_wait, status_error
 from glassbox.redaction import QUOTE_LIMIT, one_line
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,7 @@ class _ReportingRetry(GithubRetry):
             raise RetriesExhausted(exhausted, response.status if response is not None else None) from exhausted.reason
         if response is not None and response.status in (403, 429):
             wait = asked if asked is not None else retry.get_backoff_time()
-            log.warning("%s: GitHub rate limit hit (HTTP %s), waiting %.0fs before retrying",
-                        self.label, response.status, wait)
+            log_wait(log, self.label, f"GitHub rate limit hit (HTTP {response.status})", wait)
         elif response is not None:
             log.warning("%s: GitHub answered HTTP %s, retrying", self.label, response.status)
         elif error is not None:

@@ -17,7 +17,7 @@ from jira import JIRA, JIRAError
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from connectors.base import RetryPolicy, SourceError, SourceUnavailable, status_error
+from connectors.base import RetryPolicy, SourceError, SourceUnavailable, log_wait, status_error
 from glassbox.redaction import QUOTE_LIMIT, one_line
 
 log = logging.getLogger(__name__)
@@ -163,8 +163,7 @@ class JiraClient:
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             detail = f"HTTP {exc.status_code}" if isinstance(exc, JIRAError) else type(exc).__name__
-            log.warning("%s: %s failed (%s), retry %d in %.1f s", self.label, what, detail,
-                        state.attempt_number, state.upcoming_sleep)
+            log_wait(log, self.label, f"{what} failed ({detail}), retry {state.attempt_number}", state.upcoming_sleep)
         return before_sleep
 
     def _http_error(self, what: str, exc: JIRAError) -> SourceError:
