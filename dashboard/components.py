@@ -86,8 +86,9 @@ def cards(items: Sequence[Card]) -> None:
 ShownChart = alt.Chart | alt.LayerChart | alt.FacetChart
 
 
-def show_chart(chart: ShownChart, height: int | None = None, *, label_limit: int | None = None) -> None:
-    """Draw a shared chart across its column, in the reports' look.
+def show_chart(chart: ShownChart, height: int | None = None, *, says: str, label_limit: int | None = None) -> None:
+    """Draw a shared chart across its column, in the reports' look, with ``says`` — the chart in one
+    sentence (:mod:`glassbox.chart_words`) — under it: its text alternative.
 
     Streamlit's own chart theme pads titles and legends out of a fixed height, squashing the plot;
     the reports' config (:func:`glassbox.charts.report_config`) keeps the dashboard and the PDF alike.
@@ -98,6 +99,7 @@ def show_chart(chart: ShownChart, height: int | None = None, *, label_limit: int
     if label_limit is not None:
         chart = chart.configure_axisY(labelLimit=label_limit)
     st.altair_chart(chart, width="stretch", theme=None)
+    st.caption(escape_markdown(says))
 
 
 def empty_state(message: str, hint: str | None = None) -> None:

@@ -47,7 +47,7 @@ def activity_by_day(frame: pd.DataFrame, unit: str = "day") -> alt.Chart:
     ``frame`` columns: ``day`` (the bucket's first day), ``source`` (github, git, jira, mlflow), ``events`` (int).
     """
     bars = alt.Chart(frame, title=f"Activity per {unit}").mark_bar(  # bars read as epoch numbers to a screen
-        cornerRadiusTopLeft=2, cornerRadiusTopRight=2, aria=False)  # reader: activity_summary says it in words
+        cornerRadiusTopLeft=2, cornerRadiusTopRight=2, aria=False)  # reader: glassbox.chart_words says it in words
     return bars.encode(
         x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format=_ACTIVITY_AXIS[unit], labelAngle=0)),
         y=alt.Y("sum(events):Q", title="events", stack="zero"),
@@ -56,17 +56,6 @@ def activity_by_day(frame: pd.DataFrame, unit: str = "day") -> alt.Chart:
         tooltip=[alt.Tooltip("day:T", title=unit, format="%a %d %b %Y"), "source:N",
                  alt.Tooltip("sum(events):Q", title="events")],
     ).properties(width=WIDTH, height=HEIGHT)
-
-
-def activity_summary(frame: pd.DataFrame, unit: str = "day") -> str:
-    """The activity chart in one sentence, its text alternative: total, and the busiest bucket."""
-    if frame.empty or not frame["events"].sum():
-        return f"Activity per {unit}: no events."
-    per_bucket = frame.groupby("day")["events"].sum()
-    busiest = pd.Timestamp(per_bucket.idxmax())
-    total = int(per_bucket.sum())
-    return (f"Activity per {unit}: {total} event{'s' if total != 1 else ''}; the busiest {unit} was"
-            f" {busiest:%a %d %b %Y} with {int(per_bucket.max())}.")
 
 
 DAYS_FROM_HOURS = 48  # past two days, a wait reads in days: "9.5 d", not "228 h" (as format_hours says it)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from glassbox import charts
+from glassbox.chart_words import activity_words
 
 DAYS = pd.date_range("2026-11-16", periods=3)
 
@@ -81,8 +82,8 @@ def test_the_activity_chart_says_what_it_shows_in_one_sentence() -> None:
     """Its text alternative: a screen reader (and a mail client without SVG) gets the total and the peak."""
     frame = pd.DataFrame({"day": pd.to_datetime(["2026-11-23", "2026-11-23", "2026-11-24"]),
                           "source": ["git", "jira", "git"], "events": [2, 3, 1]})
-    assert charts.activity_summary(frame) == "Activity per day: 6 events; the busiest day was Mon 23 Nov 2026 with 5."
-    assert charts.activity_summary(frame.iloc[:0]) == "Activity per day: no events."
+    assert activity_words(frame) == "Activity per day: 6 events; the busiest day was Mon 23 Nov 2026 with 5."
+    assert activity_words(frame.iloc[:0]) == "Activity per day: no events."
 
 
 def test_no_chart_label_reads_undefined() -> None:

@@ -8,6 +8,7 @@ from pandas.io.formats.style import Styler
 
 from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart, story_link
+from glassbox.chart_words import kpi_words
 from glassbox.charts import kpi_progress
 from glassbox.config import Kpi
 from glassbox.metrics.compute import by_ticket, by_week, started_between, totals
@@ -102,7 +103,8 @@ if metric and not counted.empty:
         frame = frame.assign(at=frame["at"].dt.normalize()).groupby("at", as_index=False).agg(
             value=("value", "max" if goal == "max" else "min"), run=("run", "count"))
         frame["run"] = frame["run"].astype(str) + " runs"
-    show_chart(kpi_progress(frame, metric, goal=goal, target=kpi.target if kpi else None), 260)
+    show_chart(kpi_progress(frame, metric, goal=goal, target=kpi.target if kpi else None), 260,
+               says=kpi_words(frame, metric, goal, kpi.target if kpi else None))
 
 datasets = loaders.run_datasets(ctx.source, ctx.view)
 versions, aliases_at = loaders.model_versions(ctx.source, ctx.view, ctx.period.end)

@@ -18,6 +18,7 @@ from dashboard.components import (
     show_chart,
     working_hours_text,
 )
+from glassbox.chart_words import distribution_words, flow_words, shares_words, trend_words
 from glassbox.charts import agreement_shares, latency_distribution, latency_trend, ticket_flow
 from glassbox.metrics.chart_data import TREND_WEEKS
 from glassbox.metrics.latency import LATENCIES
@@ -87,14 +88,15 @@ else:
         for column, name in zip(columns, measured[pair:pair + 2], strict=False):
             mine = trend.loc[trend["latency"] == name, ["week", "median_hours", "p90_hours"]]
             with column:
-                show_chart(latency_trend(mine, title=label(name)), 180)
+                show_chart(latency_trend(mine, title=label(name)), 180, says=trend_words(mine, label(name)))
 
     st.subheader("Distribution this period")
     spread = loaders.latency_distribution(ctx.source, ctx.view, ctx.period.start, ctx.period.end)
     if spread.empty:
         st.caption("No wait ended in this period.")
     else:
-        show_chart(latency_distribution(spread.assign(latency=spread["latency"].map(label))), label_limit=320)
+        named = spread.assign(latency=spread["latency"].map(label))
+        show_chart(latency_distribution(named), label_limit=320, says=distribution_words(named))
 
 def verdict(met: object) -> str:
     """Kept, not kept, or nothing to judge yet, as a coloured badge."""
@@ -126,7 +128,8 @@ if ctx.config.agreement:
                 mine = shares.loc[shares["agreement"] == index, ["week", "share", "n"]]
                 title = f"{AGREEMENT_WORDS.get(agreement.latency, agreement.latency)} within " \
                         f"{limit_text(agreement.limit, agreement.working)}"
-                show_chart(agreement_shares(mine, agreement.target_share, title), 180)
+                show_chart(agreement_shares(mine, agreement.target_share, title), 180,
+                           says=shares_words(mine, agreement.target_share, title))
     late = loaders.breaching_now(ctx.source, ctx.view, now)
     st.markdown(f"**Open past the agreed limit** · {len(late)}")
     if late.empty:
@@ -156,4 +159,4 @@ flow = loaders.ticket_flow(ctx.source, ctx.view, ctx.period.label, ctx.period.st
 if int(flow[["created", "resolved"]].to_numpy().sum()) == 0:
     st.caption("No tickets created or resolved in these weeks.")
 else:
-    show_chart(ticket_flow(flow), 220)
+    show_chart(ticket_flow(flow), 220, says=flow_words(flow))

@@ -9,7 +9,8 @@ import streamlit as st
 
 from dashboard import context, loaders
 from dashboard.components import CATEGORY_LABELS, demo_notice, empty_state, local, show_chart, source_label
-from glassbox.charts import activity_by_day, activity_summary
+from glassbox.chart_words import activity_words
+from glassbox.charts import activity_by_day
 from glassbox.metrics.chart_data import activity, activity_unit
 from glassbox.periods import day_range
 from glassbox.timeline import to_csv
@@ -112,8 +113,8 @@ download.download_button(
     file_name=f"glassbox-timeline-{start_day}-{end_day}.csv", mime="text/csv", icon=":material/download:",
     on_click="ignore")
 per_bucket = activity(shown, window, tz)
-show_chart(activity_by_day(per_bucket, activity_unit(window)), 160)
-st.caption(activity_summary(per_bucket, activity_unit(window))  # the chart in words
+show_chart(activity_by_day(per_bucket, activity_unit(window)), 160,
+           says=activity_words(per_bucket, activity_unit(window))
            + (f" {bots} automated item{'s' if bots != 1 else ''} (bots) not shown." if bots else ""))
 
 

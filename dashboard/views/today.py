@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import charts_extra, context, loaders
 from dashboard.components import (
     CATEGORY_GROUPS,
+    SOURCE_LABELS,
     STORY_COLUMN,
     SYNC_STATE_LABELS,
     Card,
@@ -25,6 +26,7 @@ from dashboard.components import (
     story_link,
     working_hours_text,
 )
+from glassbox.chart_words import sources_words
 from glassbox.metrics.experiments import target_gap
 from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, failed, started_in
 from glassbox.periods import iso_week
@@ -169,7 +171,7 @@ else:
         by_source, by_person = st.columns([2, 3], gap="large")
         with by_source:
             totals = rows.groupby("source").size().rename("events").reset_index()
-            show_chart(charts_extra.events_by_source(totals))
+            show_chart(charts_extra.events_by_source(totals), says=sources_words(totals, SOURCE_LABELS))
         with by_person:
             # a run is one top-level run started, not its start and finish events nor its children
             people = rows.loc[~rows["category"].isin(RUN_EVENT_CATEGORIES)]

@@ -18,6 +18,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from glassbox import charts
+from glassbox.chart_words import activity_words, flow_words, kpi_words, trend_words
 from glassbox.reports.content import (
     MAX_LISTED,
     ReportContent,
@@ -81,16 +82,18 @@ def render_html(content: ReportContent, *, for_print: bool = False) -> str:
 
 
 def _charts(content: ReportContent) -> dict[str, object]:
-    """Inline SVGs by place in the page: ``activity`` (with its summary line), ``flow``, ``trends`` (list),
-    ``kpi`` (by experiment)."""
+    """Inline SVGs by place in the page, each with its sentence (:mod:`glassbox.chart_words`): ``activity``
+    and ``flow`` (``*_summary`` beside them), ``trends`` and ``kpi`` (by experiment) as (svg, words)."""
     rendered: dict[str, object] = {"activity": None, "flow": None, "trends": [], "kpi": {}}
     if not content.activity.empty and content.activity["events"].sum():
         rendered["activity"] = _svg(charts.activity_by_day(content.activity, content.activity_unit))
-        rendered["activity_summary"] = charts.activity_summary(content.activity, content.activity_unit)
+        rendered["activity_summary"] = activity_words(content.activity, content.activity_unit)
     if not content.flow.empty and content.flow[["created", "resolved"]].to_numpy().sum():
         rendered["flow"] = _svg(charts.ticket_flow(content.flow))
-    rendered["trends"] = [_svg(charts.latency_trend(frame, title=LATENCY_LABELS[name]).properties(
-        width=TREND_WIDTH, height=TREND_HEIGHT)) for name, frame in _trend_frames(content)]
+        rendered["flow_summary"] = flow_words(content.flow)
+    rendered["trends"] = [(_svg(charts.latency_trend(frame, title=LATENCY_LABELS[name]).properties(
+        width=TREND_WIDTH, height=TREND_HEIGHT)), trend_words(frame, LATENCY_LABELS[name]))
+        for name, frame in _trend_frames(content)]
     for experiment in content.experiments:
         runs = content.runs_of(experiment)
         if runs is None or runs.empty:
@@ -98,7 +101,8 @@ def _charts(content: ReportContent) -> dict[str, object]:
         kpi = experiment.get("kpi") or {}
         metric = kpi.get("metric") or (experiment.get("best") or {}).get("metric", "metric")
         chart = charts.kpi_progress(runs, metric, goal=kpi.get("goal", "max"), target=kpi.get("target"))
-        rendered["kpi"][experiment["experiment"]] = _svg(chart)  # type: ignore[index]
+        words = kpi_words(runs, metric, kpi.get("goal", "max"), kpi.get("target"))
+        rendered["kpi"][experiment["experiment"]] = (_svg(chart), words)  # type: ignore[index]
     return rendered
 
 
