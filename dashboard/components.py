@@ -62,6 +62,7 @@ class Card:
     delta: int | float | str | None = None  # a string is shown as it is, e.g. "+2.0 d" in the card's unit
     help: str | None = None
     inverse: bool = False
+    neutral: bool = False  # the delta is a fact beside the value ("oldest 4.7 d"), neither good nor bad
 
 
 def escape_markdown(text: object) -> str:
@@ -73,6 +74,10 @@ def escape_markdown(text: object) -> str:
 def cards(items: Sequence[Card]) -> None:
     """A row of bordered metric cards with deltas against the previous period."""
     for column, card in zip(st.columns(len(items)), items, strict=True):
+        if card.neutral:
+            column.metric(card.label, card.value, card.delta, help=card.help, border=True, delta_color="off",
+                          delta_arrow="off")
+            continue
         if card.delta == 0:
             column.metric(card.label, card.value, "no change", help=card.help, border=True, delta_color="off",
                           delta_arrow="off")

@@ -20,7 +20,7 @@ from dashboard.components import (
 )
 from glassbox.chart_words import distribution_words, flow_words, shares_words, trend_words
 from glassbox.charts import agreement_shares, latency_distribution, latency_trend, ticket_flow
-from glassbox.metrics.chart_data import TREND_WEEKS
+from glassbox.metrics.chart_data import TREND_WEEKS, short_label
 from glassbox.metrics.latency import LATENCIES
 from glassbox.periods import iso_week
 from glassbox.reports.content import signed_hours
@@ -35,7 +35,7 @@ if ctx.demo:
 
 now = datetime.now(UTC).replace(second=0, microsecond=0)  # open waits are measured up to now
 last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
-weeks = tuple((week.label, week.start, week.end) for week in
+weeks = tuple((short_label(week), week.start, week.end) for week in  # "23 Nov": people read dates
               (iso_week(last_day - timedelta(weeks=back), ctx.tz) for back in range(TREND_WEEKS - 1, -1, -1)))
 trend = loaders.latency_trend(ctx.source, ctx.view, weeks, now)
 period = loaders.latency_trend(ctx.source, ctx.view, ((ctx.period.label, ctx.period.start, ctx.period.end),), now)
@@ -64,9 +64,11 @@ else:
         now_value, then_value = figure(period, name, "median_hours"), figure(before, name, "median_hours")
         delta = None if now_value is None or then_value is None else signed_hours(now_value - then_value)
         still_open, oldest = figure(period, name, "open") or 0, figure(period, name, "oldest_open_hours")
-        shown = hours_text(now_value) if now_value is not None or not still_open else \
-            f"{still_open:.0f} open · {hours_text(oldest)}"  # waits still open, none finished yet
-        items.append(Card(label(name), shown, delta, inverse=True,
+        if now_value is None and still_open:  # waits still open, none finished yet: "1 open · oldest 4.7 d"
+            items.append(Card(label(name), f"{still_open:.0f} open", f"oldest {hours_text(oldest)}", neutral=True,
+                              help="No wait of this kind ended this period; these are still open"))
+            continue
+        items.append(Card(label(name), hours_text(now_value), delta, inverse=True,
                           help="Median of the waits that ended this period (or, when none did, the ones "
                                "still open and the oldest); the change is against the previous period"))
     cards(items)
