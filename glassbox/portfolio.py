@@ -88,13 +88,10 @@ def engagement_week(store: Store, config: Config, period: Period, view: View, no
 
 
 def agreements_breached(report: dict[str, Any]) -> int | None:
-    """How many working agreements (SPEC §7) the period missed; ``None`` while the report has none.
-
-    The hook for issue #20: once the report carries ``agreements``, this counts those not met or
-    with waits already past their limit.
-    """
+    """How many working agreements (SPEC §7) the period missed — not met, or with waits already past
+    their limit; ``None`` when the engagement has agreed none (the row then says so)."""
     agreements = report.get("agreements")
-    if agreements is None:
+    if not agreements:
         return None
     return sum(1 for item in agreements if item.get("met") is False or item.get("open_breaching"))
 

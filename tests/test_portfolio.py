@@ -36,7 +36,8 @@ def test_attention_says_why_in_words() -> None:
     assert CALM.attention == []
 
 
-def test_agreements_are_empty_until_the_report_has_them() -> None:
+def test_agreements_count_only_where_some_were_agreed() -> None:
     assert agreements_breached({"counts": {}}) is None
+    assert agreements_breached({"agreements": []}) is None, "no agreement configured: nothing to breach"
     assert agreements_breached({"agreements": [{"met": True, "open_breaching": 0}, {"met": False},
                                                {"met": None, "open_breaching": 1}]}) == 2

@@ -70,9 +70,9 @@ for row in ranked(rows):
             st.markdown(weekly(row))
         with waits_column:
             oldest = f", oldest {hours_text(row.oldest_team_wait_hours)}" if row.oldest_team_wait_hours else ""
-            st.markdown(f"**{row.team_waits}** waits on the team{oldest}")
+            st.markdown(f"**{row.team_waits}** wait{'' if row.team_waits == 1 else 's'} on the team{oldest}")
         with outcome:
             agreements = "no working agreements yet" if row.agreements_breached is None else \
-                f"**{row.agreements_breached}** agreements breached"
+                f"**{row.agreements_breached}** agreement{'' if row.agreements_breached == 1 else 's'} breached"
             kpi = escape_markdown(row.kpi) if row.kpi else "no KPI yet"
-            st.markdown(f"{kpi} · **{row.alerts}** alerts  \n{agreements}")
+            st.markdown(f"{kpi} · **{row.alerts}** alert{'' if row.alerts == 1 else 's'}  \n{agreements}")
