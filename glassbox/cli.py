@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     notify.add_argument("--now", metavar="ISO", help="the clock, e.g. 2026-11-23T08:45:00+01:00 (tests, backfills)")
 
     commands.add_parser("rebuild", parents=[common],
-                        help="derive the read model (waits, links, daily counts) again from every stored event")
+                        help="derive the read model (one row per latency wait) again from every stored event")
 
     engagements = commands.add_parser("engagements", parents=[common],
                                       help="list the workspace's engagements, their sources, events and last sync")
