@@ -25,6 +25,27 @@ from glassbox.sync_progress import LineProgress
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def on_a_terminal(*args: str) -> str:
+    """``python -m glassbox ARGS`` with its standard error on a pseudo-terminal, as a person runs it;
+    returns what it drew there once it exited 0."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "glassbox", *args], cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"},
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    output = b""
+    while select.select([leader], [], [], 60)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    return output.decode("utf-8", "replace")
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -76,26 +97,7 @@ def test_a_running_syncs_count_is_in_its_row(store: Store) -> None:
 def test_on_a_terminal_the_sync_draws_a_live_display_and_ends_with_the_summary(
         sync_config, tmp_path: Path) -> None:  # noqa: F811
     config = sync_config("ok-a", "ok-b")
-    leader, follower = pty.openpty()
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
-    process = subprocess.Popen([sys.executable, "-m", "glassbox", "sync", "--config", config], cwd=ROOT,
-                               env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=follower)
-    os.close(follower)
-    output = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert process.wait(timeout=60) == 0
-    text = output.decode("utf-8", "replace")
+    text = on_a_terminal("sync", "--config", config)
     assert "\x1b[" in text, "rich drew on the terminal"
     assert text.count("3 fetched, 3 new") == 2 and "Traceback" not in text
 
@@ -123,23 +125,7 @@ def test_a_report_written_from_a_terminal_shows_a_spinner_while_it_works(tmp_pat
     from seed import seeded_engagement
 
     config = seeded_engagement(tmp_path / "engagement")
-    leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "glassbox", "report", "--config", str(config), "--format", "pdf",
-                                "--out", str(tmp_path / "report.pdf")], cwd=ROOT,
-                               env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"},
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower)
-    os.close(follower)
-    output = b""
-    while select.select([leader], [], [], 60)[0]:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert process.wait(timeout=60) == 0
-    text = output.decode("utf-8", "replace")
+    text = on_a_terminal("report", "--config", str(config), "--format", "pdf", "--out", str(tmp_path / "report.pdf"))
     assert "Building the pdf report of" in text and "wrote " in text and "Traceback" not in text
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
 
