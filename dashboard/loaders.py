@@ -2,13 +2,15 @@
 
 The store and config are opened once per process (``st.cache_resource``). Every loader is keyed by
 :class:`Source`, which carries the store's *version* (event count and newest sync time, re-read at
-most once a minute), the period and the view. So a sync shows up within a minute, while the
-expensive all-history work (reading every event, every latency sample) is done once per version of
-the store instead of once a minute: on 100k events that work takes seconds, a cached page
-milliseconds. The full history is shared read-only through ``st.cache_resource`` (a ``cache_data``
-copy of 100k rows on every read would cost more than the page); everything else is a small,
-display-ready ``st.cache_data`` frame. Loaders never call a source's API and have no side effects but
-one: :func:`save_week_note`, the team's note for a week's report.
+most once a minute), the period and the view, so a sync shows up within a minute.
+
+No loader reads the whole history (issue #17): a page reads its period's events, the read model's
+waits of its period (plus the open ones), and small slices by key (:mod:`glassbox.slices`: the
+runs, a ticket's neighbourhood, the titles of the threads it lists). What a sync changes is
+therefore cheap to read again, and memory stays the size of what the pages show. Only while the read
+model is stale (the config edited since the last sync; the dashboard never writes) are the waits
+measured from every event, as before the read model. Loaders never call a source's API and have no
+side effects but one: :func:`save_week_note`, the team's note for a week's report.
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import func, select
 
-from glassbox import readmodel, schema
+from glassbox import readmodel, schema, slices
 from glassbox.config import Config, load_config
 from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
 from glassbox.metrics.agreements import AgreementFrames, agreement_figures, breaching_waits, ticket_pause_intervals
+from glassbox.metrics.chart_data import FLOW_WEEKS
 from glassbox.metrics.compute import compute_frame
 from glassbox.metrics.datasets import datasets_of
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, summarize
-from glassbox.metrics.linking import build_links, runs_frame, ticket_keys
+from glassbox.metrics.linking import RUN_CATEGORIES, build_links, runs_frame, ticket_keys
 from glassbox.metrics.models import alias_moves, models_summary, positions_at, versions_frame
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.story import ticket_story as story_of
@@ -40,7 +43,7 @@ from glassbox.metrics.working_hours import previous_working_day
 from glassbox.notes import WeekNote, clean_note
 from glassbox.periods import Period, PeriodKind
 from glassbox.portfolio import PortfolioRow, engagement_week
-from glassbox.report_model import ReportModel, samples_window, with_run_notes
+from glassbox.report_model import ReportModel
 from glassbox.reports.content import short_title
 from glassbox.sources import configured_sources
 from glassbox.store import DEFAULT_ENGAGEMENT, Store, open_store
@@ -55,7 +58,6 @@ TTL = 60  # how stale the store's version may be: a sync shows up within a minut
 DATA_TTL = 3600  # data keyed by a version never goes stale; this only bounds memory
 EVENT_COLUMNS = ["id", "occurred_at", "source", "category", "actor", "side", "thread", "title", "detail", "url",
                  "refs", "tickets"]
-RUN_CATEGORIES = ["run_started", "run_finished"]
 
 
 class Source(NamedTuple):
@@ -143,31 +145,15 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
     return out.loc[:, EVENT_COLUMNS]
 
 
-@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner="Reading the store…")
-def history(source: Source, view: View) -> pd.DataFrame:
-    """Every event for ``view`` (:func:`glassbox.timeline.load_timeline`), shared: never modify it."""
-    opened, cfg = _open(source)
-    return load_timeline(opened, cfg, view=view)
-
-
-def _between(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd.DataFrame:
-    mask = pd.Series(True, index=frame.index)
-    if start is not None:
-        mask &= frame["occurred_at"] >= pd.Timestamp(start)
-    if end is not None:
-        mask &= frame["occurred_at"] < pd.Timestamp(end)
-    return frame.loc[mask]
-
-
 @st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner=False)
-def events(source: Source, start: datetime | None, end: datetime | None, view: View) -> pd.DataFrame:
+def events(source: Source, start: datetime, end: datetime, view: View) -> pd.DataFrame:
     """The timeline rows in ``[start, end)`` for ``view``, newest first, display columns only.
 
     A comment's title is its first line (the timeline keeps only "Comment on CHURN-8"): the bodies
     of the window's comments are read here, a few rows, never the history's.
     """
-    opened, _ = _open(source)
-    frame = _between(history(source, view), start, end)
+    opened, cfg = _open(source)
+    frame = load_timeline(opened, cfg, start=start, end=end, view=view)
     comments = frame["category"] == "comment"
     if comments.any():
         bodies = opened.read_events(start=start, end=end, categories=["comment"], columns=("id", "body"))
@@ -178,38 +164,61 @@ def events(source: Source, start: datetime | None, end: datetime | None, view: V
     return _slim(frame).sort_values("occurred_at", ascending=False, kind="stable").reset_index(drop=True)
 
 
+@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
+def ml_history(source: Source, view: View) -> pd.DataFrame:
+    """Every run and model event with the commits the runs name (:func:`glassbox.slices.ml_history`),
+    shared read-only: what the experiment, model, dataset and compute figures read. Runs are few."""
+    opened, cfg = _open(source)
+    return slices.ml_history(opened, cfg, view)
+
+
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def runs(source: Source, view: View) -> pd.DataFrame:
     """One row per MLflow run (:func:`glassbox.metrics.linking.runs_frame`) with its family columns
-    (:func:`glassbox.metrics.runs.run_table`: top-level or child, excluded), its note filled from the body."""
-    opened, _ = _open(source)
-    frame = history(source, view)
-    table = run_table(runs_frame(frame.loc[frame["category"].isin(["commit", *RUN_CATEGORIES])]), frame)
-    if table.empty:
-        return table
-    bodies = opened.read_events(categories=["run_finished"], sources=["mlflow"], columns=("id", "body", "attrs"))
-    notes = dict(zip(bodies["attrs"].map(lambda attrs: attrs.get("run_id")), bodies["body"], strict=True))
-    table["note"] = table["note"].fillna(table["run_id"].map(notes))
-    return table
+    (:func:`glassbox.metrics.runs.run_table`: top-level or child, excluded) and its note."""
+    frame = ml_history(source, view)
+    return run_table(runs_frame(frame.loc[frame["category"].isin(["commit", *RUN_CATEGORIES])]), frame)
 
 
-@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner="Measuring response times…")
-def latency_samples(source: Source, view: View) -> dict[str, pd.DataFrame]:
-    """Every SPEC §4 latency's samples over all history (a wait ending today may have started long ago):
-    the read model's rows, or — while they are stale (the config edited since the last sync; the
-    dashboard never writes) — measured from the events."""
+@st.cache_resource(ttl=DATA_TTL, max_entries=2, show_spinner="Measuring response times…")
+def _measured(source: Source, view: View) -> dict[str, pd.DataFrame]:
+    """Every wait measured from every event: only while the read model is stale (see the module docstring)."""
     opened, cfg = _open(source)
-    if readmodel.is_current(opened, cfg):
-        return readmodel.samples(opened, view)
-    return compute_all_latencies(history(source, view), cfg)
+    return compute_all_latencies(load_timeline(opened, cfg, view=view), cfg)
 
 
-@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
-def thread_titles(source: Source, view: View) -> dict[str, str]:
-    """What each ticket and pull request is called, so a wait on CHURN-12 can say what CHURN-12 is."""
-    frame = history(source, view)
-    created = frame.loc[frame["category"].isin(["ticket_created", "pull_request_opened"])]
-    return dict(zip(created["thread"], created["title"].map(short_title), strict=True))
+def latency_samples(source: Source, view: View, since: datetime | None = None,
+                    threads: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+    """Each SPEC §4 latency's samples that matter to periods from ``since`` on (every wait ended since,
+    or still open), or those on ``threads``: the read model's rows, measured from the events while
+    they are stale."""
+    opened, cfg = _open(source)
+    if not readmodel.is_current(opened, cfg):
+        measured = _measured(source, view)
+        if threads is None:
+            return measured
+        return {name: frame.loc[frame["thread"].isin(threads)].reset_index(drop=True)
+                for name, frame in measured.items()}
+    return _read_samples(source, view, since, threads)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
+def _read_samples(source: Source, view: View, since: datetime | None,
+                  threads: tuple[str, ...] | None) -> dict[str, pd.DataFrame]:
+    opened, _ = _open(source)
+    return readmodel.samples(opened, view, since=since, threads=threads)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner=False)
+def thread_titles(source: Source, view: View, threads: tuple[str, ...]) -> dict[str, str]:
+    """What each of ``threads`` (tickets, pull requests) is called, so a wait on CHURN-12 can say what CHURN-12 is."""
+    opened, cfg = _open(source)
+    return {thread: short_title(title) for thread, title in slices.titles_of(opened, cfg, view, threads).items()}
+
+
+def _today(moment: datetime) -> datetime:
+    """Midnight UTC of ``moment``'s day: a bound that keeps one cache entry all day."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
@@ -220,8 +229,8 @@ def open_waits_now(source: Source, view: View, now: datetime) -> pd.DataFrame:
     pages list these, the same waits a report lists.
     """
     _, cfg = _open(source)
-    table = open_waits_on_people(latency_samples(source, view), now, cfg.team)
-    table["title"] = table["thread"].map(thread_titles(source, view)).fillna("")
+    table = open_waits_on_people(latency_samples(source, view, since=_today(now)), now, cfg.team)
+    table["title"] = table["thread"].map(thread_titles(source, view, tuple(sorted(set(table["thread"]))))).fillna("")
     columns = ["latency", "on", "what", "thread", "title", "started_at", "hours", "working_hours"]
     return table.sort_values("started_at", kind="stable").loc[:, columns].reset_index(drop=True)
 
@@ -285,7 +294,7 @@ def alerts(source: Source, view: View, start: datetime, end: datetime) -> list[d
 def model_alerts(source: Source, view: View, start: datetime, end: datetime) -> list[dict]:
     """``model_regressed`` alerts of ``[start, end)`` (:func:`glassbox.metrics.models.models_summary`)."""
     _, cfg = _open(source)
-    return models_summary(history(source, view), runs(source, view), cfg.kpi, start, end)[1]
+    return models_summary(ml_history(source, view), runs(source, view), cfg.kpi, start, end)[1]
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
@@ -295,7 +304,7 @@ def latency_trend(source: Source, view: View, weeks: tuple[tuple[str, datetime, 
 
     ``open`` and ``oldest_open_hours`` are measured at each week's end or ``now``, whichever is earlier.
     """
-    samples = latency_samples(source, view)
+    samples = latency_samples(source, view, since=min(start for _, start, _ in weeks) if weeks else None)
     rows = [{"latency": name, "week": label, **summarize(frame, start, end, now)}
             for name, frame in samples.items() for label, start, end in weeks]
     return pd.DataFrame(rows, columns=["latency", "week", "n", "median_hours", "p90_hours", "max_hours",
@@ -307,7 +316,7 @@ def latency_distribution(source: Source, view: View, start: datetime, end: datet
                          points: int = 200) -> pd.DataFrame:
     """Completed waits ending in ``[start, end)`` as ``latency, hours``; at most ``points`` quantiles each."""
     frames = []
-    for name, frame in latency_samples(source, view).items():
+    for name, frame in latency_samples(source, view, since=start).items():
         done = frame.loc[frame["ended_at"].notna() & (frame["ended_at"] >= start) & (frame["ended_at"] < end), "hours"]
         if len(done) > points:
             done = done.quantile([index / (points - 1) for index in range(points)])
@@ -317,10 +326,11 @@ def latency_distribution(source: Source, view: View, start: datetime, end: datet
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def ticket_flow(source: Source, view: View, label: str, start: datetime, end: datetime) -> pd.DataFrame:
-    """Tickets created and resolved per ISO week up to the period's end."""
-    _, cfg = _open(source)
-    frame = history(source, view)
-    tickets = _between(frame.loc[frame["category"].isin(["ticket_created", "ticket_resolved"])], None, end)
+    """Tickets created and resolved per ISO week, for the chart's weeks up to the period's end."""
+    opened, cfg = _open(source)
+    first = end - timedelta(weeks=FLOW_WEEKS + 1)  # a day or two more than the chart's first week: it filters
+    tickets = load_timeline(opened, cfg, start=first, end=end, view=view,
+                            categories=("ticket_created", "ticket_resolved"))
     return chart_data.ticket_flow(tickets, Period(label, start, end), cfg.engagement.zone)
 
 
@@ -332,10 +342,7 @@ def report(source: Source, view: View, week: Period, note: WeekNote | None) -> R
     download at once. Shared read-only (``cache_resource``: its history-sized frames are not copied).
     """
     opened, cfg = _open(source)
-    now = datetime.now(UTC)
-    until_end = with_run_notes(_between(history(source, view), None, week.end), opened, week.end)
-    waits = samples_window(opened, week, view, now) if readmodel.is_current(opened, cfg) else None
-    return ReportModel.build(until_end, cfg, week, view, now, samples=waits, note=note).derived()
+    return ReportModel.load(opened, cfg, week, view, datetime.now(UTC)).derived()
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -354,9 +361,12 @@ def save_week_note(source: Source, week: str, text: str) -> WeekNote | None:
 
 
 
-def _agreement_frames(source: Source, view: View) -> AgreementFrames:
-    _, cfg = _open(source)
-    return AgreementFrames(latency_samples(source, view), ticket_pause_intervals(history(source, view)), cfg.team)
+def _agreement_frames(source: Source, view: View, since: datetime) -> AgreementFrames:
+    """The waits that matter from ``since`` on, with the pauses of their tickets (waiting statuses)."""
+    opened, cfg = _open(source)
+    samples = latency_samples(source, view, since=since)
+    tickets = {thread for name, frame in samples.items() if name != "commit_to_run" for thread in frame["thread"]}
+    return AgreementFrames(samples, ticket_pause_intervals(slices.status_history(opened, cfg, view, tickets)), cfg.team)
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
@@ -364,7 +374,7 @@ def agreement_weeks(source: Source, view: View, weeks: tuple[tuple[str, datetime
                     now: datetime) -> pd.DataFrame:
     """Per working agreement (SPEC §7, config order) and week: its figures, ``agreement`` its index."""
     _, cfg = _open(source)
-    frames = _agreement_frames(source, view)
+    frames = _agreement_frames(source, view, min(start for _, start, _ in weeks))
     rows = [{"agreement": index, "week": label, **agreement_figures(agreement, frames, start, end, now)}
             for index, agreement in enumerate(cfg.agreement) for label, start, end in weeks]
     return pd.DataFrame(rows)
@@ -375,23 +385,24 @@ def breaching_now(source: Source, view: View, now: datetime) -> pd.DataFrame:
     """Open waits already past their agreement's limit (:func:`~glassbox.metrics.agreements.breaching_waits`),
     most overdue first, with each thread's ``title``."""
     _, cfg = _open(source)
-    table = breaching_waits(cfg.agreement, _agreement_frames(source, view), now)
-    table["title"] = table["thread"].map(thread_titles(source, view)).fillna("")
+    table = breaching_waits(cfg.agreement, _agreement_frames(source, view, _today(now)), now)
+    table["title"] = table["thread"].map(thread_titles(source, view, tuple(sorted(set(table["thread"]))))).fillna("")
     return table
+
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def model_versions(source: Source, view: View, end: datetime) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Registered model versions before ``end`` with their KPI values
     (:func:`glassbox.metrics.models.versions_frame`), and where each alias points at ``end``."""
     _, cfg = _open(source)
-    frame = history(source, view)
+    frame = ml_history(source, view)
     return versions_frame(frame, runs(source, view), cfg.kpi, end), positions_at(alias_moves(frame, end))
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def run_datasets(source: Source, view: View) -> dict[str, list[dict]]:
     """``run_id -> datasets`` the run logged (:func:`glassbox.metrics.datasets.datasets_of`)."""
-    return datasets_of(history(source, view))
+    return datasets_of(ml_history(source, view))
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner="Gathering the ticket's story…")
@@ -399,24 +410,30 @@ def ticket_story(source: Source, view: View, key: str) -> pd.DataFrame:
     """Ticket ``key``'s story (:func:`glassbox.metrics.story.ticket_story`) in ``view``: empty when the view
     has none of it (an internal ticket in the client view has no story)."""
     opened, cfg = _open(source)
-    frame = with_run_notes(history(source, view), opened, datetime.now(UTC))
-    return story_of(frame, build_links(frame), latency_samples(source, view), key, cfg.kpi)
+    frame = slices.ticket_neighbourhood(opened, cfg, view, key)
+    links = build_links(frame)
+    threads = {key, *links.for_ticket(key)["pull_requests"]["thread"]}
+    return story_of(frame, links, latency_samples(source, view, threads=tuple(sorted(threads))), key, cfg.kpi)
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def story_tickets(source: Source, view: View) -> list[str]:
-    """Tickets ``view`` may see: every Jira ticket, and every key an event refers to, sorted."""
-    frame = history(source, view)
-    keys = set(frame.loc[frame["category"] == "ticket_created", "thread"])
-    keys |= {key for refs, kinds in zip(frame["refs"], frame["ref_kinds"], strict=True)
-             for key in ticket_keys(refs, kinds)}
-    return sorted(keys)
+    """Tickets ``view`` may see (:func:`glassbox.slices.story_tickets`), sorted."""
+    opened, cfg = _open(source)
+    return slices.story_tickets(opened, cfg, view)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner=False)
+def tickets_among(source: Source, view: View, threads: tuple[str, ...]) -> set[str]:
+    """Which of ``threads`` have a Ticket story in ``view`` (:func:`glassbox.slices.tickets_among`)."""
+    opened, cfg = _open(source)
+    return slices.tickets_among(opened, cfg, view, threads)
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def compute(source: Source, view: View) -> pd.DataFrame:
     """Hours of every top-level run (:func:`glassbox.metrics.compute.compute_frame`)."""
-    return compute_frame(history(source, view), runs(source, view))
+    return compute_frame(ml_history(source, view), runs(source, view))
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=256, show_spinner=False)

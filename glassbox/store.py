@@ -612,6 +612,19 @@ class Store:
                 found.update(conn.execute(query).scalars())
         return found
 
+    def ticket_mentions(self) -> pd.DataFrame:
+        """``value, origin, thread``: each distinct ticket key some event refers to, with where from.
+
+        What the Ticket story page lists besides the Jira tickets, without reading the events: a
+        million events name a few thousand keys from a few repositories and experiments.
+        """
+        events, refs = schema.events, schema.refs
+        query = (select(refs.c.value, events.c.origin, events.c.thread).distinct()
+                 .join(events, (events.c.engagement == refs.c.engagement) & (events.c.id == refs.c.event_id))
+                 .where(self._mine(refs), refs.c.kind == "ticket"))
+        with self._reading() as conn:
+            return _columnar(_raw_rows(conn, query), ("value", "origin", "thread"))
+
     # -- the week's note (SPEC §5) ----------------------------------------------------------
 
     def week_note(self, week: str) -> WeekNote | None:

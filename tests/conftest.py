@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,9 @@ def sqlite_store(tmp_path: Path) -> Store:
     return open_store(f"sqlite:///{tmp_path / 'store' / 'glassbox.db'}", ENGAGEMENT)
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped on the way out (any fixture scope)."""
     if not PG_URL:
         pytest.skip("PostgreSQL not configured: set GLASSBOX_TEST_PG_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
     schema_name = f"gb_test_{uuid.uuid4().hex[:12]}"
@@ -39,6 +40,13 @@ def pg_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -24,6 +24,7 @@ from glassbox.metrics.latency import LATENCIES, compute_all_latencies
 from glassbox.periods import Period, iso_week
 from glassbox.report_model import ReportModel, load_history
 from glassbox.store import Store
+from glassbox.timeline import load_timeline
 from glassbox.views import View
 from glassbox.workspace import open_engagement
 
@@ -95,7 +96,7 @@ def test_dashboard_loaders_read_the_same_waits(seeded: tuple[Store, Config, Path
                 "report": {key: value for key, value in report.report.items() if key != "generated_at"}}
 
     new = frames()
-    everything = compute_all_latencies(loaders.history(source, view), config)
+    everything = compute_all_latencies(load_timeline(store, config, view=view), config)
     for name in LATENCIES:
         pd.testing.assert_frame_equal(new["samples"][name], everything[name], check_dtype=False, obj=name)
     with store.engine.begin() as conn:  # stale: the loaders measure from the events, as before

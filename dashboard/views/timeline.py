@@ -12,7 +12,7 @@ from dashboard.components import CATEGORY_LABELS, demo_notice, empty_state, loca
 from glassbox.chart_words import activity_words
 from glassbox.charts import activity_by_day
 from glassbox.metrics.chart_data import activity, activity_unit
-from glassbox.periods import day_range
+from glassbox.periods import FIRST_DAY, LAST_DAY, day_range
 from glassbox.timeline import to_csv
 from glassbox.views import View
 
@@ -56,7 +56,9 @@ last_day = max(first_day, min(period_last_day, ctx.today()))
 filters = st.expander("Filters", expanded=True, icon=":material/filter_list:")  # folds away on a phone
 dates, sources, people, sides = filters.columns([2, 2, 2, 1])
 # Keyed by the period: under one fixed key Streamlit kept the first period's dates after the sidebar changed.
-picked = dates.date_input("Dates", value=(first_day, last_day), key=f"tl_dates_{first_day}_{period_last_day}")
+# Any day the periods accept, not Streamlit's ten years either side: engagements import old tickets.
+picked = dates.date_input("Dates", value=(first_day, last_day), key=f"tl_dates_{first_day}_{period_last_day}",
+                          min_value=FIRST_DAY, max_value=LAST_DAY)
 start_day, end_day = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (first_day, last_day)
 window = day_range(start_day, end_day, ctx.tz)
 rows = loaders.events(ctx.source, window.start, window.end, ctx.view)
@@ -74,7 +76,7 @@ chosen_sides = sides.multiselect("Side", ["client", "team"] if ctx.view is View.
 ticket_col, search_col = filters.columns([1, 3])
 tickets = sorted({key for keys in rows["tickets"] for key in keys.split()} |
                  set(rows.loc[rows["source"] == "jira", "thread"]), key=ticket_order)
-titles = loaders.thread_titles(ctx.source, ctx.view)
+titles = loaders.thread_titles(ctx.source, ctx.view, tuple(tickets))
 chosen_ticket = ticket_col.selectbox("Ticket", tickets, index=None, placeholder="Any ticket", key="tl_ticket",
                                      format_func=lambda key: f"{key} · {titles[key]}" if titles.get(key) else key)
 query = search_col.text_input("Search", placeholder="Words in titles, threads, people or refs", key="tl_search")

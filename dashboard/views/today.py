@@ -52,8 +52,7 @@ if ctx.demo:
     demo_notice()
 
 waits = loaders.open_waits_now(ctx.source, ctx.view, now.replace(second=0, microsecond=0))
-titles = loaders.thread_titles(ctx.source, ctx.view)
-tickets = set(loaders.story_tickets(ctx.source, ctx.view))  # the threads that have a story in this view
+tickets = loaders.tickets_among(ctx.source, ctx.view, tuple(sorted(set(waits["thread"]))))  # those with a story
 
 
 def strip() -> None:
@@ -191,7 +190,8 @@ if moved.empty:
     st.caption("No ticket changed status in this window.")
 else:
     shown = pd.DataFrame({"When": local(moved["occurred_at"], tz), "Ticket": moved["thread"],
-                          "What": moved["thread"].map(titles).fillna(""), "Change": moved["detail"],
+                          "What": moved["thread"].map(loaders.thread_titles(ctx.source, ctx.view, tuple(
+                              sorted(set(moved["thread"]))))).fillna(""), "Change": moved["detail"],
                           "Who": moved["actor"], "Link": moved["url"], "Story": moved["thread"].map(story_link)})
     st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"When": st.column_config.DatetimeColumn(format="ddd HH:mm"),

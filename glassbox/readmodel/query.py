@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -20,6 +21,7 @@ _TIMES = ("started_at", "ended_at", "abandoned_at")
 # Latencies whose waits exist only once they end: a commit is a commit_to_run wait only when some run
 # names it (commits never run are not waits), so before that run it was no wait at all, not an open one.
 ONLY_ONCE_ENDED = frozenset({"commit_to_run"})
+_IN_CHUNK = 500
 
 
 def meta_key(store: Store) -> str:
@@ -46,8 +48,8 @@ def counted_projects(store: Store, config: Config) -> set[str]:
     return jira_projects(store) if config.jira else set()
 
 
-def samples(store: Store, view: View, since: datetime | None = None,
-            until: datetime | None = None) -> dict[str, pd.DataFrame]:
+def samples(store: Store, view: View, since: datetime | None = None, until: datetime | None = None,
+            threads: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
     """Each latency's samples that matter to periods within ``[since, until)``, as the metric functions
     give them (:data:`glassbox.metrics.latency.SAMPLE_COLUMNS`, in their order).
 
@@ -55,6 +57,7 @@ def samples(store: Store, view: View, since: datetime | None = None,
     is still open — never the whole history: :func:`glassbox.metrics.latency.summarize` and
     :func:`~glassbox.metrics.latency.open_waits` give the same figures for any period in the window.
     A wait ending at or after ``until`` reads as open (as it was at ``until``). Without bounds, all.
+    ``threads`` keeps only the waits on those threads (one ticket's story).
     """
     table = schema.rm_waits
     query = select(table.c.latency, *(table.c[name] for name in SAMPLE_COLUMNS)).where(
@@ -66,7 +69,12 @@ def samples(store: Store, view: View, since: datetime | None = None,
         query = query.where(or_(table.c.ended_at >= since, table.c.abandoned_at >= since,
                                 and_(table.c.ended_at.is_(None), table.c.abandoned_at.is_(None))))
     with store.transaction() as conn:
-        rows = conn.execute(query).all()
+        if threads is None:
+            rows = conn.execute(query).all()
+        else:
+            wanted = sorted(set(threads))
+            rows = [row for index in range(0, len(wanted), _IN_CHUNK)
+                    for row in conn.execute(query.where(table.c.thread.in_(wanted[index:index + _IN_CHUNK]))).all()]
     frame = pd.DataFrame(rows, columns=["latency", *SAMPLE_COLUMNS])
     for name in _TIMES:
         frame[name] = pd.to_datetime(frame[name], utc=True)

@@ -1,0 +1,153 @@
+"""What a page reads of the store besides a period's events: small slices of the history, never all of it.
+
+The dashboard used to hold every event of the engagement in memory (2.7 GB at 1M events) and cut
+each page's frame out of it. Each function here reads one slice instead, by key or by category,
+through :func:`glassbox.timeline.load_timeline` (so the view, names and ticket keys are decided in
+the one place they always were), and hands it to the same metric functions the full history went
+to. Why each slice is enough for its figures is in its docstring; ``tests/test_slices.py`` pins each
+against the full history.
+
+- :func:`ml_history`: runs, model events and the commits the runs name (experiments, models,
+  datasets, compute, alerts: runs are few, commits many).
+- :func:`titles_of`: what given tickets and pull requests are called.
+- :func:`story_tickets`: every ticket with a story; :func:`tickets_among`: which of given threads are.
+- :func:`status_history`: the status changes of given tickets (agreements' pauses).
+- :func:`ticket_neighbourhood`: every event a ticket's story reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import pandas as pd
+
+from glassbox.config import Config
+from glassbox.events import is_sha
+from glassbox.metrics.agreements import TICKET_STATUS_EVENTS
+from glassbox.metrics.linking import RUN_CATEGORIES, ticket_project
+from glassbox.metrics.models import MODEL_CATEGORIES
+from glassbox.store import Store
+from glassbox.timeline import jira_projects, load_timeline
+from glassbox.views import View
+from glassbox.visibility import internal_origins, internal_threads
+
+HEADS = ("ticket_created", "pull_request_opened")  # where a thread's title comes from
+_MIN_SHA = 7
+
+
+def ml_history(store: Store, config: Config, view: View, end: datetime | None = None) -> pd.DataFrame:
+    """Every run and model event before ``end`` with the commits their tags may name, in timeline order.
+
+    What :func:`~glassbox.metrics.linking.runs_frame` reads: the runs and, to resolve a run's
+    (possibly short) commit tag to one SHA and that commit's tickets, every commit whose SHA begins
+    with a tag — all of them, so an ambiguous prefix stays ambiguous. Model versions and alias moves
+    name runs, never commits. Run bodies (their notes) are attached.
+    """
+    categories = (*RUN_CATEGORIES, *MODEL_CATEGORIES)
+    runs = load_timeline(store, config, end=end, view=view, categories=categories)
+    tags = {value for refs, kinds in zip(runs["refs"], runs["ref_kinds"], strict=True)
+            for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
+    shas = store.commit_refs_starting(tag.lower() for tag in tags if is_sha(tag))
+    ids = sorted(store.event_ids_near((), shas) - set(runs["id"]))
+    commits = load_timeline(store, config, end=end, view=view, categories=("commit",), ids=ids)
+    frame = pd.concat([frame for frame in (runs, commits) if len(frame)] or [runs], ignore_index=True)
+    frame = frame.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
+    return with_run_bodies(frame, store, end)
+
+
+def with_run_bodies(events: pd.DataFrame, store: Store, end: datetime | None) -> pd.DataFrame:
+    """``events`` with a ``body`` column holding each run's note (the timeline leaves bodies out; runs are few)."""
+    bodies = store.read_events(end=end, categories=RUN_CATEGORIES, columns=("id", "body"))
+    if bodies.empty:
+        return events
+    return events.assign(body=events["id"].map(bodies.set_index("id")["body"]))
+
+
+def _events_on(store: Store, config: Config, view: View, threads: Iterable[str],
+               categories: Iterable[str] | None = None) -> pd.DataFrame:
+    """Events of ``view`` on ``threads`` (of ``categories``), in timeline order."""
+    wanted = set(threads)
+    if not wanted:
+        return load_timeline(store, config, view=view, ids=[])
+    ids = sorted(store.event_ids_near(wanted, ()))
+    frame = load_timeline(store, config, view=view, categories=categories, ids=ids)
+    return frame.loc[frame["thread"].isin(wanted)].reset_index(drop=True)
+
+
+def titles_of(store: Store, config: Config, view: View, threads: Iterable[str]) -> dict[str, str]:
+    """What each of ``threads`` (tickets, pull requests) is called in ``view``: its opening event's title."""
+    heads = _events_on(store, config, view, threads, HEADS)
+    return dict(zip(heads["thread"], heads["title"], strict=True))
+
+
+def tickets_among(store: Store, config: Config, view: View, values: Iterable[str]) -> set[str]:
+    """Those of ``values`` that are tickets ``view`` may see: a Jira ticket, or a key an event refers to.
+
+    The same test the Ticket story page's list makes over every ticket, asked of a few threads.
+    """
+    wanted = set(values)
+    if not wanted:
+        return set()
+    near = load_timeline(store, config, view=view, ids=sorted(store.event_ids_near(wanted, wanted)))
+    found = set(near.loc[near["category"] == "ticket_created", "thread"])
+    found |= {value for refs, kinds in zip(near["refs"], near["ref_kinds"], strict=True)
+              for value, kind in zip(refs, kinds, strict=True) if kind == "ticket"}
+    return found & wanted
+
+
+def story_tickets(store: Store, config: Config, view: View) -> list[str]:
+    """Every ticket ``view`` may see, sorted: each Jira ticket, and each key an event refers to.
+
+    Read as distinct keys (:meth:`Store.ticket_mentions`), not as events. With Jira configured only
+    keys of its projects count (:func:`glassbox.timeline.load_timeline`'s rule); the client view drops
+    internal tickets and keys named only from internal sources or on internal threads.
+    """
+    created = store.read_events(categories=("ticket_created",), columns=("thread", "origin"))
+    mentions = store.ticket_mentions()
+    if config.jira:
+        projects = jira_projects(store)
+        mentions = mentions.loc[[ticket_project(value) in projects for value in mentions["value"]]]
+    if view is not View.TEAM:  # fail closed, as the timeline
+        hidden, origins = internal_threads(store, config), internal_origins(config)
+        created = created.loc[~created["thread"].isin(hidden) & ~created["origin"].isin(origins)]
+        mentions = mentions.loc[~mentions["value"].isin(hidden) & ~mentions["thread"].isin(hidden)
+                                & ~mentions["origin"].isin(origins)]
+    return sorted(set(created["thread"]) | set(mentions["value"]))
+
+
+def status_history(store: Store, config: Config, view: View, tickets: Iterable[str]) -> pd.DataFrame:
+    """Every creation, status change and resolution of ``tickets``: what
+    :func:`~glassbox.metrics.agreements.ticket_pause_intervals` reads of them."""
+    return _events_on(store, config, view, tickets, TICKET_STATUS_EVENTS)
+
+
+def ticket_neighbourhood(store: Store, config: Config, view: View, key: str) -> pd.DataFrame:
+    """Every event the story of ticket ``key`` reads (:func:`glassbox.metrics.story.ticket_story`).
+
+    The ticket's own events and every event naming it; the pull requests among those, whole (their
+    reviews and comments), and the commits they or the ticket's events name, with every event
+    naming those commits (a PR lists its commits by SHA, a run by a short tag: hence the prefixes);
+    and :func:`ml_history` (a run's result is judged against the runs before it, on any ticket).
+    """
+    first = store.event_ids_near({key}, {key})
+    near = load_timeline(store, config, view=view, ids=sorted(first))
+    pulls = set(near.loc[near["category"].str.startswith("pull_request") | (near["category"] == "review"), "thread"])
+    shas = {value.lower() for refs, kinds in zip(near["refs"], near["ref_kinds"], strict=True)
+            for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
+    shas |= {sha for sha in _commit_shas(near) if sha}
+    prefixes = {sha[:length] for sha in shas if is_sha(sha) for length in range(_MIN_SHA, len(sha))}
+    second = store.event_ids_near(pulls, shas | prefixes) - first
+    more = load_timeline(store, config, view=view, ids=sorted(second))
+    runs = ml_history(store, config, view)
+    frame = pd.concat([frame for frame in (near, more) if len(frame)] or [near], ignore_index=True)
+    frame = with_run_bodies(frame, store, None)
+    frame = pd.concat([frame.loc[~frame["id"].isin(runs["id"])], runs], ignore_index=True)
+    return frame.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
+
+
+def _commit_shas(events: pd.DataFrame) -> list[str | None]:
+    """The SHA each commit among ``events`` records about itself."""
+    commits = events.loc[events["category"] == "commit", "attrs"]
+    return [str(attrs.get("sha")).lower() if isinstance(attrs, dict) and attrs.get("sha") else None
+            for attrs in commits]
