@@ -2,7 +2,9 @@
 
 Realistic proportions (commits, PRs, reviews, comments, tickets and transitions, runs) spread over
 the last year, from a handful of client and team people, written through :meth:`Store.write` so the
-rows are exactly what syncing real sources would produce.
+rows are exactly what syncing real sources would produce. Realistic lives too: tickets are picked
+up, wait for the customer, are answered and done; pull requests are reviewed and merged; so the
+waits open at any moment are the few dozen threads in flight (:class:`_Engagement`).
 
     python bench/seed_store.py /tmp/gb-1m --events 1000000
     python bench/seed_store.py /tmp/gb-pg --events 100000 --store-url postgresql+psycopg://postgres@127.0.0.1:5432/test
@@ -63,62 +65,153 @@ CLIENTS = ["carol", "dan"]
 STATUSES = [("To Do", "new"), ("In Progress", "indeterminate"), ("Waiting for Customer", "indeterminate"),
             ("Done", "done")]
 
+BACKLOG = 30  # live tickets the engagement keeps at least
+# Which engagement shape a cached store holds: "live" threads end (since issue #17's measurements);
+# the first shape left every ticket and pull request open for ever, 220k open waits at 1M events.
+SHAPE = "live"
+
+
+class _Engagement:
+    """The live state of the synthetic engagement: which tickets and pull requests are still open.
+
+    Every thread lives and ends as in a real tracker: a ticket is created in To Do, picked up, may
+    wait for the customer, and is done (then leaves); a pull request is opened naming a live
+    ticket, reviewed, and merged on its own thread. So, as in a real engagement, the open waits at
+    any moment are the few dozen threads in flight, not every thread ever opened.
+    """
+
+    def __init__(self, rng: random.Random, first_ticket: int) -> None:
+        self.rng = rng
+        self.next_ticket = first_ticket
+        self.tickets: dict[str, int] = {}  # live ticket -> index into STATUSES
+        self.pulls: dict[str, str] = {}  # open PR thread -> the ticket it names
+        self.training_commit: str | None = None  # what the runs train on (a sweep shares one commit)
+
+    def new_ticket(self) -> str:
+        key = f"CHURN-{self.next_ticket}"
+        self.next_ticket += 1
+        self.tickets[key] = 0
+        return key
+
+    def live_ticket(self) -> str:
+        return self.rng.choice(list(self.tickets))
+
+
 def synthetic_events(count: int, seed: int, now: datetime, days: float = 365, tag: str = ""):
     """Yield ``count`` events in time order over the ``days`` ending at ``now``.
 
-    ``tag`` prefixes every native id, so a later batch (a benchmark's sync) adds events rather than
-    rewriting the seeded ones.
+    Proportions: 40 % commits naming a live ticket, 20 % comments on live tickets (a fifth by the
+    client), 15 % ticket status changes, 5 % tickets created (and a ``ticket_resolved`` when one is
+    done), 12 % pull-request events (opened, reviewed, merged), 8 % MLflow runs tagged with the commit
+    they trained on. ``tag`` prefixes every native id (and numbers its tickets apart), so a later
+    batch (a benchmark's sync) adds events rather than rewriting the seeded ones.
     """
     rng = random.Random(seed)
+    state = _Engagement(rng, first_ticket=1 + (zlib.crc32(tag.encode()) % 900_000 + 100_000 if tag else 0))
     span = timedelta(days=days).total_seconds()
     step = span / max(count, 1)
-    for n in range(count):
-        when = now - timedelta(seconds=span - n * step)
-        kind = rng.random()
-        ticket = f"CHURN-{rng.randint(1, max(10, count // 40))}"
-        actor = rng.choice(CLIENTS) if rng.random() < 0.2 else rng.choice(TEAM)
-        if kind < 0.4:
-            sha = f"{rng.getrandbits(160):040x}"
-            yield Event(id=commit_event_id(sha), source="git", origin="/src/churn", category="commit",
-                        occurred_at=when, actor=rng.choice(TEAM), thread="churn", title=f"{ticket} tune features",
-                        refs=(Ref("commit", sha), Ref("ticket", ticket)),
-                        attrs={"sha": sha, "lines_added": rng.randint(1, 200), "lines_removed": rng.randint(0, 80)})
-        elif kind < 0.6:
-            yield Event(id=event_id("jira", "https://jira", f"{tag}c{n}"), source="jira", origin="https://jira",
-                        category="comment", occurred_at=when, actor=actor, thread=ticket,
-                        title=f"Comment on {ticket}", body="Could you check the lift on the March cohort?",
-                        attrs={"kind": "jira_comment", "key": ticket})
-        elif kind < 0.75:
-            (frm, frm_cat), (to, to_cat) = rng.sample(STATUSES, 2)
-            yield Event(id=event_id("jira", "https://jira", f"{tag}t{n}"), source="jira", origin="https://jira",
-                        category="ticket_transition", occurred_at=when, actor=rng.choice(TEAM), thread=ticket,
-                        title=f"{ticket}: {frm} → {to}",
-                        attrs={"key": ticket, "from_status": frm, "to_status": to, "from_category": frm_cat,
-                               "to_category": to_cat, "waiting": to == "Waiting for Customer"})
-        elif kind < 0.8:
-            yield Event(id=event_id("jira", "https://jira", f"{tag}n{n}"), source="jira", origin="https://jira",
-                        category="ticket_created", occurred_at=when, actor=actor, thread=f"CHURN-N{n}",
-                        title="Scores look off for enterprise accounts",
-                        attrs={"key": f"CHURN-N{n}", "status": "To Do", "status_category": "new"})
-        elif kind < 0.88:
-            number = n
-            category = rng.choice(["pull_request_opened", "pull_request_merged"])
-            yield Event(id=event_id("github", "acme/churn", f"{tag}{category}{number}"), source="github",
-                        origin="acme/churn", category=category, occurred_at=when, actor=rng.choice(TEAM),
-                        thread=f"acme/churn#{number}", title=f"{ticket}: new feature pipeline",
-                        refs=(Ref("ticket", ticket),), attrs={"number": number, "pr_author": rng.choice(TEAM)})
-        elif kind < 0.92:
-            yield Event(id=event_id("github", "acme/churn", f"{tag}r{n}"), source="github", origin="acme/churn",
-                        category="review", occurred_at=when, actor=actor, thread=f"acme/churn#{n}",
-                        title="Review: APPROVED", attrs={"number": n, "state": "APPROVED", "pr_author": "dev1"})
-        else:
-            value = 0.7 + 0.15 * n / count + rng.uniform(-0.03, 0.03)
-            yield Event(id=event_id("mlflow", "sqlite:///mlflow.db", f"{tag}run{n}"), source="mlflow",
-                        origin="sqlite:///mlflow.db", category="run_finished", occurred_at=when,
-                        actor=rng.choice(TEAM), thread="churn", title=f"sweep-{n}",
-                        attrs={"run_id": f"{tag}run{n}", "experiment": "churn", "status": "FINISHED",
-                               "params": {"lr": rng.choice([0.01, 0.05, 0.1]), "depth": rng.randint(3, 9)},
-                               "metrics": {"val_auc": value}})
+    produced = 0
+    n = 0
+    while produced < count:
+        when = now - timedelta(seconds=span - produced * step)
+        n += 1
+        for item in _next_events(state, rng, n, when, tag):
+            if produced < count:
+                produced += 1
+                yield item
+
+
+def _next_events(state: _Engagement, rng: random.Random, n: int, when: datetime, tag: str) -> list[Event]:
+    kind = rng.random()
+    actor = rng.choice(CLIENTS) if rng.random() < 0.2 else rng.choice(TEAM)
+    jira = "https://jira"
+    if len(state.tickets) < BACKLOG:  # a tracker always has work waiting: the client files more
+        kind = 0.79
+    if kind < 0.4:
+        ticket = state.live_ticket()
+        sha = f"{rng.getrandbits(160):040x}"
+        if state.training_commit is None or rng.random() < 0.02:
+            state.training_commit = sha
+        return [Event(id=commit_event_id(sha), source="git", origin="/src/churn", category="commit",
+                      occurred_at=when, actor=rng.choice(TEAM), thread="churn", title=f"{ticket} tune features",
+                      refs=(Ref("commit", sha), Ref("ticket", ticket)),
+                      attrs={"sha": sha, "lines_added": rng.randint(1, 200), "lines_removed": rng.randint(0, 80)})]
+    if kind < 0.6:
+        ticket = state.live_ticket()
+        return [Event(id=event_id("jira", jira, f"{tag}c{n}"), source="jira", origin=jira, category="comment",
+                      occurred_at=when, actor=actor, thread=ticket, title=f"Comment on {ticket}",
+                      body="Could you check the lift on the March cohort?",
+                      attrs={"kind": "jira_comment", "key": ticket})]
+    if kind < 0.75:
+        return _status_change(state, rng, n, when, tag)
+    if kind < 0.8:
+        ticket = state.new_ticket()
+        return [Event(id=event_id("jira", jira, f"{tag}n{n}"), source="jira", origin=jira, category="ticket_created",
+                      occurred_at=when, actor=actor, thread=ticket, title="Scores look off for enterprise accounts",
+                      attrs={"key": ticket, "status": "To Do", "status_category": "new"})]
+    if kind < 0.92:
+        return [_pull_request_event(state, rng, n, when, tag)]
+    value = 0.7 + 0.15 * min(1.0, n / 1_250_000) + rng.uniform(-0.03, 0.03)
+    refs = (Ref("commit", state.training_commit),) if state.training_commit else ()
+    return [Event(id=event_id("mlflow", "sqlite:///mlflow.db", f"{tag}run{n}"), source="mlflow",
+                  origin="sqlite:///mlflow.db", category="run_finished", occurred_at=when, actor=rng.choice(TEAM),
+                  thread="churn", title=f"sweep-{n}", refs=refs,
+                  attrs={"run_id": f"{tag}run{n}", "experiment": "churn", "status": "FINISHED",
+                         "params": {"lr": rng.choice([0.01, 0.05, 0.1]), "depth": rng.randint(3, 9)},
+                         "metrics": {"val_auc": value}})]
+
+
+def _status_change(state: _Engagement, rng: random.Random, n: int, when: datetime, tag: str) -> list[Event]:
+    """Move a live ticket on: To Do → In Progress → (Waiting for Customer → In Progress)… → Done."""
+    jira = "https://jira"
+    ticket = state.live_ticket()
+    at = state.tickets[ticket]
+    # picked up, or back from the customer; from In Progress, a quarter wait for the customer, the rest are done
+    to = 1 if at in (0, 2) else 2 if rng.random() < 0.25 else 3
+    (frm, frm_cat), (name, category) = STATUSES[at], STATUSES[to]
+    events = [Event(id=event_id("jira", jira, f"{tag}t{n}"), source="jira", origin=jira,
+                    category="ticket_transition", occurred_at=when, actor=rng.choice(TEAM), thread=ticket,
+                    title=f"{ticket}: {frm} → {name}",
+                    attrs={"key": ticket, "from_status": frm, "to_status": name, "from_category": frm_cat,
+                           "to_category": category, "waiting": name == "Waiting for Customer"})]
+    if at == 2:  # the customer answered; then the team moves it back
+        events.insert(0, Event(id=event_id("jira", jira, f"{tag}a{n}"), source="jira", origin=jira,
+                               category="comment", occurred_at=when - timedelta(seconds=1),
+                               actor=rng.choice(CLIENTS), thread=ticket, title=f"Comment on {ticket}",
+                               body="Here are the numbers you asked for.",
+                               attrs={"kind": "jira_comment", "key": ticket}))
+    if category == "done":
+        del state.tickets[ticket]
+        events.append(Event(id=event_id("jira", jira, f"{tag}d{n}"), source="jira", origin=jira,
+                            category="ticket_resolved", occurred_at=when, actor=events[0].actor, thread=ticket,
+                            title=f"{ticket} resolved: {name}", attrs={"key": ticket, "to_status": name}))
+    else:
+        state.tickets[ticket] = to
+    return events
+
+
+def _pull_request_event(state: _Engagement, rng: random.Random, n: int, when: datetime, tag: str) -> Event:
+    """Open a pull request naming a live ticket, review one, or merge one (a third each, while some are open)."""
+    choice = rng.random()
+    if not state.pulls or (choice < 1 / 3 and len(state.pulls) < 40):
+        thread, ticket = f"acme/churn#{tag}{n}", state.live_ticket()
+        state.pulls[thread] = ticket
+        return Event(id=event_id("github", "acme/churn", f"{tag}pull_request_opened{n}"), source="github",
+                     origin="acme/churn", category="pull_request_opened", occurred_at=when, actor=rng.choice(TEAM),
+                     thread=thread, title=f"{ticket}: new feature pipeline", refs=(Ref("ticket", ticket),),
+                     attrs={"number": n, "pr_author": rng.choice(TEAM)})
+    thread = rng.choice(list(state.pulls))
+    ticket = state.pulls[thread]
+    if choice < 2 / 3:
+        return Event(id=event_id("github", "acme/churn", f"{tag}r{n}"), source="github", origin="acme/churn",
+                     category="review", occurred_at=when, actor=rng.choice([*TEAM, *CLIENTS]), thread=thread,
+                     title="Review: APPROVED", attrs={"state": "APPROVED", "pr_author": "dev1"})
+    del state.pulls[thread]
+    return Event(id=event_id("github", "acme/churn", f"{tag}pull_request_merged{n}"), source="github",
+                 origin="acme/churn", category="pull_request_merged", occurred_at=when, actor=rng.choice(TEAM),
+                 thread=thread, title=f"{ticket}: new feature pipeline", refs=(Ref("ticket", ticket),),
+                 attrs={"pr_author": "dev1"})
+
 
 def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000,
          store_url: str = "sqlite:///glassbox.db") -> Path:
@@ -194,13 +287,13 @@ def add_store_arguments(parser: argparse.ArgumentParser, events: int) -> None:
 def engagement(store_url: str | None, events: int, cache: Path) -> Iterator[Path]:
     """A seeded engagement of ``events`` events; yields its config path.
 
-    No URL: the SQLite store ``cache/gb-<events>``, seeded once and reused while it holds that many
+    No URL: the SQLite store ``cache/gb-<events>-<SHAPE>``, seeded once and reused while it holds that many
     events (a benchmark that adds events puts its own store elsewhere). A PostgreSQL URL: a fresh
     schema on that server (``options=-csearch_path``), seeded, dropped on the way out. A SQLite URL:
     that file, seeded when empty.
     """
     if store_url is None:
-        folder = cache / f"gb-{events}"
+        folder = cache / f"gb-{events}-{SHAPE}"
         config = folder / "glassbox.toml"
         if not (config.exists() and open_engagement(load_config(config)).count_events() == events):
             shutil.rmtree(folder, ignore_errors=True)
