@@ -34,6 +34,7 @@ from glassbox.visibility import internal_origins, internal_threads
 
 HEADS = ("ticket_created", "pull_request_opened")  # where a thread's title comes from
 _MIN_SHA = 7
+_FULL_SHA = 40
 
 
 def ml_history(store: Store, config: Config, view: View, end: datetime | None = None) -> pd.DataFrame:
@@ -48,7 +49,9 @@ def ml_history(store: Store, config: Config, view: View, end: datetime | None = 
     runs = load_timeline(store, config, end=end, view=view, categories=categories)
     tags = {value for refs, kinds in zip(runs["refs"], runs["ref_kinds"], strict=True)
             for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
-    shas = store.commit_refs_starting(tag.lower() for tag in tags if is_sha(tag))
+    tags = {tag.lower() for tag in tags if is_sha(tag)}
+    full = {tag for tag in tags if len(tag) == _FULL_SHA}  # begins only itself: no range to look up
+    shas = full | store.commit_refs_starting(tags - full)
     ids = sorted(store.event_ids_near((), shas) - set(runs["id"]))
     commits = load_timeline(store, config, end=end, view=view, categories=("commit",), ids=ids)
     frame = pd.concat([frame for frame in (runs, commits) if len(frame)] or [runs], ignore_index=True)
@@ -82,38 +85,34 @@ def titles_of(store: Store, config: Config, view: View, threads: Iterable[str]) 
 
 
 def tickets_among(store: Store, config: Config, view: View, values: Iterable[str]) -> set[str]:
-    """Those of ``values`` that are tickets ``view`` may see: a Jira ticket, or a key an event refers to.
-
-    The same test the Ticket story page's list makes over every ticket, asked of a few threads.
-    """
+    """Those of ``values`` that are tickets with a story in ``view`` (:func:`story_tickets`), asked of a few."""
     wanted = set(values)
-    if not wanted:
-        return set()
-    near = load_timeline(store, config, view=view, ids=sorted(store.event_ids_near(wanted, wanted)))
-    found = set(near.loc[near["category"] == "ticket_created", "thread"])
-    found |= {value for refs, kinds in zip(near["refs"], near["ref_kinds"], strict=True)
-              for value, kind in zip(refs, kinds, strict=True) if kind == "ticket"}
-    return found & wanted
+    return set(_story_tickets(store, config, view, wanted)) if wanted else set()
 
 
 def story_tickets(store: Store, config: Config, view: View) -> list[str]:
     """Every ticket ``view`` may see, sorted: each Jira ticket, and each key an event refers to.
 
-    Read as distinct keys (:meth:`Store.ticket_mentions`), not as events. With Jira configured only
-    keys of its projects count (:func:`glassbox.timeline.load_timeline`'s rule); the client view drops
-    internal tickets and keys named only from internal sources or on internal threads.
+    Read as distinct keys (:meth:`Store.ticket_keys_named`), never as events. With Jira configured
+    only keys of its projects count (:func:`glassbox.timeline.load_timeline`'s rule). The client view
+    drops internal tickets, and keys named only by events of internal sources; a key named only on
+    an internal ticket's own thread (a comment there) is listed, though its story may be empty.
     """
-    created = store.read_events(categories=("ticket_created",), columns=("thread", "origin"))
-    mentions = store.ticket_mentions()
+    return _story_tickets(store, config, view, None)
+
+
+def _story_tickets(store: Store, config: Config, view: View, among: set[str] | None) -> list[str]:
+    created = store.threads_of("ticket_created", among)
+    named = store.ticket_keys_named(among)
     if config.jira:
         projects = jira_projects(store)
-        mentions = mentions.loc[[ticket_project(value) in projects for value in mentions["value"]]]
+        named = {value for value in named if ticket_project(value) in projects}
     if view is not View.TEAM:  # fail closed, as the timeline
         hidden, origins = internal_threads(store, config), internal_origins(config)
-        created = created.loc[~created["thread"].isin(hidden) & ~created["origin"].isin(origins)]
-        mentions = mentions.loc[~mentions["value"].isin(hidden) & ~mentions["thread"].isin(hidden)
-                                & ~mentions["origin"].isin(origins)]
-    return sorted(set(created["thread"]) | set(mentions["value"]))
+        created = {thread: origin for thread, origin in created.items()
+                   if thread not in hidden and origin not in origins}
+        named = (store.ticket_keys_named(among, except_origins=origins) if origins else named) - hidden
+    return sorted(set(created) | named)
 
 
 def status_history(store: Store, config: Config, view: View, tickets: Iterable[str]) -> pd.DataFrame:

@@ -612,18 +612,49 @@ class Store:
                 found.update(conn.execute(query).scalars())
         return found
 
-    def ticket_mentions(self) -> pd.DataFrame:
-        """``value, origin, thread``: each distinct ticket key some event refers to, with where from.
+    def threads_of(self, category: str, among: Iterable[str] | None = None) -> dict[str, str]:
+        """``thread -> origin`` of the events of ``category`` (on one of the threads ``among``)."""
+        events = schema.events
+        query = select(events.c.thread, events.c.origin).where(self._mine(events), events.c.category == category)
+        with self._reading() as conn:
+            if among is None:
+                return dict(_raw_rows(conn, query))
+            return {thread: origin for chunk in _chunks(sorted(among), _IN_CHUNK)
+                    for thread, origin in _raw_rows(conn, query.where(events.c.thread.in_(chunk)))}
 
-        What the Ticket story page lists besides the Jira tickets, without reading the events: a
-        million events name a few thousand keys from a few repositories and experiments.
+    def heads_maybe_internal(self, categories: Sequence[str], projects: Iterable[str]) -> pd.DataFrame:
+        """``thread, labels, source`` of the events of ``categories`` that carry a label or are a Jira
+        ticket of one of ``projects``: the only heads that can make a thread internal (the rest, most of
+        them, are never read)."""
+        events = schema.events
+        candidates = cast(events.c.labels, Text) != "[]"
+        for project in sorted(set(projects)):
+            candidates |= (events.c.source == "jira") & events.c.thread.istartswith(f"{project}-", autoescape=True)
+        query = select(events.c.thread, cast(events.c.labels, Text), events.c.source).where(
+            self._mine(events), events.c.category.in_(list(categories)), candidates)
+        with self._reading() as conn:
+            frame = _columnar(_raw_rows(conn, query), ("thread", "labels", "source"))
+        frame["labels"] = _decode_json(frame["labels"], cache=True)
+        return frame
+
+    def ticket_keys_named(self, among: Iterable[str] | None = None, *,
+                          except_origins: Iterable[str] = ()) -> set[str]:
+        """Every ticket key some event refers to (one of ``among``), by an event from outside ``except_origins``.
+
+        Distinct values of ``refs``: a million events name a few thousand keys. Only excluding
+        origins needs the events joined.
         """
         events, refs = schema.events, schema.refs
-        query = (select(refs.c.value, events.c.origin, events.c.thread).distinct()
-                 .join(events, (events.c.engagement == refs.c.engagement) & (events.c.id == refs.c.event_id))
-                 .where(self._mine(refs), refs.c.kind == "ticket"))
+        query = select(refs.c.value).distinct().where(self._mine(refs), refs.c.kind == "ticket")
+        excluded = sorted(set(except_origins))
+        if excluded:
+            query = query.join(events, (events.c.engagement == refs.c.engagement) & (events.c.id == refs.c.event_id)
+                               ).where(events.c.origin.not_in(excluded))
         with self._reading() as conn:
-            return _columnar(_raw_rows(conn, query), ("value", "origin", "thread"))
+            if among is None:
+                return set(conn.execute(query).scalars())
+            return {value for chunk in _chunks(sorted(among), _IN_CHUNK)
+                    for value in conn.execute(query.where(refs.c.value.in_(chunk))).scalars()}
 
     # -- the week's note (SPEC §5) ----------------------------------------------------------
 

@@ -24,7 +24,7 @@ def internal_threads(store: Store, config: Config) -> frozenset[str]:
     """Ticket keys and PR threads the client must not see, judged by their current labels."""
     internal_labels = config.internal_labels()
     internal_projects = {p.upper() for section in config.jira for p in section.internal_projects}
-    frame = store.read_events(categories=_LABELLED_CATEGORIES, columns=("thread", "labels", "source"))
+    frame = store.heads_maybe_internal(_LABELLED_CATEGORIES, internal_projects)
     hidden = set()
     for thread, labels, source in frame.itertuples(index=False):
         labelled = any(label.lower() in internal_labels for label in labels or ())

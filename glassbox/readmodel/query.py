@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 
 from glassbox import schema
 from glassbox.config import Config
@@ -64,17 +64,18 @@ def samples(store: Store, view: View, since: datetime | None = None, until: date
         table.c.engagement == store.engagement, table.c.view == View(view).value)
     if until is not None:  # in UTC: SQLite compares the stored text, which is UTC
         query = query.where(table.c.started_at < until.astimezone(UTC))
-    if since is not None:
+    queries = [query]
+    if since is not None:  # two index ranges of ix_rm_waits_ended: one OR would scan every row of the view
         since = since.astimezone(UTC)
-        query = query.where(or_(table.c.ended_at >= since, table.c.abandoned_at >= since,
-                                and_(table.c.ended_at.is_(None), table.c.abandoned_at.is_(None))))
+        queries = [query.where(table.c.ended_at >= since),
+                   query.where(table.c.ended_at.is_(None),
+                               or_(table.c.abandoned_at.is_(None), table.c.abandoned_at >= since))]
+    if threads is not None:
+        wanted = sorted(set(threads))
+        queries = [part.where(table.c.thread.in_(wanted[index:index + _IN_CHUNK]))
+                   for part in queries for index in range(0, len(wanted), _IN_CHUNK)]
     with store.transaction() as conn:
-        if threads is None:
-            rows = conn.execute(query).all()
-        else:
-            wanted = sorted(set(threads))
-            rows = [row for index in range(0, len(wanted), _IN_CHUNK)
-                    for row in conn.execute(query.where(table.c.thread.in_(wanted[index:index + _IN_CHUNK]))).all()]
+        rows = [tuple(row) for part in queries for row in conn.execute(part)]
     frame = pd.DataFrame(rows, columns=["latency", *SAMPLE_COLUMNS])
     for name in _TIMES:
         frame[name] = pd.to_datetime(frame[name], utc=True)
