@@ -61,10 +61,8 @@ def ml_history(store: Store, config: Config, view: View, end: datetime | None = 
 
 def with_run_bodies(events: pd.DataFrame, store: Store, end: datetime | None) -> pd.DataFrame:
     """``events`` with a ``body`` column holding each run's note (the timeline leaves bodies out; runs are few)."""
-    bodies = store.read_events(end=end, categories=RUN_CATEGORIES, columns=("id", "body"))
-    if bodies.empty:
-        return events
-    return events.assign(body=events["id"].map(bodies.set_index("id")["body"]))
+    bodies = store.bodies(RUN_CATEGORIES, end)
+    return events.assign(body=events["id"].map(bodies)) if bodies else events
 
 
 def _events_on(store: Store, config: Config, view: View, threads: Iterable[str],

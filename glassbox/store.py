@@ -622,6 +622,15 @@ class Store:
             return {thread: origin for chunk in _chunks(sorted(among), _IN_CHUNK)
                     for thread, origin in _raw_rows(conn, query.where(events.c.thread.in_(chunk)))}
 
+    def bodies(self, categories: Sequence[str], end: datetime | None = None) -> dict[str, str]:
+        """``id -> body`` of the events of ``categories`` before ``end`` that have one (a run's note:
+        most runs have none, so only those that do are read)."""
+        events = schema.events
+        query = _filter(select(events.c.id, events.c.body).where(self._mine(events), events.c.body.is_not(None)),
+                        events, None, end, None, categories)
+        with self._reading() as conn:
+            return dict(_raw_rows(conn, query))
+
     def heads_maybe_internal(self, categories: Sequence[str], projects: Iterable[str]) -> pd.DataFrame:
         """``thread, labels, source`` of the events of ``categories`` that carry a label or are a Jira
         ticket of one of ``projects``: the only heads that can make a thread internal (the rest, most of
