@@ -166,11 +166,22 @@ def _add_read_model_notes_and_ledger(conn: Connection) -> None:
     notifications_sent.create(conn, checkfirst=True)
 
 
+def _add_daily_counts(conn: Connection) -> None:
+    """5 → 6: the read model's per-day counts (``rm_days``), which the Portfolio and pages sum by period.
+
+    As in 4 → 5, the rows need the config: every engagement's fingerprint is forgotten, so the read
+    model is stale and the first command that has the config and may write rebuilds both tables.
+    """
+    schema.rm_days.create(conn, checkfirst=True)
+    conn.execute(schema.meta.delete().where(schema.meta.c.key.like("readmodel:%")))
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
     3: _add_engagements,
     4: _add_read_model_notes_and_ledger,
+    5: _add_daily_counts,
 }
 
 
