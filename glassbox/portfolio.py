@@ -25,7 +25,7 @@ from glassbox import readmodel
 from glassbox.config import Config
 from glassbox.metrics.agreements import PAUSED_LATENCIES, AgreementFrames, agreements_report, ticket_pause_intervals
 from glassbox.metrics.experiments import experiments_summary
-from glassbox.metrics.latency import METRICS
+from glassbox.metrics.latency import LATENCIES, METRICS
 from glassbox.metrics.linking import RUN_CATEGORIES, runs_frame
 from glassbox.metrics.models import MODEL_CATEGORIES, models_summary
 from glassbox.metrics.runs import count_runs, run_table
@@ -38,6 +38,7 @@ from glassbox.store import Store
 from glassbox.sync import FAILED_STATES
 from glassbox.timeline import load_timeline
 from glassbox.views import View
+from glassbox.vocabulary import WAITS
 
 HEADLINE = ("commits", "pull_requests_merged", "tickets_resolved", "runs")  # this week against last
 STALE_AFTER = timedelta(hours=24)  # a last successful sync older than this needs attention
@@ -125,12 +126,13 @@ def _week_from_read_model(store: Store, config: Config, period: Period, view: Vi
     """The row's parts from the read model and the run and model events, by the report's own functions.
 
     The counts are the day counts' sums, with the top-level runs (:func:`~glassbox.metrics.runs.count_runs`)
-    of the run events; the waits are the read model's samples since the week began, as they stood at
-    its end (or now), and the agreements are measured over those; the KPIs and alerts come from the
-    runs and model events up to the week's end, as in the report.
+    of the run events; the waits are the read model's samples of the waits on the team and of the
+    agreements' latencies, since the week began, as they stood at its end (or now), and the agreements
+    are measured over those; the KPIs and alerts come from the runs and model events up to the week's
+    end, as in the report.
     """
     until = min(period.end, now)
-    samples = _samples(store, config, period, view, now)
+    samples = _samples(store, config, period, view, now, _latencies_shown(config))
     events = load_timeline(store, config, end=period.end, view=view, categories=(*RUN_CATEGORIES, *MODEL_CATEGORIES))
     runs = run_table(runs_frame(events), events)
     entries, drops, _ = experiments_summary(runs, config.kpi, period.start, period.end)
@@ -147,20 +149,28 @@ def _week_from_read_model(store: Store, config: Config, period: Period, view: Vi
         experiments=entries, alerts=drops + regressions)
 
 
-def _samples(store: Store, config: Config, period: Period, view: View, now: datetime) -> dict[str, pd.DataFrame]:
-    """The read model's waits the week's figures need — ended in it, or open at its end (or now) —
-    with the :data:`~glassbox.report_model.AS_OF_END` samples of tickets moved since measured from
-    their events, as the report does (:attr:`ReportModel.samples`)."""
+def _latencies_shown(config: Config) -> tuple[str, ...]:
+    """The latencies a row's figures read: the waits on the team, and those working agreements hold."""
+    wanted = {wait.latency for wait in WAITS if wait.on == "team"} | {item.latency for item in config.agreement}
+    return tuple(name for name in LATENCIES if name in wanted)
+
+
+def _samples(store: Store, config: Config, period: Period, view: View, now: datetime,
+             latencies: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The read model's waits of ``latencies`` the week's figures need — ended in it, or open at its
+    end (or now) — with the :data:`~glassbox.report_model.AS_OF_END` samples of tickets moved since
+    measured from their events, as the report does (:attr:`ReportModel.samples`)."""
     until = min(period.end, now)
-    waits = readmodel.samples(store, view, since=period.start, until=until)
+    waits = readmodel.samples(store, view, since=period.start, until=until, latencies=latencies)
+    again = [name for name in AS_OF_END if name in latencies]
     moved = set(store.read_events(start=until, categories=("ticket_transition", "ticket_resolved"),
-                                  columns=("thread",))["thread"])
+                                  columns=("thread",))["thread"]) if again else set()
     if not moved:
         return waits
     tickets = load_timeline(store, config, end=period.end, view=view, ids=sorted(store.event_ids_near(moved, ())))
     tickets = tickets.loc[tickets["occurred_at"] <= pd.Timestamp(now)]
     return {**waits, **{name: _merge_samples(waits[name], METRICS[name](tickets, config.team), moved)
-                        for name in AS_OF_END}}
+                        for name in again}}
 
 
 def _pauses(store: Store, config: Config, period: Period, view: View,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -47,9 +48,9 @@ def counted_projects(store: Store, config: Config) -> set[str]:
 
 
 def samples(store: Store, view: View, since: datetime | None = None,
-            until: datetime | None = None) -> dict[str, pd.DataFrame]:
-    """Each latency's samples that matter to periods within ``[since, until)``, as the metric functions
-    give them (:data:`glassbox.metrics.latency.SAMPLE_COLUMNS`, in their order).
+            until: datetime | None = None, latencies: Sequence[str] = LATENCIES) -> dict[str, pd.DataFrame]:
+    """Each latency's samples (of ``latencies``) that matter to periods within ``[since, until)``, as
+    the metric functions give them (:data:`glassbox.metrics.latency.SAMPLE_COLUMNS`, in their order).
 
     That is every wait started before ``until`` that ended or was abandoned at ``since`` or later, or
     is still open — never the whole history: :func:`glassbox.metrics.latency.summarize` and
@@ -59,6 +60,8 @@ def samples(store: Store, view: View, since: datetime | None = None,
     table = schema.rm_waits
     query = select(table.c.latency, *(table.c[name] for name in SAMPLE_COLUMNS)).where(
         table.c.engagement == store.engagement, table.c.view == View(view).value)
+    if tuple(latencies) != LATENCIES:
+        query = query.where(table.c.latency.in_(list(latencies)))
     if until is not None:  # in UTC: SQLite compares the stored text, which is UTC
         query = query.where(table.c.started_at < until.astimezone(UTC))
     if since is not None:
@@ -66,7 +69,7 @@ def samples(store: Store, view: View, since: datetime | None = None,
         query = query.where(or_(table.c.ended_at >= since, table.c.abandoned_at >= since,
                                 and_(table.c.ended_at.is_(None), table.c.abandoned_at.is_(None))))
     with store.transaction() as conn:
-        rows = conn.execute(query).all()
+        rows = [tuple(row) for row in conn.execute(query)]  # plain tuples: pandas probes a Row's attributes slowly
     frame = pd.DataFrame(rows, columns=["latency", *SAMPLE_COLUMNS])
     for name in _TIMES:
         frame[name] = pd.to_datetime(frame[name], utc=True)
@@ -82,4 +85,4 @@ def samples(store: Store, view: View, since: datetime | None = None,
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     frame = frame.sort_values(["started_at", "thread"], kind="stable")
     return {latency: frame.loc[frame["latency"] == latency, list(SAMPLE_COLUMNS)].reset_index(drop=True)
-            for latency in LATENCIES}
+            for latency in latencies}
