@@ -34,10 +34,13 @@ PREPARE_LOCK_SPACE = 0x61A55B0D  # advisory-lock namespace of "creating or upgra
 LEGACY_ENGAGEMENT = "glassbox_legacy_engagement"  # conn.info key: the engagement a pre-workspace store's rows get
 
 
+_UNSCOPED_INDEXES = ("ix_events_thread", "ix_events_category_occurred_at")  # replaced in 5 → 6
+_ENGAGEMENT_INDEXES = ("ix_events_engagement_thread", "ix_events_engagement_category")
+
+
 def _add_category_time_index(conn: Connection) -> None:
     """1 → 2: the metrics, reports and client view read one category at a time over a period."""
-    index = next(i for i in schema.events.indexes if i.name == "ix_events_category_occurred_at")
-    index.create(conn, checkfirst=True)
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_events_category_occurred_at ON events (category, occurred_at)"))
 
 
 TICKET_CATEGORIES = ("ticket_created", "ticket_transition", "ticket_resolved")
@@ -166,11 +169,34 @@ def _add_read_model_notes_and_ledger(conn: Connection) -> None:
     notifications_sent.create(conn, checkfirst=True)
 
 
+def _add_daily_counts(conn: Connection) -> None:
+    """5 → 6: the read model's per-day counts (``rm_days``), which the Portfolio and pages sum by period.
+
+    As in 4 → 5, the rows need the config: every engagement's fingerprint is forgotten, so the read
+    model is stale and the first command that has the config and may write rebuilds both tables.
+    """
+    schema.rm_days.create(conn, checkfirst=True)
+    conn.execute(schema.meta.delete().where(schema.meta.c.key.like("readmodel:%")))
+    _lead_indexes_with_the_engagement(conn)
+
+
+def _lead_indexes_with_the_engagement(conn: Connection) -> None:
+    """Every read names its engagement: an index on ``thread`` or ``category`` alone lost to the one on
+    ``(engagement, occurred_at)`` in SQLite's planner, which then walked all of an engagement's events
+    to find one thread's (0.2 s a lookup at 100k events). Part of 5 → 6."""
+    for name in _UNSCOPED_INDEXES:
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    for index in schema.events.indexes:
+        if index.name in _ENGAGEMENT_INDEXES:
+            index.create(conn, checkfirst=True)
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
     3: _add_engagements,
     4: _add_read_model_notes_and_ledger,
+    5: _add_daily_counts,
 }
 
 

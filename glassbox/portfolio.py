@@ -1,10 +1,16 @@
 """The Portfolio page's figures (SPEC §6): one row per engagement, ranked by its need of attention.
 
 Every figure of a row comes from :func:`engagement_week`, the one place that knows how: this week
-against last (from the week's report, :class:`~glassbox.report_model.ReportModel`), the waits open
-on the team now, the KPIs' best against their targets, alerts, agreements breached, and the state of
-the last sync. :func:`ranked` orders the rows: a failed or stale sync first (nothing else on the row
-can be trusted), then breached agreements, the oldest wait on the team, a KPI falling.
+against last, the waits open on the team now, the KPIs' best against their targets, alerts,
+agreements breached, and the state of the last sync. :func:`ranked` orders the rows: a failed or
+stale sync first (nothing else on the row can be trusted), then breached agreements, the oldest wait
+on the team, a KPI falling.
+
+A page lists many engagements, so a row reads only what it shows (issue #17: 50 ms at 1M events):
+the read model's day counts and open waits, and the run and model events (a few thousand however
+long the history), each figure computed by the same metric function the week's report
+(:class:`~glassbox.report_model.ReportModel`) calls. While the read model is stale (its config
+changed since the last sync) the row is read off the week's whole report instead.
 """
 
 from __future__ import annotations
@@ -15,14 +21,24 @@ from typing import Any
 
 import pandas as pd
 
+from glassbox import readmodel
 from glassbox.config import Config
+from glassbox.metrics.agreements import PAUSED_LATENCIES, AgreementFrames, agreements_report, ticket_pause_intervals
+from glassbox.metrics.experiments import experiments_summary
+from glassbox.metrics.latency import LATENCIES, METRICS
+from glassbox.metrics.linking import RUN_CATEGORIES, runs_frame
+from glassbox.metrics.models import MODEL_CATEGORIES, models_summary
+from glassbox.metrics.runs import count_runs, run_table
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.periods import Period
-from glassbox.report_model import ReportModel
+from glassbox.readmodel.days import category_counts, period_days
+from glassbox.report_model import AS_OF_END, ReportModel, _merge_samples
 from glassbox.sources import configured_sources
 from glassbox.store import Store
 from glassbox.sync import FAILED_STATES
+from glassbox.timeline import load_timeline
 from glassbox.views import View
+from glassbox.vocabulary import WAITS
 
 HEADLINE = ("commits", "pull_requests_merged", "tickets_resolved", "runs")  # this week against last
 STALE_AFTER = timedelta(hours=24)  # a last successful sync older than this needs attention
@@ -65,26 +81,109 @@ class PortfolioRow:
 
 def engagement_week(store: Store, config: Config, period: Period, view: View, now: datetime) -> PortfolioRow:
     """``config``'s row for ``period`` (a week, compared with the one before) as ``view`` sees it."""
-    model = ReportModel.load(store, config, period, view, now)
-    report = model.report
-    waits = open_waits_on_people(model.samples, min(now, period.end), config.team)
-    on_team = waits.loc[waits["on"] == "team"]
+    week = (_week_from_read_model(store, config, period, view, now) if readmodel.is_current(store, config)
+            else _week_from_report(ReportModel.load(store, config, period, view, now)))
     last_ok, failed = _sync_health(store, config)
+    on_team = week.waits.loc[week.waits["on"] == "team"]
     return PortfolioRow(
         engagement=config.engagement_id,
         name=config.engagement.name,
         last_ok=last_ok,
         sync_failed=failed,
         stale=last_ok is None or now - last_ok > STALE_AFTER,
-        this_week={name: int(report["counts"][name]) for name in HEADLINE},
-        last_week={name: int(report["previous"]["counts"][name]) for name in HEADLINE},
+        this_week={name: int(week.counts[name]) for name in HEADLINE},
+        last_week={name: int(week.previous_counts[name]) for name in HEADLINE},
         team_waits=len(on_team),
         oldest_team_wait_hours=float(on_team["hours"].max()) if not on_team.empty else None,
-        agreements_breached=agreements_breached(report),
-        kpi=_kpi_text(report["experiments"]),
-        kpi_falling=any(alert.get("kind") == "metric_drop" for alert in report["alerts"]),
-        alerts=len(report["alerts"]),
+        agreements_breached=agreements_breached({"agreements": week.agreements}),
+        kpi=_kpi_text(week.experiments),
+        kpi_falling=any(alert.get("kind") == "metric_drop" for alert in week.alerts),
+        alerts=len(week.alerts),
     )
+
+
+@dataclass(frozen=True)
+class _Week:
+    """The parts of a week's report a row shows, under the report's own keys."""
+
+    counts: dict[str, int]
+    previous_counts: dict[str, int]
+    waits: pd.DataFrame  # open_waits_on_people at the week's end, or now
+    agreements: list[dict[str, Any]]
+    experiments: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+
+
+def _week_from_report(model: ReportModel) -> _Week:
+    """The row's parts off the whole report: what a stale read model leaves."""
+    report = model.report
+    return _Week(counts=report["counts"], previous_counts=report["previous"]["counts"],
+                 waits=open_waits_on_people(model.samples, min(model.now, model.period.end), model.config.team),
+                 agreements=report["agreements"], experiments=report["experiments"], alerts=report["alerts"])
+
+
+def _week_from_read_model(store: Store, config: Config, period: Period, view: View, now: datetime) -> _Week:
+    """The row's parts from the read model and the run and model events, by the report's own functions.
+
+    The counts are the day counts' sums, with the top-level runs (:func:`~glassbox.metrics.runs.count_runs`)
+    of the run events; the waits are the read model's samples of the waits on the team and of the
+    agreements' latencies, since the week began, as they stood at its end (or now), and the agreements
+    are measured over those; the KPIs and alerts come from the runs and model events up to the week's
+    end, as in the report.
+    """
+    until = min(period.end, now)
+    samples = _samples(store, config, period, view, now, _latencies_shown(config))
+    events = load_timeline(store, config, end=period.end, view=view, categories=(*RUN_CATEGORIES, *MODEL_CATEGORIES))
+    runs = run_table(runs_frame(events), events)
+    entries, drops, _ = experiments_summary(runs, config.kpi, period.start, period.end)
+    _, regressions = models_summary(events, runs, config.kpi, period.start, period.end)
+    previous = period.previous()
+    frames = AgreementFrames(samples, _pauses(store, config, period, view, samples), config.team)
+    return _Week(
+        counts={**category_counts(store, view, *period_days(period)),
+                "runs": count_runs(runs, period.start, period.end)},
+        previous_counts={**category_counts(store, view, *period_days(previous)),
+                         "runs": count_runs(runs, previous.start, previous.end)},
+        waits=open_waits_on_people(samples, until, config.team),
+        agreements=agreements_report(config.agreement, frames, period.start, period.end, now),
+        experiments=entries, alerts=drops + regressions)
+
+
+def _latencies_shown(config: Config) -> tuple[str, ...]:
+    """The latencies a row's figures read: the waits on the team, and those working agreements hold."""
+    wanted = {wait.latency for wait in WAITS if wait.on == "team"} | {item.latency for item in config.agreement}
+    return tuple(name for name in LATENCIES if name in wanted)
+
+
+def _samples(store: Store, config: Config, period: Period, view: View, now: datetime,
+             latencies: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The read model's waits of ``latencies`` the week's figures need — ended in it, or open at its
+    end (or now) — with the :data:`~glassbox.report_model.AS_OF_END` samples of tickets moved since
+    measured from their events, as the report does (:attr:`ReportModel.samples`)."""
+    until = min(period.end, now)
+    waits = readmodel.samples(store, view, since=period.start, until=until, latencies=latencies)
+    again = [name for name in AS_OF_END if name in latencies]
+    moved = set(store.read_events(start=until, categories=("ticket_transition", "ticket_resolved"),
+                                  columns=("thread",))["thread"]) if again else set()
+    if not moved:
+        return waits
+    tickets = load_timeline(store, config, end=period.end, view=view, ids=sorted(store.event_ids_near(moved, ())))
+    tickets = tickets.loc[tickets["occurred_at"] <= pd.Timestamp(now)]
+    return {**waits, **{name: _merge_samples(waits[name], METRICS[name](tickets, config.team), moved)
+                        for name in again}}
+
+
+def _pauses(store: Store, config: Config, period: Period, view: View,
+            samples: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """When the tickets of the paused agreements' waits sat in a waiting status
+    (:func:`~glassbox.metrics.agreements.ticket_pause_intervals`, from those tickets' status events)."""
+    paused = {agreement.latency for agreement in config.agreement} & PAUSED_LATENCIES
+    threads = {thread for name in paused for thread in samples[name]["thread"]}
+    if not threads:
+        return ticket_pause_intervals(pd.DataFrame({"category": []}))
+    events = load_timeline(store, config, end=period.end, view=view, categories=("ticket_created", "ticket_transition"),
+                           ids=sorted(store.event_ids_near(threads, ())))
+    return ticket_pause_intervals(events)
 
 
 def agreements_breached(report: dict[str, Any]) -> int | None:

@@ -11,7 +11,8 @@ every row an ``engagement`` (SPEC §6: one store for a whole workspace), part of
 two engagements sharing a repository keep their own events, refs and cursors; 5 adds ``week_notes``
 (the PM's words for a week's report), ``notifications_sent`` (defined in :mod:`glassbox.notify.sent`,
 on this metadata) and the read model's derived tables (``rm_waits``), rebuilt from the events
-(:mod:`glassbox.readmodel`).
+(:mod:`glassbox.readmodel`); 6 adds the read model's per-day counts (``rm_days``), filled by the next
+rebuild like ``rm_waits`` in 5.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
+    Date,
     DateTime,
     Float,
     Index,
@@ -29,7 +31,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 ENGAGEMENT_LENGTH = 64
 
 metadata = MetaData()
@@ -63,10 +65,11 @@ events = Table(
     Column("content_hash", String(40), nullable=False),
     Column("synced_at", DateTime(timezone=True), nullable=False),
     Index("ix_events_occurred_at", "occurred_at"),
-    Index("ix_events_thread", "thread"),
     Index("ix_events_source_category", "source", "category"),
-    Index("ix_events_category_occurred_at", "category", "occurred_at"),  # since version 2
     Index("ix_events_engagement_occurred_at", "engagement", "occurred_at"),  # since version 4
+    # since version 6, in place of (thread) and (category, occurred_at): every read names its engagement
+    Index("ix_events_engagement_thread", "engagement", "thread"),
+    Index("ix_events_engagement_category", "engagement", "category", "occurred_at"),
 )
 
 refs = Table(
@@ -143,4 +146,18 @@ rm_waits = Table(
     Column("on", String(16)),  # who must act while it is open (glassbox.vocabulary.WAITS), else null
     Index("ix_rm_waits_ended", "engagement", "view", "ended_at"),
     Index("ix_rm_waits_open", "engagement", "view", "started_at"),
+)
+
+# -- since version 6 -------------------------------------------------------------------------------
+rm_days = Table(  # the number of events per local day (engagement's time zone), source, category and person
+    "rm_days",
+    metadata,
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),
+    Column("view", String(16), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Column("category", String(32), primary_key=True),
+    Column("person", Text, primary_key=True),  # the timeline's ``actor``: the resolved name
+    Column("side", String(16), primary_key=True),
+    Column("events", Integer, nullable=False),
 )

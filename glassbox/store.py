@@ -41,6 +41,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -664,6 +665,28 @@ class Store:
                 return set(conn.execute(query).scalars())
             return {value for chunk in _chunks(sorted(among), _IN_CHUNK)
                     for value in conn.execute(query.where(refs.c.value.in_(chunk))).scalars()}
+
+    # -- the read model's days (additive: since schema version 6) ------------------------------
+
+    def event_times(self, ids: Sequence[str]) -> pd.Series:
+        """When the stored events among ``ids`` occurred (UTC): the days a write re-counts, before and after it."""
+        table = schema.events
+        query = select(table.c.occurred_at).where(self._mine(table))
+        with self._reading() as conn:
+            rows = [row for chunk in _chunks(list(ids), _IN_CHUNK)
+                    for row in _raw_rows(conn, query.where(table.c.id.in_(chunk)))]
+        return self._datetimes(pd.Series([row[0] for row in rows], dtype=object))
+
+    def event_ids_between(self, windows: Sequence[tuple[datetime, datetime]]) -> set[str]:
+        """Ids of the events with ``start <= occurred_at < end`` for one of ``windows`` (a few days each)."""
+        table = schema.events
+        found: set[str] = set()
+        with self._reading() as conn:
+            for index in range(0, len(windows), _IN_CHUNK // 2):
+                bounds = [(table.c.occurred_at >= start.astimezone(UTC)) & (table.c.occurred_at < end.astimezone(UTC))
+                          for start, end in windows[index:index + _IN_CHUNK // 2]]
+                found.update(conn.execute(select(table.c.id).where(self._mine(table), or_(*bounds))).scalars())
+        return found
 
     # -- the week's note (SPEC §5) ----------------------------------------------------------
 

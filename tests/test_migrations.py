@@ -204,7 +204,8 @@ def test_upgraded_store_has_the_same_tables_and_indexes_as_a_new_one(
     upgraded = open_store(empty_url)
     fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
     assert index_names(upgraded.engine) == index_names(fresh.engine)
-    assert "ix_events_category_occurred_at" in index_names(upgraded.engine)["events"]
+    assert {"ix_events_engagement_category", "ix_events_engagement_thread"} <= index_names(upgraded.engine)["events"]
+    assert not {"ix_events_category_occurred_at", "ix_events_thread"} & index_names(upgraded.engine)["events"]
     upgraded.engine.dispose()
     fresh.engine.dispose()
 
@@ -220,8 +221,10 @@ def test_upgraded_store_keeps_syncing_where_it_left_off(v1_engine: Engine, empty
 
 def test_failed_upgrade_leaves_the_store_as_it_was(
         v1_engine: Engine, empty_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    step_one = migrations.STEPS[1]
+
     def half_done(conn) -> None:
-        next(i for i in schema.events.indexes if i.name == "ix_events_category_occurred_at").create(conn)
+        step_one(conn)  # creates ix_events_category_occurred_at
         raise RuntimeError("disk full")
 
     monkeypatch.setitem(migrations.STEPS, 1, half_done)
@@ -278,14 +281,20 @@ def test_opening_a_current_sqlite_store_does_not_wait_for_a_writer(tmp_path: Pat
     writer.engine.dispose()
 
 
-def test_category_reads_use_the_version_2_index(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("where", "index"), [  # as the store reads them: a category over a period, threads by key
+    (schema.events.c.category.in_(["ticket_transition"]) & (schema.events.c.occurred_at >= T0),
+     "ix_events_engagement_category"),
+    (schema.events.c.thread.in_(["CHURN-5", "CHURN-7"]), "ix_events_engagement_thread"),
+])
+def test_one_engagements_category_or_thread_is_read_by_the_index_leading_with_both(
+        tmp_path: Path, where: object, index: str) -> None:
+    """Not by ``(engagement, occurred_at)``, which would walk all of the engagement's events (version 6)."""
     store = open_store(f"sqlite:///{tmp_path / 'glassbox.db'}")
-    query = (select(schema.events.c.id).where(schema.events.c.category.in_(["ticket_transition"]))
-             .where(schema.events.c.occurred_at >= T0).order_by(schema.events.c.occurred_at))
+    query = select(schema.events.c.id).where(schema.events.c.engagement == store.engagement, where)
     with store.engine.connect() as conn:
         compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
         plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
-    assert "ix_events_category_occurred_at" in plan
+    assert index in plan
     store.engine.dispose()
 
 

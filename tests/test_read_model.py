@@ -1,15 +1,16 @@
 """The read model stays what a full rebuild gives, whatever sequence of syncs, edits and deletions.
 
 A random engagement (tickets, pull requests, commits with short-SHA runs, internal labels, bots, a
-second Jira project appearing late) is written batch by batch through the sync's hooked
-:meth:`Store.write`; after every batch the stored waits must equal the waits the metric functions
-give over the whole timeline, in both views. Seeds are fixed, so a failure replays.
+second Jira project appearing late, two months across New York's change from summer time) is
+written batch by batch through the sync's hooked :meth:`Store.write`; every few batches the stored
+waits must equal the waits the metric functions give over the whole timeline, and the stored day
+counts the counts of that timeline, in both views. Seeds are fixed, so a failure replays.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -20,7 +21,8 @@ from glassbox.config import Config
 from glassbox.errors import AuthError
 from glassbox.events import Checkpoint, Event, Ref, Tombstone, commit_event_id, commit_ref, event_id
 from glassbox.readmodel import update
-from glassbox.readmodel.derive import wait_rows
+from glassbox.readmodel.days import daily_counts
+from glassbox.readmodel.derive import day_rows, wait_rows
 from glassbox.store import Store
 from glassbox.sync import sync_connector
 from glassbox.timeline import load_timeline
@@ -161,6 +163,26 @@ def derived_waits(store: Store, config: Config = CONFIG) -> pd.DataFrame:
     return _comparable(pd.DataFrame(rows))
 
 
+def stored_days(store: Store) -> pd.DataFrame:
+    """Every day count of both views, as :func:`daily_counts` reads them."""
+    frames = [daily_counts(store, view, date.min, date.max).assign(view=view.value) for view in View]
+    return _comparable_days(pd.concat(frames, ignore_index=True))
+
+
+def derived_days(store: Store, config: Config = CONFIG) -> pd.DataFrame:
+    """The day counts of the whole timeline of each view."""
+    rows = [row for view in View for row in day_rows(load_timeline(store, config, view=view),
+                                                        config.engagement.zone, store.engagement, view)]
+    frame = pd.DataFrame(rows, columns=["view", "day", "source", "category", "person", "side", "events"])
+    return _comparable_days(frame.assign(person=frame["person"].where(frame["person"] != "", None)))
+
+
+def _comparable_days(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = ["view", "day", "source", "category", "person", "side", "events"]
+    frame = frame.loc[:, columns].astype({name: object for name in columns[:-1]}).astype({"events": int})
+    return frame.sort_values(columns[:-1], na_position="first").reset_index(drop=True)
+
+
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     columns = ["view", "latency", "thread", "seq", "started_at", "ended_at", "abandoned_at", "hours",
                "working_hours", "on"]
@@ -184,12 +206,17 @@ def test_incremental_equals_rebuild_after_random_syncs_edits_and_deletions(store
         store.write(items, tombstones)
         if step % 5 == 4:
             pd.testing.assert_frame_equal(stored_waits(store), derived_waits(store), obj=f"after batch {step}")
+            pd.testing.assert_frame_equal(stored_days(store), derived_days(store), obj=f"days after batch {step}")
     assert store.count_events() == len(engagement.events)
-    incremental = stored_waits(store)
+    incremental, incremental_days = stored_waits(store), stored_days(store)
     assert set(incremental["latency"]) >= {"client_response", "ticket_pickup", "pr_merge", "commit_to_run"}
     assert set(incremental["view"]) == {"team", "client"}
+    counted = incremental_days.groupby("view")["events"].sum()
+    assert counted["team"] == len(engagement.events), "the team view counts every event once"
+    assert counted["client"] < counted["team"], "internal threads are not counted for the client"
     readmodel.rebuild(store, CONFIG)
     pd.testing.assert_frame_equal(incremental, stored_waits(store))
+    pd.testing.assert_frame_equal(incremental_days, stored_days(store))
 
 
 def test_a_changed_config_rebuilds_on_the_next_write(sqlite_store: Store) -> None:
@@ -207,6 +234,7 @@ def test_a_changed_config_rebuilds_on_the_next_write(sqlite_store: Store) -> Non
     sqlite_store.write(*engagement.batch())
     assert readmodel.is_current(sqlite_store, carol_on_the_team)
     pd.testing.assert_frame_equal(stored_waits(sqlite_store), derived_waits(sqlite_store, carol_on_the_team))
+    pd.testing.assert_frame_equal(stored_days(sqlite_store), derived_days(sqlite_store, carol_on_the_team))
 
 
 def test_a_write_too_large_to_update_marks_the_rows_stale_until_the_sync_ends(
@@ -222,6 +250,7 @@ def test_a_write_too_large_to_update_marks_the_rows_stale_until_the_sync_ends(
     assert not readmodel.is_current(sqlite_store, CONFIG)
     assert readmodel.ensure_current(sqlite_store, CONFIG)  # what sync_sources does when its sources are done
     pd.testing.assert_frame_equal(stored_waits(sqlite_store), derived_waits(sqlite_store))
+    pd.testing.assert_frame_equal(stored_days(sqlite_store), derived_days(sqlite_store))
 
 
 def test_a_sync_keeps_the_rows_of_exactly_its_committed_batches(store: Store) -> None:

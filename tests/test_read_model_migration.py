@@ -1,4 +1,4 @@
-"""A version-3 store gains the read model's tables on opening; the first ``rebuild`` (or sync) fills them.
+"""An older store gains the read model's tables on opening; the first ``rebuild`` (or sync) fills them.
 
 Opening a store has no config, and the rows depend on it (people's sides, working hours, internal
 labels), so the migration leaves the new tables without a fingerprint: stale until a command that
@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlalchemy import inspect, update
-from test_read_model import derived_waits, stored_waits
+from test_read_model import derived_days, derived_waits, stored_days, stored_waits
 from test_summary import CONFIG, engagement
 
 from glassbox import readmodel, schema
@@ -26,7 +26,7 @@ from glassbox.workspace import open_engagement
 def as_version_4(store: Store) -> str:
     """Turn ``store`` into what version 4 wrote: no read-model, note or ledger tables; returns its URL."""
     with store.engine.begin() as conn:
-        for table in (schema.rm_waits, schema.week_notes, notifications_sent):
+        for table in (schema.rm_waits, schema.rm_days, schema.week_notes, notifications_sent):
             table.drop(conn)
         conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="4"))
     url = store.engine.url.render_as_string(hide_password=False)
@@ -45,6 +45,31 @@ def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: S
     assert not readmodel.ensure_current(upgraded, CONFIG)  # current: nothing to do
     pd.testing.assert_frame_equal(stored_waits(upgraded), derived_waits(upgraded, CONFIG))
     assert len(stored_waits(upgraded)) > 0
+    upgraded.engine.dispose()
+
+
+def as_version_5(store: Store) -> str:
+    """Turn ``store`` into what version 5 wrote: waits kept current, no day counts; returns its URL."""
+    with store.engine.begin() as conn:
+        schema.rm_days.drop(conn)
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="5"))
+    url = store.engine.url.render_as_string(hide_password=False)
+    store.engine.dispose()
+    return url
+
+
+def test_version_5_store_gets_the_day_counts_stale_until_rebuilt(store: Store) -> None:
+    """A version-5 store's waits were current; its day counts are not there yet, so both are rebuilt."""
+    store.write(engagement())
+    readmodel.ensure_current(store, CONFIG)
+    upgraded = open_store(as_version_5(store), store.engagement)
+    assert inspect(upgraded.engine).has_table("rm_days")
+    assert stored_days(upgraded).empty
+    assert not readmodel.is_current(upgraded, CONFIG)
+    assert readmodel.ensure_current(upgraded, CONFIG)
+    pd.testing.assert_frame_equal(stored_days(upgraded), derived_days(upgraded, CONFIG))
+    pd.testing.assert_frame_equal(stored_waits(upgraded), derived_waits(upgraded, CONFIG))
+    assert len(stored_days(upgraded)) > 0
     upgraded.engine.dispose()
 
 

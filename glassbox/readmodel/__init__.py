@@ -3,7 +3,8 @@
 Pages and reports used to read every event and measure every latency over the whole history on each
 request. The read model keeps the results beside the events instead, one row per latency wait
 (``rm_waits``: kind, thread, started, ended or abandoned, hours, working hours, who it is on), for
-each view — the client's rows derived from the client view, so a client query is a filter.
+each view — the client's rows derived from the client view, so a client query is a filter — and the
+number of events per local day, source, category and person (``rm_days``), which period counts sum.
 
 - :mod:`.derive` turns a timeline into rows by calling the metric functions of
   :mod:`glassbox.metrics.latency` (the one home of every figure's definition), and fingerprints what
@@ -11,6 +12,7 @@ each view — the client's rows derived from the client view, so a client query 
 - :mod:`.update` rebuilds it from all events, or re-derives only the threads a write touched, in
   that write's transaction (:func:`attach` hooks it into :meth:`glassbox.store.Store.write`).
 - :mod:`.query` reads a period's waits (plus the waits still open), for reports and the dashboard.
+- :mod:`.days` reads the day counts of a range of days (a period's ``counts``, the activity chart).
 """
 
 from glassbox.readmodel.query import is_current, samples

@@ -1,8 +1,9 @@
 """From a timeline to read-model rows, and the fingerprint of what those rows depend on.
 
-The rows are the metric functions' own samples (:func:`glassbox.metrics.latency.compute_all_latencies`)
-stored as they are: derivation never re-implements a figure, so a figure from the read model is
-the figure the metric functions give.
+The wait rows are the metric functions' own samples (:func:`glassbox.metrics.latency.compute_all_latencies`)
+stored as they are, and the day rows count the timeline's own rows (what :func:`glassbox.metrics.summary.counts`
+and :func:`glassbox.metrics.chart_data.activity` count): derivation never re-implements a figure, so a
+figure from the read model is the figure the metric functions give.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -44,6 +46,30 @@ def wait_rows(timeline: pd.DataFrame, config: Config, engagement: str, view: Vie
     return rows
 
 
+DAY_KEYS = ("day", "source", "category", "person", "side")  # what one ``rm_days`` row counts the events of
+NO_PERSON = ""  # an event without an actor: a key column cannot be null
+
+
+def day_rows(timeline: pd.DataFrame, zone: ZoneInfo, engagement: str, view: View) -> list[dict[str, Any]]:
+    """One ``rm_days`` row per local day (in ``zone``), source, category, person and side of ``timeline``.
+
+    ``person`` is the timeline's ``actor`` (the name :func:`glassbox.timeline.load_timeline` resolved).
+    """
+    if timeline.empty:
+        return []
+    keys = pd.DataFrame({"day": local_days(timeline["occurred_at"], zone), "source": timeline["source"],
+                         "category": timeline["category"], "person": timeline["actor"].fillna(NO_PERSON),
+                         "side": timeline["side"]})
+    counted = keys.groupby(list(DAY_KEYS), sort=True).size()
+    return [{"engagement": engagement, "view": view.value, **dict(zip(DAY_KEYS, key, strict=True)),
+             "events": int(number)} for key, number in counted.items()]
+
+
+def local_days(moments: pd.Series, zone: ZoneInfo) -> pd.Series:
+    """Each moment's calendar day in ``zone`` (the engagement's: its periods start at local midnight)."""
+    return pd.to_datetime(moments, utc=True).dt.tz_convert(zone).dt.date
+
+
 def _moment(value: Any) -> Any:
     return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
@@ -56,10 +82,12 @@ def config_fingerprint(config: Config) -> str:
     """A hash of every config value the rows depend on: when it changes, the read model is rebuilt.
 
     People (their names decide which events are one person's; sides decide who waits), the team's
-    working hours and days (``working_hours``), and what the client view hides (internal labels,
-    projects and sources). The latencies' names are in it too, so a new latency rebuilds.
+    working hours and days (``working_hours``), what the client view hides (internal labels,
+    projects and sources), and the engagement's time zone (whose midnights divide the days). The
+    latencies' names are in it too, so a new latency rebuilds.
     """
     basis = {
+        "timezone": config.engagement.timezone,
         "people": [person.model_dump(mode="json") for person in config.people],
         "team": config.team.model_dump(mode="json"),
         "internal_labels": sorted(config.internal_labels()),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -49,9 +49,9 @@ def counted_projects(store: Store, config: Config) -> set[str]:
 
 
 def samples(store: Store, view: View, since: datetime | None = None, until: datetime | None = None,
-            threads: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Each latency's samples that matter to periods within ``[since, until)``, as the metric functions
-    give them (:data:`glassbox.metrics.latency.SAMPLE_COLUMNS`, in their order).
+            threads: Iterable[str] | None = None, latencies: Sequence[str] = LATENCIES) -> dict[str, pd.DataFrame]:
+    """Each latency's samples (of ``latencies``) that matter to periods within ``[since, until)``, as
+    the metric functions give them (:data:`glassbox.metrics.latency.SAMPLE_COLUMNS`, in their order).
 
     That is every wait started before ``until`` that ended or was abandoned at ``since`` or later, or
     is still open — never the whole history: :func:`glassbox.metrics.latency.summarize` and
@@ -62,6 +62,8 @@ def samples(store: Store, view: View, since: datetime | None = None, until: date
     table = schema.rm_waits
     query = select(table.c.latency, *(table.c[name] for name in SAMPLE_COLUMNS)).where(
         table.c.engagement == store.engagement, table.c.view == View(view).value)
+    if tuple(latencies) != LATENCIES:
+        query = query.where(table.c.latency.in_(list(latencies)))
     if until is not None:  # in UTC: SQLite compares the stored text, which is UTC
         query = query.where(table.c.started_at < until.astimezone(UTC))
     queries = [query]
@@ -75,6 +77,7 @@ def samples(store: Store, view: View, since: datetime | None = None, until: date
         queries = [part.where(table.c.thread.in_(wanted[index:index + _IN_CHUNK]))
                    for part in queries for index in range(0, len(wanted), _IN_CHUNK)]
     with store.transaction() as conn:
+        # plain tuples: pandas probes a Row's attributes slowly
         rows = [tuple(row) for part in queries for row in conn.execute(part)]
     frame = pd.DataFrame(rows, columns=["latency", *SAMPLE_COLUMNS])
     for name in _TIMES:
@@ -91,4 +94,4 @@ def samples(store: Store, view: View, since: datetime | None = None, until: date
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     frame = frame.sort_values(["started_at", "thread"], kind="stable")
     return {latency: frame.loc[frame["latency"] == latency, list(SAMPLE_COLUMNS)].reset_index(drop=True)
-            for latency in LATENCIES}
+            for latency in latencies}

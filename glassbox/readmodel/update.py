@@ -14,6 +14,11 @@ commit depends on every commit it could begin, so the neighbourhood holds all of
 rows depend on beyond the events — the config and the store's Jira projects (which keys count as
 tickets) — is fingerprinted; when it differs, the next write rebuilds everything instead.
 
+The day counts (``rm_days``) are simpler: an event counts on its own local day only, so a write
+re-counts the days its events fall on, before and after it (an edit may move an event), and — when
+a ticket or pull request may have turned internal — the days of every event on or naming it, which
+the client view hides with it.
+
 The dashboard never writes, so it never rebuilds: it reads the rows as the last sync left them and,
 while they are stale (a config edited since), measures from the events as before.
 """
@@ -23,16 +28,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import delete, insert
+import pandas as pd
+from sqlalchemy import Table, delete, insert
 from sqlalchemy import update as sql_update
 
 from glassbox import schema
 from glassbox.config import Config
 from glassbox.events import is_sha
 from glassbox.metrics.linking import RUN_CATEGORIES
-from glassbox.readmodel.derive import config_fingerprint, projects_fingerprint, wait_rows
+from glassbox.periods import start_of_day
+from glassbox.readmodel.derive import config_fingerprint, day_rows, local_days, projects_fingerprint, wait_rows
 from glassbox.readmodel.query import counted_projects, is_current, meta_key, stored_fingerprint
 from glassbox.store import Store, WriteCounts
 from glassbox.timeline import load_timeline
@@ -58,11 +66,11 @@ def attach(store: Store, config: Config) -> None:
 
 def _write_keeping_current(store: Store, ids: list[str], write: Callable[[], WriteCounts], *,
                            config: Config) -> WriteCounts:
-    before = store.event_keys(ids)
+    before, moved_from = store.event_keys(ids), store.event_times(ids)
     counts = write()
     if counts.new + counts.updated + counts.deleted:
-        after = store.event_keys(ids)
-        update(store, config, before[0] | after[0], before[1] | after[1])
+        after, moved_to = store.event_keys(ids), store.event_times(ids)
+        update(store, config, before[0] | after[0], before[1] | after[1], pd.concat([moved_from, moved_to]))
     return counts
 
 
@@ -78,16 +86,22 @@ def rebuild(store: Store, config: Config) -> int:
     """Derive every row again from all the events, in one transaction; returns how many waits."""
     with store.transaction() as conn:
         bound = store.bound_to(conn)
-        rows = _rows_of_both_views(bound, config, None, None)
-        conn.execute(delete(schema.rm_waits).where(schema.rm_waits.c.engagement == store.engagement))
-        _insert(conn, rows)
+        timelines = _both_views(bound, config, None)
+        rows = _wait_rows(timelines, config, store.engagement, None)
+        days = _day_rows(timelines, config, store.engagement)
+        for table in (schema.rm_waits, schema.rm_days):
+            conn.execute(delete(table).where(table.c.engagement == store.engagement))
+        _insert(conn, schema.rm_waits, rows)
+        _insert(conn, schema.rm_days, days)
         _save_fingerprint(bound, config)
-    log.info("read model rebuilt: %d waits", len(rows))
+    log.info("read model rebuilt: %d waits, %d day counts", len(rows), len(days))
     return len(rows)
 
 
-def update(store: Store, config: Config, threads: set[tuple[str, str]], values: set[str]) -> None:
-    """Re-derive the waits that events of ``threads`` (``(thread, category)`` pairs) naming ``values`` may change.
+def update(store: Store, config: Config, threads: set[tuple[str, str]], values: set[str],
+           moments: pd.Series) -> None:
+    """Re-derive the waits that events of ``threads`` (``(thread, category)`` pairs) naming ``values``
+    may change, and re-count the days of ``moments`` (when those events occurred, before and after).
 
     ``store`` is bound to the write's transaction. A changed config, or a new (or vanished) Jira
     project, rebuilds instead: either changes rows far from the touched threads.
@@ -106,7 +120,12 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         touched |= _keys_of(store, store.event_ids_near((), {thread for thread, _ in threads}))
     touched |= _sha_closure(store, {value for value in touched if is_sha(value)})
     near = store.event_ids_near(touched, touched | _prefixes(touched))
-    if len(near) > BULK_EVENTS:
+    labelled = {thread for thread, category in threads if category in _LABELLED}
+    if labelled:  # ... and the days of every event on it or naming it count it in the client view, or not
+        moments = pd.concat([moments, store.event_times(sorted(store.event_ids_near(labelled, labelled)))])
+    days = set(local_days(moments, config.engagement.zone))
+    on_days = store.event_ids_between(_windows(days, config))
+    if max(len(near), len(on_days)) > BULK_EVENTS:
         mark_stale(store)
         return
     with store.transaction() as conn:
@@ -115,22 +134,62 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         ordered = sorted(touched)
         for index in range(0, len(ordered), 500):
             conn.execute(delete(table).where(mine, table.c.thread.in_(ordered[index:index + 500])))
-        _insert(conn, _rows_of_both_views(store, config, sorted(near), touched))
+        _insert(conn, table, _wait_rows(_both_views(store, config, sorted(near)), config, store.engagement, touched))
+        _recount_days(conn, store, config, days, sorted(on_days))
 
 
-def _rows_of_both_views(store: Store, config: Config, ids: list[str] | None,
-                        threads: set[str] | None) -> list[dict]:
-    """The rows of both views from the events ``ids`` (all when None), those on ``threads`` (all when None).
+def _recount_days(conn: object, store: Store, config: Config, days: set[date], ids: list[str]) -> None:
+    """Replace the ``rm_days`` rows of ``days`` (both views) with the counts of their events, ``ids``."""
+    table = schema.rm_days
+    ordered = sorted(days)
+    for index in range(0, len(ordered), 500):
+        conn.execute(delete(table).where(  # type: ignore[attr-defined]
+            table.c.engagement == store.engagement, table.c.day.in_(ordered[index:index + 500])))
+    _insert(conn, table, _day_rows(_both_views(store, config, ids), config, store.engagement))
+
+
+def _windows(days: set[date], config: Config) -> list[tuple[datetime, datetime]]:
+    """``days`` as moments ``[start, end)``, consecutive days as one window (fewer conditions to test)."""
+    zone = config.engagement.zone
+    windows: list[tuple[datetime, datetime]] = []
+    for day in sorted(days):
+        start, end = start_of_day(day, zone), start_of_day(day + timedelta(days=1), zone)
+        if windows and windows[-1][1] == start:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _both_views(store: Store, config: Config, ids: list[str] | None) -> dict[View, pd.DataFrame]:
+    """The timeline of the events ``ids`` (all when None) as each view sees it.
 
     The client view is the team's minus what it hides; when it hides nothing here (most batches),
-    its rows are the team's, so they are measured once.
+    the client's rows are the team's, so they are derived once (only the team's timeline is returned).
     """
     team = load_timeline(store, config, view=View.TEAM, ids=ids)
     client = load_timeline(store, config, view=View.CLIENT, ids=ids)
-    rows = wait_rows(team, config, store.engagement, View.TEAM, threads)
     if len(client) == len(team) and client["refs"].map(len).sum() == team["refs"].map(len).sum():
+        return {View.TEAM: team}
+    return {View.TEAM: team, View.CLIENT: client}
+
+
+def _wait_rows(timelines: dict[View, pd.DataFrame], config: Config, engagement: str,
+               threads: set[str] | None) -> list[dict]:
+    """The waits of both views, those on ``threads`` (all when None)."""
+    rows = wait_rows(timelines[View.TEAM], config, engagement, View.TEAM, threads)
+    if View.CLIENT not in timelines:
         return [*rows, *({**row, "view": View.CLIENT.value} for row in rows)]
-    return [*rows, *wait_rows(client, config, store.engagement, View.CLIENT, threads)]
+    return [*rows, *wait_rows(timelines[View.CLIENT], config, engagement, View.CLIENT, threads)]
+
+
+def _day_rows(timelines: dict[View, pd.DataFrame], config: Config, engagement: str) -> list[dict]:
+    """The day counts of both views."""
+    zone = config.engagement.zone
+    rows = day_rows(timelines[View.TEAM], zone, engagement, View.TEAM)
+    if View.CLIENT not in timelines:
+        return [*rows, *({**row, "view": View.CLIENT.value} for row in rows)]
+    return [*rows, *day_rows(timelines[View.CLIENT], zone, engagement, View.CLIENT)]
 
 
 def _waiting_threads(threads: set[tuple[str, str]]) -> set[str]:
@@ -166,9 +225,9 @@ def _sha_closure(store: Store, shas: set[str]) -> set[str]:
     return known
 
 
-def _insert(conn: object, rows: list[dict]) -> None:
+def _insert(conn: object, table: Table, rows: list[dict]) -> None:
     for index in range(0, len(rows), _INSERT_CHUNK):
-        conn.execute(insert(schema.rm_waits), rows[index:index + _INSERT_CHUNK])  # type: ignore[attr-defined]
+        conn.execute(insert(table), rows[index:index + _INSERT_CHUNK])  # type: ignore[attr-defined]
 
 
 def mark_stale(store: Store) -> None:

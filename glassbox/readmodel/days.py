@@ -1,0 +1,55 @@
+"""Reading the read model's day counts: how many events a view has per local day, source, category and person.
+
+A period's counts (SPEC §5 ``counts``, the activity chart) summed from a few hundred rows instead of
+counted over the period's events. Days are the engagement's local days, so any period made of whole
+local days (a week, a day range) is a range of rows; :func:`period_days` gives it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from glassbox import schema
+from glassbox.metrics.summary import COUNTED
+from glassbox.periods import Period
+from glassbox.readmodel.derive import DAY_KEYS, NO_PERSON
+from glassbox.store import Store
+from glassbox.views import View
+
+DAY_COLUMNS = (*DAY_KEYS, "events")
+
+
+def daily_counts(store: Store, view: View, start: date, end: date) -> pd.DataFrame:
+    """The events of ``view`` per day in ``[start, end)``, source, category, person and side
+    (:data:`DAY_COLUMNS`, one row per combination with events; ``person`` None for an event without an actor)."""
+    table = schema.rm_days
+    query = (select(*(table.c[name] for name in DAY_COLUMNS))
+             .where(table.c.engagement == store.engagement, table.c.view == View(view).value,
+                    table.c.day >= start, table.c.day < end)
+             .order_by(*(table.c[name] for name in DAY_KEYS)))
+    with store.transaction() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(DAY_COLUMNS))
+    frame["person"] = frame["person"].where(frame["person"] != NO_PERSON, None)
+    frame["events"] = frame["events"].astype(int)
+    return frame
+
+
+def category_counts(store: Store, view: View, start: date, end: date) -> dict[str, int]:
+    """SPEC §5 ``counts`` of the event categories (:data:`glassbox.metrics.summary.COUNTED`) in ``[start, end)``:
+    summed in the database, a handful of numbers whatever the period."""
+    table = schema.rm_days
+    query = (select(table.c.category, func.sum(table.c.events))
+             .where(table.c.engagement == store.engagement, table.c.view == View(view).value,
+                    table.c.day >= start, table.c.day < end, table.c.category.in_(list(COUNTED.values())))
+             .group_by(table.c.category))
+    with store.transaction() as conn:
+        totals = {category: int(number) for category, number in conn.execute(query).all()}
+    return {name: totals.get(category, 0) for name, category in COUNTED.items()}
+
+
+def period_days(period: Period) -> tuple[date, date]:
+    """``period``'s local days as ``[first, after last)``; exact for periods starting and ending at local midnight."""
+    return period.start.date(), period.end.date()
