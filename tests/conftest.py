@@ -78,6 +78,29 @@ def write_config(tmp_path: Path):
     return write
 
 
+@dataclass(frozen=True)
+class BuiltDemo:
+    """The demo engagement as ``python -m glassbox demo`` builds it, and what the build told its watcher."""
+
+    config: Path
+    lines: list[str]
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> BuiltDemo:
+    """The demo, built once per session (about 10 s, most of it MLflow creating its sqlite schema).
+
+    test_demo.py checks the build and runs every command on it, test_story.py reads its stories;
+    none of them changes its events (test_demo.py checks that a resync adds and changes nothing).
+    """
+    from demo import build_demo
+    from glassbox.sync_progress import LineProgress
+
+    lines: list[str] = []
+    config = build_demo(tmp_path_factory.mktemp("demo"), LineProgress(lines.append))
+    return BuiltDemo(config, lines)
+
+
 class NewMlflowStore(Protocol):
     def __call__(self, path: Path) -> str: ...
 
