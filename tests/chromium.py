@@ -199,11 +199,15 @@ class Browser:
         """Type ``value`` into the Streamlit text input labelled ``label`` and press Enter, as a person would.
 
         Streamlit's inputs are React-controlled: only real key events reach the app, so the text is
-        sent through DevTools' input domain rather than set on the element.
+        sent through DevTools' input domain rather than set on the element. Streamlit loads a widget's
+        code on first use, so the input can appear a moment after the text around it: it is waited
+        for up to 10 s.
         """
-        found = self.evaluate(
-            "(() => { const input = document.querySelector('input[aria-label=' + JSON.stringify("
-            + json.dumps(label) + ") + ']'); if (input) { input.focus(); } return !!input; })()")
+        focus = ("(() => { const input = document.querySelector('input[aria-label=' + JSON.stringify("
+                 + json.dumps(label) + ") + ']'); if (input) { input.focus(); } return !!input; })()")
+        deadline = time.monotonic() + 10
+        while not (found := self.evaluate(focus)) and time.monotonic() < deadline:
+            time.sleep(0.3)
         assert found, f"no text input {label!r} on the page: {self.text()[:500]!r}"
         self.call("Input.insertText", text=value)
         for kind in ("keyDown", "keyUp"):

@@ -1,7 +1,7 @@
 """The demo engagement: built from real parts, usable by every command, the same story every time.
 
-The demo is built once for the module (about 10 s, most of it MLflow creating its sqlite schema)
-and once more to check that a second build holds the same events.
+The demo is built once for the session (conftest.py's ``demo_build``) and once more here to check
+that a second build holds the same events.
 """
 
 from __future__ import annotations
@@ -12,33 +12,31 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import BuiltDemo
 
-from demo import _clear, build_demo, ensure_demo
+from demo import _clear, ensure_demo
 from glassbox.cli import main
 from glassbox.config import load_config
 from glassbox.sync import sync_sources
-from glassbox.sync_progress import LineProgress
 from glassbox.workspace import open_engagement
 
 BUILD_SECONDS_LIMIT = 60
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
-BUILD_LINES: list[str] = []  # what the build told its watcher, as `python -m glassbox demo` prints it
+@pytest.fixture
+def demo_config(demo_build: BuiltDemo) -> Path:
+    return demo_build.config
 
 
-@pytest.fixture(scope="module")
-def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_demo(tmp_path_factory.mktemp("demo"), LineProgress(BUILD_LINES.append))
-
-
-def test_the_build_says_each_step_and_each_source_as_it_goes(demo_config: Path) -> None:
-    steps = [line for line in BUILD_LINES if line.startswith("demo: ")]
+def test_the_build_says_each_step_and_each_source_as_it_goes(demo_build: BuiltDemo) -> None:
+    """What the build told its watcher, as ``python -m glassbox demo`` prints it."""
+    steps = [line for line in demo_build.lines if line.startswith("demo: ")]
     assert steps == ["demo: building a git repository of the engagement's history",
                      "demo: logging its experiment runs and registered model to an MLflow tracking store",
                      "demo: loading the recorded Jira and GitHub payloads"]
-    assert any(line.startswith("git (") and " fetched, " in line for line in BUILD_LINES)
-    assert any(line.startswith("mlflow (") and " fetched, " in line for line in BUILD_LINES)
+    assert any(line.startswith("git (") and " fetched, " in line for line in demo_build.lines)
+    assert any(line.startswith("mlflow (") and " fetched, " in line for line in demo_build.lines)
 
 
 def _timeline(config_file: Path, capsys: pytest.CaptureFixture[str], *options: str) -> list[dict]:

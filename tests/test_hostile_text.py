@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import NewMlflowStore
 from jira_server import FakeJira
 from mlflow import MlflowClient
 from pydantic import SecretStr
@@ -238,9 +239,10 @@ def test_csv_exports_neutralise_formulas_and_terminal_codes(
         assert HOSTILE in {row["title"] for row in rows}, "ordinary text is left as it was"
 
 
-def test_nul_in_a_run_note_does_not_stop_syncing(store: Store, tmp_path: Path, write_config) -> None:
+def test_nul_in_a_run_note_does_not_stop_syncing(store: Store, tmp_path: Path, write_config,
+                                                  new_mlflow_store: NewMlflowStore) -> None:
     """On PostgreSQL a NUL failed every sync with SQL in the message; now both stores hold the note without it."""
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(new_mlflow_store(tmp_path / "mlflow.db"))
     experiment = client.create_experiment("churn", artifact_location=str(tmp_path / "artifacts"))
     start = int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
     run = client.create_run(experiment, start_time=start, run_name="xgb-1",

@@ -1,18 +1,14 @@
 """The model registry, datasets and compute against real MLflow stores: sqlite, and ``mlflow server``.
 
-Each test makes its own sqlite tracking store (about a second), registers versions from real runs,
-moves aliases between syncs and deletes versions, then reads what the sync stored.
+Each test makes its own sqlite tracking store (a copy of an empty one), registers versions from real runs,
+moves aliases between syncs and deletes versions, then reads what the sync stored. The served test
+uses the session's ``mlflow server`` (conftest.py), in an experiment and a model of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +17,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
+from conftest import NewMlflowStore, ServedMlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric, RunTag
 
@@ -33,7 +30,6 @@ from glassbox.report_model import build_report
 from glassbox.reports import render_report
 from glassbox.store import CursorKey, Store
 from glassbox.sync import sync_connector
-from tests.test_mlflow_runs import _wait_for_health, free_port
 
 SHA = "3f1c2a9be0d4c5e6f708192a3b4c5d6e7f809123"
 T0 = int(datetime(2025, 3, 3, 9, 0, tzinfo=UTC).timestamp() * 1000)
@@ -46,6 +42,7 @@ class Registry:
     folder: Path
     client: MlflowClient
     experiment_id: str
+    experiment: str = "churn"
 
 
 class Clock:
@@ -59,8 +56,8 @@ class Clock:
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def registry(tmp_path: Path, new_mlflow_store: NewMlflowStore) -> Registry:
+    uri = new_mlflow_store(tmp_path / "mlflow.db")
     client = MlflowClient(uri)
     experiment_id = client.create_experiment("churn", artifact_location=str(tmp_path / "artifacts"))
     return Registry(uri, tmp_path, client, experiment_id)
@@ -86,8 +83,9 @@ def register(registry: Registry, model: str, run_id: str) -> str:
 
 
 def connector(registry: Registry, write_config, clock: Clock, uri: str | None = None) -> MlflowConnector:
-    path = write_config(f'[[mlflow]]\ntracking_uri = "{uri or registry.uri}"\nexperiments = ["churn"]\n\n'
-                        '[[kpi]]\nexperiment = "churn"\nmetric = "val_auc"\n')
+    path = write_config(f'[[mlflow]]\ntracking_uri = "{uri or registry.uri}"\n'
+                        f'experiments = ["{registry.experiment}"]\n\n'
+                        f'[[kpi]]\nexperiment = "{registry.experiment}"\nmetric = "val_auc"\n')
     config = load_config(path)
     made = MlflowConnector.from_config(config.mlflow[0], config, "mlflow[0]")
     made.clock = clock
@@ -247,47 +245,28 @@ def test_restate_keeps_the_datasets(registry: Registry, sqlite_store: Store, wri
     assert again is not None and again.attrs["datasets"] == events[0]["attrs"]["datasets"]
 
 
-@pytest.fixture
-def server(registry: Registry) -> Iterator[str]:
-    """``mlflow server`` on a free 127.0.0.1 port over the test's sqlite store."""
-    port = free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", registry.uri,
-               "--default-artifact-root", str(registry.folder / "served"), "--host", "127.0.0.1",
-               "--port", str(port), "--workers", "1"]
-    process = subprocess.Popen(command, cwd=registry.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-                               start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(uri, process)
-        yield uri
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def test_served_registry_gives_versions_and_alias_moves(registry: Registry, server: str, sqlite_store: Store,
+def test_served_registry_gives_versions_and_alias_moves(mlflow_server: ServedMlflow, sqlite_store: Store,
                                                         write_config, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
                  "MLFLOW_HTTP_REQUEST_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
-    first = register(registry, "churn-model", make_run(registry, "a", T0, 1, auc=0.80))
-    second = register(registry, "churn-model", make_run(registry, "b", T0 + HOUR, 1, auc=0.86))
-    registry.client.set_registered_model_alias("churn-model", "champion", first)
+    client, experiment = mlflow_server.client, "churn-served-registry"
+    registry = Registry(mlflow_server.backend_uri, mlflow_server.folder, client,
+                        mlflow_server.create_experiment(experiment), experiment)
+    model = "churn-served-model"
+    first = register(registry, model, make_run(registry, "a", T0, 1, auc=0.80))
+    second = register(registry, model, make_run(registry, "b", T0 + HOUR, 1, auc=0.86))
+    client.set_registered_model_alias(model, "champion", first)
     clock = Clock()
-    made = connector(registry, write_config, clock, uri=server)
+    made = connector(registry, write_config, clock, uri=mlflow_server.uri)
     sync(made, sqlite_store)
-    registry.client.set_registered_model_alias("churn-model", "champion", second)
-    registry.client.delete_model_version("churn-model", first)
+    client.set_registered_model_alias(model, "champion", second)
+    client.delete_model_version(model, first)
     sync(made, sqlite_store)
     events = model_events(sqlite_store)
     versions = [e for e in events if e["category"] == "model_version_created"]
     assert [e["attrs"]["version"] for e in versions] == [second]
-    assert versions[0]["url"] == f"{server}/#/models/churn-model/versions/{second}"
+    assert versions[0]["url"] == f"{mlflow_server.uri}/#/models/{model}/versions/{second}"
     moves = [(e["attrs"]["from_version"], e["attrs"]["to_version"]) for e in events
              if e["category"] == "model_alias_moved"]
     assert moves == [(None, first), (first, second)]

@@ -1,27 +1,22 @@
 """The MLflow connector against real tracking stores: a sqlite store built here and a served one.
 
-One sqlite store is shared by the module (creating one costs about a second); tests that change
-runs make their own experiment in it so they do not disturb each other.
+One sqlite store is shared by the module (see conftest's new_mlflow_store); tests that change
+runs make their own experiment in it so they do not disturb each other. The served store is the
+session's ``mlflow server`` (conftest.py), where the test makes its own experiment.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import NewMlflowStore, ServedMlflow, free_port
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
@@ -67,13 +62,20 @@ def make_run(client: MlflowClient, experiment_id: str, name: str, start: int, *,
 
 
 @pytest.fixture(scope="module")
-def tracking(tmp_path_factory: pytest.TempPathFactory) -> Tracking:
+def tracking(tmp_path_factory: pytest.TempPathFactory, new_mlflow_store: NewMlflowStore) -> Tracking:
     folder = tmp_path_factory.mktemp("mlflow")
     path = folder / "mlflow.db"
-    client = MlflowClient(f"sqlite:///{path}")
+    client = MlflowClient(new_mlflow_store(path))
     churn = client.create_experiment("churn", artifact_location=str(folder / "artifacts"))
     v2 = client.create_experiment("churn-v2", artifact_location=str(folder / "artifacts"))
     client.create_experiment("scratch", artifact_location=str(folder / "artifacts"))
+    runs = churn_runs(client, churn)
+    runs["v2"] = make_run(client, v2, "v2 first", T0 + 60 * MINUTE, end=T0 + 70 * MINUTE, metrics={"val_auc": [0.9]})
+    return Tracking(f"sqlite:///{path}", path, client, runs)
+
+
+def churn_runs(client: MlflowClient, churn: str) -> dict[str, str]:
+    """The four runs of the churn experiment: a parent with a child, a failed one and one that diverged."""
     runs: dict[str, str] = {}
     runs["parent"] = make_run(
         client, churn, "baseline for CHURN-1", T0, end=T0 + 30 * MINUTE,
@@ -88,8 +90,7 @@ def tracking(tmp_path_factory: pytest.TempPathFactory) -> Tracking:
     runs["failed"] = make_run(client, churn, "oom", T0 + 40 * MINUTE, end=T0 + 41 * MINUTE, status="FAILED")
     runs["nan"] = make_run(client, churn, "diverged", T0 + 50 * MINUTE, end=T0 + 55 * MINUTE,
                            metrics={"val_auc": [0.6, float("nan")], "loss": [1.0, float("inf")]})
-    runs["v2"] = make_run(client, v2, "v2 first", T0 + 60 * MINUTE, end=T0 + 70 * MINUTE, metrics={"val_auc": [0.9]})
-    return Tracking(f"sqlite:///{path}", path, client, runs)
+    return runs
 
 
 def config_for(write_config, uri: str, experiments: list[str], kpi: str = "churn*") -> Config:
@@ -300,12 +301,6 @@ def http_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_tracking_server_fails_fast_in_one_line(sqlite_store: Store, write_config, http_env) -> None:
     uri = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
@@ -318,58 +313,21 @@ def test_unreachable_tracking_server_fails_fast_in_one_line(sqlite_store: Store,
 # -- a served store ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def mlflow_server(tracking: Tracking, tmp_path: Path) -> Iterator[str]:
-    """``mlflow server`` on a free 127.0.0.1 port over the shared sqlite store, stopped afterwards."""
-    port = free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", tracking.uri,
-               "--default-artifact-root", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
-               "--port", str(port), "--workers", "1"]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-                               start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(uri, process)
-        yield uri
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the server's own session: its uvicorn worker too
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _wait_for_health(uri: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("mlflow server did not answer /health within 60 s")
-
-
 def test_served_store_gives_the_same_runs_with_links_and_bulk_history(
-        tracking: Tracking, mlflow_server: str, sqlite_store: Store, write_config, http_env) -> None:
-    connector = connector_for(write_config, mlflow_server, ["churn"])
-    assert connector.check() == "1 experiment(s): churn"
+        mlflow_server: ServedMlflow, sqlite_store: Store, write_config, http_env) -> None:
+    runs = churn_runs(mlflow_server.client, mlflow_server.create_experiment("churn-served-runs"))
+    connector = connector_for(write_config, mlflow_server.uri, ["churn-served-runs"])
+    assert connector.check() == "1 experiment(s): churn-served-runs"
     summary = sync_connector(connector, sqlite_store)
     assert summary.ok, summary.error
     assert connector.history_reader.available, "the server's bulk history endpoint answered"
-    events = run_events(sqlite_store, "churn")
-    parent = events[(tracking.runs["parent"], "run_finished")]
-    assert parent["url"].startswith(f"{mlflow_server}/#/experiments/")
+    events = run_events(sqlite_store, "churn-served-runs")
+    parent = events[(runs["parent"], "run_finished")]
+    assert parent["url"].startswith(f"{mlflow_server.uri}/#/experiments/")
     assert parent["attrs"]["history"]["val_auc"] == [[0, T0, 0.7], [1, T0 + 1000, 0.78], [2, T0 + 2000, 0.81]]
-    nan_history = events[(tracking.runs["nan"], "run_finished")]["attrs"]["history"]["val_auc"]
+    nan_history = events[(runs["nan"], "run_finished")]["attrs"]["history"]["val_auc"]
     assert nan_history == [[0, T0 + 50 * MINUTE, 0.6], [1, T0 + 50 * MINUTE + 1000, None]]
     assert parent["attrs"]["params"]["模型"] == "gradient-boosté ✓"
     assert len(events) == 8
     assert all(not (isinstance(v, float) and math.isnan(v)) for v in parent["attrs"]["metrics"].values())
-    assert set(run_event_ids(connector.origin, tracking.runs["parent"])) <= set(
-        sqlite_store.read_events()["id"])
+    assert set(run_event_ids(connector.origin, runs["parent"])) <= set(sqlite_store.read_events()["id"])

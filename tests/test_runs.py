@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import mlflow
 import pandas as pd
 import pytest
+from conftest import NewMlflowStore
 from streamlit.testing.v1 import AppTest
 
 from connectors.mlflow.connector import MlflowConnector
@@ -78,13 +79,13 @@ def _log_top_level(ids: dict[str, str], name: str, score: float, *, excluded: bo
 
 
 @pytest.fixture(scope="module")
-def families(tmp_path_factory: pytest.TempPathFactory) -> Families:
+def families(tmp_path_factory: pytest.TempPathFactory, new_mlflow_store: NewMlflowStore) -> Families:
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV
 
     folder = tmp_path_factory.mktemp("families")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = new_mlflow_store(folder / "mlflow.db")
     previous_uri = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     # autolog writes artifacts (cv_results.csv, plots): keep them in the test's folder, not ./mlruns

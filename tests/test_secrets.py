@@ -19,9 +19,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import signal
 import subprocess
-import sys
 import tomllib
 import traceback
 from collections.abc import Iterator
@@ -29,12 +27,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import NewMlflowStore, ServedMlflow
 from github_server import REPO, FakeGitHub, issue_view
 from github_server import TOKEN as GITHUB_TOKEN
 from jira_server import FakeJira
+from mlflow import MlflowClient
 from pytest_httpserver import HTTPServer
 from streamlit.testing.v1 import AppTest
-from test_mlflow_runs import HTTP_ENV, _wait_for_health, free_port
+from test_mlflow_runs import HTTP_ENV
 
 from connectors.base import RetryPolicy
 from connectors.github.connector import GitHubConnector
@@ -56,6 +56,7 @@ TOKENS = {"GITHUB_TOKEN": GITHUB_TOKEN, "OLD_GITHUB_TOKEN": REVOKED_GITHUB_TOKEN
 SECRETS = (GITHUB_TOKEN, REVOKED_GITHUB_TOKEN, JIRA_TOKEN, BROKEN_JIRA_TOKEN,
            *(base64.b64encode(f"{JIRA_USER}:{token}".encode()).decode() for token in (JIRA_TOKEN, BROKEN_JIRA_TOKEN)))
 FAST_JIRA = RetryPolicy(max_retries=1, max_retry_delay=0.01, backoff=0, timeout=5)
+SERVED_EXPERIMENT = "churn-served-secrets"  # this test's experiment in the session's mlflow server
 
 
 URL_PASSWORDS = {"github": "GH_url_pass_0a1b2c", "jira": "JIRA_url_pass_3d4e5f", "mlflow": "ML_url_pass_6a7b8c"}
@@ -111,17 +112,20 @@ def git_clone(folder: Path) -> None:
                        check=True, env=env)
 
 
-def mlflow_store(path: Path) -> str:
-    from mlflow import MlflowClient
-
-    uri = f"sqlite:///{path}"
+def mlflow_store(path: Path, new_mlflow_store: NewMlflowStore) -> str:
+    """A sqlite MLflow store at ``path`` with the churn experiment's one run; its URI."""
+    uri = new_mlflow_store(path)
     client = MlflowClient(uri)
-    experiment = client.create_experiment("churn")
+    record_run(client, client.create_experiment("churn"))
+    return uri
+
+
+def record_run(client: MlflowClient, experiment: str) -> None:
+    """One finished run, a day ago, in ``experiment``."""
     start = int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
     run = client.create_run(experiment, start_time=start, run_name="xgb-1", tags={"mlflow.user": "minh"})
     client.log_metric(run.info.run_id, "val_auc", 0.81, timestamp=start, step=0)
     client.set_terminated(run.info.run_id, "FINISHED", end_time=start + 60_000)
-    return uri
 
 
 def known_tokens_and_fast_connectors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +141,8 @@ def known_tokens_and_fast_connectors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def engagement(httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def engagement(httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+               new_mlflow_store: NewMlflowStore) -> Path:
     """Every kind of source, two of them failing, the tokens in the environment and fast retries."""
     jira = FakeJira(httpserver, user=JIRA_USER, token=JIRA_TOKEN)
     broken = FakeJira(httpserver, prefix="/broken", user=JIRA_USER, token=BROKEN_JIRA_TOKEN)
@@ -150,7 +155,7 @@ def engagement(httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.Monke
                     "pulls/comments": github.load("review_comments.json"),
                     **{f"pulls/{p['number']}/reviews": [] for p in pulls}}
     git_clone(tmp_path / "churn")
-    tracking = mlflow_store(tmp_path / "mlruns.db")
+    tracking = mlflow_store(tmp_path / "mlruns.db", new_mlflow_store)
     known_tokens_and_fast_connectors(monkeypatch)
     config = tmp_path / "glassbox.toml"
     config.write_text(f"""
@@ -264,24 +269,12 @@ def failing_exceptions(config_path: Path) -> list[str]:
 
 
 @pytest.fixture
-def served_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A real ``mlflow server`` on 127.0.0.1 over a fresh sqlite store with one finished run."""
+def served_mlflow(mlflow_server: ServedMlflow, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's real ``mlflow server`` with an experiment of this test's, holding one finished run."""
     for name in HTTP_ENV:
         monkeypatch.delenv(name, raising=False)
-    backend = mlflow_store(tmp_path / "served.db")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend, "--default-artifact-root",
-         str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(uri, process)
-        yield uri
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    record_run(mlflow_server.client, mlflow_server.create_experiment(SERVED_EXPERIMENT))
+    return mlflow_server.uri
 
 
 def test_credentials_inside_source_urls_are_never_stored_shown_or_logged(
@@ -312,7 +305,7 @@ server = "{with_userinfo(broken.url, 'jira')}"
 
 [[mlflow]]
 tracking_uri = "{with_userinfo(served_mlflow, 'mlflow')}"
-experiments = ["churn"]
+experiments = ["{SERVED_EXPERIMENT}"]
 """, encoding="utf-8")
     path = str(config)
     assert cli.main(["sync", "--config", path, "-vv"]) == 1, "the broken Jira site fails"

@@ -13,52 +13,18 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chromium import ERROR_MARKERS, Browser, app_folder, free_port, require_chromium, save_screenshot, serve_dashboard
+from chromium import ERROR_MARKERS, Browser, app_folder, free_port, save_screenshot, serve_dashboard
 from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement
 
 pytestmark = pytest.mark.browser
 
 SIGN_IN_PAGE = ["Please sign in", "Sign in"]
-
-
-@pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``oidc-provider-mock`` on a free 127.0.0.1 port, as its own process; yields its issuer URL.
-
-    It accepts any client id and secret and signs in whatever subject is typed into its form, with
-    that subject as the ``email`` claim; ``--require-nonce`` makes it refuse a replayable request.
-    """
-    require_chromium()
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("provider") / "provider.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1",
-                                   "--port", str(port), "--require-nonce"],
-                                  stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the OpenID provider did not start; see {log_path}")
-                try:
-                    with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=1):
-                        break
-                except OSError:
-                    time.sleep(0.2)
-            yield issuer
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 def auth_secrets(port: int, issuer: str, *, cookie_secret: bool = True) -> str:

@@ -1,12 +1,13 @@
 """A ticket's story, read from the demo engagement (a real git repository, MLflow store with a
-registry, and recorded Jira/GitHub payloads), in the team and the client view."""
+registry, and recorded Jira/GitHub payloads), in the team and the client view. The demo is the
+session's (conftest.py's ``demo_build``)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import BuiltDemo
 
-from demo import build_demo
 from glassbox.config import Config, load_config
 from glassbox.metrics.latency import compute_all_latencies
 from glassbox.metrics.linking import build_links
@@ -17,8 +18,8 @@ from glassbox.workspace import open_engagement
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    return load_config(build_demo(tmp_path_factory.mktemp("demo")))
+def demo(demo_build: BuiltDemo) -> Config:
+    return load_config(demo_build.config)
 
 
 def story(config: Config, key: str, view: str = "team") -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """Workspaces in the served app: a client signed in through a real OpenID provider, in headless
 Chromium, sees only their engagement — also when they type another engagement's id into the URL.
 
-The provider, the sign-in steps and the served app are test_signin_flow.py's; the workspace is
-test_workspace.py's (acme's client Carol, staff Linh, three engagements in one store).
+The provider is the session's (conftest.py); the sign-in steps and the served app are
+test_signin_flow.py's; the workspace is test_workspace.py's (acme's client Carol, staff Linh, three
+engagements in one store).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from pathlib import Path
 
 import pytest
 from chromium import Browser, app_folder, free_port, save_screenshot, serve_dashboard
-from test_signin_flow import Served, auth_secrets, provider, sign_in  # noqa: F401 — provider is a fixture
+from test_signin_flow import Served, auth_secrets, sign_in
 from test_workspace import build_seeded_workspace
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[Served]:  # noqa: F811
+def served(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("workspace-signin")
     config = build_seeded_workspace(folder / "workspace")
     port = free_port()
