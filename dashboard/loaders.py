@@ -43,6 +43,7 @@ from glassbox.metrics.working_hours import previous_working_day
 from glassbox.notes import WeekNote, clean_note
 from glassbox.periods import Period, PeriodKind
 from glassbox.portfolio import PortfolioRow, engagement_week
+from glassbox.readmodel.query import meta_key
 from glassbox.report_model import ReportModel
 from glassbox.reports.content import short_title
 from glassbox.sources import configured_sources
@@ -79,13 +80,21 @@ def source(config_path: str, store_url: str, engagement: str = DEFAULT_ENGAGEMEN
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def version(config_path: str, store_url: str, engagement: str = DEFAULT_ENGAGEMENT) -> str:
-    """Changes whenever a sync writes the engagement or the config is edited: its event count and newest sync time."""
+    """Changes whenever a sync writes the engagement, its read model is rebuilt or the config is edited.
+
+    The event count (an index-only count), the newest sync run and when it finished (a sync that
+    only updates events still records one), and the read model's fingerprint. Not the newest
+    ``synced_at``: no index holds it, and reading it walked every event (1.4–3.3 s at 1M events).
+    """
     opened = store(store_url)
-    events = schema.events
+    events, runs, meta = schema.events, schema.sync_runs, schema.meta
     with opened.engine.connect() as conn:
-        count, newest = conn.execute(select(func.count(), func.max(events.c.synced_at))
-                                     .where(events.c.engagement == engagement)).one()
-    return f"{count}:{newest}:{Path(config_path).stat().st_mtime}"
+        count = conn.execute(select(func.count()).where(events.c.engagement == engagement)).scalar()
+        newest, finished = conn.execute(select(func.max(runs.c.id), func.max(runs.c.finished_at))
+                                        .where(runs.c.engagement == engagement)).one()
+        derived = conn.execute(select(meta.c.value).where(
+            meta.c.key == meta_key(opened.scoped(engagement)))).scalar()
+    return f"{count}:{newest}:{finished}:{derived}:{Path(config_path).stat().st_mtime}"
 
 
 @st.cache_resource(show_spinner=False)
