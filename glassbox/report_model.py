@@ -22,11 +22,14 @@ import pandas as pd
 from glassbox import readmodel
 from glassbox.config import Config
 from glassbox.metrics import chart_data
+from glassbox.metrics.agreements import PAUSED_LATENCIES, TICKET_STATUS_EVENTS, needs_pauses
 from glassbox.metrics.latency import METRICS, compute_all_latencies
-from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links
+from glassbox.metrics.linking import PR_CATEGORIES, RUN_CATEGORIES, Links, build_links
+from glassbox.metrics.models import MODEL_CATEGORIES
 from glassbox.metrics.summary import report_from_events
 from glassbox.notes import WeekNote
 from glassbox.periods import Period, PeriodKind, iso_week
+from glassbox.readmodel.query import ONLY_ONCE_ENDED
 from glassbox.reports import SPEC_KEYS
 from glassbox.reports.content import ReportContent
 from glassbox.store import Store
@@ -34,10 +37,11 @@ from glassbox.timeline import load_timeline
 from glassbox.views import View
 
 log = logging.getLogger(__name__)
-_THREADLESS = ("commit", *RUN_CATEGORIES)  # a repository's or an experiment's thread: not one item
 # measured from a ticket's status history, which a later move (a reopening) rewrites: see ``samples``
 AS_OF_END = ("ticket_pickup", "ticket_cycle", "ticket_lead")
 _TICKET_MOVES = ("ticket_transition", "ticket_resolved")
+_EVER = (*RUN_CATEGORIES, *MODEL_CATEGORIES)  # read up to the period's end, however old
+_FLOW = ("ticket_created", "ticket_resolved")  # what the ticket flow chart counts
 _HEADS = ("ticket_created", "pull_request_opened")  # where a thread's title and url come from
 
 
@@ -205,17 +209,6 @@ def samples_window(store: Store, period: Period, view: str, now: datetime) -> di
     return readmodel.samples(store, View(view), since=min(first.start, until), until=until)
 
 
-def window_start(period: Period, zone: ZoneInfo) -> datetime:
-    """The first moment any part of ``period``'s report counts: the previous period's start, the
-    latency trend's first week, or the ticket flow's first week, whichever is earliest."""
-    first = period
-    for _ in range(chart_data.TREND_WEEKS - 1):
-        first = first.previous()
-    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    flow = iso_week(last_day - timedelta(weeks=chart_data.FLOW_WEEKS - 1), zone)
-    return min(first.start, period.previous().start, flow.start)
-
-
 def _merge_samples(rows: pd.DataFrame, measured: pd.DataFrame, threads: set[str]) -> pd.DataFrame:
     """The read model's ``rows`` with those on ``threads`` replaced by the ``measured`` ones, in start order."""
     merged = pd.concat([rows.loc[~rows["thread"].isin(threads)], measured.loc[measured["thread"].isin(threads)]],
@@ -227,28 +220,58 @@ def window_history(store: Store, config: Config, period: Period, view: str,
                    samples: dict[str, pd.DataFrame], moved_later: set[str]) -> pd.DataFrame:
     """What the report of ``period`` reads besides the read model's waits: never the whole history.
 
-    The events of its window (:func:`window_start` to the period's end); every event on the tickets
-    and pull requests of that window (a PR's tickets) and on the tickets in ``moved_later`` (measured
-    again, :attr:`ReportModel.samples`); the opening event of every other thread with a wait (its
-    title); and every run up to the period's end with the commits their tags may name (a KPI's
-    best-so-far and the run links need them all; runs are few). With run notes, in the timeline's order.
+    Each part of the report needs a few events of its own, and only those are read:
+
+    - every event of the period and the previous one (counts, links, shipped work, the daily table);
+    - the tickets created or resolved in the ticket flow's earlier weeks (its chart);
+    - every run and model event up to the period's end, with the commits their tags may name (a
+      KPI's best-so-far, the run links and the models need them all; runs are few);
+    - every event on the tickets in ``moved_later`` (measured again, :attr:`ReportModel.samples`);
+    - the PR events of the two periods' pull requests (a merged PR's tickets), and the opening
+      event of the threads of the waits still open at the period's end and of the tickets resolved
+      in it (their titles) — never the comments of every thread a wait was on;
+    - with an agreement on a paused latency, the status changes of its waits' tickets (their pauses).
+
+    With run notes, in the timeline's order.
     """
-    window = load_timeline(store, config, start=window_start(period, config.engagement.zone), end=period.end,
-                           view=view)
-    full = set(window.loc[~window["category"].isin(_THREADLESS), "thread"]) | moved_later
-    waiting = {thread for name, frame in samples.items() if name != "commit_to_run" for thread in frame["thread"]}
-    ids = store.event_ids_near(full, ())
-    ids |= set(store.read_events(end=period.end, categories=RUN_CATEGORIES, columns=("id",))["id"])
+    zone = config.engagement.zone
+    since = period.previous().start
+    window = load_timeline(store, config, start=since, end=period.end, view=view)
+    earlier_runs = load_timeline(store, config, end=since, view=view, categories=_EVER)
+    flow = _flow_start(period, zone)
+    ids = set(store.read_events(start=flow, end=since, categories=_FLOW, columns=("id",))["id"]) \
+        if flow < since else set()
     tags = store.read_refs(end=period.end, categories=RUN_CATEGORIES)
     shas = store.commit_refs_starting(set(tags.loc[tags["kind"] == "commit", "value"]))
-    ids |= store.event_ids_near((), shas)
-    extra = load_timeline(store, config, end=period.end, view=view, ids=sorted(ids - set(window["id"])))
-    heads = load_timeline(store, config, end=period.end, view=view, categories=_HEADS,
-                          ids=sorted(store.event_ids_near(waiting - full, ()) - ids - set(window["id"])))
-    events = pd.concat([frame for frame in (window, extra, heads) if len(frame)] or [window], ignore_index=True)
+    ids |= store.event_ids_near((), shas) | store.event_ids_on(moved_later)
+    for categories, threads in _threads_read(window, samples, config).items():
+        ids |= store.event_ids_on(threads, categories)
+    extra = load_timeline(store, config, end=since, view=view,
+                          ids=sorted(ids - set(window["id"]) - set(earlier_runs["id"])))
+    events = pd.concat([frame for frame in (window, earlier_runs, extra) if len(frame)] or [window],
+                       ignore_index=True)
     events = events.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
     log.info("report %s (%s view): %d events in its window and threads", period.label, view, len(events))
     return with_run_notes(events, store, period.end)
+
+
+def _flow_start(period: Period, zone: ZoneInfo) -> datetime:
+    """The first moment the ticket flow chart counts (:func:`glassbox.metrics.chart_data.ticket_flow`)."""
+    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    return iso_week(last_day - timedelta(weeks=chart_data.FLOW_WEEKS - 1), zone).start
+
+
+def _threads_read(window: pd.DataFrame, samples: dict[str, pd.DataFrame],
+                  config: Config) -> dict[tuple[str, ...], set[str]]:
+    """The threads whose events of some categories the report reads (see :func:`window_history`)."""
+    wanted = {PR_CATEGORIES: set(window.loc[window["category"].isin(PR_CATEGORIES), "thread"]),
+              _HEADS: set(window.loc[window["category"] == "ticket_resolved", "thread"])}
+    for name, frame in samples.items():
+        if name not in ONLY_ONCE_ENDED:
+            wanted[_HEADS] |= set(frame.loc[frame["ended_at"].isna(), "thread"])
+    if needs_pauses(config.agreement):
+        wanted[TICKET_STATUS_EVENTS] = {thread for name in PAUSED_LATENCIES for thread in samples[name]["thread"]}
+    return wanted
 
 
 def load_history(store: Store, config: Config, period: Period, view: str) -> pd.DataFrame:

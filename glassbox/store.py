@@ -639,6 +639,27 @@ class Store:
             query = select(func.count()).select_from(schema.events).where(self._mine(schema.events))
             return int(conn.execute(query).scalar_one())
 
+    # -- a report's few events (issue #17): added for glassbox.report_model ---------------------
+
+    def event_ids_on(self, threads: Iterable[str], categories: Iterable[str] | None = None) -> set[str]:
+        """Ids of the events on one of ``threads`` (of ``categories`` only, when given: a thread's opening
+        event, say), so a report reads those alone rather than every comment of every thread.
+
+        Asked by thread alone, the engagement and category kept here: given either condition too,
+        SQLite's planner walks that index (the engagement's every event, by time) for each chunk of
+        threads instead of looking the threads up, some thirty times slower.
+        """
+        events = schema.events
+        wanted = set(categories) if categories is not None else None
+        query = select(events.c.id, events.c.engagement, events.c.category)
+        found: set[str] = set()
+        with self._reading() as conn:
+            for chunk in _chunks(sorted(threads), _IN_CHUNK):
+                found.update(event_id for event_id, engagement, category in conn.execute(
+                    query.where(events.c.thread.in_(chunk)))
+                    if engagement == self.engagement and (wanted is None or category in wanted))
+        return found
+
 
 def _filter(query: Any, table: Any, start: datetime | None, end: datetime | None,
             sources: Iterable[str] | None, categories: Iterable[str] | None) -> Any:

@@ -26,7 +26,12 @@ from glassbox.metrics.working_hours import working_hours_between
 
 PAUSED_LATENCIES = frozenset({"ticket_cycle", "ticket_lead"})  # SPEC §7: the client's wait is paused
 PAUSE_COLUMNS = ("thread", "paused_from", "paused_to")
-_TICKET_STATUS_EVENTS = ("ticket_created", "ticket_transition")
+TICKET_STATUS_EVENTS = ("ticket_created", "ticket_transition")  # what a ticket's pauses are read from
+
+
+def needs_pauses(agreements: Sequence[Agreement]) -> bool:
+    """Whether any agreement judges a paused latency: only then do the tickets' pauses count."""
+    return any(agreement.latency in PAUSED_LATENCIES for agreement in agreements)
 
 
 def ticket_pause_intervals(events: pd.DataFrame) -> pd.DataFrame:
@@ -37,7 +42,7 @@ def ticket_pause_intervals(events: pd.DataFrame) -> pd.DataFrame:
     ``paused_to`` is NaT while it still waits. Every status change counts, a bot's too: the pause is
     about the ticket's status, not about who changed it.
     """
-    tickets = events.loc[events["category"].isin(_TICKET_STATUS_EVENTS)]
+    tickets = events.loc[events["category"].isin(TICKET_STATUS_EVENTS)]
     if tickets.empty:
         return pd.DataFrame({name: pd.Series(dtype="datetime64[ns, UTC]" if name != "thread" else object)
                              for name in PAUSE_COLUMNS})

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from glassbox.config import Config, Team
-from glassbox.metrics.agreements import AgreementFrames, agreements_report, ticket_pause_intervals
+from glassbox.metrics.agreements import AgreementFrames, agreements_report, needs_pauses, ticket_pause_intervals
 from glassbox.metrics.compute import by_ticket, compute_frame, started_between, totals
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_wait_moment, open_waits, summarize
@@ -96,7 +96,7 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
         "links": links_summary(links, period.start, period.end),
         "experiments": entries,
         "alerts": alerts + regressions,
-        "agreements": agreements_report(config.agreement, AgreementFrames(samples, ticket_pause_intervals(events),
+        "agreements": agreements_report(config.agreement, AgreementFrames(samples, _pauses(events, config),
                                                                           config.team), period.start, period.end, now),
         "models": models,
         "compute": {"hours": totals(compute), "by_ticket": by_ticket(compute)},
@@ -113,6 +113,11 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
         "daily": _daily(events, period, tz),
         "experiment_runs": [_story(kpi_key, story, config, period) for kpi_key, story in stories.items()],
     }
+
+
+def _pauses(events: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The tickets' pause intervals, measured only when an agreement judges a paused latency (else unused)."""
+    return ticket_pause_intervals(events if needs_pauses(config.agreement) else events.iloc[0:0])
 
 
 def _period(period: Period) -> dict[str, str]:
@@ -156,14 +161,17 @@ def waiting(events: pd.DataFrame, samples: dict[str, pd.DataFrame], config: Conf
             moment: pd.Timestamp) -> list[dict[str, object]]:
     """Open waits on people at ``moment`` (:func:`open_waits_on_people`), longest first, with titles."""
     still = open_waits_on_people(samples, moment, config.team).join(_thread_titles(events), on="thread")
-    tz = config.engagement.timezone
+    if still.empty:
+        return []
+    since = [moment.isoformat() for moment in still["started_at"].dt.tz_convert(config.engagement.timezone)]
     rows = [{
-        "latency": wait.latency, "thread": wait.thread, "on": wait.on,
-        "title": wait.title if isinstance(wait.title, str) else wait.thread,
-        "url": wait.url if isinstance(wait.url, str) else None,
-        "since": wait.started_at.tz_convert(tz).isoformat(),
-        "hours": round(float(wait.hours), 2), "working_hours": _number(wait.working_hours),
-    } for wait in still.itertuples(index=False)]
+        "latency": latency, "thread": thread, "on": on,
+        "title": title if isinstance(title, str) else thread,
+        "url": url if isinstance(url, str) else None,
+        "since": started, "hours": round(float(hours), 2), "working_hours": _number(working),
+    } for latency, thread, on, title, url, started, hours, working in zip(
+        still["latency"], still["thread"], still["on"], still["title"], still["url"], since, still["hours"],
+        still["working_hours"], strict=True)]
     return sorted(rows, key=lambda row: row["hours"], reverse=True)
 
 
