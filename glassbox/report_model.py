@@ -26,7 +26,7 @@ from glassbox.metrics.agreements import PAUSED_LATENCIES, TICKET_STATUS_EVENTS, 
 from glassbox.metrics.latency import METRICS, compute_all_latencies
 from glassbox.metrics.linking import PR_CATEGORIES, RUN_CATEGORIES, Links, build_links
 from glassbox.metrics.models import MODEL_CATEGORIES
-from glassbox.metrics.summary import report_from_events
+from glassbox.metrics.summary import HEAD_CATEGORIES, figures_from_events, report_from_events
 from glassbox.notes import WeekNote
 from glassbox.periods import Period, PeriodKind, iso_week
 from glassbox.readmodel.query import ONLY_ONCE_ENDED
@@ -42,7 +42,6 @@ AS_OF_END = ("ticket_pickup", "ticket_cycle", "ticket_lead")
 _TICKET_MOVES = ("ticket_transition", "ticket_resolved")
 _EVER = (*RUN_CATEGORIES, *MODEL_CATEGORIES)  # read up to the period's end, however old
 _FLOW = ("ticket_created", "ticket_resolved")  # what the ticket flow chart counts
-_HEADS = ("ticket_created", "pull_request_opened")  # where a thread's title and url come from
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,9 +87,24 @@ class ReportModel:
             return self.given
         if self.store is None:
             raise ValueError("a report model needs a history or a store")
-        if self.given_samples is None and self.waits is not None:
+        if self.reads_window and self.waits is not None:
             return window_history(self.store, self.config, self.period, self.view, self.waits, self.moved_later)
         return load_history(self.store, self.config, self.period, self.view)
+
+    @cached_property
+    def reads_window(self) -> bool:
+        """Whether :attr:`history` is read from the store's window (:func:`window_history`), not given
+        or the whole history: then the threads' opening events are read apart (:attr:`heads`)."""
+        return self.store is not None and self.given is None and self.given_samples is None \
+            and self.waits is not None
+
+    @cached_property
+    def heads(self) -> pd.DataFrame | None:
+        """The opening events of the threads the report names (:func:`window_heads`), read apart from a
+        window's history; None when the history holds them all."""
+        if not self.reads_window or self.store is None or self.waits is None:
+            return None
+        return window_heads(self.store, self.config, self.period, self.view, self.history, self.waits)
 
     @cached_property
     def links(self) -> Links:
@@ -152,7 +166,16 @@ class ReportModel:
     @cached_property
     def report(self) -> dict[str, Any]:
         figures = report_from_events(self.history, self.config, self.period, self.view, self.now,
-                                     samples=self.samples, links=self.links)
+                                     samples=self.samples, links=self.links, heads=self.heads)
+        return {**figures, "note": self.note.as_json() if self.note else None}
+
+    @cached_property
+    def figures(self) -> dict[str, Any]:
+        """SPEC §5's part of :attr:`report` (:func:`figures_from_events`): the ``json`` format needs no more."""
+        if "report" in self.__dict__:
+            return self.report
+        figures = figures_from_events(self.history, self.config, self.period, self.view, self.now,
+                                      samples=self.samples, links=self.links)
         return {**figures, "note": self.note.as_json() if self.note else None}
 
     @cached_property
@@ -186,7 +209,7 @@ class ReportModel:
 
     def spec(self) -> dict[str, Any]:
         """SPEC §5's report: exactly its keys, in its order (the ``json`` format)."""
-        return {key: self.report[key] for key in SPEC_KEYS}
+        return {key: self.figures[key] for key in SPEC_KEYS}
 
     def content(self) -> ReportContent:
         """What the Markdown, HTML and PDF renderers read: the dict in words, with the chart frames."""
@@ -227,9 +250,8 @@ def window_history(store: Store, config: Config, period: Period, view: str,
     - every run and model event up to the period's end, with the commits their tags may name (a
       KPI's best-so-far, the run links and the models need them all; runs are few);
     - every event on the tickets in ``moved_later`` (measured again, :attr:`ReportModel.samples`);
-    - the PR events of the two periods' pull requests (a merged PR's tickets), and the opening
-      event of the threads of the waits still open at the period's end and of the tickets resolved
-      in it (their titles) — never the comments of every thread a wait was on;
+    - the PR events of the two periods' pull requests (a merged PR's tickets) — never the comments
+      of every thread a wait was on (the threads' titles are :func:`window_heads`');
     - with an agreement on a paused latency, the status changes of its waits' tickets (their pauses).
 
     With run notes, in the timeline's order.
@@ -255,6 +277,19 @@ def window_history(store: Store, config: Config, period: Period, view: str,
     return with_run_notes(events, store, period.end)
 
 
+def window_heads(store: Store, config: Config, period: Period, view: str, history: pd.DataFrame,
+                 samples: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The opening events (their titles) of the threads of the waits still open at the period's end
+    and of the tickets resolved in its window (``history``, :func:`window_history`'s): what the
+    report names besides its window's own events. Only the Markdown, HTML and PDF formats read them."""
+    threads = set(history.loc[history["category"] == "ticket_resolved", "thread"])
+    for name, frame in samples.items():
+        if name not in ONLY_ONCE_ENDED:
+            threads |= set(frame.loc[frame["ended_at"].isna(), "thread"])
+    return load_timeline(store, config, end=period.end, view=view,
+                         ids=sorted(store.event_ids_on(threads, HEAD_CATEGORIES)))
+
+
 def _flow_start(period: Period, zone: ZoneInfo) -> datetime:
     """The first moment the ticket flow chart counts (:func:`glassbox.metrics.chart_data.ticket_flow`)."""
     last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
@@ -264,11 +299,8 @@ def _flow_start(period: Period, zone: ZoneInfo) -> datetime:
 def _threads_read(window: pd.DataFrame, samples: dict[str, pd.DataFrame],
                   config: Config) -> dict[tuple[str, ...], set[str]]:
     """The threads whose events of some categories the report reads (see :func:`window_history`)."""
-    wanted = {PR_CATEGORIES: set(window.loc[window["category"].isin(PR_CATEGORIES), "thread"]),
-              _HEADS: set(window.loc[window["category"] == "ticket_resolved", "thread"])}
-    for name, frame in samples.items():
-        if name not in ONLY_ONCE_ENDED:
-            wanted[_HEADS] |= set(frame.loc[frame["ended_at"].isna(), "thread"])
+    pull_requests = set(window.loc[window["category"].isin(PR_CATEGORIES), "thread"])
+    wanted: dict[tuple[str, ...], set[str]] = {PR_CATEGORIES: pull_requests}
     if needs_pauses(config.agreement):
         wanted[TICKET_STATUS_EVENTS] = {thread for name in PAUSED_LATENCIES for thread in samples[name]["thread"]}
     return wanted

@@ -655,8 +655,8 @@ class Store:
         found: set[str] = set()
         with self._reading() as conn:
             for chunk in _chunks(sorted(threads), _IN_CHUNK):
-                found.update(event_id for event_id, engagement, category in conn.execute(
-                    query.where(events.c.thread.in_(chunk)))
+                found.update(event_id for event_id, engagement, category in _raw_rows(
+                    conn, query.where(events.c.thread.in_(chunk)))
                     if engagement == self.engagement and (wanted is None or category in wanted))
         return found
 
