@@ -660,6 +660,16 @@ class Store:
                     if engagement == self.engagement and (wanted is None or category in wanted))
         return found
 
+    def count_events_of(self, categories: Iterable[str], end: datetime) -> int:
+        """How many events of ``categories`` happened before ``end``: whether reading them all in time
+        order is cheaper than looking some up by key (:meth:`event_ids_on`)."""
+        events = schema.events
+        query = select(func.count()).select_from(events).where(
+            self._mine(events), events.c.category.in_(sorted(set(categories))),
+            events.c.occurred_at < end.astimezone(UTC))
+        with self._reading() as conn:
+            return int(conn.execute(query).scalar_one())
+
 
 def _filter(query: Any, table: Any, start: datetime | None, end: datetime | None,
             sources: Iterable[str] | None, categories: Iterable[str] | None) -> Any:

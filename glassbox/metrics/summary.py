@@ -237,7 +237,9 @@ def _story(key: tuple[str, str], story: pd.DataFrame, config: Config, period: Pe
 
 
 def _number(value: SupportsFloat | None) -> float | None:
-    return None if value is None or pd.isna(value) else round(float(value), 2)
+    """Hours to two decimals; None for none or NaN (a wait's unknown working hours)."""
+    number = None if value is None else float(value)
+    return None if number is None or math.isnan(number) else round(number, 2)
 
 
 def _plain(value: object) -> object:
