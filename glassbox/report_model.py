@@ -264,8 +264,7 @@ def window_history(store: Store, config: Config, period: Period, view: str,
     flow = _flow_start(period, zone)
     ids = set(store.read_events(start=flow, end=since, categories=_FLOW, columns=("id",))["id"]) \
         if flow < since else set()
-    tags = store.read_refs(end=period.end, categories=RUN_CATEGORIES)
-    shas = store.commit_refs_starting(set(tags.loc[tags["kind"] == "commit", "value"]))
+    shas = store.commit_refs_starting(_run_commits(window) | _run_commits(earlier_runs))
     ids |= store.event_ids_near((), shas) | store.event_ids_on(moved_later)
     for categories, threads in _threads_read(window, samples, config).items():
         ids |= store.event_ids_on(threads, categories)
@@ -297,6 +296,13 @@ def window_heads(store: Store, config: Config, period: Period, view: str, histor
                              ids=sorted(store.event_ids_on(threads, HEAD_CATEGORIES)))
     heads = load_timeline(store, config, end=period.end, view=view, categories=HEAD_CATEGORIES)
     return heads.loc[heads["thread"].isin(threads)].reset_index(drop=True)
+
+
+def _run_commits(events: pd.DataFrame) -> set[str]:
+    """The commits the runs among ``events`` name (their refs: a full SHA or a prefix)."""
+    runs = events.loc[events["category"].isin(RUN_CATEGORIES)]
+    return {value for refs, kinds in zip(runs["refs"], runs["ref_kinds"], strict=True)
+            for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
 
 
 def _flow_start(period: Period, zone: ZoneInfo) -> datetime:
