@@ -94,8 +94,8 @@ class ReportModel:
 
     @cached_property
     def reads_window(self) -> bool:
-        """Whether :attr:`history` is read from the store's window (:func:`window_history`), not given
-        or the whole history: then the threads' opening events are read apart (:attr:`heads`)."""
+        """Whether :attr:`history` is the store's window (:func:`window_history`), neither given nor the
+        whole history (a stale read model): then the threads' opening events are read apart (:attr:`heads`)."""
         return self.store is not None and self.given is None and self.given_samples is None \
             and self.waits is not None
 
@@ -103,7 +103,7 @@ class ReportModel:
     def heads(self) -> pd.DataFrame | None:
         """The opening events of the threads the report names (:func:`window_heads`), read apart from a
         window's history; None when the history holds them all."""
-        if not self.reads_window or self.store is None or self.waits is None:
+        if not (self.reads_window and self.store is not None and self.waits is not None):
             return None
         return window_heads(self.store, self.config, self.period, self.view, self.history, self.waits)
 

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import PG_URL
+from sqlalchemy import create_engine, text
 from test_read_model_paths import new_report, old_report, weeks_before
 
 from glassbox import readmodel
@@ -44,40 +48,32 @@ target_share = 0.9
 """
 
 
+@pytest.fixture(scope="module")
+def module_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for this module's engagement (conftest's ``pg_url``, once per module)."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set GLASSBOX_TEST_PG_URL")
+    name = f"gb_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{name}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def engagement(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Config]:
+    """The benchmarks' engagement of 3,000 events, with the agreements, its read model current."""
     folder = tmp_path_factory.mktemp("bench-engagement")
-    if request.param == "sqlite":
-        path = seed(folder, 3000)
-    else:
-        from conftest import PG_URL
-
-        if not PG_URL:
-            pytest.skip("PostgreSQL not configured: set GLASSBOX_TEST_PG_URL")
-        path = seed(folder, 3000, store_url=request.getfixturevalue("module_pg_url"))
+    url = "sqlite:///glassbox.db" if request.param == "sqlite" else request.getfixturevalue("module_pg_url")
+    path = seed(folder, 3000, store_url=url)
     path.write_text(path.read_text() + AGREEMENTS)
     config = load_config(path)
     store = open_engagement(config)
     readmodel.rebuild(store, config)
     return store, config
-
-
-@pytest.fixture(scope="module")
-def module_pg_url() -> object:
-    """A PostgreSQL schema for this module's engagement (conftest's ``pg_url``, once per module)."""
-    import uuid
-
-    from conftest import PG_URL
-    from sqlalchemy import create_engine, text
-
-    name = f"gb_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(str(PG_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    yield f"{PG_URL}{'&' if '?' in str(PG_URL) else '?'}options=-csearch_path%3D{name}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
 
 
 @pytest.mark.parametrize("view", list(View))
