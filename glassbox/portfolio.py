@@ -32,7 +32,7 @@ from glassbox.metrics.runs import count_runs, run_table
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.periods import Period
 from glassbox.readmodel.days import category_counts, period_days
-from glassbox.report_model import AS_OF_END, ReportModel, _merge_samples
+from glassbox.report_model import AS_OF_END, ReportModel, merge_samples
 from glassbox.sources import configured_sources
 from glassbox.store import Store
 from glassbox.sync import FAILED_STATES
@@ -169,7 +169,7 @@ def _samples(store: Store, config: Config, period: Period, view: View, now: date
         return waits
     tickets = load_timeline(store, config, end=period.end, view=view, ids=sorted(store.event_ids_near(moved, ())))
     tickets = tickets.loc[tickets["occurred_at"] <= pd.Timestamp(now)]
-    return {**waits, **{name: _merge_samples(waits[name], METRICS[name](tickets, config.team), moved)
+    return {**waits, **{name: merge_samples(waits[name], METRICS[name](tickets, config.team), moved)
                         for name in again}}
 
 

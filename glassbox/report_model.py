@@ -22,23 +22,28 @@ import pandas as pd
 from glassbox import readmodel
 from glassbox.config import Config
 from glassbox.metrics import chart_data
+from glassbox.metrics.agreements import PAUSED_LATENCIES, TICKET_STATUS_EVENTS, needs_pauses
 from glassbox.metrics.latency import METRICS, compute_all_latencies
-from glassbox.metrics.linking import RUN_CATEGORIES, Links, build_links
-from glassbox.metrics.summary import report_from_events
+from glassbox.metrics.linking import PR_CATEGORIES, RUN_CATEGORIES, Links, build_links
+from glassbox.metrics.models import MODEL_CATEGORIES
+from glassbox.metrics.summary import HEAD_CATEGORIES, figures_from_events, report_from_events
 from glassbox.notes import WeekNote
 from glassbox.periods import Period, PeriodKind, iso_week
+from glassbox.readmodel.query import ONLY_ONCE_ENDED
 from glassbox.reports import SPEC_KEYS
 from glassbox.reports.content import ReportContent
+from glassbox.slices import with_run_notes
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
 from glassbox.views import View
 
 log = logging.getLogger(__name__)
-_THREADLESS = ("commit", *RUN_CATEGORIES)  # a repository's or an experiment's thread: not one item
 # measured from a ticket's status history, which a later move (a reopening) rewrites: see ``samples``
 AS_OF_END = ("ticket_pickup", "ticket_cycle", "ticket_lead")
 _TICKET_MOVES = ("ticket_transition", "ticket_resolved")
-_HEADS = ("ticket_created", "pull_request_opened")  # where a thread's title and url come from
+_EVER = (*RUN_CATEGORIES, *MODEL_CATEGORIES)  # read up to the period's end, however old
+_FLOW = ("ticket_created", "ticket_resolved")  # what the ticket flow chart counts
+_KEY_READ_COST = 3  # an event looked up by key costs about as much as this many read in time order (2-3 measured)
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,9 +89,24 @@ class ReportModel:
             return self.given
         if self.store is None:
             raise ValueError("a report model needs a history or a store")
-        if self.given_samples is None and self.waits is not None:
+        if self.reads_window and self.waits is not None:
             return window_history(self.store, self.config, self.period, self.view, self.waits, self.moved_later)
         return load_history(self.store, self.config, self.period, self.view)
+
+    @cached_property
+    def reads_window(self) -> bool:
+        """Whether :attr:`history` is the store's window (:func:`window_history`), neither given nor the
+        whole history (a stale read model): then the threads' opening events are read apart (:attr:`heads`)."""
+        return self.store is not None and self.given is None and self.given_samples is None \
+            and self.waits is not None
+
+    @cached_property
+    def heads(self) -> pd.DataFrame | None:
+        """The opening events of the threads the report names (:func:`window_heads`), read apart from a
+        window's history; None when the history holds them all."""
+        if not (self.reads_window and self.store is not None and self.waits is not None):
+            return None
+        return window_heads(self.store, self.config, self.period, self.view, self.history, self.waits)
 
     @cached_property
     def links(self) -> Links:
@@ -126,7 +146,7 @@ class ReportModel:
             return {**self.waits, **{name: METRICS[name](history, self.config.team) for name in AS_OF_END}}
         moved = self.moved_later  # a ticket's figures depend on its own events only
         tickets = history.loc[history["thread"].isin(moved)]
-        return {**self.waits, **{name: _merge_samples(self.waits[name], METRICS[name](tickets, self.config.team), moved)
+        return {**self.waits, **{name: merge_samples(self.waits[name], METRICS[name](tickets, self.config.team), moved)
                                  for name in AS_OF_END}}
 
     @cached_property
@@ -148,7 +168,16 @@ class ReportModel:
     @cached_property
     def report(self) -> dict[str, Any]:
         figures = report_from_events(self.history, self.config, self.period, self.view, self.now,
-                                     samples=self.samples, links=self.links)
+                                     samples=self.samples, links=self.links, heads=self.heads)
+        return {**figures, "note": self.note.as_json() if self.note else None}
+
+    @cached_property
+    def figures(self) -> dict[str, Any]:
+        """SPEC §5's part of :attr:`report` (:func:`figures_from_events`): the ``json`` format needs no more."""
+        if "report" in self.__dict__:
+            return self.report
+        figures = figures_from_events(self.history, self.config, self.period, self.view, self.now,
+                                      samples=self.samples, links=self.links)
         return {**figures, "note": self.note.as_json() if self.note else None}
 
     @cached_property
@@ -182,7 +211,7 @@ class ReportModel:
 
     def spec(self) -> dict[str, Any]:
         """SPEC §5's report: exactly its keys, in its order (the ``json`` format)."""
-        return {key: self.report[key] for key in SPEC_KEYS}
+        return {key: self.figures[key] for key in SPEC_KEYS}
 
     def content(self) -> ReportContent:
         """What the Markdown, HTML and PDF renderers read: the dict in words, with the chart frames."""
@@ -205,18 +234,7 @@ def samples_window(store: Store, period: Period, view: str, now: datetime) -> di
     return readmodel.samples(store, View(view), since=min(first.start, until), until=until)
 
 
-def window_start(period: Period, zone: ZoneInfo) -> datetime:
-    """The first moment any part of ``period``'s report counts: the previous period's start, the
-    latency trend's first week, or the ticket flow's first week, whichever is earliest."""
-    first = period
-    for _ in range(chart_data.TREND_WEEKS - 1):
-        first = first.previous()
-    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    flow = iso_week(last_day - timedelta(weeks=chart_data.FLOW_WEEKS - 1), zone)
-    return min(first.start, period.previous().start, flow.start)
-
-
-def _merge_samples(rows: pd.DataFrame, measured: pd.DataFrame, threads: set[str]) -> pd.DataFrame:
+def merge_samples(rows: pd.DataFrame, measured: pd.DataFrame, threads: set[str]) -> pd.DataFrame:
     """The read model's ``rows`` with those on ``threads`` replaced by the ``measured`` ones, in start order."""
     merged = pd.concat([rows.loc[~rows["thread"].isin(threads)], measured.loc[measured["thread"].isin(threads)]],
                        ignore_index=True)
@@ -227,28 +245,81 @@ def window_history(store: Store, config: Config, period: Period, view: str,
                    samples: dict[str, pd.DataFrame], moved_later: set[str]) -> pd.DataFrame:
     """What the report of ``period`` reads besides the read model's waits: never the whole history.
 
-    The events of its window (:func:`window_start` to the period's end); every event on the tickets
-    and pull requests of that window (a PR's tickets) and on the tickets in ``moved_later`` (measured
-    again, :attr:`ReportModel.samples`); the opening event of every other thread with a wait (its
-    title); and every run up to the period's end with the commits their tags may name (a KPI's
-    best-so-far and the run links need them all; runs are few). With run notes, in the timeline's order.
+    Each part of the report needs a few events of its own, and only those are read:
+
+    - every event of the period and the previous one (counts, links, shipped work, the daily table);
+    - the tickets created or resolved in the ticket flow's earlier weeks (its chart);
+    - every run and model event up to the period's end, with the commits their tags may name (a
+      KPI's best-so-far, the run links and the models need them all; runs are few);
+    - every event on the tickets in ``moved_later`` (measured again, :attr:`ReportModel.samples`);
+    - the PR events of the two periods' pull requests (a merged PR's tickets) — never the comments
+      of every thread a wait was on (the threads' titles are :func:`window_heads`');
+    - with an agreement on a paused latency, the status changes of its waits' tickets (their pauses).
+
+    With run notes, in the timeline's order.
     """
-    window = load_timeline(store, config, start=window_start(period, config.engagement.zone), end=period.end,
-                           view=view)
-    full = set(window.loc[~window["category"].isin(_THREADLESS), "thread"]) | moved_later
-    waiting = {thread for name, frame in samples.items() if name != "commit_to_run" for thread in frame["thread"]}
-    ids = store.event_ids_near(full, ())
-    ids |= set(store.read_events(end=period.end, categories=RUN_CATEGORIES, columns=("id",))["id"])
-    tags = store.read_refs(end=period.end, categories=RUN_CATEGORIES)
-    shas = store.commit_refs_starting(set(tags.loc[tags["kind"] == "commit", "value"]))
-    ids |= store.event_ids_near((), shas)
-    extra = load_timeline(store, config, end=period.end, view=view, ids=sorted(ids - set(window["id"])))
-    heads = load_timeline(store, config, end=period.end, view=view, categories=_HEADS,
-                          ids=sorted(store.event_ids_near(waiting - full, ()) - ids - set(window["id"])))
-    events = pd.concat([frame for frame in (window, extra, heads) if len(frame)] or [window], ignore_index=True)
+    zone = config.engagement.zone
+    since = period.previous().start
+    window = load_timeline(store, config, start=since, end=period.end, view=view)
+    earlier_runs = load_timeline(store, config, end=since, view=view, categories=_EVER)
+    flow = _flow_start(period, zone)
+    ids = set(store.read_events(start=flow, end=since, categories=_FLOW, columns=("id",))["id"]) \
+        if flow < since else set()
+    shas = store.commit_refs_starting(_run_commits(window) | _run_commits(earlier_runs))
+    ids |= store.event_ids_near((), shas) | store.event_ids_on(moved_later)
+    for categories, threads in _threads_read(window, samples, config).items():
+        ids |= store.event_ids_on(threads, categories)
+    extra = load_timeline(store, config, end=since, view=view,
+                          ids=sorted(ids - set(window["id"]) - set(earlier_runs["id"])))
+    events = pd.concat([frame for frame in (window, earlier_runs, extra) if len(frame)] or [window],
+                       ignore_index=True)
     events = events.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
     log.info("report %s (%s view): %d events in its window and threads", period.label, view, len(events))
     return with_run_notes(events, store, period.end)
+
+
+def window_heads(store: Store, config: Config, period: Period, view: str, history: pd.DataFrame,
+                 samples: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The opening events (their titles) of the threads of the waits still open at the period's end
+    and of the tickets resolved in its window (``history``, :func:`window_history`'s): what the
+    report names besides its window's own events. Only the Markdown, HTML and PDF formats read them.
+
+    Looked up by thread while those threads are few against every opening event up to the period's
+    end; when most threads still wait, reading every opening event in time order is the cheaper read
+    (a row found by key costs a few rows read in order).
+    """
+    threads = set(history.loc[history["category"] == "ticket_resolved", "thread"])
+    for name, frame in samples.items():
+        if name not in ONLY_ONCE_ENDED:
+            threads |= set(frame.loc[frame["ended_at"].isna(), "thread"])
+    if len(threads) * _KEY_READ_COST < store.count_events_of(HEAD_CATEGORIES, period.end):
+        return load_timeline(store, config, end=period.end, view=view,
+                             ids=sorted(store.event_ids_on(threads, HEAD_CATEGORIES)))
+    heads = load_timeline(store, config, end=period.end, view=view, categories=HEAD_CATEGORIES)
+    return heads.loc[heads["thread"].isin(threads)].reset_index(drop=True)
+
+
+def _run_commits(events: pd.DataFrame) -> set[str]:
+    """The commits the runs among ``events`` name (their refs: a full SHA or a prefix)."""
+    runs = events.loc[events["category"].isin(RUN_CATEGORIES)]
+    return {value for refs, kinds in zip(runs["refs"], runs["ref_kinds"], strict=True)
+            for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
+
+
+def _flow_start(period: Period, zone: ZoneInfo) -> datetime:
+    """The first moment the ticket flow chart counts (:func:`glassbox.metrics.chart_data.ticket_flow`)."""
+    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    return iso_week(last_day - timedelta(weeks=chart_data.FLOW_WEEKS - 1), zone).start
+
+
+def _threads_read(window: pd.DataFrame, samples: dict[str, pd.DataFrame],
+                  config: Config) -> dict[tuple[str, ...], set[str]]:
+    """The threads whose events of some categories the report reads (see :func:`window_history`)."""
+    pull_requests = set(window.loc[window["category"].isin(PR_CATEGORIES), "thread"])
+    wanted: dict[tuple[str, ...], set[str]] = {PR_CATEGORIES: pull_requests}
+    if needs_pauses(config.agreement):
+        wanted[TICKET_STATUS_EVENTS] = {thread for name in PAUSED_LATENCIES for thread in samples[name]["thread"]}
+    return wanted
 
 
 def load_history(store: Store, config: Config, period: Period, view: str) -> pd.DataFrame:
@@ -256,14 +327,6 @@ def load_history(store: Store, config: Config, period: Period, view: str) -> pd.
     events = with_run_notes(load_timeline(store, config, end=period.end, view=view), store, period.end)
     log.info("report %s (%s view): %d events up to the period's end", period.label, view, len(events))
     return events
-
-
-def with_run_notes(events: pd.DataFrame, store: Store, end: datetime) -> pd.DataFrame:
-    """Attach run bodies (their MLflow notes): the timeline leaves bodies out, runs are few."""
-    bodies = store.read_events(end=end, categories=RUN_CATEGORIES, columns=("id", "body"))
-    if bodies.empty:
-        return events
-    return events.assign(body=events["id"].map(bodies.set_index("id")["body"]))
 
 
 def build_report(store: Store, config: Config, period: Period, view: str = "team",

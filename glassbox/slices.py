@@ -56,11 +56,12 @@ def ml_history(store: Store, config: Config, view: View, end: datetime | None = 
     commits = load_timeline(store, config, end=end, view=view, categories=("commit",), ids=ids)
     frame = pd.concat([frame for frame in (runs, commits) if len(frame)] or [runs], ignore_index=True)
     frame = frame.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
-    return with_run_bodies(frame, store, end)
+    return with_run_notes(frame, store, end)
 
 
-def with_run_bodies(events: pd.DataFrame, store: Store, end: datetime | None) -> pd.DataFrame:
-    """``events`` with a ``body`` column holding each run's note (the timeline leaves bodies out; runs are few)."""
+def with_run_notes(events: pd.DataFrame, store: Store, end: datetime | None) -> pd.DataFrame:
+    """``events`` with a ``body`` column holding each run's MLflow note (the timeline leaves bodies out;
+    only the runs that have one are read)."""
     bodies = store.bodies(RUN_CATEGORIES, end)
     return events.assign(body=events["id"].map(bodies)) if bodies else events
 
@@ -138,7 +139,7 @@ def ticket_neighbourhood(store: Store, config: Config, view: View, key: str) -> 
     more = load_timeline(store, config, view=view, ids=sorted(second))
     runs = ml_history(store, config, view)
     frame = pd.concat([frame for frame in (near, more) if len(frame)] or [near], ignore_index=True)
-    frame = with_run_bodies(frame, store, None)
+    frame = with_run_notes(frame, store, None)
     frame = pd.concat([frame.loc[~frame["id"].isin(runs["id"])], runs], ignore_index=True)
     return frame.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
 

@@ -591,12 +591,9 @@ class Store:
 
     def event_ids_near(self, threads: Iterable[str], values: Iterable[str]) -> set[str]:
         """Ids of the events on one of ``threads`` or with a ref to one of ``values``."""
-        events, refs = schema.events, schema.refs
-        found: set[str] = set()
+        refs = schema.refs
+        found = self.event_ids_on(threads)
         with self._reading() as conn:
-            for chunk in _chunks(sorted(threads), _IN_CHUNK):
-                found.update(conn.execute(select(events.c.id).where(
-                    self._mine(events), events.c.thread.in_(chunk))).scalars())
             for chunk in _chunks(sorted(values), _IN_CHUNK):
                 found.update(conn.execute(select(refs.c.event_id).where(
                     self._mine(refs), refs.c.value.in_(chunk))).scalars())
@@ -713,6 +710,29 @@ class Store:
     def count_events(self) -> int:
         with self._reading() as conn:
             query = select(func.count()).select_from(schema.events).where(self._mine(schema.events))
+            return int(conn.execute(query).scalar_one())
+
+    # -- a few events by key (issue #17): what reports and pages read instead of the history ---------
+
+    def event_ids_on(self, threads: Iterable[str], categories: Iterable[str] | None = None) -> set[str]:
+        """Ids of the events on one of ``threads`` (of ``categories`` only, when given: a thread's opening
+        event, say), so a report reads those alone rather than every comment of every thread."""
+        events = schema.events
+        query = select(events.c.id).where(self._mine(events))
+        if categories is not None:
+            query = query.where(events.c.category.in_(sorted(set(categories))))
+        with self._reading() as conn:
+            return {event_id for chunk in _chunks(sorted(threads), _IN_CHUNK)
+                    for event_id in conn.execute(query.where(events.c.thread.in_(chunk))).scalars()}
+
+    def count_events_of(self, categories: Iterable[str], end: datetime) -> int:
+        """How many events of ``categories`` happened before ``end``: whether reading them all in time
+        order is cheaper than looking some up by key (:meth:`event_ids_on`)."""
+        events = schema.events
+        query = select(func.count()).select_from(events).where(
+            self._mine(events), events.c.category.in_(sorted(set(categories))),
+            events.c.occurred_at < end.astimezone(UTC))
+        with self._reading() as conn:
             return int(conn.execute(query).scalar_one())
 
 

@@ -31,7 +31,7 @@ from glassbox.metrics.linking import RUN_CATEGORIES, build_links, runs_frame, ti
 from glassbox.metrics.models import alias_moves, models_summary, positions_at, versions_frame
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.story import ticket_story
-from glassbox.report_model import with_run_notes
+from glassbox.slices import with_run_notes
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
 from glassbox.views import View

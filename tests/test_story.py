@@ -12,7 +12,7 @@ from glassbox.config import Config, load_config
 from glassbox.metrics.latency import compute_all_latencies
 from glassbox.metrics.linking import build_links
 from glassbox.metrics.story import Step, ticket_story
-from glassbox.report_model import with_run_notes
+from glassbox.slices import with_run_notes
 from glassbox.timeline import load_timeline
 from glassbox.workspace import open_engagement
 

@@ -26,7 +26,12 @@ from glassbox.metrics.working_hours import working_hours_between
 
 PAUSED_LATENCIES = frozenset({"ticket_cycle", "ticket_lead"})  # SPEC §7: the client's wait is paused
 PAUSE_COLUMNS = ("thread", "paused_from", "paused_to")
-TICKET_STATUS_EVENTS = ("ticket_created", "ticket_transition")
+TICKET_STATUS_EVENTS = ("ticket_created", "ticket_transition")  # what a ticket's pauses are read from
+
+
+def needs_pauses(agreements: Sequence[Agreement]) -> bool:
+    """Whether any agreement judges a paused latency: only then do the tickets' pauses count."""
+    return any(agreement.latency in PAUSED_LATENCIES for agreement in agreements)
 
 
 def ticket_pause_intervals(events: pd.DataFrame) -> pd.DataFrame:

@@ -341,9 +341,9 @@ def summarize(samples: pd.DataFrame, period_start: datetime, period_end: datetim
     cutoff = open_wait_moment(end, now)
     ended_at = samples["ended_at"]
     done = samples.loc[ended_at.notna() & (ended_at >= start) & (ended_at < end)]
-    still = samples.loc[_still_open(samples, cutoff)]
+    still = samples["started_at"].loc[_still_open(samples, cutoff)]
     hours = done["hours"].to_numpy(dtype=float)
-    oldest = (cutoff - still["started_at"]).dt.total_seconds().max() / 3600 if len(still) else None
+    oldest = (cutoff - still).dt.total_seconds().max() / 3600 if len(still) else None
     return {
         "n": int(len(done)),
         "median_hours": _hours(np.median(hours)) if len(hours) else None,
@@ -368,5 +368,5 @@ def open_waits(samples: pd.DataFrame, moment: datetime, team: Team) -> pd.DataFr
     still = samples.loc[_still_open(samples, cutoff)].copy().reset_index(drop=True)
     still["hours"] = (cutoff - still["started_at"]).dt.total_seconds() / 3600
     still["working_hours"] = working_hours_between(
-        still["started_at"], pd.Series([cutoff] * len(still), dtype=object), team).to_numpy()
+        still["started_at"], pd.Series(cutoff, index=still.index), team).to_numpy()
     return still.sort_values("hours", ascending=False, kind="stable").reset_index(drop=True)

@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from glassbox.config import Config, Team
-from glassbox.metrics.agreements import AgreementFrames, agreements_report, ticket_pause_intervals
+from glassbox.metrics.agreements import AgreementFrames, agreements_report, needs_pauses, ticket_pause_intervals
 from glassbox.metrics.compute import by_ticket, compute_frame, started_between, totals
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_wait_moment, open_waits, summarize
@@ -62,17 +62,33 @@ COUNTED = {
     "tickets_resolved": "ticket_resolved",
     "comments": "comment",
 }
+HEAD_CATEGORIES = ("ticket_created", "pull_request_opened")  # where a thread's title and url come from
 _STORY_FIELDS = ("run_id", "name", "status", "value", "best_so_far", "new_best", "drop", "param_diff",
                  "note", "commit", "tickets", "url", "excluded", "children", "value_run_id")
 
 
 def report_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
                        now: datetime, *, samples: dict[str, pd.DataFrame] | None = None,
-                       links: Links | None = None) -> dict[str, object]:
+                       links: Links | None = None, heads: pd.DataFrame | None = None) -> dict[str, object]:
     """Everything the report of ``period`` says, for ``view``, from its timeline (all history up to ``period.end``).
 
-    ``links`` and ``samples`` (:func:`compute_all_latencies`) over ``events`` when the caller has them.
+    ``links`` and ``samples`` (:func:`compute_all_latencies`) over ``events`` when the caller has them;
+    ``heads``, the opening events of the threads it names (their titles), when ``events`` lacks them.
     """
+    return _report(events, config, period, view, now, samples, links, heads, extras=True)
+
+
+def figures_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
+                        now: datetime, *, samples: dict[str, pd.DataFrame] | None = None,
+                        links: Links | None = None) -> dict[str, object]:
+    """SPEC §5's part of :func:`report_from_events` alone (the ``json`` format): the same figures,
+    without the extras the renderers read, so no thread's title is needed."""
+    return _report(events, config, period, view, now, samples, links, None, extras=False)
+
+
+def _report(events: pd.DataFrame, config: Config, period: Period, view: str, now: datetime,
+            samples: dict[str, pd.DataFrame] | None, links: Links | None, heads: pd.DataFrame | None,
+            *, extras: bool) -> dict[str, object]:
     tz = config.engagement.zone
     links = links if links is not None else build_links(events)
     if samples is None:
@@ -86,7 +102,7 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
         entry["compute_hours"] = totals(compute.loc[compute["experiment"] == entry["experiment"]])
     # SPEC §5: a run is a top-level run everywhere, the links' run figures included
     links = replace(links, runs=top_level(runs))
-    return {
+    figures: dict[str, object] = {
         "engagement": config.engagement.name,
         "engagement_id": config.engagement_id,
         "view": view,
@@ -96,9 +112,15 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
         "links": links_summary(links, period.start, period.end),
         "experiments": entries,
         "alerts": alerts + regressions,
-        "agreements": agreements_report(config.agreement, AgreementFrames(samples, ticket_pause_intervals(events),
+        "agreements": agreements_report(config.agreement, AgreementFrames(samples, _pauses(events, config),
                                                                           config.team), period.start, period.end, now),
         "models": models,
+    }
+    if not extras:
+        return figures
+    titles = _thread_titles(events if heads is None else heads)
+    return {
+        **figures,
         "compute": {"hours": totals(compute), "by_ticket": by_ticket(compute)},
         "timezone": config.engagement.timezone,
         "generated_at": pd.Timestamp(now).tz_convert(tz).isoformat(),
@@ -108,11 +130,16 @@ def report_from_events(events: pd.DataFrame, config: Config, period: Period, vie
             "latency": {name: summarize(samples[name], previous.start, previous.end, now) for name in LATENCIES},
             "links": links_summary(links, previous.start, previous.end),
         },
-        "waiting": waiting(events, samples, config, open_wait_moment(period.end, now)),
-        "shipped": shipped(events, links, period, tz),
+        "waiting": waiting(titles, samples, config, open_wait_moment(period.end, now)),
+        "shipped": shipped(events, links, period, tz, titles),
         "daily": _daily(events, period, tz),
         "experiment_runs": [_story(kpi_key, story, config, period) for kpi_key, story in stories.items()],
     }
+
+
+def _pauses(events: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The tickets' pause intervals, measured only when an agreement judges a paused latency (else unused)."""
+    return ticket_pause_intervals(events if needs_pauses(config.agreement) else events.iloc[0:0])
 
 
 def _period(period: Period) -> dict[str, str]:
@@ -133,7 +160,8 @@ def counts(events: pd.DataFrame, links: Links, start: datetime, end: datetime) -
 
 
 def _thread_titles(events: pd.DataFrame) -> pd.DataFrame:
-    heads = events.loc[events["category"].isin(("ticket_created", "pull_request_opened"))]
+    """``title, url`` by thread, from each thread's first opening event (a ticket's or a PR's)."""
+    heads = events.loc[events["category"].isin(HEAD_CATEGORIES)]
     return heads.sort_values("occurred_at").groupby("thread")[["title", "url"]].first()
 
 
@@ -152,34 +180,39 @@ def open_waits_on_people(samples: dict[str, pd.DataFrame], moment: datetime, tea
     return pd.concat(frames, ignore_index=True).loc[:, columns]
 
 
-def waiting(events: pd.DataFrame, samples: dict[str, pd.DataFrame], config: Config,
+def waiting(titles: pd.DataFrame, samples: dict[str, pd.DataFrame], config: Config,
             moment: pd.Timestamp) -> list[dict[str, object]]:
-    """Open waits on people at ``moment`` (:func:`open_waits_on_people`), longest first, with titles."""
-    still = open_waits_on_people(samples, moment, config.team).join(_thread_titles(events), on="thread")
-    tz = config.engagement.timezone
+    """Open waits on people at ``moment`` (:func:`open_waits_on_people`), longest first, with their
+    threads' ``titles`` (:func:`_thread_titles`)."""
+    still = open_waits_on_people(samples, moment, config.team).join(titles, on="thread")
+    if still.empty:
+        return []
+    since = [moment.isoformat() for moment in still["started_at"].dt.tz_convert(config.engagement.timezone)]
     rows = [{
-        "latency": wait.latency, "thread": wait.thread, "on": wait.on,
-        "title": wait.title if isinstance(wait.title, str) else wait.thread,
-        "url": wait.url if isinstance(wait.url, str) else None,
-        "since": wait.started_at.tz_convert(tz).isoformat(),
-        "hours": round(float(wait.hours), 2), "working_hours": _number(wait.working_hours),
-    } for wait in still.itertuples(index=False)]
+        "latency": latency, "thread": thread, "on": on,
+        "title": title if isinstance(title, str) else thread,
+        "url": url if isinstance(url, str) else None,
+        "since": started, "hours": round(float(hours), 2), "working_hours": _number(working),
+    } for latency, thread, on, title, url, started, hours, working in zip(
+        still["latency"], still["thread"], still["on"], still["title"], still["url"], since, still["hours"],
+        still["working_hours"], strict=True)]
     return sorted(rows, key=lambda row: row["hours"], reverse=True)
 
 
-def shipped(events: pd.DataFrame, links: Links, period: Period, tz: ZoneInfo) -> dict[str, list[dict]]:
-    """Merged PRs and resolved tickets of the period, oldest first."""
+def shipped(events: pd.DataFrame, links: Links, period: Period, tz: ZoneInfo,
+            titles: pd.DataFrame) -> dict[str, list[dict]]:
+    """Merged PRs and resolved tickets of the period, oldest first, with the tickets' ``titles``."""
     window = events.loc[_between(events["occurred_at"], period.start, period.end)]
     merged = window.loc[window["category"] == "pull_request_merged"]
     resolved = window.loc[window["category"] == "ticket_resolved"]
-    titles = _thread_titles(events)["title"]
     pull_requests = items(merged, tz)
     tickets_by_pr = links.pull_requests.set_index("thread")["tickets"] if len(links.pull_requests) else {}
     for item in pull_requests:
         item["tickets"] = list(tickets_by_pr.get(item["thread"], []))
     tickets = items(resolved, tz)
+    names = titles["title"]
     for item in tickets:
-        item["title"] = titles.get(item["thread"], item["title"])
+        item["title"] = names.get(item["thread"], item["title"])
     return {"pull_requests": pull_requests, "tickets": tickets}
 
 
@@ -204,7 +237,9 @@ def _story(key: tuple[str, str], story: pd.DataFrame, config: Config, period: Pe
 
 
 def _number(value: SupportsFloat | None) -> float | None:
-    return None if value is None or pd.isna(value) else round(float(value), 2)
+    """Hours to two decimals; None for none or NaN (a wait's unknown working hours)."""
+    number = None if value is None else float(value)
+    return None if number is None or math.isnan(number) else round(number, 2)
 
 
 def _plain(value: object) -> object:
