@@ -35,6 +35,7 @@ RefKind = Literal["ticket", "commit"]
 
 DEFAULT_TICKET_PATTERN = r"\b[A-Z][A-Z0-9]+-\d+\b"
 SHA = re.compile(r"[0-9a-fA-F]{7,40}")  # a commit SHA or a prefix of one: the only definition, match it whole
+FULL_SHA = 40  # digits of a whole SHA-1 commit id; fewer make a prefix (a short tag)
 _CONTINUED = re.compile(r"-\d")
 
 

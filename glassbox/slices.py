@@ -33,8 +33,6 @@ from glassbox.views import View
 from glassbox.visibility import internal_origins, internal_threads
 
 HEADS = ("ticket_created", "pull_request_opened")  # where a thread's title comes from
-_MIN_SHA = 7
-_FULL_SHA = 40
 
 
 def ml_history(store: Store, config: Config, view: View, end: datetime | None = None) -> pd.DataFrame:
@@ -50,8 +48,7 @@ def ml_history(store: Store, config: Config, view: View, end: datetime | None = 
     tags = {value for refs, kinds in zip(runs["refs"], runs["ref_kinds"], strict=True)
             for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
     tags = {tag.lower() for tag in tags if is_sha(tag)}
-    full = {tag for tag in tags if len(tag) == _FULL_SHA}  # begins only itself: no range to look up
-    shas = full | store.commit_refs_starting(tags - full)
+    shas = store.commit_refs_starting(tags)
     ids = sorted(store.event_ids_near((), shas) - set(runs["id"]))
     commits = load_timeline(store, config, end=end, view=view, categories=("commit",), ids=ids)
     frame = pd.concat([frame for frame in (runs, commits) if len(frame)] or [runs], ignore_index=True)
@@ -134,8 +131,7 @@ def ticket_neighbourhood(store: Store, config: Config, view: View, key: str) -> 
     shas = {value.lower() for refs, kinds in zip(near["refs"], near["ref_kinds"], strict=True)
             for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
     shas |= {sha for sha in _commit_shas(near) if sha}
-    prefixes = {sha[:length] for sha in shas if is_sha(sha) for length in range(_MIN_SHA, len(sha))}
-    second = store.event_ids_near(pulls, shas | prefixes) - first
+    second = store.event_ids_near(pulls, shas | store.short_commit_tags_of(shas)) - first
     more = load_timeline(store, config, view=view, ids=sorted(second))
     runs = ml_history(store, config, view)
     frame = pd.concat([frame for frame in (near, more) if len(frame)] or [near], ignore_index=True)

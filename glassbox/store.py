@@ -52,7 +52,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_rand
 
 from glassbox import migrations, schema
 from glassbox.errors import ConfigError, StoreError, StoreUnavailable
-from glassbox.events import Event, Tombstone
+from glassbox.events import FULL_SHA, Event, Tombstone
 from glassbox.notes import WeekNote
 
 log = logging.getLogger(__name__)
@@ -600,15 +600,36 @@ class Store:
         return found
 
     def commit_refs_starting(self, prefixes: Iterable[str]) -> set[str]:
-        """Every commit ref value beginning with one of ``prefixes`` (the SHAs a run's short tag may name)."""
+        """Every commit ref value beginning with one of ``prefixes`` (the SHAs a run's short tag may name).
+
+        A full 40-digit SHA begins only itself: those are looked up by key, many per query; only the
+        short ones need a range each.
+        """
         refs = schema.refs
+        wanted = set(prefixes)
+        full = sorted(prefix for prefix in wanted if len(prefix) == FULL_SHA)
+        query = select(refs.c.value).where(self._mine(refs), refs.c.kind == "commit")
         found: set[str] = set()
         with self._reading() as conn:
-            for prefix in sorted(set(prefixes)):
-                query = select(refs.c.value).where(self._mine(refs), refs.c.kind == "commit",
-                                                   refs.c.value >= prefix, refs.c.value < prefix + "~")
-                found.update(conn.execute(query).scalars())
+            for chunk in _chunks(full, _IN_CHUNK):
+                found.update(conn.execute(query.where(refs.c.value.in_(chunk))).scalars())
+            for prefix in sorted(wanted.difference(full)):
+                found.update(conn.execute(query.where(refs.c.value >= prefix, refs.c.value < prefix + "~")).scalars())
         return found
+
+    def short_commit_tags_of(self, shas: Iterable[str]) -> set[str]:
+        """The commit refs shorter than a full SHA (a run's tag: few) that begin one of ``shas``.
+
+        Asking for every prefix of every SHA instead (33 per SHA) cost a first sync of 30k commits
+        a million lookups.
+        """
+        refs = schema.refs
+        query = select(refs.c.value).distinct().where(
+            self._mine(refs), refs.c.kind == "commit", func.length(refs.c.value) < FULL_SHA)
+        with self._reading() as conn:
+            tags = set(conn.execute(query).scalars())
+        lengths = {len(tag) for tag in tags}
+        return {sha[:length] for sha in shas for length in lengths if sha[:length] in tags}
 
     def threads_of(self, category: str, among: Iterable[str] | None = None) -> dict[str, str]:
         """``thread -> origin`` of the events of ``category`` (on one of the threads ``among``)."""

@@ -33,6 +33,12 @@ def internal_threads(store: Store, config: Config) -> frozenset[str]:
     return frozenset(hidden)
 
 
+def hides_anything(config: Config) -> bool:
+    """Whether the client view can hide anything: internal labels, projects or sources configured."""
+    return bool(config.internal_labels()) or any(section.internal_projects for section in config.jira) \
+        or bool(internal_origins(config))
+
+
 def internal_origins(config: Config) -> frozenset[str]:
     """Origins of every source marked ``internal = true`` in the config."""
     return frozenset(

@@ -45,11 +45,11 @@ from glassbox.readmodel.query import counted_projects, is_current, meta_key, sto
 from glassbox.store import Store, WriteCounts
 from glassbox.timeline import load_timeline
 from glassbox.views import View
+from glassbox.visibility import hides_anything
 
 log = logging.getLogger(__name__)
 
 _CLOSURE_ROUNDS = 8  # short-SHA closure rounds; each adds only commits sharing a prefix with the last
-_MIN_SHA = 7
 _LABELLED = frozenset({"ticket_created", "pull_request_opened"})  # where labels make a thread internal
 _THREADLESS = frozenset({"commit", *RUN_CATEGORIES})  # their thread (a repo, an experiment) holds no wait
 _INSERT_CHUNK = 2000
@@ -57,6 +57,12 @@ _INSERT_CHUNK = 2000
 # filled in) marks the rows stale instead: re-deriving that much per batch would cost more than one
 # rebuild when the sync ends (sync_sources calls ensure_current), and readers fall back meanwhile.
 BULK_EVENTS = 20_000
+# Re-deriving costs about ten times more per written event than a rebuild per stored event (30k
+# commits: 22 s batch by batch, 3 s rebuilt), so a write that is more than a tenth of the store (a
+# first sync's batches) marks the rows stale and the sync's end rebuilds them once. Only a large write
+# (a small one costs little either way, and direct writes keep the rows current).
+REBUILD_BELOW = 10
+LARGE_WRITE = 1000
 
 
 def attach(store: Store, config: Config) -> None:
@@ -66,6 +72,11 @@ def attach(store: Store, config: Config) -> None:
 
 def _write_keeping_current(store: Store, ids: list[str], write: Callable[[], WriteCounts], *,
                            config: Config) -> WriteCounts:
+    if len(ids) >= LARGE_WRITE and len(ids) * REBUILD_BELOW > store.count_events():  # a first sync's batch
+        counts = write()
+        if counts.new + counts.updated + counts.deleted:
+            mark_stale(store)
+        return counts
     before, moved_from = store.event_keys(ids), store.event_times(ids)
     counts = write()
     if counts.new + counts.updated + counts.deleted:
@@ -119,7 +130,7 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
     if categories & _LABELLED:  # a thread turning internal hides every event naming it from clients
         touched |= _keys_of(store, store.event_ids_near((), {thread for thread, _ in threads}))
     touched |= _sha_closure(store, {value for value in touched if is_sha(value)})
-    near = store.event_ids_near(touched, touched | _prefixes(touched))
+    near = store.event_ids_near(touched, touched | _prefixes(store, touched))
     labelled = {thread for thread, category in threads if category in _LABELLED}
     if labelled:  # ... and the days of every event on it or naming it count it in the client view, or not
         moments = pd.concat([moments, store.event_times(sorted(store.event_ids_near(labelled, labelled)))])
@@ -164,10 +175,13 @@ def _windows(days: set[date], config: Config) -> list[tuple[datetime, datetime]]
 def _both_views(store: Store, config: Config, ids: list[str] | None) -> dict[View, pd.DataFrame]:
     """The timeline of the events ``ids`` (all when None) as each view sees it.
 
-    The client view is the team's minus what it hides; when it hides nothing here (most batches),
-    the client's rows are the team's, so they are derived once (only the team's timeline is returned).
+    The client view is the team's minus what it hides; when it hides nothing here (most batches, and
+    every one of an engagement with nothing internal), the client's rows are the team's, so they are
+    derived once (only the team's timeline is returned).
     """
     team = load_timeline(store, config, view=View.TEAM, ids=ids)
+    if not hides_anything(config):
+        return {View.TEAM: team}
     client = load_timeline(store, config, view=View.CLIENT, ids=ids)
     if len(client) == len(team) and client["refs"].map(len).sum() == team["refs"].map(len).sum():
         return {View.TEAM: team}
@@ -204,9 +218,9 @@ def _keys_of(store: Store, ids: set[str]) -> set[str]:
     return _waiting_threads(threads) | values
 
 
-def _prefixes(values: set[str]) -> set[str]:
-    """Every short form (7+ digits) of the SHAs among ``values``: the tags a run may give them."""
-    return {sha[:length] for sha in values if is_sha(sha) for length in range(_MIN_SHA, len(sha))}
+def _prefixes(store: Store, values: set[str]) -> set[str]:
+    """The short tags (a run's, 7+ digits) in the store that begin one of the SHAs among ``values``."""
+    return store.short_commit_tags_of(value for value in values if is_sha(value))
 
 
 def _sha_closure(store: Store, shas: set[str]) -> set[str]:
@@ -216,7 +230,7 @@ def _sha_closure(store: Store, shas: set[str]) -> set[str]:
     frontier = set(shas)
     for _ in range(_CLOSURE_ROUNDS):
         found = store.commit_refs_starting(frontier) | frontier
-        runs = store.event_ids_near((), _prefixes(found) | found)
+        runs = store.event_ids_near((), _prefixes(store, found) | found)
         found |= {value for value in _keys_of(store, runs) if is_sha(value)}
         frontier = found - known
         known |= found
