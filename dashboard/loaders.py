@@ -343,7 +343,7 @@ def ticket_flow(source: Source, view: View, label: str, start: datetime, end: da
     return chart_data.ticket_flow(tickets, Period(label, start, end), cfg.engagement.zone)
 
 
-@st.cache_resource(ttl=DATA_TTL, max_entries=16, show_spinner="Building the report…")
+@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner="Building the report…")  # each holds its window
 def report(source: Source, view: View, week: Period, note: WeekNote | None) -> ReportModel:
     """The weekly report of one week and view with its note, built once: the page's preview and every download.
 

@@ -84,11 +84,17 @@ def note_section() -> None:
             st.rerun()
 
 
+def rendered(view: View, fmt: str) -> str | bytes:
+    """The copy of ``view`` in ``fmt``, built when its button is clicked: the other view's report is
+    not built for a visit that never downloads it (at 1M events, half the page's work)."""
+    copy = model if view is ctx.view else loaders.report(ctx.source, view, week, note)
+    return render_model(copy, fmt)
+
+
 def download(column: DeltaGenerator, label: str, caption: str, view: View, fmt: str) -> None:
     """One copy of the report in ``fmt``; the client copy holds nothing internal."""
-    copy = model if view is ctx.view else loaders.report(ctx.source, view, week, note)
     column.download_button(
-        f"{label} · {fmt.upper()}", partial(render_model, copy, fmt), file_name=file_name(week, fmt, view),
+        f"{label} · {fmt.upper()}", partial(rendered, view, fmt), file_name=file_name(week, fmt, view),
         mime=MIME[fmt], icon=":material/download:", on_click="ignore", key=f"download_{view}",
         type="primary" if view is View.CLIENT else "secondary", width="stretch")
     column.caption(caption)
