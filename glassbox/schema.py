@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 SCHEMA_VERSION = 6
@@ -82,6 +83,10 @@ refs = Table(
     # were written (a message's order), as before, rather than in the key's sorted order
     Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),
     Index("ix_refs_value", "value"),
+    # since version 6: the commit refs shorter than a SHA (a run's short tag), few among a million
+    Index("ix_refs_short_commit", "engagement", "value",
+          sqlite_where=text("kind = 'commit' AND length(value) < 40"),
+          postgresql_where=text("kind = 'commit' AND length(value) < 40")),
 )
 
 sync_state = Table(

@@ -43,6 +43,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -624,8 +625,8 @@ class Store:
         a million lookups.
         """
         refs = schema.refs
-        query = select(refs.c.value).distinct().where(
-            self._mine(refs), refs.c.kind == "commit", func.length(refs.c.value) < FULL_SHA)
+        query = select(refs.c.value).distinct().where(  # the condition of ix_refs_short_commit, as written there
+            self._mine(refs), text(f"refs.kind = 'commit' AND length(refs.value) < {FULL_SHA}"))
         with self._reading() as conn:
             tags = set(conn.execute(query).scalars())
         lengths = {len(tag) for tag in tags}

@@ -298,6 +298,17 @@ def test_one_engagements_category_or_thread_is_read_by_the_index_leading_with_bo
     store.engine.dispose()
 
 
+def test_a_runs_short_commit_tags_are_read_by_their_own_index(tmp_path: Path) -> None:
+    """A sync batch asks for them (which commits a run's tag may name): not a scan of every commit ref."""
+    store = open_store(f"sqlite:///{tmp_path / 'glassbox.db'}")
+    with store.engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT DISTINCT value FROM refs WHERE engagement = 'default'"
+            " AND refs.kind = 'commit' AND length(refs.value) < 40"))
+    assert "ix_refs_short_commit" in plan
+    store.engine.dispose()
+
+
 # -- 2 → 3: Jira tickets re-normalized from their raw payloads ---------------------------------
 
 DRILL = "https://issues.apache.org/jira"
