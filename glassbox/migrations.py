@@ -35,8 +35,9 @@ LEGACY_ENGAGEMENT = "glassbox_legacy_engagement"  # conn.info key: the engagemen
 
 
 _UNSCOPED_INDEXES = ("ix_events_thread", "ix_events_category_occurred_at")  # replaced in 5 → 6
-_NEW_INDEXES = {"events": ("ix_events_engagement_thread", "ix_events_engagement_category"),
+_NEW_INDEXES = {"events": ("ix_events_engagement_thread", "ix_events_engagement_category", "ix_events_labelled"),
                 "refs": ("ix_refs_short_commit",)}
+SQLITE_ONLY_INDEXES = frozenset({"ix_events_labelled"})
 
 
 def _add_category_time_index(conn: Connection) -> None:
@@ -184,13 +185,15 @@ def _add_daily_counts(conn: Connection) -> None:
 def _lead_indexes_with_the_engagement(conn: Connection) -> None:
     """Every read names its engagement: an index on ``thread`` or ``category`` alone lost to the one on
     ``(engagement, occurred_at)`` in SQLite's planner, which then walked all of an engagement's events
-    to find one thread's (0.2 s a lookup at 100k events). And the few short commit tags (a run's) get
-    an index of their own, instead of a scan of every commit ref per sync batch. Part of 5 → 6."""
+    to find one thread's (0.2 s a lookup at 100k events). And the few short commit tags (a run's) and
+    labelled events get indexes of their own, instead of a scan of every commit ref or ticket per
+    sync batch. Part of 5 → 6."""
     for name in _UNSCOPED_INDEXES:
         conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
     for table in (schema.events, schema.refs):
         for index in table.indexes:
-            if index.name in _NEW_INDEXES[table.name]:
+            if index.name in _NEW_INDEXES[table.name] and (index.name not in SQLITE_ONLY_INDEXES
+                                                           or conn.dialect.name == "sqlite"):
                 index.create(conn, checkfirst=True)
 
 

@@ -653,16 +653,18 @@ class Store:
 
     def heads_maybe_internal(self, categories: Sequence[str], projects: Iterable[str]) -> pd.DataFrame:
         """``thread, labels, source`` of the events of ``categories`` that carry a label or are a Jira
-        ticket of one of ``projects``: the only heads that can make a thread internal (the rest, most of
-        them, are never read)."""
+        ticket of one of ``projects`` (keys as Jira writes them, upper case): the only heads that can make
+        a thread internal. Each is one index range (``ix_events_labelled``, a key prefix); the rest of
+        the heads, nearly all of them, are never read."""
         events = schema.events
-        candidates = cast(events.c.labels, Text) != "[]"
-        for project in sorted(set(projects)):
-            candidates |= (events.c.source == "jira") & events.c.thread.istartswith(f"{project}-", autoescape=True)
         query = select(events.c.thread, cast(events.c.labels, Text), events.c.source).where(
-            self._mine(events), events.c.category.in_(list(categories)), candidates)
+            self._mine(events), events.c.category.in_(list(categories)))
+        parts = [query.where(text(schema.LABELLED[self.dialect]))]  # as the partial index's condition is written
+        parts += [query.where(events.c.source == "jira", events.c.thread >= f"{project}-",
+                              events.c.thread < f"{project}.") for project in sorted(set(projects))]
         with self._reading() as conn:
-            frame = _columnar(_raw_rows(conn, query), ("thread", "labels", "source"))
+            rows = list(dict.fromkeys(row for part in parts for row in _raw_rows(conn, part)))
+        frame = _columnar(rows, ("thread", "labels", "source"))
         frame["labels"] = _decode_json(frame["labels"], cache=True)
         return frame
 
