@@ -23,7 +23,7 @@ from datetime import datetime
 import pandas as pd
 
 from glassbox.config import Config
-from glassbox.events import is_sha
+from glassbox.events import commit_event_id, is_sha
 from glassbox.metrics.agreements import TICKET_STATUS_EVENTS
 from glassbox.metrics.linking import RUN_CATEGORIES, ticket_project
 from glassbox.metrics.models import MODEL_CATEGORIES
@@ -48,8 +48,8 @@ def ml_history(store: Store, config: Config, view: View, end: datetime | None = 
     tags = {value for refs, kinds in zip(runs["refs"], runs["ref_kinds"], strict=True)
             for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
     tags = {tag.lower() for tag in tags if is_sha(tag)}
-    shas = store.commit_refs_starting(tags)
-    ids = sorted(store.event_ids_near((), shas) - set(runs["id"]))
+    shas = store.commit_refs_starting(tags)  # a commit's id is its SHA's: looked up by key, not by its refs
+    ids = sorted({commit_event_id(sha) for sha in shas})
     commits = load_timeline(store, config, end=end, view=view, categories=("commit",), ids=ids)
     frame = pd.concat([frame for frame in (runs, commits) if len(frame)] or [runs], ignore_index=True)
     frame = frame.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
