@@ -133,7 +133,8 @@ def ticket_flow(frame: pd.DataFrame) -> alt.Chart:
     """
     long = frame.melt(id_vars=["week"], value_vars=["created", "resolved"], var_name="flow", value_name="tickets")
     return alt.Chart(long, title="Tickets created and resolved").mark_bar().encode(
-        x=alt.X("week:O", title=None, axis=alt.Axis(labelAngle=0)),
+        # in the frame's (time) order, as the trend's: sorted as text, "12 Oct" came before "16 Nov" and "19 Oct"
+        x=alt.X("week:O", title=None, scale=alt.Scale(domain=list(frame["week"])), axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("flow:N"),
         y=alt.Y("tickets:Q", title="tickets"),
         color=alt.Color("flow:N", scale=alt.Scale(domain=["created", "resolved"],

@@ -39,6 +39,12 @@ def test_each_chart_renders_to_svg(name: str) -> None:
     assert "<script" not in svg
 
 
+def test_ticket_flow_weeks_read_in_time_order_not_as_text() -> None:
+    weeks = ["12 Oct", "19 Oct", "26 Oct", "2 Nov", "9 Nov", "16 Nov"]
+    frame = pd.DataFrame({"week": weeks, "created": [1] * 6, "resolved": [0] * 6})
+    assert charts.ticket_flow(frame).to_dict()["encoding"]["x"]["scale"]["domain"] == weeks
+
+
 def test_a_source_has_the_same_colour_in_every_chart() -> None:
     spec = charts.activity_by_day(activity()).to_dict()
     scale = spec["encoding"]["color"]["scale"]
