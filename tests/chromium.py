@@ -83,25 +83,26 @@ def serve_dashboard(config: Path, cwd: Path, *, port: int | None = None) -> Iter
         server = subprocess.Popen(command, cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(url, server, log_path)
+            wait_until_healthy(f"{url}/_stcore/health", server, f"streamlit (log: {log_path})", 30)
             yield url
         finally:
             server.terminate()
             server.wait(timeout=10)
 
 
-def _wait_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 30
+def wait_until_healthy(health_url: str, process: subprocess.Popen, what: str, seconds: float) -> None:
+    """Poll ``health_url`` until it answers 200; ``what`` names the server (and where its log is) in the error."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited before serving the dashboard; see {log_path}")
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+            with urllib.request.urlopen(health_url, timeout=1) as response:
                 if response.status == 200:
                     return
         except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"the dashboard did not answer within 30 s; see {log_path}")
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer within {seconds:g} s")
 
 
 class Browser:

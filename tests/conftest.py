@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import pytest
-from chromium import require_chromium
+from chromium import require_chromium, wait_until_healthy
 from sqlalchemy import create_engine, text
 
 from glassbox.store import Store, open_store
@@ -178,7 +178,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory,
                                start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_health(uri, process)
+        wait_until_healthy(f"{uri}/health", process, "mlflow server", 60)
         yield ServedMlflow(uri, backend_uri, folder, client)
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server's own session: its uvicorn worker too
@@ -189,18 +189,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory,
             process.wait()
 
 
-def _wait_for_health(uri: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("mlflow server did not answer /health within 60 s")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import inspect, update
+from sqlalchemy import Table, inspect, update
 from test_read_model import derived_days, derived_waits, stored_days, stored_waits
 from test_summary import CONFIG, engagement
 
@@ -23,15 +23,20 @@ from glassbox.store import Store, open_store
 from glassbox.workspace import open_engagement
 
 
-def as_version_4(store: Store) -> str:
-    """Turn ``store`` into what version 4 wrote: no read-model, note or ledger tables; returns its URL."""
+def as_version(store: Store, version: int, added_since: tuple[Table, ...]) -> str:
+    """Turn ``store`` into what ``version`` wrote: without the tables added since; returns its URL."""
     with store.engine.begin() as conn:
-        for table in (schema.rm_waits, schema.rm_days, schema.week_notes, notifications_sent):
+        for table in added_since:
             table.drop(conn)
-        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="4"))
+        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value=str(version)))
     url = store.engine.url.render_as_string(hide_password=False)
     store.engine.dispose()
     return url
+
+
+def as_version_4(store: Store) -> str:
+    """No read-model, note or ledger tables."""
+    return as_version(store, 4, (schema.rm_waits, schema.rm_days, schema.week_notes, notifications_sent))
 
 
 def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: Store) -> None:
@@ -49,13 +54,8 @@ def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: S
 
 
 def as_version_5(store: Store) -> str:
-    """Turn ``store`` into what version 5 wrote: waits kept current, no day counts; returns its URL."""
-    with store.engine.begin() as conn:
-        schema.rm_days.drop(conn)
-        conn.execute(update(schema.meta).where(schema.meta.c.key == "schema_version").values(value="5"))
-    url = store.engine.url.render_as_string(hide_password=False)
-    store.engine.dispose()
-    return url
+    """Waits kept current, no day counts."""
+    return as_version(store, 5, (schema.rm_days,))
 
 
 def test_version_5_store_gets_the_day_counts_stale_until_rebuilt(store: Store) -> None:

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import PG_URL
-from sqlalchemy import create_engine, text
+from conftest import pg_schema
 from test_read_model_paths import new_report, old_report, weeks_before
 
 from glassbox import readmodel
@@ -50,17 +48,9 @@ target_share = 0.9
 
 @pytest.fixture(scope="module")
 def module_pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema for this module's engagement (conftest's ``pg_url``, once per module)."""
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured: set GLASSBOX_TEST_PG_URL")
-    name = f"gb_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{name}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
+    """A fresh PostgreSQL schema for this module's engagement (conftest's ``pg_schema``, once per module)."""
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
