@@ -32,7 +32,8 @@ from glassbox.metrics.runs import count_runs, run_table
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.periods import Period
 from glassbox.readmodel.days import category_counts, period_days
-from glassbox.report_model import AS_OF_END, ReportModel, merge_samples
+from glassbox.report_model import AS_OF_END, ReportModel, merge_samples, tickets_moved_since
+from glassbox.slices import status_history
 from glassbox.sources import configured_sources
 from glassbox.store import Store
 from glassbox.sync import FAILED_STATES
@@ -163,8 +164,7 @@ def _samples(store: Store, config: Config, period: Period, view: View, now: date
     until = min(period.end, now)
     waits = readmodel.samples(store, view, since=period.start, until=until, latencies=latencies)
     again = [name for name in AS_OF_END if name in latencies]
-    moved = set(store.read_events(start=until, categories=("ticket_transition", "ticket_resolved"),
-                                  columns=("thread",))["thread"]) if again else set()
+    moved = tickets_moved_since(store, until) if again else set()
     if not moved:
         return waits
     tickets = load_timeline(store, config, end=period.end, view=view, ids=sorted(store.event_ids_near(moved, ())))
@@ -179,11 +179,7 @@ def _pauses(store: Store, config: Config, period: Period, view: View,
     (:func:`~glassbox.metrics.agreements.ticket_pause_intervals`, from those tickets' status events)."""
     paused = {agreement.latency for agreement in config.agreement} & PAUSED_LATENCIES
     threads = {thread for name in paused for thread in samples[name]["thread"]}
-    if not threads:
-        return ticket_pause_intervals(pd.DataFrame({"category": []}))
-    events = load_timeline(store, config, end=period.end, view=view, categories=("ticket_created", "ticket_transition"),
-                           ids=sorted(store.event_ids_near(threads, ())))
-    return ticket_pause_intervals(events)
+    return ticket_pause_intervals(status_history(store, config, view, threads, end=period.end))
 
 
 def agreements_breached(report: dict[str, Any]) -> int | None:

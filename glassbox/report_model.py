@@ -154,9 +154,7 @@ class ReportModel:
         """Tickets with a status change or resolution at or after the moment the report stands at."""
         if self.store is None:
             return set()
-        until = min(self.period.end, self.now)
-        moves = self.store.read_events(start=until, categories=_TICKET_MOVES, columns=("thread",))
-        return set(moves["thread"])
+        return tickets_moved_since(self.store, min(self.period.end, self.now))
 
     @cached_property
     def note(self) -> WeekNote | None:
@@ -232,6 +230,12 @@ def samples_window(store: Store, period: Period, view: str, now: datetime) -> di
         first = first.previous()
     until = min(period.end, now)
     return readmodel.samples(store, View(view), since=min(first.start, until), until=until)
+
+
+def tickets_moved_since(store: Store, moment: datetime) -> set[str]:
+    """Tickets with a status change or resolution at or after ``moment``: their :data:`AS_OF_END`
+    figures as at ``moment`` are measured again from their events, not read from the latest rows."""
+    return set(store.read_events(start=moment, categories=_TICKET_MOVES, columns=("thread",))["thread"])
 
 
 def merge_samples(rows: pd.DataFrame, measured: pd.DataFrame, threads: set[str]) -> pd.DataFrame:

@@ -64,13 +64,13 @@ def with_run_notes(events: pd.DataFrame, store: Store, end: datetime | None) -> 
 
 
 def _events_on(store: Store, config: Config, view: View, threads: Iterable[str],
-               categories: Iterable[str] | None = None) -> pd.DataFrame:
-    """Events of ``view`` on ``threads`` (of ``categories``), in timeline order."""
+               categories: Iterable[str] | None = None, end: datetime | None = None) -> pd.DataFrame:
+    """Events of ``view`` on ``threads`` (of ``categories``, before ``end``), in timeline order."""
     wanted = set(threads)
     if not wanted:
         return load_timeline(store, config, view=view, ids=[])
-    ids = sorted(store.event_ids_near(wanted, ()))
-    frame = load_timeline(store, config, view=view, categories=categories, ids=ids)
+    ids = sorted(store.event_ids_on(wanted, categories))
+    frame = load_timeline(store, config, end=end, view=view, categories=categories, ids=ids)
     return frame.loc[frame["thread"].isin(wanted)].reset_index(drop=True)
 
 
@@ -111,10 +111,11 @@ def _story_tickets(store: Store, config: Config, view: View, among: set[str] | N
     return sorted(set(created) | named)
 
 
-def status_history(store: Store, config: Config, view: View, tickets: Iterable[str]) -> pd.DataFrame:
-    """Every creation, status change and resolution of ``tickets``: what
+def status_history(store: Store, config: Config, view: View, tickets: Iterable[str],
+                   end: datetime | None = None) -> pd.DataFrame:
+    """Every creation and status change of ``tickets`` (before ``end``): what
     :func:`~glassbox.metrics.agreements.ticket_pause_intervals` reads of them."""
-    return _events_on(store, config, view, tickets, TICKET_STATUS_EVENTS)
+    return _events_on(store, config, view, tickets, TICKET_STATUS_EVENTS, end)
 
 
 def ticket_neighbourhood(store: Store, config: Config, view: View, key: str) -> pd.DataFrame:
