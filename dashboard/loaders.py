@@ -419,7 +419,7 @@ def ticket_story(source: Source, view: View, key: str) -> pd.DataFrame:
     """Ticket ``key``'s story (:func:`glassbox.metrics.story.ticket_story`) in ``view``: empty when the view
     has none of it (an internal ticket in the client view has no story)."""
     opened, cfg = _open(source)
-    frame = slices.ticket_neighbourhood(opened, cfg, view, key)
+    frame = slices.ticket_neighbourhood(opened, cfg, view, key, ml_history(source, view))
     links = build_links(frame)
     threads = {key, *links.for_ticket(key)["pull_requests"]["thread"]}
     return story_of(frame, links, latency_samples(source, view, threads=tuple(sorted(threads))), key, cfg.kpi)

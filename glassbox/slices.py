@@ -118,13 +118,14 @@ def status_history(store: Store, config: Config, view: View, tickets: Iterable[s
     return _events_on(store, config, view, tickets, TICKET_STATUS_EVENTS, end)
 
 
-def ticket_neighbourhood(store: Store, config: Config, view: View, key: str) -> pd.DataFrame:
+def ticket_neighbourhood(store: Store, config: Config, view: View, key: str, runs: pd.DataFrame) -> pd.DataFrame:
     """Every event the story of ticket ``key`` reads (:func:`glassbox.metrics.story.ticket_story`).
 
     The ticket's own events and every event naming it; the pull requests among those, whole (their
     reviews and comments), and the commits they or the ticket's events name, with every event
     naming those commits (a PR lists its commits by SHA, a run by a short tag: hence the prefixes);
-    and :func:`ml_history` (a run's result is judged against the runs before it, on any ticket).
+    and ``runs``, the view's :func:`ml_history` (a run's result is judged against the runs before it,
+    on any ticket), which the caller has already read.
     """
     first = store.event_ids_near({key}, {key})
     near = load_timeline(store, config, view=view, ids=sorted(first))
@@ -134,9 +135,7 @@ def ticket_neighbourhood(store: Store, config: Config, view: View, key: str) -> 
     shas |= {sha for sha in _commit_shas(near) if sha}
     second = store.event_ids_near(pulls, shas | store.short_commit_tags_of(shas)) - first
     more = load_timeline(store, config, view=view, ids=sorted(second))
-    runs = ml_history(store, config, view)
     frame = pd.concat([frame for frame in (near, more) if len(frame)] or [near], ignore_index=True)
-    frame = with_run_notes(frame, store, None)
     frame = pd.concat([frame.loc[~frame["id"].isin(runs["id"])], runs], ignore_index=True)
     return frame.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
 

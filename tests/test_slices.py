@@ -141,14 +141,15 @@ def test_pauses_come_from_the_tickets_status_history(seeded: tuple[Store, Config
 
 
 @pytest.mark.parametrize("view", list(View))
-def test_a_ticket_story_reads_only_its_neighbourhood(seeded: tuple[Store, Config], view: View) -> None:
+def test_every_ticket_story_reads_only_its_neighbourhood(seeded: tuple[Store, Config], view: View) -> None:
     store, config = seeded
     old = whole(store, config, view)
     old_links = build_links(old)
     samples = compute_all_latencies(old, config, NOW, old_links)
+    runs = slices.ml_history(store, config, view)
     told = 0
-    for key in slices.story_tickets(store, config, view)[::2]:  # every other ticket: each reads all the runs
-        near = slices.ticket_neighbourhood(store, config, view, key)
+    for key in slices.story_tickets(store, config, view):
+        near = slices.ticket_neighbourhood(store, config, view, key, runs)
         expected = ticket_story(old, old_links, samples, key, config.kpi)
         pd.testing.assert_frame_equal(ticket_story(near, build_links(near), samples, key, config.kpi), expected,
                                       obj=key)
