@@ -184,9 +184,20 @@ def ml_history(source: Source, view: View) -> pd.DataFrame:
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def runs(source: Source, view: View) -> pd.DataFrame:
     """One row per MLflow run (:func:`glassbox.metrics.linking.runs_frame`) with its family columns
-    (:func:`glassbox.metrics.runs.run_table`: top-level or child, excluded) and its note."""
+    (:func:`glassbox.metrics.runs.run_table`: top-level or child, excluded) and its note: the read
+    model's rows, measured from the run events only while they are stale."""
+    opened, cfg = _open(source)
+    if readmodel.is_current(opened, cfg):
+        return readmodel.stored_runs(opened, view)
     frame = ml_history(source, view)
     return run_table(runs_frame(frame.loc[frame["category"].isin(["commit", *RUN_CATEGORIES])]), frame)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def model_events(source: Source, view: View) -> pd.DataFrame:
+    """Every model version and alias move (:func:`glassbox.slices.model_history`)."""
+    opened, cfg = _open(source)
+    return slices.model_history(opened, cfg, view)
 
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=2, show_spinner="Measuring response times…")
@@ -303,7 +314,7 @@ def alerts(source: Source, view: View, start: datetime, end: datetime) -> list[d
 def model_alerts(source: Source, view: View, start: datetime, end: datetime) -> list[dict]:
     """``model_regressed`` alerts of ``[start, end)`` (:func:`glassbox.metrics.models.models_summary`)."""
     _, cfg = _open(source)
-    return models_summary(ml_history(source, view), runs(source, view), cfg.kpi, start, end)[1]
+    return models_summary(model_events(source, view), runs(source, view), cfg.kpi, start, end)[1]
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
@@ -404,7 +415,7 @@ def model_versions(source: Source, view: View, end: datetime) -> tuple[pd.DataFr
     """Registered model versions before ``end`` with their KPI values
     (:func:`glassbox.metrics.models.versions_frame`), and where each alias points at ``end``."""
     _, cfg = _open(source)
-    frame = ml_history(source, view)
+    frame = model_events(source, view)
     return versions_frame(frame, runs(source, view), cfg.kpi, end), positions_at(alias_moves(frame, end))
 
 

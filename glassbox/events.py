@@ -112,6 +112,12 @@ def commit_event_id(sha: str) -> str:
     return hashlib.sha1(f"commit\x1f{sha.lower()}".encode()).hexdigest()
 
 
+def run_event_ids(origin: str, run_id: str) -> tuple[str, str]:
+    """The ids of MLflow run ``run_id``'s ``run_started`` and ``run_finished`` events: what a deleted
+    run's tombstones name, and how the read model finds a run's other event when a write touches one."""
+    return (event_id("mlflow", origin, f"{run_id}:started"), event_id("mlflow", origin, f"{run_id}:finished"))
+
+
 def find_ticket_keys(*texts: str | None, pattern: str = DEFAULT_TICKET_PATTERN) -> list[str]:
     """Ticket keys mentioned in any of ``texts``, in order of first appearance, without duplicates.
 

@@ -197,12 +197,23 @@ def _lead_indexes_with_the_engagement(conn: Connection) -> None:
                 index.create(conn, checkfirst=True)
 
 
+def _add_runs(conn: Connection) -> None:
+    """6 → 7: the read model's runs (``rm_runs``), which pages and reports read instead of every run event.
+
+    As in 4 → 5, the rows need the config: every engagement's fingerprint is forgotten, so the read
+    model is stale and the first command that has the config and may write rebuilds it.
+    """
+    schema.rm_runs.create(conn, checkfirst=True)
+    conn.execute(schema.meta.delete().where(schema.meta.c.key.like("readmodel:%")))
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
     3: _add_engagements,
     4: _add_read_model_notes_and_ledger,
     5: _add_daily_counts,
+    6: _add_runs,
 }
 
 

@@ -26,14 +26,14 @@ from glassbox.config import Config
 from glassbox.metrics.agreements import PAUSED_LATENCIES, AgreementFrames, agreements_report, ticket_pause_intervals
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import LATENCIES, METRICS
-from glassbox.metrics.linking import RUN_CATEGORIES, runs_frame
-from glassbox.metrics.models import MODEL_CATEGORIES, models_summary
-from glassbox.metrics.runs import count_runs, run_table
+from glassbox.metrics.models import models_summary
+from glassbox.metrics.runs import count_runs
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.periods import Period
 from glassbox.readmodel.days import category_counts, period_days
+from glassbox.readmodel.runs import stored_runs
 from glassbox.report_model import AS_OF_END, ReportModel, merge_samples, tickets_moved_since
-from glassbox.slices import status_history
+from glassbox.slices import model_history, status_history
 from glassbox.sources import configured_sources
 from glassbox.store import Store
 from glassbox.sync import FAILED_STATES
@@ -127,17 +127,17 @@ def _week_from_read_model(store: Store, config: Config, period: Period, view: Vi
     """The row's parts from the read model and the run and model events, by the report's own functions.
 
     The counts are the day counts' sums, with the top-level runs (:func:`~glassbox.metrics.runs.count_runs`)
-    of the run events; the waits are the read model's samples of the waits on the team and of the
+    of the read model's runs; the waits are the read model's samples of the waits on the team and of the
     agreements' latencies, since the week began, as they stood at its end (or now), and the agreements
-    are measured over those; the KPIs and alerts come from the runs and model events up to the week's
-    end, as in the report.
+    are measured over those; the KPIs and alerts come from the read model's runs and the model events
+    up to the week's end, as in the report.
     """
     until = min(period.end, now)
     samples = _samples(store, config, period, view, now, _latencies_shown(config))
-    events = load_timeline(store, config, end=period.end, view=view, categories=(*RUN_CATEGORIES, *MODEL_CATEGORIES))
-    runs = run_table(runs_frame(events), events)
+    runs = stored_runs(store, view, period.end)
     entries, drops, _ = experiments_summary(runs, config.kpi, period.start, period.end)
-    _, regressions = models_summary(events, runs, config.kpi, period.start, period.end)
+    _, regressions = models_summary(model_history(store, config, view, period.end), runs, config.kpi,
+                                    period.start, period.end)
     previous = period.previous()
     frames = AgreementFrames(samples, _pauses(store, config, period, view, samples), config.team)
     return _Week(

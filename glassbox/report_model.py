@@ -21,10 +21,19 @@ import pandas as pd
 
 from glassbox import readmodel
 from glassbox.config import Config
+from glassbox.events import run_event_ids
 from glassbox.metrics import chart_data
 from glassbox.metrics.agreements import PAUSED_LATENCIES, TICKET_STATUS_EVENTS, needs_pauses
 from glassbox.metrics.latency import METRICS, compute_all_latencies
-from glassbox.metrics.linking import PR_CATEGORIES, RUN_CATEGORIES, Links, build_links
+from glassbox.metrics.linking import (
+    PR_CATEGORIES,
+    RUN_CATEGORIES,
+    Links,
+    attr,
+    build_links,
+    commits_frame,
+    pull_requests_frame,
+)
 from glassbox.metrics.models import MODEL_CATEGORIES
 from glassbox.metrics.summary import HEAD_CATEGORIES, figures_from_events, report_from_events
 from glassbox.notes import WeekNote
@@ -41,7 +50,6 @@ log = logging.getLogger(__name__)
 # measured from a ticket's status history, which a later move (a reopening) rewrites: see ``samples``
 AS_OF_END = ("ticket_pickup", "ticket_cycle", "ticket_lead")
 _TICKET_MOVES = ("ticket_transition", "ticket_resolved")
-_EVER = (*RUN_CATEGORIES, *MODEL_CATEGORIES)  # read up to the period's end, however old
 _FLOW = ("ticket_created", "ticket_resolved")  # what the ticket flow chart counts
 _KEY_READ_COST = 3  # an event looked up by key costs about as much as this many read in time order (2-3 measured)
 
@@ -110,7 +118,12 @@ class ReportModel:
 
     @cached_property
     def links(self) -> Links:
-        return build_links(self.history)
+        """Commits, PRs and runs with their tickets; a window's runs are the read model's (every run up
+        to the period's end, which the window does not hold)."""
+        if not (self.reads_window and self.store is not None):
+            return build_links(self.history)
+        runs = readmodel.stored_runs(self.store, View(self.view), self.period.end)
+        return Links(commits_frame(self.history), pull_requests_frame(self.history), runs)
 
     @cached_property
     def read_model_current(self) -> bool:
@@ -253,8 +266,10 @@ def window_history(store: Store, config: Config, period: Period, view: str,
 
     - every event of the period and the previous one (counts, links, shipped work, the daily table);
     - the tickets created or resolved in the ticket flow's earlier weeks (its chart);
-    - every run and model event up to the period's end, with the commits their tags may name (a
-      KPI's best-so-far, the run links and the models need them all; runs are few);
+    - every model event up to the period's end (the models' figures), and the parents of the
+      window's runs (whether a run is a top-level run); the runs themselves, every one up to the
+      period's end, are the read model's (:attr:`ReportModel.links`);
+    - the commits the window's runs name (their tags may be short);
     - every event on the tickets in ``moved_later`` (measured again, :attr:`ReportModel.samples`);
     - the PR events of the two periods' pull requests (a merged PR's tickets) — never the comments
       of every thread a wait was on (the threads' titles are :func:`window_heads`');
@@ -265,17 +280,17 @@ def window_history(store: Store, config: Config, period: Period, view: str,
     zone = config.engagement.zone
     since = period.previous().start
     window = load_timeline(store, config, start=since, end=period.end, view=view)
-    earlier_runs = load_timeline(store, config, end=since, view=view, categories=_EVER)
+    earlier_models = load_timeline(store, config, end=since, view=view, categories=MODEL_CATEGORIES)
     flow = _flow_start(period, zone)
     ids = set(store.read_events(start=flow, end=since, categories=_FLOW, columns=("id",))["id"]) \
         if flow < since else set()
-    shas = store.commit_refs_starting(_run_commits(window) | _run_commits(earlier_runs))
-    ids |= store.event_ids_near((), shas) | store.event_ids_on(moved_later)
+    shas = store.commit_refs_starting(_run_commits(window))
+    ids |= store.event_ids_near((), shas) | store.event_ids_on(moved_later) | _parents_of_runs(window)
     for categories, threads in _threads_read(window, samples, config).items():
         ids |= store.event_ids_on(threads, categories)
     extra = load_timeline(store, config, end=since, view=view,
-                          ids=sorted(ids - set(window["id"]) - set(earlier_runs["id"])))
-    events = pd.concat([frame for frame in (window, earlier_runs, extra) if len(frame)] or [window],
+                          ids=sorted(ids - set(window["id"]) - set(earlier_models["id"])))
+    events = pd.concat([frame for frame in (window, earlier_models, extra) if len(frame)] or [window],
                        ignore_index=True)
     events = events.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
     log.info("report %s (%s view): %d events in its window and threads", period.label, view, len(events))
@@ -308,6 +323,13 @@ def _run_commits(events: pd.DataFrame) -> set[str]:
     runs = events.loc[events["category"].isin(RUN_CATEGORIES)]
     return {value for refs, kinds in zip(runs["refs"], runs["ref_kinds"], strict=True)
             for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
+
+
+def _parents_of_runs(events: pd.DataFrame) -> set[str]:
+    """The event ids of the parents the runs among ``events`` name (from the same MLflow)."""
+    runs = events.loc[events["category"].isin(RUN_CATEGORIES)]
+    return {event for origin, parent in zip(runs["origin"], attr(runs, "parent_run_id"), strict=True)
+            if isinstance(parent, str) and parent for event in run_event_ids(origin, parent)}
 
 
 def _flow_start(period: Period, zone: ZoneInfo) -> datetime:

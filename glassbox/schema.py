@@ -12,13 +12,14 @@ two engagements sharing a repository keep their own events, refs and cursors; 5 
 (the PM's words for a week's report), ``notifications_sent`` (defined in :mod:`glassbox.notify.sent`,
 on this metadata) and the read model's derived tables (``rm_waits``), rebuilt from the events
 (:mod:`glassbox.readmodel`); 6 adds the read model's per-day counts (``rm_days``), filled by the next
-rebuild like ``rm_waits`` in 5.
+rebuild like ``rm_waits`` in 5; 7 adds the read model's runs (``rm_runs``), filled the same way.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -32,7 +33,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 ENGAGEMENT_LENGTH = 64
 
 metadata = MetaData()
@@ -172,4 +173,29 @@ rm_days = Table(  # the number of events per local day (engagement's time zone),
     Column("person", Text, primary_key=True),  # the timeline's ``actor``: the resolved name
     Column("side", String(16), primary_key=True),
     Column("events", Integer, nullable=False),
+)
+
+# -- since version 7 -------------------------------------------------------------------------------
+rm_runs = Table(  # one row per MLflow run: its latest state, commit and tickets (glassbox.readmodel.runs)
+    "rm_runs",
+    metadata,
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),
+    Column("view", String(16), primary_key=True),
+    Column("run_id", String(255), primary_key=True),
+    Column("experiment", Text),
+    Column("name", Text),
+    Column("seen_at", DateTime(timezone=True), nullable=False),  # its first event: a period's end keeps it
+    Column("started_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("status", String(32)),
+    Column("actor", Text),
+    Column("side", String(16)),
+    Column("url", Text),
+    Column("note", Text),
+    Column("parent_run_id", String(255)),
+    Column("commit", String(255)),  # the tag as MLflow gives it, maybe a short SHA
+    Column("sha", String(40)),  # the one known commit it names, else null
+    Column("excluded", Boolean, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: params, metrics, history (KPI points), tickets
+    Index("ix_rm_runs_seen", "engagement", "view", "seen_at"),
 )

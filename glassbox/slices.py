@@ -7,8 +7,9 @@ the one place they always were), and hands it to the same metric functions the f
 to. Why each slice is enough for its figures is in its docstring; ``tests/test_slices.py`` pins each
 against the full history.
 
-- :func:`ml_history`: runs, model events and the commits the runs name (experiments, models,
-  datasets, compute, alerts: runs are few, commits many).
+- :func:`ml_history`: runs, model events and the commits the runs name (datasets, compute, a
+  ticket's story; the runs table itself is the read model's, :mod:`glassbox.readmodel.runs`), and
+  :func:`run_history`, the same for a few runs; :func:`model_history`: the model events alone.
 - :func:`titles_of`: what given tickets and pull requests are called.
 - :func:`story_tickets`: every ticket with a story; :func:`tickets_among`: which of given threads are.
 - :func:`status_history`: the status changes of given tickets (agreements' pauses).
@@ -17,7 +18,7 @@ against the full history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import pandas as pd
@@ -45,6 +46,27 @@ def ml_history(store: Store, config: Config, view: View, end: datetime | None = 
     """
     categories = (*RUN_CATEGORIES, *MODEL_CATEGORIES)
     runs = load_timeline(store, config, end=end, view=view, categories=categories)
+    return with_run_notes(_with_named_commits(store, config, view, runs, end), store, end)
+
+
+def model_history(store: Store, config: Config, view: View, end: datetime | None = None) -> pd.DataFrame:
+    """Every model version and alias move before ``end``: what the model figures read besides the runs
+    (:func:`glassbox.metrics.models.models_summary`); a few events, whatever the number of runs."""
+    return load_timeline(store, config, end=end, view=view, categories=MODEL_CATEGORIES)
+
+
+def run_history(store: Store, config: Config, view: View, ids: Sequence[str]) -> pd.DataFrame:
+    """The run events among ``ids`` with the commits their tags may name and their notes: what
+    :func:`ml_history` holds of those runs (the read model re-deriving the runs a write touched)."""
+    runs = load_timeline(store, config, view=view, categories=RUN_CATEGORIES, ids=ids)
+    frame = _with_named_commits(store, config, view, runs, None)
+    bodies = store.bodies(RUN_CATEGORIES, ids=sorted(runs["id"]))
+    return frame.assign(body=frame["id"].map(bodies)) if bodies else frame
+
+
+def _with_named_commits(store: Store, config: Config, view: View, runs: pd.DataFrame,
+                        end: datetime | None) -> pd.DataFrame:
+    """``runs`` and every commit (before ``end``) whose SHA begins with one of their tags, in timeline order."""
     tags = {value for refs, kinds in zip(runs["refs"], runs["ref_kinds"], strict=True)
             for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
     tags = {tag.lower() for tag in tags if is_sha(tag)}
@@ -52,8 +74,7 @@ def ml_history(store: Store, config: Config, view: View, end: datetime | None = 
     ids = sorted({commit_event_id(sha) for sha in shas})
     commits = load_timeline(store, config, end=end, view=view, categories=("commit",), ids=ids)
     frame = pd.concat([frame for frame in (runs, commits) if len(frame)] or [runs], ignore_index=True)
-    frame = frame.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
-    return with_run_notes(frame, store, end)
+    return frame.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
 
 
 def with_run_notes(events: pd.DataFrame, store: Store, end: datetime | None) -> pd.DataFrame:

@@ -590,6 +590,15 @@ class Store:
                     self._mine(refs), refs.c.event_id.in_(chunk))).scalars())
         return threads, values
 
+    def runs_among(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``event id -> (origin, run_id)`` of the stored MLflow run events among ``ids``: the runs a
+        write touches (asked before and after it, so a deleted run's row goes too)."""
+        frame = self.read_events(ids=ids, categories=("run_started", "run_finished"),
+                                 columns=("id", "origin", "attrs"))
+        return {event: (origin, attrs["run_id"])
+                for event, origin, attrs in zip(frame["id"], frame["origin"], frame["attrs"], strict=True)
+                if isinstance(attrs, dict) and isinstance(attrs.get("run_id"), str)}
+
     def event_ids_near(self, threads: Iterable[str], values: Iterable[str]) -> set[str]:
         """Ids of the events on one of ``threads`` or with a ref to one of ``values``."""
         refs = schema.refs
@@ -642,14 +651,18 @@ class Store:
             return {thread: origin for chunk in _chunks(sorted(among), _IN_CHUNK)
                     for thread, origin in _raw_rows(conn, query.where(events.c.thread.in_(chunk)))}
 
-    def bodies(self, categories: Sequence[str], end: datetime | None = None) -> dict[str, str]:
-        """``id -> body`` of the events of ``categories`` before ``end`` that have one (a run's note:
-        most runs have none, so only those that do are read)."""
+    def bodies(self, categories: Sequence[str], end: datetime | None = None,
+               ids: Sequence[str] | None = None) -> dict[str, str]:
+        """``id -> body`` of the events of ``categories`` before ``end`` (among ``ids``) that have one
+        (a run's note: most runs have none, so only those that do are read)."""
         events = schema.events
         query = _filter(select(events.c.id, events.c.body).where(self._mine(events), events.c.body.is_not(None)),
                         events, None, end, None, categories)
         with self._reading() as conn:
-            return dict(_raw_rows(conn, query))
+            if ids is None:
+                return dict(_raw_rows(conn, query))
+            return {key: body for chunk in _chunks(list(ids), _IN_CHUNK)
+                    for key, body in _raw_rows(conn, query.where(events.c.id.in_(chunk)))}
 
     def heads_maybe_internal(self, categories: Sequence[str], projects: Iterable[str]) -> pd.DataFrame:
         """``thread, labels, source`` of the events of ``categories`` that carry a label or are a Jira

@@ -21,9 +21,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 from connectors.mlflow.connector import MlflowConnector, SyncState
-from connectors.mlflow.normalize import run_event_ids, run_to_events
+from connectors.mlflow.normalize import run_to_events
 from glassbox.config import Config, load_config
-from glassbox.events import Ref, event_id
+from glassbox.events import Ref, event_id, run_event_ids
 from glassbox.store import CursorKey, Store
 from glassbox.sync import sync_connector
 from glassbox.timeline import load_timeline

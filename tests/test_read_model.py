@@ -3,8 +3,9 @@
 A random engagement (tickets, pull requests, commits with short-SHA runs, internal labels, bots, a
 second Jira project appearing late, two months across New York's change from summer time) is
 written batch by batch through the sync's hooked :meth:`Store.write`; every few batches the stored
-waits must equal the waits the metric functions give over the whole timeline, and the stored day
-counts the counts of that timeline, in both views. Seeds are fixed, so a failure replays.
+waits must equal the waits the metric functions give over the whole timeline, the stored day
+counts the counts of that timeline, and the stored runs the runs table of its run events, in both
+views. Seeds are fixed, so a failure replays.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from glassbox import readmodel, schema
+from glassbox import readmodel, schema, slices
 from glassbox.config import Config
 from glassbox.errors import AuthError
 from glassbox.events import Checkpoint, Event, Ref, Tombstone, commit_event_id, commit_ref, event_id
+from glassbox.metrics.linking import RUN_CATEGORIES, runs_frame
+from glassbox.metrics.runs import FAMILY_COLUMNS, run_table
 from glassbox.readmodel import update
 from glassbox.readmodel.days import daily_counts
 from glassbox.readmodel.derive import day_rows, wait_rows
+from glassbox.readmodel.runs import RUN_COLUMNS
 from glassbox.store import Store
 from glassbox.sync import sync_connector
 from glassbox.timeline import load_timeline
@@ -177,6 +181,36 @@ def derived_days(store: Store, config: Config = CONFIG) -> pd.DataFrame:
     return _comparable_days(frame.assign(person=frame["person"].where(frame["person"] != "", None)))
 
 
+def stored_runs(store: Store) -> pd.DataFrame:
+    """Every run of both views, as pages and reports read them (:func:`readmodel.stored_runs`)."""
+    return comparable_runs(pd.concat([readmodel.stored_runs(store, view).assign(view=view.value) for view in View],
+                                     ignore_index=True))
+
+
+def derived_runs(store: Store, config: Config = CONFIG, end: datetime | None = None) -> pd.DataFrame:
+    """The runs table the metric functions give over each view's run events (before ``end``)."""
+    frames = []
+    for view in View:
+        history = slices.ml_history(store, config, view, end)
+        runs = history.loc[history["category"].isin(["commit", *RUN_CATEGORIES])]
+        frames.append(run_table(runs_frame(runs), history).assign(view=view.value))
+    return comparable_runs(pd.concat(frames, ignore_index=True))
+
+
+def comparable_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Runs sorted by view and id, missing values as None and times in one unit, so equal runs compare equal
+    (pandas reads an all-missing time column in seconds, a text column as strings)."""
+    frame = frame.loc[:, list(dict.fromkeys(["view", *RUN_COLUMNS, *FAMILY_COLUMNS]))].copy()
+    for name in frame.columns:
+        if name in ("started_at", "ended_at"):
+            frame[name] = pd.to_datetime(frame[name], utc=True).dt.as_unit("us")
+        elif name not in ("excluded", "top_level", "children"):
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    frame["children"] = frame["children"].astype(int)
+    frame["tickets"] = frame["tickets"].map(sorted)  # in the order the refs were read: by id, or all in order
+    return frame.sort_values(["view", "run_id"]).reset_index(drop=True)
+
+
 def _comparable_days(frame: pd.DataFrame) -> pd.DataFrame:
     columns = ["view", "day", "source", "category", "person", "side", "events"]
     frame = frame.loc[:, columns].astype({name: object for name in columns[:-1]}).astype({"events": int})
@@ -207,8 +241,11 @@ def test_incremental_equals_rebuild_after_random_syncs_edits_and_deletions(store
         if step % 5 == 4:
             pd.testing.assert_frame_equal(stored_waits(store), derived_waits(store), obj=f"after batch {step}")
             pd.testing.assert_frame_equal(stored_days(store), derived_days(store), obj=f"days after batch {step}")
+            pd.testing.assert_frame_equal(stored_runs(store), derived_runs(store), obj=f"runs after batch {step}")
     assert store.count_events() == len(engagement.events)
-    incremental, incremental_days = stored_waits(store), stored_days(store)
+    incremental, incremental_days, incremental_runs = stored_waits(store), stored_days(store), stored_runs(store)
+    assert incremental_runs["sha"].notna().any() and incremental_runs["sha"].isna().any(), \
+        "some short tags name one commit, some none or several"
     assert set(incremental["latency"]) >= {"client_response", "ticket_pickup", "pr_merge", "commit_to_run"}
     assert set(incremental["view"]) == {"team", "client"}
     counted = incremental_days.groupby("view")["events"].sum()
@@ -217,6 +254,7 @@ def test_incremental_equals_rebuild_after_random_syncs_edits_and_deletions(store
     readmodel.rebuild(store, CONFIG)
     pd.testing.assert_frame_equal(incremental, stored_waits(store))
     pd.testing.assert_frame_equal(incremental_days, stored_days(store))
+    pd.testing.assert_frame_equal(incremental_runs, stored_runs(store))
 
 
 def test_a_changed_config_rebuilds_on_the_next_write(sqlite_store: Store) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlalchemy import Table, inspect, update
-from test_read_model import derived_days, derived_waits, stored_days, stored_waits
+from test_read_model import derived_days, derived_runs, derived_waits, stored_days, stored_runs, stored_waits
 from test_summary import CONFIG, engagement
 
 from glassbox import readmodel, schema
@@ -36,7 +36,8 @@ def as_version(store: Store, version: int, added_since: tuple[Table, ...]) -> st
 
 def as_version_4(store: Store) -> str:
     """No read-model, note or ledger tables."""
-    return as_version(store, 4, (schema.rm_waits, schema.rm_days, schema.week_notes, notifications_sent))
+    return as_version(store, 4, (schema.rm_waits, schema.rm_days, schema.rm_runs, schema.week_notes,
+                                 notifications_sent))
 
 
 def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: Store) -> None:
@@ -55,7 +56,7 @@ def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: S
 
 def as_version_5(store: Store) -> str:
     """Waits kept current, no day counts."""
-    return as_version(store, 5, (schema.rm_days,))
+    return as_version(store, 5, (schema.rm_days, schema.rm_runs))
 
 
 def test_version_5_store_gets_the_day_counts_stale_until_rebuilt(store: Store) -> None:
@@ -70,6 +71,20 @@ def test_version_5_store_gets_the_day_counts_stale_until_rebuilt(store: Store) -
     pd.testing.assert_frame_equal(stored_days(upgraded), derived_days(upgraded, CONFIG))
     pd.testing.assert_frame_equal(stored_waits(upgraded), derived_waits(upgraded, CONFIG))
     assert len(stored_days(upgraded)) > 0
+    upgraded.engine.dispose()
+
+
+def test_version_6_store_gets_the_runs_stale_until_rebuilt(store: Store) -> None:
+    """A version-6 store's waits and day counts were current; its runs are not there yet, so all are rebuilt."""
+    store.write(engagement())
+    readmodel.ensure_current(store, CONFIG)
+    upgraded = open_store(as_version(store, 6, (schema.rm_runs,)), store.engagement)
+    assert inspect(upgraded.engine).has_table("rm_runs")
+    assert stored_runs(upgraded).empty
+    assert not readmodel.is_current(upgraded, CONFIG)
+    assert readmodel.ensure_current(upgraded, CONFIG)
+    pd.testing.assert_frame_equal(stored_runs(upgraded), derived_runs(upgraded, CONFIG))
+    assert len(stored_runs(upgraded)) > 0
     upgraded.engine.dispose()
 
 

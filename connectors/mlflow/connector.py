@@ -42,9 +42,9 @@ from connectors.mlflow.models import (
     version_event_id,
     version_to_event,
 )
-from connectors.mlflow.normalize import run_event_ids, run_refs, run_to_events
+from connectors.mlflow.normalize import run_refs, run_to_events
 from glassbox.config import Config, MlflowSource
-from glassbox.events import DEFAULT_TICKET_PATTERN, Checkpoint, Event, Tombstone
+from glassbox.events import DEFAULT_TICKET_PATTERN, Checkpoint, Event, Tombstone, run_event_ids
 from glassbox.redaction import without_userinfo
 
 log = logging.getLogger(__name__)

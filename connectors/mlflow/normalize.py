@@ -23,7 +23,7 @@ from mlflow.entities import (
     RunTag,
 )
 
-from glassbox.events import DEFAULT_TICKET_PATTERN, Event, Ref, commit_ref, event_id, ticket_refs
+from glassbox.events import DEFAULT_TICKET_PATTERN, Event, Ref, commit_ref, run_event_ids, ticket_refs
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,17 @@ def run_to_events(
     attrs["compute_hours"] = compute_hours(attrs["duration_s"], run.data.metrics)
     refs = run_refs(run, ticket_pattern=ticket_pattern)
 
-    def event(stage: str, category: str, moment: int) -> Event:
-        return Event(id=event_id("mlflow", origin, f"{info.run_id}:{stage}"), category=category,
+    started_id, finished_id = run_event_ids(origin, info.run_id)
+
+    def event(eid: str, category: str, moment: int) -> Event:
+        return Event(id=eid, category=category,
                      occurred_at=_moment(moment), refs=refs, source="mlflow", origin=origin, actor=user,
                      actor_ids=actor_ids, thread=experiment_name, title=title, url=url, body=note, attrs=attrs,
                      raw=raw)
 
-    events = [event("started", "run_started", info.start_time)]
+    events = [event(started_id, "run_started", info.start_time)]
     if info.status in TERMINAL_STATUSES and info.end_time is not None:
-        events.append(event("finished", "run_finished", info.end_time))
+        events.append(event(finished_id, "run_finished", info.end_time))
     return events
 
 
@@ -180,11 +182,6 @@ def _inputs(raw: object) -> RunInputs | None:
             entries.append(DatasetInput(Dataset(**text, schema=dataset.get("schema"), profile=dataset.get("profile")),
                                         tags))
     return RunInputs(entries)
-
-
-def run_event_ids(origin: str, run_id: str) -> tuple[str, str]:
-    """The ids of both events a run can produce (what a deleted run's tombstones name)."""
-    return (event_id("mlflow", origin, f"{run_id}:started"), event_id("mlflow", origin, f"{run_id}:finished"))
 
 
 def restate(event: Event, *, ticket_pattern: str = DEFAULT_TICKET_PATTERN) -> Event | None:

@@ -86,11 +86,16 @@ def excluded_of(events: pd.DataFrame) -> pd.Series:
     return latest.drop_duplicates("run_id", keep="last").set_index("run_id")["excluded"]
 
 
-def run_table(runs: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """A runs frame built from ``events`` with its family columns, the ``excluded`` flag read from attrs."""
+def with_excluded(runs: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """A runs frame built from ``events`` with the ``excluded`` flag read from their attrs."""
     if "excluded" not in runs and len(runs):
         runs = runs.assign(excluded=runs["run_id"].map(excluded_of(events)).fillna(False))
-    return with_families(runs)
+    return runs
+
+
+def run_table(runs: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """A runs frame built from ``events`` with its family columns, the ``excluded`` flag read from attrs."""
+    return with_families(with_excluded(runs, events))
 
 
 def top_level(runs: pd.DataFrame) -> pd.DataFrame:

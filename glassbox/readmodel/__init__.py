@@ -4,7 +4,8 @@ Pages and reports used to read every event and measure every latency over the wh
 request. The read model keeps the results beside the events instead, one row per latency wait
 (``rm_waits``: kind, thread, started, ended or abandoned, hours, working hours, who it is on), for
 each view — the client's rows derived from the client view, so a client query is a filter — and the
-number of events per local day, source, category and person (``rm_days``), which period counts sum.
+number of events per local day, source, category and person (``rm_days``), which period counts sum,
+and each MLflow run as :func:`glassbox.metrics.runs.run_table` gives it (``rm_runs``).
 
 - :mod:`.derive` turns a timeline into rows by calling the metric functions of
   :mod:`glassbox.metrics.latency` (the one home of every figure's definition), and fingerprints what
@@ -13,9 +14,11 @@ number of events per local day, source, category and person (``rm_days``), which
   that write's transaction (:func:`attach` hooks it into :meth:`glassbox.store.Store.write`).
 - :mod:`.query` reads a period's waits (plus the waits still open), for reports and the dashboard.
 - :mod:`.days` reads the day counts of a range of days (a period's ``counts``, the activity chart).
+- :mod:`.runs` derives and reads one row per MLflow run (``rm_runs``): every run figure's table.
 """
 
 from glassbox.readmodel.query import is_current, samples
+from glassbox.readmodel.runs import stored_runs
 from glassbox.readmodel.update import attach, ensure_current, rebuild
 
-__all__ = ["attach", "ensure_current", "is_current", "rebuild", "samples"]
+__all__ = ["attach", "ensure_current", "is_current", "rebuild", "samples", "stored_runs"]

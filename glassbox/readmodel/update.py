@@ -37,11 +37,13 @@ from sqlalchemy import update as sql_update
 
 from glassbox import schema
 from glassbox.config import Config
-from glassbox.events import is_sha
+from glassbox.events import is_sha, run_event_ids
 from glassbox.metrics.linking import RUN_CATEGORIES
 from glassbox.periods import start_of_day
 from glassbox.readmodel.derive import config_fingerprint, day_rows, local_days, projects_fingerprint, wait_rows
 from glassbox.readmodel.query import counted_projects, is_current, meta_key, stored_fingerprint
+from glassbox.readmodel.runs import run_rows, runs_among
+from glassbox.slices import run_history, with_run_notes
 from glassbox.store import Store, WriteCounts
 from glassbox.timeline import load_timeline
 from glassbox.views import View
@@ -77,11 +79,12 @@ def _write_keeping_current(store: Store, ids: list[str], write: Callable[[], Wri
         if counts.new + counts.updated + counts.deleted:
             mark_stale(store)
         return counts
-    before, moved_from = store.event_keys(ids), store.event_times(ids)
+    before, moved_from, runs_before = store.event_keys(ids), store.event_times(ids), store.runs_among(ids)
     counts = write()
     if counts.new + counts.updated + counts.deleted:
         after, moved_to = store.event_keys(ids), store.event_times(ids)
-        update(store, config, before[0] | after[0], before[1] | after[1], pd.concat([moved_from, moved_to]))
+        update(store, config, before[0] | after[0], before[1] | after[1], pd.concat([moved_from, moved_to]),
+               {**runs_before, **store.runs_among(ids)})
     return counts
 
 
@@ -100,19 +103,25 @@ def rebuild(store: Store, config: Config) -> int:
         timelines = _both_views(bound, config, None)
         rows = _wait_rows(timelines, config, store.engagement, None)
         days = _day_rows(timelines, config, store.engagement)
-        for table in (schema.rm_waits, schema.rm_days):
+        runs = _run_rows({view: with_run_notes(timeline, bound, None) for view, timeline in timelines.items()},
+                         store.engagement)
+        for table in (schema.rm_waits, schema.rm_days, schema.rm_runs):
             conn.execute(delete(table).where(table.c.engagement == store.engagement))
         _insert(conn, schema.rm_waits, rows)
         _insert(conn, schema.rm_days, days)
+        _insert(conn, schema.rm_runs, runs)
         _save_fingerprint(bound, config)
-    log.info("read model rebuilt: %d waits, %d day counts", len(rows), len(days))
+    log.info("read model rebuilt: %d waits, %d day counts, %d runs", len(rows), len(days), len(runs))
     return len(rows)
 
 
 def update(store: Store, config: Config, threads: set[tuple[str, str]], values: set[str],
-           moments: pd.Series) -> None:
+           moments: pd.Series, runs: dict[str, tuple[str, str]] | None = None) -> None:
     """Re-derive the waits that events of ``threads`` (``(thread, category)`` pairs) naming ``values``
-    may change, and re-count the days of ``moments`` (when those events occurred, before and after).
+    may change, re-count the days of ``moments`` (when those events occurred, before and after), and
+    re-derive ``runs`` (``event id -> (origin, run_id)`` of the run events written) with every run naming the
+    commits and tickets whose waits are re-derived (a new commit may resolve a run's tag, a ticket
+    turned internal leaves the client's runs).
 
     ``store`` is bound to the write's transaction. A changed config, or a new (or vanished) Jira
     project, rebuilds instead: either changes rows far from the touched threads.
@@ -145,8 +154,27 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         ordered = sorted(touched)
         for index in range(0, len(ordered), 500):
             conn.execute(delete(table).where(mine, table.c.thread.in_(ordered[index:index + 500])))
-        _insert(conn, table, _wait_rows(_both_views(store, config, sorted(near)), config, store.engagement, touched))
+        timelines = _both_views(store, config, sorted(near))
+        _insert(conn, table, _wait_rows(timelines, config, store.engagement, touched))
         _recount_days(conn, store, config, days, sorted(on_days))
+        _rederive_runs(conn, store, config, {**(runs or {}), **runs_among(timelines[View.TEAM])})
+
+
+def _rederive_runs(conn: object, store: Store, config: Config, runs: dict[str, tuple[str, str]]) -> None:
+    """Replace the ``rm_runs`` rows of ``runs`` (``event id -> (origin, run_id)``, both views) with what
+    their events (these and each run's other one, :func:`glassbox.events.run_event_ids`) give now:
+    none for a run whose events are gone."""
+    if not runs:
+        return
+    table = schema.rm_runs
+    ordered = sorted({run_id for _, run_id in runs.values()})
+    for index in range(0, len(ordered), 500):
+        conn.execute(delete(table).where(  # type: ignore[attr-defined]
+            table.c.engagement == store.engagement, table.c.run_id.in_(ordered[index:index + 500])))
+    ids = sorted(set(runs) | {event for origin, run_id in runs.values() for event in run_event_ids(origin, run_id)})
+    views = (View.TEAM, View.CLIENT) if hides_anything(config) else (View.TEAM,)
+    _insert(conn, table, _run_rows({view: run_history(store, config, view, ids) for view in views},
+                                   store.engagement))
 
 
 def _recount_days(conn: object, store: Store, config: Config, days: set[date], ids: list[str]) -> None:
@@ -204,6 +232,14 @@ def _day_rows(timelines: dict[View, pd.DataFrame], config: Config, engagement: s
     if View.CLIENT not in timelines:
         return [*rows, *({**row, "view": View.CLIENT.value} for row in rows)]
     return [*rows, *day_rows(timelines[View.CLIENT], zone, engagement, View.CLIENT)]
+
+
+def _run_rows(histories: dict[View, pd.DataFrame], engagement: str) -> list[dict]:
+    """The runs of both views (the team's rows again for the client when only the team's is given)."""
+    rows = run_rows(histories[View.TEAM], engagement, View.TEAM)
+    if View.CLIENT not in histories:
+        return [*rows, *({**row, "view": View.CLIENT.value} for row in rows)]
+    return [*rows, *run_rows(histories[View.CLIENT], engagement, View.CLIENT)]
 
 
 def _waiting_threads(threads: set[tuple[str, str]]) -> set[str]:
