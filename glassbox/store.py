@@ -590,15 +590,6 @@ class Store:
                     self._mine(refs), refs.c.event_id.in_(chunk))).scalars())
         return threads, values
 
-    def runs_among(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """``event id -> (origin, run_id)`` of the stored MLflow run events among ``ids``: the runs a
-        write touches (asked before and after it, so a deleted run's row goes too)."""
-        frame = self.read_events(ids=ids, categories=("run_started", "run_finished"),
-                                 columns=("id", "origin", "attrs"))
-        return {event: (origin, attrs["run_id"])
-                for event, origin, attrs in zip(frame["id"], frame["origin"], frame["attrs"], strict=True)
-                if isinstance(attrs, dict) and isinstance(attrs.get("run_id"), str)}
-
     def event_ids_near(self, threads: Iterable[str], values: Iterable[str]) -> set[str]:
         """Ids of the events on one of ``threads`` or with a ref to one of ``values``."""
         refs = schema.refs

@@ -79,13 +79,20 @@ def _write_keeping_current(store: Store, ids: list[str], write: Callable[[], Wri
         if counts.new + counts.updated + counts.deleted:
             mark_stale(store)
         return counts
-    before, moved_from, runs_before = store.event_keys(ids), store.event_times(ids), store.runs_among(ids)
+    before, moved_from, runs_before = store.event_keys(ids), store.event_times(ids), _stored_runs_among(store, ids)
     counts = write()
     if counts.new + counts.updated + counts.deleted:
         after, moved_to = store.event_keys(ids), store.event_times(ids)
         update(store, config, before[0] | after[0], before[1] | after[1], pd.concat([moved_from, moved_to]),
-               {**runs_before, **store.runs_among(ids)})
+               {**runs_before, **_stored_runs_among(store, ids)})
     return counts
+
+
+def _stored_runs_among(store: Store, ids: list[str]) -> dict[str, tuple[str, str]]:
+    """The runs of the stored run events among ``ids`` (asked before and after a write, so a deleted
+    run's row goes too)."""
+    columns = ("id", "category", "origin", "attrs")
+    return runs_among(store.read_events(ids=ids, categories=RUN_CATEGORIES, columns=columns))
 
 
 def ensure_current(store: Store, config: Config) -> bool:
