@@ -9,7 +9,6 @@ event without its refs, never a cursor ahead of the events it covers.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,8 +23,7 @@ from glassbox.store import CursorKey, Store, open_store
 from glassbox.timeline import load_timeline
 
 BATCH = 100
-MAX_BATCHES = 40
-WRITE_SECONDS = 2.5
+BATCHES = 6  # a count, not a deadline: a loaded machine writes slower, and the test must not care
 ORIGIN = "https://jira.example"
 CURSOR = CursorKey("jira", ORIGIN, "issues")
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -75,9 +73,8 @@ class Writer:
         self.batches = 0
 
     def __call__(self) -> None:
-        deadline = time.monotonic() + WRITE_SECONDS
         try:
-            while self.batches < MAX_BATCHES and time.monotonic() < deadline:
+            while self.batches < BATCHES:
                 if self.batches % 3 == 2:
                     self.store.write(batch_events(self.batches // 2, edit=self.batches))
                 self.batches += 1
@@ -130,7 +127,7 @@ def test_readers_see_whole_batches_while_a_sync_writes(store: Store) -> None:
     readers = [Reader(url_of(store), writer) for _ in range(2)]
     errors = run_threads([writer, *readers])
     assert not errors, errors
-    assert writer.batches >= 5
+    assert writer.batches == BATCHES
     assert store.count_events() == BATCH * writer.batches
     seen = set().union(*(reader.seen for reader in readers))
     assert len(seen) >= 3, f"readers saw only {sorted(seen)}: they did not overlap the writer"
