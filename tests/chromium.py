@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -114,17 +115,24 @@ class Browser:
     def __init__(self, profile: Path) -> None:
         from websockets.sync.client import connect
 
+        # Chromium puts its singleton socket under TMPDIR and exits when that path passes the 108 bytes a
+        # socket's path may have, as under pytest-xdist's per-worker temporary folders: give it a short one.
+        self.short_tmp = tempfile.TemporaryDirectory(prefix="gb-chromium-", dir="/tmp")
+        short_tmp = self.short_tmp.name
         self.process = subprocess.Popen(
             [require_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
              "--disable-background-networking", "--disable-component-update", "--no-first-run",
              "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
              f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1400,1000", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "TMPDIR": short_tmp})
         port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a first start on a fresh, loaded machine builds its caches
         while not (port_file.exists() and port_file.read_text().strip()):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"chromium exited with status {self.process.returncode} before its DevTools port")
             if time.monotonic() > deadline:
-                raise RuntimeError("chromium did not open its DevTools port")
+                raise RuntimeError("chromium did not open its DevTools port within 60 s")
             time.sleep(0.1)
         port = port_file.read_text().split()[0]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as response:
@@ -239,6 +247,7 @@ class Browser:
         self.stack.close()
         os.killpg(self.process.pid, signal.SIGTERM)  # Debian's chromium is a wrapper script: end its group
         self.process.wait(timeout=10)
+        self.short_tmp.cleanup()
 
 
 def save_screenshot(browser: Browser, name: str) -> None:
