@@ -235,7 +235,7 @@ def test_incremental_equals_rebuild_after_random_syncs_edits_and_deletions(store
     engagement = RandomEngagement(seed)
     readmodel.attach(store, CONFIG)
     readmodel.ensure_current(store, CONFIG)
-    for step in range(20):
+    for step in range(15):
         items, tombstones = engagement.batch()
         store.write(items, tombstones)
         if step % 5 == 4:
