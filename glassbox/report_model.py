@@ -41,7 +41,7 @@ from glassbox.periods import Period, PeriodKind, iso_week
 from glassbox.readmodel.query import ONLY_ONCE_ENDED
 from glassbox.reports import SPEC_KEYS
 from glassbox.reports.content import ReportContent
-from glassbox.slices import with_run_notes
+from glassbox.slices import with_notes_of_its_runs, with_run_notes
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
 from glassbox.views import View
@@ -275,7 +275,7 @@ def window_history(store: Store, config: Config, period: Period, view: str,
       of every thread a wait was on (the threads' titles are :func:`window_heads`');
     - with an agreement on a paused latency, the status changes of its waits' tickets (their pauses).
 
-    With run notes, in the timeline's order.
+    With the notes of its runs, in the timeline's order.
     """
     zone = config.engagement.zone
     since = period.previous().start
@@ -294,7 +294,7 @@ def window_history(store: Store, config: Config, period: Period, view: str,
                        ignore_index=True)
     events = events.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
     log.info("report %s (%s view): %d events in its window and threads", period.label, view, len(events))
-    return with_run_notes(events, store, period.end)
+    return with_notes_of_its_runs(events, store)
 
 
 def window_heads(store: Store, config: Config, period: Period, view: str, history: pd.DataFrame,

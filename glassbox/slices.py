@@ -59,9 +59,7 @@ def run_history(store: Store, config: Config, view: View, ids: Sequence[str]) ->
     """The run events among ``ids`` with the commits their tags may name and their notes: what
     :func:`ml_history` holds of those runs (the read model re-deriving the runs a write touched)."""
     runs = load_timeline(store, config, view=view, categories=RUN_CATEGORIES, ids=ids)
-    frame = _with_named_commits(store, config, view, runs, None)
-    bodies = store.bodies(RUN_CATEGORIES, ids=sorted(runs["id"]))
-    return frame.assign(body=frame["id"].map(bodies)) if bodies else frame
+    return with_notes_of_its_runs(_with_named_commits(store, config, view, runs, None), store)
 
 
 def _with_named_commits(store: Store, config: Config, view: View, runs: pd.DataFrame,
@@ -81,6 +79,14 @@ def with_run_notes(events: pd.DataFrame, store: Store, end: datetime | None) -> 
     """``events`` with a ``body`` column holding each run's MLflow note (the timeline leaves bodies out;
     only the runs that have one are read)."""
     bodies = store.bodies(RUN_CATEGORIES, end)
+    return events.assign(body=events["id"].map(bodies)) if bodies else events
+
+
+def with_notes_of_its_runs(events: pd.DataFrame, store: Store) -> pd.DataFrame:
+    """``events`` with a ``body`` column holding the MLflow note of each of its runs, read by id: a few
+    events' notes, where :func:`with_run_notes` reads every run's up to a moment."""
+    runs = events.loc[events["category"].isin(RUN_CATEGORIES), "id"]
+    bodies = store.bodies(RUN_CATEGORIES, ids=sorted(runs)) if len(runs) else {}
     return events.assign(body=events["id"].map(bodies)) if bodies else events
 
 
