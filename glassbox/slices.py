@@ -86,7 +86,7 @@ def with_notes_of_its_runs(events: pd.DataFrame, store: Store) -> pd.DataFrame:
     """``events`` with a ``body`` column holding the MLflow note of each of its runs, read by id: a few
     events' notes, where :func:`with_run_notes` reads every run's up to a moment."""
     runs = events.loc[events["category"].isin(RUN_CATEGORIES), "id"]
-    bodies = store.bodies(RUN_CATEGORIES, ids=sorted(runs)) if len(runs) else {}
+    bodies = store.bodies(RUN_CATEGORIES, ids=sorted(runs))
     return events.assign(body=events["id"].map(bodies)) if bodies else events
 
 

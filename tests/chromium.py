@@ -29,6 +29,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
+STARTUP_SECONDS = 60  # Chromium's first start on a fresh, loaded machine builds its caches
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ERROR_MARKERS = ("Traceback", "Uncaught app execution", "Error running app")
 
@@ -118,21 +119,20 @@ class Browser:
         # Chromium puts its singleton socket under TMPDIR and exits when that path passes the 108 bytes a
         # socket's path may have, as under pytest-xdist's per-worker temporary folders: give it a short one.
         self.short_tmp = tempfile.TemporaryDirectory(prefix="gb-chromium-", dir="/tmp")
-        short_tmp = self.short_tmp.name
         self.process = subprocess.Popen(
             [require_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
              "--disable-background-networking", "--disable-component-update", "--no-first-run",
              "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
              f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1400,1000", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "TMPDIR": short_tmp})
+            env={**os.environ, "TMPDIR": self.short_tmp.name})
         port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60  # a first start on a fresh, loaded machine builds its caches
+        deadline = time.monotonic() + STARTUP_SECONDS
         while not (port_file.exists() and port_file.read_text().strip()):
             if self.process.poll() is not None:
                 raise RuntimeError(f"chromium exited with status {self.process.returncode} before its DevTools port")
             if time.monotonic() > deadline:
-                raise RuntimeError("chromium did not open its DevTools port within 60 s")
+                raise RuntimeError(f"chromium did not open its DevTools port within {STARTUP_SECONDS} s")
             time.sleep(0.1)
         port = port_file.read_text().split()[0]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as response:
