@@ -41,6 +41,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
@@ -496,8 +497,22 @@ class Store:
         query = _filter(select(*self._selected(columns)).where(self._mine(table)), table, start, end, sources,
                         categories)
         with self._reading() as conn:
-            frame = _columnar(_raw_rows(conn, query.order_by(table.c.occurred_at, table.c.id)), columns)
+            frame = _columnar(_raw_rows(conn, query.order_by(self._time_order(categories), table.c.id)), columns)
         return self._decoded(frame, columns)
+
+    def _time_order(self, categories: Iterable[str] | None) -> Any:
+        """What :meth:`read_events` orders by: the time, as ``+occurred_at`` on SQLite when a category
+        filter is given.
+
+        Ordered by the bare column, SQLite's planner walked the engagement's events by time to save
+        a sort, filtering out the other categories: reading the model events (none) before a period's
+        end cost 0.2 s at 1M events. The unary ``+`` (SQLite's documented way to keep a term off an
+        index) lets it read the (engagement, category, occurred_at) index and sort what it found.
+        """
+        column = schema.events.c.occurred_at
+        if categories is None or self.dialect != "sqlite":
+            return column
+        return literal_column(f"+{schema.events.name}.{column.name}", type_=column.type)
 
     def _events_among(self, ids: Sequence[str], columns: Sequence[str], start: datetime | None,
                       end: datetime | None, sources: Iterable[str] | None,
