@@ -45,6 +45,8 @@ def roots(run_ids: pd.Series, parents: pd.Series) -> pd.Series:
     parent_of = {run: parent for run, parent in zip(run_ids, parents, strict=True)
                  if isinstance(parent, str) and parent in known and parent != run}
     root = run_ids.copy()
+    if not parent_of:  # no children: every run is its own root (most engagements, and cheaper to say)
+        return root
     for _ in range(MAX_DEPTH):
         up = root.map(parent_of)
         if up.isna().all():
@@ -66,7 +68,7 @@ def with_families(runs: pd.DataFrame) -> pd.DataFrame:
     out["top_level"] = (family == out["run_id"]).astype(bool)
     sizes = family.loc[~out["top_level"]].value_counts()
     out["children"] = out["run_id"].map(sizes).fillna(0).astype(int).where(out["top_level"], 0)
-    if "experiment" in out and len(out):  # a family lives in its top-level run's experiment
+    if "experiment" in out and not out["top_level"].all():  # a family lives in its top-level run's experiment
         experiment_of = dict(zip(out["run_id"], out["experiment"], strict=True))
         out["experiment"] = family.map(experiment_of).fillna(out["experiment"])
     return out
