@@ -496,23 +496,11 @@ class Store:
         table = schema.events
         query = _filter(select(*self._selected(columns)).where(self._mine(table)), table, start, end, sources,
                         categories)
+        # by category: off the time index, so SQLite reads the category index and sorts what it found
+        moment = table.c.occurred_at if categories is None else _off_index(table.c.occurred_at, self.dialect)
         with self._reading() as conn:
-            frame = _columnar(_raw_rows(conn, query.order_by(self._time_order(categories), table.c.id)), columns)
+            frame = _columnar(_raw_rows(conn, query.order_by(moment, table.c.id)), columns)
         return self._decoded(frame, columns)
-
-    def _time_order(self, categories: Iterable[str] | None) -> Any:
-        """What :meth:`read_events` orders by: the time, as ``+occurred_at`` on SQLite when a category
-        filter is given.
-
-        Ordered by the bare column, SQLite's planner walked the engagement's events by time to save
-        a sort, filtering out the other categories: reading the model events (none) before a period's
-        end cost 0.2 s at 1M events. The unary ``+`` (SQLite's documented way to keep a term off an
-        index) lets it read the (engagement, category, occurred_at) index and sort what it found.
-        """
-        column = schema.events.c.occurred_at
-        if categories is None or self.dialect != "sqlite":
-            return column
-        return literal_column(f"+{schema.events.name}.{column.name}", type_=column.type)
 
     def _events_among(self, ids: Sequence[str], columns: Sequence[str], start: datetime | None,
                       end: datetime | None, sources: Iterable[str] | None,
@@ -650,23 +638,28 @@ class Store:
     def threads_of(self, category: str, among: Iterable[str] | None = None) -> dict[str, str]:
         """``thread -> origin`` of the events of ``category`` (on one of the threads ``among``)."""
         events = schema.events
-        query = select(events.c.thread, events.c.origin).where(self._mine(events), events.c.category == category)
+        query = select(events.c.thread, events.c.origin).where(self._mine(events))
         with self._reading() as conn:
             if among is None:
-                return dict(_raw_rows(conn, query))
+                return dict(_raw_rows(conn, query.where(events.c.category == category)))
+            by_thread = query.where(_off_index(events.c.category, self.dialect) == category)
             return {thread: origin for chunk in _chunks(sorted(among), _IN_CHUNK)
-                    for thread, origin in _raw_rows(conn, query.where(events.c.thread.in_(chunk)))}
+                    for thread, origin in _raw_rows(conn, by_thread.where(events.c.thread.in_(chunk)))}
 
     def bodies(self, categories: Sequence[str], end: datetime | None = None,
                ids: Sequence[str] | None = None) -> dict[str, str]:
         """``id -> body`` of the events of ``categories`` before ``end`` (among ``ids``) that have one
         (a run's note: most runs have none, so only those that do are read)."""
         events = schema.events
-        query = _filter(select(events.c.id, events.c.body).where(self._mine(events), events.c.body.is_not(None)),
-                        events, None, end, None, categories)
+        query = select(events.c.id, events.c.body).where(self._mine(events), events.c.body.is_not(None))
+        if ids is None:
+            with self._reading() as conn:
+                return dict(_raw_rows(conn, _filter(query, events, None, end, None, categories)))
+        # by key: the other terms off their indexes, or SQLite walks every event of the categories per chunk
+        query = query.where(_off_index(events.c.category, self.dialect).in_(list(categories)))
+        if end is not None:
+            query = query.where(_off_index(events.c.occurred_at, self.dialect) < end.astimezone(UTC))
         with self._reading() as conn:
-            if ids is None:
-                return dict(_raw_rows(conn, query))
             return {key: body for chunk in _chunks(list(ids), _IN_CHUNK)
                     for key, body in _raw_rows(conn, query.where(events.c.id.in_(chunk)))}
 
@@ -762,8 +755,8 @@ class Store:
         event, say), so a report reads those alone rather than every comment of every thread."""
         events = schema.events
         query = select(events.c.id).where(self._mine(events))
-        if categories is not None:
-            query = query.where(events.c.category.in_(sorted(set(categories))))
+        if categories is not None:  # by thread, not by walking each category's events per chunk
+            query = query.where(_off_index(events.c.category, self.dialect).in_(sorted(set(categories))))
         with self._reading() as conn:
             return {event_id for chunk in _chunks(sorted(threads), _IN_CHUNK)
                     for event_id in conn.execute(query.where(events.c.thread.in_(chunk))).scalars()}
@@ -777,6 +770,23 @@ class Store:
             events.c.occurred_at < end.astimezone(UTC))
         with self._reading() as conn:
             return int(conn.execute(query).scalar_one())
+
+
+def _off_index(column: Any, dialect: str) -> Any:
+    """``column`` in a term SQLite's planner cannot serve from an index: ``+column``, SQLite's documented
+    way to steer it; the column itself on PostgreSQL, whose statistics choose well on their own.
+
+    SQLite has no statistics on how few events most categories hold, or how few a thread does, and
+    guessed wrong both ways: ordered by the bare time column, a read of a few categories walked every
+    event of the engagement by time to save a sort (the model events before a week's end, none, cost
+    0.2 s at 1M events); filtered by thread and category, a lookup walked every event of those
+    categories once per chunk of threads (the pull requests' events: 110,000 rows a chunk), and a
+    lookup by id walked every run event per chunk of ids (2,800 runs' notes: 0.6 s). A lookup by key
+    or thread keeps its other terms off their indexes.
+    """
+    if dialect != "sqlite":
+        return column
+    return literal_column(f"+{column.table.name}.{column.name}", type_=column.type)
 
 
 def _filter(query: Any, table: Any, start: datetime | None, end: datetime | None,
