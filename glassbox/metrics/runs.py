@@ -96,8 +96,9 @@ def with_excluded(runs: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_table(runs: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """A runs frame built from ``events`` with its family columns, the ``excluded`` flag read from attrs."""
-    return with_families(with_excluded(runs, events))
+    """A runs frame built from ``events`` with its family columns, the ``excluded`` flag read from attrs
+    (a frame that has them already, the read model's, is returned as it is)."""
+    return runs if "family" in runs else with_families(with_excluded(runs, events))
 
 
 def top_level(runs: pd.DataFrame) -> pd.DataFrame:
