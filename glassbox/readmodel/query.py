@@ -76,10 +76,9 @@ def samples(store: Store, view: View, since: datetime | None = None, until: date
         wanted = sorted(set(threads))
         queries = [part.where(table.c.thread.in_(wanted[index:index + _IN_CHUNK]))
                    for part in queries for index in range(0, len(wanted), _IN_CHUNK)]
-    with store.transaction() as conn:
-        # plain tuples: pandas probes a Row's attributes slowly
-        rows = [tuple(row) for part in queries for row in conn.execute(part)]
-    frame = pd.DataFrame(rows, columns=["latency", *SAMPLE_COLUMNS])
+    with store.transaction() as conn:  # the driver's tuples: times are parsed below, in bulk
+        rows = [row for part in queries for row in conn.execute(part).cursor.fetchall()]
+    frame = pd.DataFrame(rows, columns=["latency", *SAMPLE_COLUMNS], dtype=object)
     for name in _TIMES:
         frame[name] = pd.to_datetime(frame[name], utc=True)
     if until is not None:  # as it was at ``until``: what happened later is not known yet
