@@ -196,6 +196,6 @@ rm_runs = Table(  # one row per MLflow run: its latest state, commit and tickets
     Column("commit", String(255)),  # the tag as MLflow gives it, maybe a short SHA
     Column("sha", String(40)),  # the one known commit it names, else null
     Column("excluded", Boolean, nullable=False),
-    Column("detail", Text, nullable=False),  # JSON: params, metrics, history (KPI points), tickets
+    Column("detail", Text, nullable=False),  # JSON: params, metrics, tickets
     Index("ix_rm_runs_seen", "engagement", "view", "seen_at"),
 )

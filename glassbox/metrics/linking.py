@@ -134,14 +134,14 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
     """One row per MLflow run, its latest state, with its commit resolved and its tickets.
 
     Columns: ``run_id, experiment, name, started_at, ended_at, status, actor, side, url, params,
-    metrics, history, note`` (the run's ``body`` when the frame has one, else attrs ``note``),
+    metrics, note`` (the run's ``body`` when the frame has one, else attrs ``note``),
     ``parent_run_id, commit`` (the tag as given), ``sha`` (the known full SHA or
     None), ``tickets``. ``started_at`` is the ``run_started`` event's time (else the run's start_time).
     """
     commits = commits_frame(events) if commits is None else commits
     runs = events.loc[events["category"].isin(RUN_CATEGORIES)].copy()
     columns = ["run_id", "experiment", "name", "started_at", "ended_at", "status", "actor", "side", "url",
-               "params", "metrics", "history", "note", "parent_run_id", "commit", "sha", "tickets"]
+               "params", "metrics", "note", "parent_run_id", "commit", "sha", "tickets"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     runs["run_id"] = attr(runs, "run_id").fillna(runs["id"])
@@ -158,7 +158,7 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
     out["status"] = attr(latest, "status")
     for column in ("actor", "side", "url"):
         out[column] = latest[column]
-    for column in ("params", "metrics", "history"):
+    for column in ("params", "metrics"):
         out[column] = attr(latest, column).map(lambda v: v if isinstance(v, dict) else {})
     notes = attr(latest, "note")
     out["note"] = latest["body"].where(latest["body"].notna(), notes) if "body" in latest else notes

@@ -17,6 +17,7 @@ import pandas as pd
 
 from glassbox.config import Config
 from glassbox.metrics.latency import LATENCIES, compute_all_latencies
+from glassbox.readmodel.runs import RUN_COLUMNS
 from glassbox.views import View
 from glassbox.visibility import internal_origins
 from glassbox.vocabulary import wait_of
@@ -84,7 +85,8 @@ def config_fingerprint(config: Config) -> str:
     People (their names decide which events are one person's; sides decide who waits), the team's
     working hours and days (``working_hours``), what the client view hides (internal labels,
     projects and sources), and the engagement's time zone (whose midnights divide the days). The
-    latencies' names are in it too, so a new latency rebuilds.
+    latencies' names and what a stored run holds are in it too, so a new latency or run column
+    rebuilds.
     """
     basis = {
         "timezone": config.engagement.timezone,
@@ -95,6 +97,7 @@ def config_fingerprint(config: Config) -> str:
         "internal_origins": sorted(internal_origins(config)),
         "jira": bool(config.jira),
         "latencies": list(LATENCIES),
+        "runs": list(RUN_COLUMNS),
     }
     return hashlib.sha1(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -35,8 +35,8 @@ from glassbox.store import Store
 from glassbox.views import View
 
 RUN_COLUMNS = ("run_id", "experiment", "name", "started_at", "ended_at", "status", "actor", "side", "url",
-               "params", "metrics", "history", "note", "parent_run_id", "commit", "sha", "tickets", "excluded")
-DETAIL = ("params", "metrics", "history", "tickets")  # kept together as one JSON text, read together
+               "params", "metrics", "note", "parent_run_id", "commit", "sha", "tickets", "excluded")
+DETAIL = ("params", "metrics", "tickets")  # kept together as one JSON text, read together
 _PLAIN = tuple(name for name in RUN_COLUMNS if name not in DETAIL)
 _TIMES = ("started_at", "ended_at")
 
