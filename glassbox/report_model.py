@@ -304,7 +304,8 @@ def window_heads(store: Store, config: Config, period: Period, view: str, histor
     report names besides its window's own events. Only the Markdown, HTML and PDF formats read them.
 
     Looked up by thread while those threads are few against every opening event up to the period's
-    end; when most threads still wait, reading every opening event in time order is the cheaper read
+    end, reading only those the window does not hold (most of its resolved tickets were opened in
+    it); when most threads still wait, reading every opening event in time order is the cheaper read
     (a row found by key costs a few rows read in order).
     """
     threads = set(history.loc[history["category"] == "ticket_resolved", "thread"])
@@ -312,8 +313,11 @@ def window_heads(store: Store, config: Config, period: Period, view: str, histor
         if name not in ONLY_ONCE_ENDED:
             threads |= set(frame.loc[frame["ended_at"].isna(), "thread"])
     if len(threads) * _KEY_READ_COST < store.count_events_of(HEAD_CATEGORIES, period.end):
-        return load_timeline(store, config, end=period.end, view=view,
-                             ids=sorted(store.event_ids_on(threads, HEAD_CATEGORIES)))
+        ids = store.event_ids_on(threads, HEAD_CATEGORIES)
+        found = load_timeline(store, config, end=period.end, view=view, ids=sorted(ids - set(history["id"])))
+        held = history.loc[history["id"].isin(ids), list(found.columns)]
+        heads = pd.concat([frame for frame in (held, found) if len(frame)] or [found], ignore_index=True)
+        return heads.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
     heads = load_timeline(store, config, end=period.end, view=view, categories=HEAD_CATEGORIES)
     return heads.loc[heads["thread"].isin(threads)].reset_index(drop=True)
 
