@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from glassbox import schema
 from glassbox.errors import StoreError
@@ -146,3 +147,47 @@ def test_database_error_is_one_line_naming_the_store_without_sql_or_data(store: 
     assert "\n" not in message and len(message) < 300
     assert not [word for word in ("INSERT", "SQL", "PRIVATE-BODY-TEXT", "CHURN-1", "parameters") if word in message]
     assert store.count_events() == 0, "the transaction was rolled back"
+
+
+def test_sqlite_reads_a_few_categories_threads_or_ids_through_the_narrowest_index(sqlite_store: Store) -> None:
+    """SQLite keeps no statistics here, and without them its planner walked every event of the
+    engagement by time to save a sort, or every event of a category once per chunk of threads or ids
+    (seconds at 1M events). Each read below must reach its rows through the index that holds only them."""
+    sqlite_store.write([comment(n) for n in range(3)] + [commit("ab" * 20, "git")])
+    many = [f"CHURN-{n}" for n in range(40)]  # a chunk's worth: a short list was planned well already
+    models = ["model_version_created", "model_alias_moved"]
+    reads = {
+        "the model events before a moment": (
+            lambda: sqlite_store.read_events(end=T0 + timedelta(days=1), categories=models),
+            "ix_events_engagement_category"),
+        "the opening events of some threads": (
+            lambda: sqlite_store.event_ids_on(many, ["ticket_created", "pull_request_opened"]),
+            "ix_events_engagement_thread"),
+        "which of some threads are tickets": (
+            lambda: sqlite_store.threads_of("ticket_created", set(many)), "ix_events_engagement_thread"),
+        "the notes of some runs": (
+            lambda: sqlite_store.bodies(["run_started", "run_finished"], ids=many), "sqlite_autoindex_events_1"),
+    }
+    for what, (read, index) in reads.items():
+        plans = _plans_of(sqlite_store, read)
+        assert plans and all(f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan
+                             for plan in plans), f"{what}: {plans}"
+
+
+def _plans_of(store: Store, read) -> list[str]:
+    """SQLite's query plan of each statement on ``events`` that ``read`` runs."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM events" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        read()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    with store.engine.connect() as conn:
+        return [" ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                         if "events" in row[-1].split(" USING")[0])
+                for statement, parameters in statements]
