@@ -141,6 +141,23 @@ def test_a_busy_week_lists_a_page_of_runs_and_always_the_best_and_the_alerts(rep
     assert "…and 25 more runs." in render_html(content)
 
 
+def test_a_busy_week_lists_the_latest_of_what_shipped_and_counts_the_rest(report: dict) -> None:
+    """704 merged PRs made a 40-page PDF: a report lists the latest 15 of each kind and says how many
+    more there were; the JSON keeps every one."""
+    report["shipped"]["pull_requests"] = [
+        {"at": f"2026-11-18T10:{minute:02d}:00-05:00", "thread": f"acme/churn#{minute}", "title": f"PR {minute}",
+         "url": None} for minute in range(20)]
+    content = ReportContent.from_report(report, TZ)
+    listed = content.shipped_listed()
+    assert [item.thread for item in listed.items] == [*(f"acme/churn#{n}" for n in range(5, 20)), "CHURN-12"]
+    assert listed.more_sentence == "…and 5 more pull requests, every one in the JSON export."
+    for text in (render_markdown(content), render_html(content)):
+        assert "acme/churn#4" not in text.replace("\\", "") and "acme/churn#5" in text.replace("\\", "")
+        assert "5 more pull requests, every one in the JSON export." in text
+    report["shipped"]["pull_requests"] = report["shipped"]["pull_requests"][:15]
+    assert ReportContent.from_report(report, TZ).shipped_listed().more_sentence is None
+
+
 def test_hours_read_like_a_person_would_say_them() -> None:
     assert [format_hours(h) for h in (None, 0.5, 5.25, 72)] == ["—", "30 min", "5.2 h", "3.0 d"]
     assert sparkline([0, 4, 8, None]) == "▁▅█ "

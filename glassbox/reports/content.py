@@ -23,6 +23,7 @@ from glassbox.vocabulary import LATENCY_LABELS, WAITS, Side, agreement_sentence,
 log = logging.getLogger(__name__)
 
 MAX_LISTED = 15
+MAX_SHIPPED = 15  # of each kind: a busy week merges hundreds of PRs, and a report is read, not searched
 MAX_NOTE = 280  # characters of a run note a report quotes: notes are free text of any length
 MAX_TITLE = 200  # characters of a title a page or report shows: a commit's first line can be any length
 
@@ -36,6 +37,22 @@ class Item:
     title: str
     url: str | None
     at: str
+
+
+@dataclass(frozen=True)
+class ShippedListing:
+    """What a report lists of what shipped: the latest :data:`MAX_SHIPPED` of each kind, oldest first,
+    and how many more of each kind the period had (the JSON export lists every one)."""
+
+    items: list[Item]
+    more: dict[str, int]
+
+    @property
+    def more_sentence(self) -> str | None:
+        """``…and 689 more pull requests and 12 more tickets, every one in the JSON export.``; None
+        when everything is listed."""
+        parts = [f"{count} more {kind}{'' if count == 1 else 's'}" for kind, count in self.more.items() if count]
+        return f"…and {' and '.join(parts)}, every one in the JSON export." if parts else None
 
 
 @dataclass(frozen=True)
@@ -183,6 +200,16 @@ class ReportContent:
                           for index, run in enumerate(runs) if index in kept]
                 return RunListing(listed, len(runs) - len(listed))
         return RunListing([], 0)
+
+    def shipped_listed(self) -> ShippedListing:
+        """What the Markdown, HTML and PDF formats list of :attr:`shipped` (see :class:`ShippedListing`)."""
+        items: list[Item] = []
+        more: dict[str, int] = {}
+        for kind in dict.fromkeys(item.kind for item in self.shipped):
+            mine = [item for item in self.shipped if item.kind == kind]
+            items += mine[-MAX_SHIPPED:]
+            more[kind] = max(0, len(mine) - MAX_SHIPPED)
+        return ShippedListing(items, more)
 
     def runs_of(self, experiment: dict[str, Any]) -> pd.DataFrame | None:
         """The KPI runs (``at, value, run``) behind one entry of ``experiments``, if known."""

@@ -118,9 +118,12 @@ def _headline(content: ReportContent) -> str:
 def _shipped(content: ReportContent) -> str:
     if not content.shipped:
         return "## What shipped\n\nNothing was merged or resolved in this period."
+    listing = content.shipped_listed()
     lines = ["## What shipped", ""]
-    for item in content.shipped:
+    for item in listing.items:
         lines.append(f"- {item.kind.capitalize()} {link(item.thread, item.url)}: {escape(item.title)}")
+    if listing.more_sentence:
+        lines.append(f"- {listing.more_sentence}")
     return "\n".join(lines)
 
 
