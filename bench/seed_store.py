@@ -68,7 +68,10 @@ STATUSES = [("To Do", "new"), ("In Progress", "indeterminate"), ("Waiting for Cu
 BACKLOG = 30  # live tickets the engagement keeps at least
 # Which engagement shape a cached store holds: "live" threads end (since issue #17's measurements);
 # the first shape left every ticket and pull request open for ever, 220k open waits at 1M events.
-SHAPE = "live"
+# "timed" runs carry their start and end, as MLflow's do: before, no run had a start, so no run was
+# counted and the KPI's best so far was never computed (the benchmarks measured only reading them).
+SHAPE = "timed"
+RUN_MINUTES = 20  # how long a seeded training run takes
 
 
 class _Engagement:
@@ -157,6 +160,8 @@ def _next_events(state: _Engagement, rng: random.Random, n: int, when: datetime,
                   origin="sqlite:///mlflow.db", category="run_finished", occurred_at=when, actor=rng.choice(TEAM),
                   thread="churn", title=f"sweep-{n}", refs=refs,
                   attrs={"run_id": f"{tag}run{n}", "experiment": "churn", "status": "FINISHED",
+                         "start_time": (when - timedelta(minutes=RUN_MINUTES)).isoformat(),
+                         "end_time": when.isoformat(),
                          "params": {"lr": rng.choice([0.01, 0.05, 0.1]), "depth": rng.randint(3, 9)},
                          "metrics": {"val_auc": value}})]
 
