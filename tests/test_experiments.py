@@ -66,6 +66,17 @@ def test_each_run_shows_its_param_diff_against_the_previous_best() -> None:
     assert story.loc[3, "note"] == "note r4"
 
 
+def test_a_periods_story_diffs_only_its_own_runs_and_the_new_bests() -> None:
+    """A period shows its runs and the bests before it; diffing every earlier run cost most of a 74,000-run story."""
+    story = kpi_story(HISTORY, AUC, diffs_from=datetime(2026, 11, 4, tzinfo=UTC)).set_index("run_id")
+    assert story.loc["r4", "param_diff"] == {"lr": {"from": 0.2, "to": 0.4}}  # in the period
+    assert story.loc["r2", "param_diff"] == {"lr": {"from": 0.1, "to": 0.2}}  # a new best before it
+    assert story.loc["r3", "param_diff"] == {}  # neither
+    unbounded = kpi_story(HISTORY, AUC).set_index("run_id")
+    assert set(unbounded.loc["r3", "param_diff"]) == {"lr"}  # without a bound, every run is diffed
+    assert story.drop(columns="param_diff").equals(unbounded.drop(columns="param_diff"))
+
+
 def test_param_diff_names_added_and_removed_params() -> None:
     assert param_diff({"a": 1, "b": 2}, {"a": 1, "c": 3}) == {"b": {"from": 2, "to": None},
                                                               "c": {"from": None, "to": 3}}

@@ -60,14 +60,16 @@ def param_diff(before: dict | None, after: dict | None) -> dict[str, dict[str, o
             for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
 
 
-def kpi_story(runs: pd.DataFrame, kpi: Kpi) -> pd.DataFrame:
+def kpi_story(runs: pd.DataFrame, kpi: Kpi, diffs_from: datetime | None = None) -> pd.DataFrame:
     """One row per top-level run of ``kpi.experiment``, oldest first, judged against the best run before it.
 
     ``runs`` comes from :func:`glassbox.metrics.linking.runs_frame` (family columns from
     :func:`glassbox.metrics.runs.with_families` are added when missing). ``value`` is the family's
     result and ``value_run_id`` the member holding it; ``counted`` says whether the run takes part in
     "best" (FINISHED, not excluded, with a finite value); ``children`` how many runs fold into it.
-    ``param_diff`` is against the previous best.
+    ``param_diff`` is against the previous best, for the new bests and the runs started at or after
+    ``diffs_from`` (every run without it); ``{}`` for the others: what a period shows of its story
+    are those, and diffing each of 74,000 runs cost most of the story.
     """
     table = runs if "family" in runs else with_families(runs)
     mine = table.loc[table["experiment"] == kpi.experiment]
@@ -96,8 +98,9 @@ def kpi_story(runs: pd.DataFrame, kpi: Kpi) -> pd.DataFrame:
     out["previous_best"] = _objects(previous_best)
     out["previous_best_run_id"] = _pick(story["run_id"], previous_index)
     params = story["params"].to_numpy()
-    out["param_diff"] = [param_diff(params[int(i)], after) if pd.notna(i) else {}
-                         for i, after in zip(previous_index.to_numpy(), params, strict=True)]
+    shown = new_best.to_numpy() | (True if diffs_from is None else (story["started_at"] >= diffs_from).to_numpy())
+    out["param_diff"] = [param_diff(params[int(i)], after) if wanted and pd.notna(i) else {}
+                         for i, after, wanted in zip(previous_index.to_numpy(), params, shown, strict=True)]
     out["drop"] = drop
     out["drop_fraction"] = _objects(fraction.where(drop))
     out["met"] = [meets(v, kpi) if ok else None for v, ok in zip(out["value"], counted, strict=True)]
@@ -126,6 +129,7 @@ def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
     One ``experiments`` entry per KPI (``runs`` = top-level runs of its experiment started in the period,
     ``best`` = the best counted run started before the period's end), and one with ``best`` and
     ``kpi`` null for each other experiment with runs in the period. Alerts are the period's drops.
+    The stories' ``param_diff`` is the period's runs' and the new bests' (:func:`kpi_story`).
     """
     runs = runs if "family" in runs else with_families(runs)
     before_end = runs.loc[runs["started_at"] < end]
@@ -134,7 +138,7 @@ def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
     alerts: list[dict] = []
     stories: dict[tuple[str, str], pd.DataFrame] = {}
     for kpi in kpis:
-        story = kpi_story(before_end, kpi)
+        story = kpi_story(before_end, kpi, diffs_from=start)
         stories[(kpi.experiment, kpi.metric)] = story
         best = story.loc[story["new_best"]].tail(1)
         best_value = None if best.empty else float(best.iloc[0]["value"])
