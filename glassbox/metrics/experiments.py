@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from glassbox.config import Kpi
@@ -114,8 +115,11 @@ def _objects(values: pd.Series) -> pd.Series:
 
 def _pick(items: pd.Series, positions: pd.Series) -> list[object]:
     """``items`` at each float position (NaN gives None)."""
-    values = items.to_numpy()
-    return [values[int(i)] if pd.notna(i) else None for i in positions.to_numpy()]
+    at = positions.to_numpy(dtype=float)
+    known = ~np.isnan(at)
+    picked = np.full(len(at), None, dtype=object)
+    picked[known] = items.to_numpy(dtype=object)[at[known].astype(int)]
+    return picked.tolist()
 
 
 def _in(moments: pd.Series, start: datetime, end: datetime) -> pd.Series:
