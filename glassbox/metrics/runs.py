@@ -39,6 +39,12 @@ def _flag(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
+def _excluded(runs: pd.DataFrame) -> pd.Series:
+    """Each run's ``excluded`` flag as a bool (none without the column); the read model's are bools already."""
+    column = _column(runs, "excluded")
+    return column if column.dtype == bool else column.map(_flag).astype(bool)
+
+
 def roots(run_ids: pd.Series, parents: pd.Series) -> pd.Series:
     """Each run's top-level ancestor: follow ``parent`` while it names a known run."""
     known = set(run_ids.dropna())
@@ -62,7 +68,7 @@ def with_families(runs: pd.DataFrame) -> pd.DataFrame:
     The one place these columns are computed; pages and reports call it once on their runs frame.
     """
     out = runs.copy()
-    out["excluded"] = _column(out, "excluded").map(_flag).astype(bool)
+    out["excluded"] = _excluded(out)
     family = roots(out["run_id"], _column(out, "parent_run_id")) if len(out) else out["run_id"]
     out["family"] = family
     out["top_level"] = (family == out["run_id"]).astype(bool)
@@ -124,8 +130,7 @@ def failed(runs: pd.DataFrame) -> pd.Series:
 
 def may_be_best(runs: pd.DataFrame) -> pd.Series:
     """FINISHED and not excluded: the runs whose values may count toward "best"."""
-    excluded = _column(runs, "excluded").map(_flag).astype(bool)
-    return (runs["status"] == "FINISHED") & ~excluded
+    return (runs["status"] == "FINISHED") & ~_excluded(runs)
 
 
 def metric_value(metrics: object, name: str) -> float | None:
