@@ -141,6 +141,20 @@ def test_a_busy_week_lists_a_page_of_runs_and_always_the_best_and_the_alerts(rep
     assert "…and 25 more runs." in render_html(content)
 
 
+def test_a_noisy_week_lists_a_page_of_its_alerted_runs_and_still_the_best(report: dict) -> None:
+    """420 runs fell below the best in a week and made a 20-page table: the best and a page of the
+    newest alerted runs are listed, the rest counted."""
+    runs = [{"run_id": f"r{n}", "name": f"run-{n:02d}", "started_at": f"2026-11-17T10:{n:02d}:00-05:00",
+             "value": 0.70, "new_best": False, "drop": n % 2 == 1, "param_diff": {}, "note": None} for n in range(50)]
+    runs[0].update(name="the-best", value=0.86, new_best=True)
+    report["experiment_runs"][0]["runs"] = runs
+    report["experiments"][0]["best"] = {"run_id": "r0", "metric": "val_auc", "value": 0.86}
+    content = ReportContent.from_report(report, TZ)
+    listing = content.run_listing(content.experiments[0])
+    assert [run["name"] for run in listing.runs] == [*(f"run-{n:02d}" for n in range(49, 21, -2)), "the-best"]
+    assert listing.more == 35
+
+
 def test_a_busy_week_lists_the_latest_of_what_shipped_and_counts_the_rest(report: dict) -> None:
     """704 merged PRs made a 40-page PDF: a report lists the latest 15 of each kind and says how many
     more there were; the JSON keeps every one."""
@@ -156,6 +170,20 @@ def test_a_busy_week_lists_the_latest_of_what_shipped_and_counts_the_rest(report
         assert "5 more pull requests, every one in the JSON export." in text
     report["shipped"]["pull_requests"] = report["shipped"]["pull_requests"][:15]
     assert ReportContent.from_report(report, TZ).shipped_listed().more_sentence is None
+
+
+def test_a_noisy_search_lists_its_latest_drops_and_every_regression(report: dict) -> None:
+    """500 metric drops filled 50 PDF pages: a report lists the latest 15 of each kind of alert."""
+    drops = [{"kind": "metric_drop", "experiment": "churn", "run_id": f"r{n}", "message": f"run r{n} fell"}
+             for n in range(20)]
+    report["alerts"] = [*drops, {"kind": "model_regressed", "experiment": "churn", "message": "champion regressed"}]
+    content = ReportContent.from_report(report, TZ)
+    listed = content.alerts_listed()
+    assert [alert.get("run_id") for alert in listed.items] == [*(f"r{n}" for n in range(5, 20)), None]
+    assert listed.more_sentence == "…and 5 more metric drops, every one in the JSON export."
+    for text in (render_markdown(content), render_html(content)):
+        assert "run r4 fell" not in text and "run r5 fell" in text and "champion regressed" in text
+        assert "5 more metric drops, every one in the JSON export." in text
 
 
 def test_hours_read_like_a_person_would_say_them() -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 MAX_LISTED = 15
 MAX_SHIPPED = 15  # of each kind: a busy week merges hundreds of PRs, and a report is read, not searched
+MAX_ALERTS = 15  # of each kind: a noisy search can drop below the best hundreds of times a week
+Listed = TypeVar("Listed")
+ALERT_KINDS = {"metric_drop": "metric drop", "model_regressed": "model regression"}  # in words, for counts
 MAX_NOTE = 280  # characters of a run note a report quotes: notes are free text of any length
 MAX_TITLE = 200  # characters of a title a page or report shows: a commit's first line can be any length
 
@@ -40,12 +44,23 @@ class Item:
 
 
 @dataclass(frozen=True)
-class ShippedListing:
-    """What a report lists of what shipped: the latest :data:`MAX_SHIPPED` of each kind, oldest first,
-    and how many more of each kind the period had (the JSON export lists every one)."""
+class Listing(Generic[Listed]):
+    """What a report lists of a long list (what shipped, the alerts): the latest few of each kind,
+    oldest first, and how many more of each kind the period had (the JSON export lists every one)."""
 
-    items: list[Item]
-    more: dict[str, int]
+    items: list[Listed]
+    more: dict[str, int]  # kind in words -> how many were not listed
+
+    @classmethod
+    def latest(cls, items: list[Listed], kind_of: Callable[[Listed], str], limit: int) -> Listing[Listed]:
+        """The last ``limit`` of ``items`` of each kind (``kind_of``, in words), kinds in order of appearance."""
+        listed: list[Listed] = []
+        more: dict[str, int] = {}
+        for kind in dict.fromkeys(kind_of(item) for item in items):
+            mine = [item for item in items if kind_of(item) == kind]
+            listed += mine[-limit:]
+            more[kind] = max(0, len(mine) - limit)
+        return cls(listed, more)
 
     @property
     def more_sentence(self) -> str | None:
@@ -179,8 +194,10 @@ class ReportContent:
         """The period's runs behind one entry of ``experiments``, newest first, at most :data:`MAX_LISTED`.
 
         Runs are top-level runs (a search's children are folded into their parent, which carries
-        its best child's value). The experiment's best run, new bests and runs that raised an alert
-        are always listed, even past the limit; ``more`` counts the runs left out.
+        its best child's value). The experiment's best run and new bests are always listed, even past
+        the limit; runs that raised an alert come before the others, up to it (a noisy search drops
+        below the best hundreds of times a week: the alerts section counts them all); ``more`` counts
+        the runs left out.
         """
         start = _local(self.report["period"]["start"], self.timezone)
         end = _local(self.report["period"]["end"], self.timezone)
@@ -191,8 +208,9 @@ class ReportContent:
                 runs = [run for run in story.get("runs", [])
                         if run.get("started_at") and start <= _local(run["started_at"], self.timezone) < end][::-1]
                 kept = {index for index, run in enumerate(runs)
-                        if run.get("new_best") or run.get("drop") or (best and run.get("run_id") == best)}
-                for index in range(len(runs)):
+                        if run.get("new_best") or (best and run.get("run_id") == best)}
+                alerted = [index for index, run in enumerate(runs) if run.get("drop")]
+                for index in [*alerted, *range(len(runs))]:
                     if len(kept) >= MAX_LISTED:
                         break
                     kept.add(index)
@@ -201,15 +219,13 @@ class ReportContent:
                 return RunListing(listed, len(runs) - len(listed))
         return RunListing([], 0)
 
-    def shipped_listed(self) -> ShippedListing:
-        """What the Markdown, HTML and PDF formats list of :attr:`shipped` (see :class:`ShippedListing`)."""
-        items: list[Item] = []
-        more: dict[str, int] = {}
-        for kind in dict.fromkeys(item.kind for item in self.shipped):
-            mine = [item for item in self.shipped if item.kind == kind]
-            items += mine[-MAX_SHIPPED:]
-            more[kind] = max(0, len(mine) - MAX_SHIPPED)
-        return ShippedListing(items, more)
+    def shipped_listed(self) -> Listing[Item]:
+        """What the Markdown, HTML and PDF formats list of :attr:`shipped`: the latest of each kind."""
+        return Listing.latest(self.shipped, lambda item: item.kind, MAX_SHIPPED)
+
+    def alerts_listed(self) -> Listing[dict[str, Any]]:
+        """What the Markdown, HTML and PDF formats list of :attr:`alerts`: the latest of each kind."""
+        return Listing.latest(self.alerts, _alert_kind, MAX_ALERTS)
 
     def runs_of(self, experiment: dict[str, Any]) -> pd.DataFrame | None:
         """The KPI runs (``at, value, run``) behind one entry of ``experiments``, if known."""
@@ -223,6 +239,11 @@ def _shipped_items(shipped: dict[str, list[dict[str, Any]]] | None) -> list[Item
     return [Item(kind, str(row.get("thread", "")), short_title(row.get("title")), row.get("url"),
                  str(row.get("at", "")))
             for key, kind in kinds for row in shipped.get(key, [])]
+
+
+def _alert_kind(alert: dict[str, Any]) -> str:
+    kind = str(alert.get("kind", "alert"))
+    return ALERT_KINDS.get(kind, kind.replace("_", " "))
 
 
 def _why(latency: object) -> str:

@@ -218,8 +218,11 @@ def _waiting(content: ReportContent) -> str:
 def _alerts(content: ReportContent) -> str:
     if not content.alerts:
         return ""
+    listing = content.alerts_listed()
     lines = ["## Alerts", ""]
-    for alert in content.alerts:
+    for alert in listing.items:
         lines.append(f"- ⚠ **{escape(alert.get('kind', 'alert'))}** ({escape(alert.get('experiment', ''))}): "
                      f"{escape(alert.get('message', ''))}")
+    if listing.more_sentence:
+        lines.append(f"- {listing.more_sentence}")
     return "\n".join(lines)
