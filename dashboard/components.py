@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from glassbox.charts import SOURCE_COLORS, report_config
-from glassbox.reports.content import format_hours, format_working_hours
+from glassbox.reports.content import alerts_listing, format_hours, format_working_hours
 from glassbox.vocabulary import FIGURE_HELP
 
 CATEGORY_LABELS = {
@@ -105,6 +105,16 @@ def show_chart(chart: ShownChart, height: int | None = None, *, says: str, label
         chart = chart.configure_axisY(labelLimit=label_limit)
     st.altair_chart(chart, width="stretch", theme=None)
     st.caption(escape_markdown(says))
+
+
+def show_alerts(alerts: list[dict[str, Any]]) -> None:
+    """The latest alerts of each kind as warnings, and how many more (a noisy search drops below the
+    best hundreds of times a week); the weekly report's JSON lists every one."""
+    listing = alerts_listing(alerts)
+    for alert in listing.items:
+        st.warning(escape_markdown(alert.get("message", "")), icon=":material/warning:")
+    if listing.more_counted:
+        st.caption(f"…and {listing.more_counted}; the weekly report's JSON export lists every one.")
 
 
 def empty_state(message: str, hint: str | None = None) -> None:

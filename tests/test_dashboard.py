@@ -279,3 +279,14 @@ def test_a_demo_built_with_demo_dir_says_it_is_a_demo(tmp_path: Path, monkeypatc
     (config.parent / DEMO_MANIFEST).write_text("{}", encoding="utf-8")
     marked = open_page("today", config, monkeypatch)
     assert any("This is a demo" in warning.value for warning in marked.warning)
+
+
+def test_a_noisy_week_shows_a_page_of_alerts_and_counts_the_rest() -> None:
+    """A search dropping below the best 420 times a week drew 420 warnings on Today and the Weekly report."""
+    def page() -> None:
+        from dashboard.components import show_alerts
+        show_alerts([{"kind": "metric_drop", "message": f"run r{n} fell"} for n in range(20)])
+
+    app = AppTest.from_function(page).run()
+    assert [warning.value for warning in app.warning] == [f"run r{n} fell" for n in range(5, 20)]
+    assert app.caption[0].value == "…and 5 more metric drops; the weekly report's JSON export lists every one."

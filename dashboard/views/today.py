@@ -21,6 +21,7 @@ from dashboard.components import (
     escape_markdown,
     hours_text,
     local,
+    show_alerts,
     show_chart,
     source_label,
     story_link,
@@ -148,8 +149,7 @@ st.subheader("Alerts")
 alerts = loaders.alerts(ctx.source, ctx.view, window.start, window.end)
 if not alerts:
     st.caption("No alerts.")
-for alert in alerts:
-    st.warning(escape_markdown(alert.get("message", "")), icon=":material/warning:")
+show_alerts(alerts)
 
 st.subheader("Activity")
 COUNTED = [("Commits", ("commit",)), ("PRs merged", ("pull_request_merged",)),

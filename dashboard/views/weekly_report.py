@@ -18,6 +18,7 @@ from dashboard.components import (
     escape_markdown,
     figure_columns,
     hours_text,
+    show_alerts,
     working_hours_text,
 )
 from glassbox.notes import MAX_NOTE_CHARS
@@ -117,8 +118,7 @@ for experiment in experiments:
     runs = int(experiment.get("runs", 0))
     st.markdown(f"**{escape_markdown(experiment['experiment'])}** — {runs} {count_label('runs', runs)} this week. "
                 f"{escape_markdown(kpi_sentence(experiment))}")
-for alert in report.get("alerts", []):
-    st.warning(escape_markdown(alert.get("message", "")), icon=":material/warning:")
+show_alerts(report.get("alerts", []))
 
 shipped_col, waiting_col = st.columns(2, gap="large")
 with shipped_col:

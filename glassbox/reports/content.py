@@ -63,11 +63,15 @@ class Listing(Generic[Listed]):
         return cls(listed, more)
 
     @property
-    def more_sentence(self) -> str | None:
-        """``…and 689 more pull requests and 12 more tickets, every one in the JSON export.``; None
-        when everything is listed."""
+    def more_counted(self) -> str | None:
+        """``689 more pull requests and 12 more tickets``; None when everything is listed."""
         parts = [f"{count} more {kind}{'' if count == 1 else 's'}" for kind, count in self.more.items() if count]
-        return f"…and {' and '.join(parts)}, every one in the JSON export." if parts else None
+        return " and ".join(parts) if parts else None
+
+    @property
+    def more_sentence(self) -> str | None:
+        """``…and 689 more pull requests and 12 more tickets, every one in the JSON export.``"""
+        return f"…and {self.more_counted}, every one in the JSON export." if self.more_counted else None
 
 
 @dataclass(frozen=True)
@@ -224,8 +228,8 @@ class ReportContent:
         return Listing.latest(self.shipped, lambda item: item.kind, MAX_SHIPPED)
 
     def alerts_listed(self) -> Listing[dict[str, Any]]:
-        """What the Markdown, HTML and PDF formats list of :attr:`alerts`: the latest of each kind."""
-        return Listing.latest(self.alerts, _alert_kind, MAX_ALERTS)
+        """What the Markdown, HTML and PDF formats list of :attr:`alerts` (:func:`alerts_listing`)."""
+        return alerts_listing(self.alerts)
 
     def runs_of(self, experiment: dict[str, Any]) -> pd.DataFrame | None:
         """The KPI runs (``at, value, run``) behind one entry of ``experiments``, if known."""
@@ -239,6 +243,11 @@ def _shipped_items(shipped: dict[str, list[dict[str, Any]]] | None) -> list[Item
     return [Item(kind, str(row.get("thread", "")), short_title(row.get("title")), row.get("url"),
                  str(row.get("at", "")))
             for key, kind in kinds for row in shipped.get(key, [])]
+
+
+def alerts_listing(alerts: list[dict[str, Any]]) -> Listing[dict[str, Any]]:
+    """The latest :data:`MAX_ALERTS` alerts of each kind, as every report and page lists them."""
+    return Listing.latest(alerts, _alert_kind, MAX_ALERTS)
 
 
 def _alert_kind(alert: dict[str, Any]) -> str:
