@@ -109,12 +109,12 @@ def show_chart(chart: ShownChart, height: int | None = None, *, says: str, label
 
 def show_alerts(alerts: list[dict[str, Any]]) -> None:
     """The latest alerts of each kind as warnings, and how many more (a noisy search drops below the
-    best hundreds of times a week); the weekly report's JSON lists every one."""
+    best hundreds of times a week); the Experiments page judges every run."""
     listing = alerts_listing(alerts)
     for alert in listing.items:
         st.warning(escape_markdown(alert.get("message", "")), icon=":material/warning:")
     if listing.more_counted:
-        st.caption(f"…and {listing.more_counted}; the weekly report's JSON export lists every one.")
+        st.caption(f"…and {listing.more_counted}; the Experiments page shows every run against the best.")
 
 
 def empty_state(message: str, hint: str | None = None) -> None:

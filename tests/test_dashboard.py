@@ -289,4 +289,4 @@ def test_a_noisy_week_shows_a_page_of_alerts_and_counts_the_rest() -> None:
 
     app = AppTest.from_function(page).run()
     assert [warning.value for warning in app.warning] == [f"run r{n} fell" for n in range(5, 20)]
-    assert app.caption[0].value == "…and 5 more metric drops; the weekly report's JSON export lists every one."
+    assert app.caption[0].value == "…and 5 more metric drops; the Experiments page shows every run against the best."
