@@ -10,6 +10,7 @@ run never alerts. Loops here run over runs of one experiment (hundreds to thousa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,21 @@ def param_diff(before: dict | None, after: dict | None) -> dict[str, dict[str, o
             for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
 
 
+# each KPI's story by (experiment, metric), as the reports key them
+Stories = dict[tuple[str, str], pd.DataFrame]
+RESULT_COLUMNS = ("run_id", "started_at", "value", "value_run_id", "counted", "children")
+BEST_COLUMNS = ("new_best", "best_so_far", "best_run_id", "previous_best", "previous_best_run_id")
+DESCRIPTIVE = ("name", "status", "actor", "note", "commit", "sha", "tickets", "url", "excluded", "params")
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best counted run so far: where a story continued from a later run starts (the read model's)."""
+
+    value: float
+    run_id: str
+
+
 def kpi_story(runs: pd.DataFrame, kpi: Kpi, diffs_from: datetime | None = None) -> pd.DataFrame:
     """One row per top-level run of ``kpi.experiment``, oldest first, judged against the best run before it.
 
@@ -71,41 +87,79 @@ def kpi_story(runs: pd.DataFrame, kpi: Kpi, diffs_from: datetime | None = None) 
     ``param_diff`` is against the previous best, for the new bests and the runs started at or after
     ``diffs_from`` (every run without it); ``{}`` for the others: what a period shows of its story
     are those, and diffing each of 74,000 runs cost most of the story.
+
+    Three steps, each the one home of its part: :func:`kpi_results` (each run's family result),
+    :func:`running_best` (the best so far, which the read model keeps per run) and :func:`judged`
+    (drops, targets and parameter changes, which depend on the config and the period only).
     """
+    results = kpi_results(runs, kpi)
+    return judged(running_best(results, kpi.goal), kpi, diffs_from)
+
+
+def kpi_results(runs: pd.DataFrame, kpi: Kpi) -> pd.DataFrame:
+    """The top-level runs of ``kpi.experiment`` in start order, each with its family's result:
+    :data:`RESULT_COLUMNS` and the :data:`DESCRIPTIVE` columns of the run."""
     table = runs if "family" in runs else with_families(runs)
     mine = table.loc[table["experiment"] == kpi.experiment]
     results = family_results(mine, kpi.metric, kpi.goal)
     story = top_level(mine).sort_values("started_at", kind="stable").reset_index(drop=True)
     value = pd.Series(results["value"].reindex(story["run_id"]).to_numpy(dtype=float))
     eligible = results["eligible"].reindex(story["run_id"]).fillna(False).to_numpy(dtype=bool)
-    counted = may_be_best(story).to_numpy() & eligible & value.notna().to_numpy()
-    sign = 1.0 if kpi.goal == "max" else -1.0
-    scored = (sign * value).where(counted)
-    best_so_far = scored.cummax().ffill() * sign
-    previous_best = best_so_far.shift(1)
-    new_best = pd.Series(counted & (previous_best.isna() | (sign * value > sign * previous_best)).to_numpy())
-    best_index = pd.Series(story.index.where(new_best), dtype=float).ffill()
-    previous_index = best_index.shift(1)
-    fraction = sign * (previous_best - value) / previous_best.abs().replace(0.0, 1.0)
-    drop = pd.Series(counted) & previous_best.notna() & (fraction > kpi.alert_drop)
-    out = story.loc[:, ["run_id", "name", "started_at", "status", "actor", "note", "commit", "sha", "tickets", "url",
-                        "excluded", "children"]]
+    out = story.loc[:, ["run_id", "started_at", "children", *DESCRIPTIVE]]
     out["value_run_id"] = list(results["value_run_id"].reindex(story["run_id"]))
-    out["value"] = value.astype(object).where(value.notna(), None)
-    out["counted"] = counted
+    out["value"] = _objects(value)
+    out["counted"] = may_be_best(story).to_numpy() & eligible & value.notna().to_numpy()
+    return out
+
+
+def running_best(results: pd.DataFrame, goal: str, before: Best | None = None) -> pd.DataFrame:
+    """``results`` (:func:`kpi_results`, in start order) with :data:`BEST_COLUMNS`: the best counted
+    value up to and including each run and the run holding it, the best before it, and whether it set
+    a new best. ``before`` is the best before the first of ``results`` (a story continued from there)."""
+    sign = 1.0 if goal == "max" else -1.0
+    value = pd.Series(results["value"].to_numpy(dtype=float))
+    counted = results["counted"].to_numpy(dtype=bool)
+    initial = pd.Series([np.nan if before is None else sign * before.value])
+    best = pd.concat([initial, (sign * value).where(counted)], ignore_index=True).cummax().ffill() * sign
+    best_so_far = pd.Series(best.iloc[1:].to_numpy())
+    previous_best = pd.Series(best.iloc[:-1].to_numpy())
+    new_best = counted & (previous_best.isna() | (sign * value > sign * previous_best)).to_numpy()
+    holders = pd.Series([None if before is None else before.run_id,
+                         *np.where(new_best, results["run_id"].to_numpy(dtype=object), None)], dtype=object).ffill()
+    out = results.copy()
     out["new_best"] = new_best
-    out["best_so_far"] = _objects(best_so_far)
-    out["best_run_id"] = _pick(story["run_id"], best_index)
-    out["previous_best"] = _objects(previous_best)
-    out["previous_best_run_id"] = _pick(story["run_id"], previous_index)
-    params = story["params"].to_numpy()
-    shown = new_best.to_numpy() | (True if diffs_from is None else (story["started_at"] >= diffs_from).to_numpy())
-    out["param_diff"] = [param_diff(params[int(i)], after) if wanted and pd.notna(i) else {}
-                         for i, after, wanted in zip(previous_index.to_numpy(), params, shown, strict=True)]
+    out["best_so_far"] = _objects(best_so_far).to_numpy()
+    out["best_run_id"] = _missing_as_none(holders.iloc[1:])
+    out["previous_best"] = _objects(previous_best).to_numpy()
+    out["previous_best_run_id"] = _missing_as_none(holders.iloc[:-1])
+    return out
+
+
+def judged(story: pd.DataFrame, kpi: Kpi, diffs_from: datetime | None = None) -> pd.DataFrame:
+    """A story (:func:`running_best`, every row or a period's rows with the new bests before them)
+    judged on ``kpi``: :data:`STORY_COLUMNS`, with the drops below the best before each run, whether
+    it meets the target, and (see :func:`kpi_story`) the parameters changed against the previous best."""
+    out = story.reset_index(drop=True)
+    sign = 1.0 if kpi.goal == "max" else -1.0
+    value = pd.Series(out["value"].to_numpy(dtype=float))
+    previous_best = pd.Series(out["previous_best"].to_numpy(dtype=float))
+    counted = out["counted"].to_numpy(dtype=bool)
+    fraction = sign * (previous_best - value) / previous_best.abs().replace(0.0, 1.0)
+    drop = counted & previous_best.notna().to_numpy() & (fraction > kpi.alert_drop).to_numpy()
     out["drop"] = drop
-    out["drop_fraction"] = _objects(fraction.where(drop))
+    out["drop_fraction"] = _objects(fraction.where(drop)).to_numpy()
     out["met"] = [meets(v, kpi) if ok else None for v, ok in zip(out["value"], counted, strict=True)]
+    params = dict(zip(out["run_id"], out["params"], strict=True))
+    shown = out["new_best"].to_numpy(dtype=bool) | (
+        True if diffs_from is None else (out["started_at"] >= diffs_from).to_numpy())
+    out["param_diff"] = [param_diff(params.get(previous), after) if wanted and isinstance(previous, str) else {}
+                         for previous, after, wanted in zip(out["previous_best_run_id"], out["params"], shown,
+                                                            strict=True)]
     return out.loc[:, list(STORY_COLUMNS)]
+
+
+def _missing_as_none(values: pd.Series) -> list[object]:
+    return [value if isinstance(value, str) else None for value in values]
 
 
 def _objects(values: pd.Series) -> pd.Series:
@@ -113,36 +167,31 @@ def _objects(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), None)
 
 
-def _pick(items: pd.Series, positions: pd.Series) -> list[object]:
-    """``items`` at each float position (NaN gives None)."""
-    at = positions.to_numpy(dtype=float)
-    known = ~np.isnan(at)
-    picked = np.full(len(at), None, dtype=object)
-    picked[known] = items.to_numpy(dtype=object)[at[known].astype(int)]
-    return picked.tolist()
-
-
 def _in(moments: pd.Series, start: datetime, end: datetime) -> pd.Series:
     return (moments >= start) & (moments < end)
 
 
-def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime,
-                        end: datetime) -> tuple[list[dict], list[dict], dict[tuple[str, str], pd.DataFrame]]:
+def experiments_summary(runs: pd.DataFrame, kpis: list[Kpi], start: datetime, end: datetime,
+                        kept: Stories | None = None) -> tuple[list[dict], list[dict], Stories]:
     """SPEC §5's ``experiments`` and ``alerts`` for ``[start, end)``, plus each KPI's story up to ``end``.
 
     One ``experiments`` entry per KPI (``runs`` = top-level runs of its experiment started in the period,
     ``best`` = the best counted run started before the period's end), and one with ``best`` and
     ``kpi`` null for each other experiment with runs in the period. Alerts are the period's drops.
     The stories' ``param_diff`` is the period's runs' and the new bests' (:func:`kpi_story`).
+
+    ``kept``: each KPI's story as the period shows it, its runs and every new best before them
+    (the read model's, :func:`glassbox.readmodel.kpis.period_stories`), which is all these figures
+    read of it; then ``runs`` need only hold the period's runs and their families.
     """
     runs = runs if "family" in runs else with_families(runs)
     before_end = runs.loc[runs["started_at"] < end]
     in_period = started_in(runs, start, end)
     entries: list[dict] = []
     alerts: list[dict] = []
-    stories: dict[tuple[str, str], pd.DataFrame] = {}
+    stories: Stories = {}
     for kpi in kpis:
-        story = kpi_story(before_end, kpi, diffs_from=start)
+        story = kpi_story(before_end, kpi, diffs_from=start) if kept is None else kept[(kpi.experiment, kpi.metric)]
         stories[(kpi.experiment, kpi.metric)] = story
         best = story.loc[story["new_best"]].tail(1)
         best_value = None if best.empty else float(best.iloc[0]["value"])

@@ -69,6 +69,13 @@ def versions_frame(events: pd.DataFrame, runs: pd.DataFrame, kpis: list[Kpi], en
     return out.sort_values(["model", "version"]).reset_index(drop=True).loc[:, list(VERSION_COLUMNS)]
 
 
+def version_runs(events: pd.DataFrame) -> set[str]:
+    """The runs the model versions among ``events`` were built from: the runs whose values the model
+    figures read besides a period's own."""
+    rows = events.loc[events["category"] == VERSION_CATEGORY]
+    return {run_id for run_id in _attrs(rows, "run_id") if isinstance(run_id, str)}
+
+
 def _own_value(runs: pd.DataFrame, run_id: object, kpi: Kpi) -> float | None:
     """The version's own run's value when it logged the metric (a child registered directly, say)."""
     rows = runs.loc[runs["run_id"] == run_id]

@@ -42,7 +42,7 @@ import pandas as pd
 from glassbox.config import Config, Team
 from glassbox.metrics.agreements import AgreementFrames, agreements_report, needs_pauses, ticket_pause_intervals
 from glassbox.metrics.compute import by_ticket, compute_frame, started_between, totals
-from glassbox.metrics.experiments import experiments_summary
+from glassbox.metrics.experiments import Stories, experiments_summary
 from glassbox.metrics.latency import LATENCIES, compute_all_latencies, open_wait_moment, open_waits, summarize
 from glassbox.metrics.linking import Links, build_links, links_summary
 from glassbox.metrics.models import models_summary
@@ -69,33 +69,36 @@ _STORY_FIELDS = ("run_id", "name", "status", "value", "best_so_far", "new_best",
 
 def report_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
                        now: datetime, *, samples: dict[str, pd.DataFrame] | None = None,
-                       links: Links | None = None, heads: pd.DataFrame | None = None) -> dict[str, object]:
+                       links: Links | None = None, heads: pd.DataFrame | None = None,
+                       stories: Stories | None = None) -> dict[str, object]:
     """Everything the report of ``period`` says, for ``view``, from its timeline (all history up to ``period.end``).
 
     ``links`` and ``samples`` (:func:`compute_all_latencies`) over ``events`` when the caller has them;
-    ``heads``, the opening events of the threads it names (their titles), when ``events`` lacks them.
+    ``heads``, the opening events of the threads it names (their titles), when ``events`` lacks them;
+    ``stories``, the KPIs' stories as the period shows them (the read model's), when the links' runs
+    are only the period's (:func:`glassbox.metrics.experiments.experiments_summary`).
     """
-    return _report(events, config, period, view, now, samples, links, heads, extras=True)
+    return _report(events, config, period, view, now, samples, links, heads, stories, extras=True)
 
 
 def figures_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
                         now: datetime, *, samples: dict[str, pd.DataFrame] | None = None,
-                        links: Links | None = None) -> dict[str, object]:
+                        links: Links | None = None, stories: Stories | None = None) -> dict[str, object]:
     """SPEC §5's part of :func:`report_from_events` alone (the ``json`` format): the same figures,
     without the extras the renderers read, so no thread's title is needed."""
-    return _report(events, config, period, view, now, samples, links, None, extras=False)
+    return _report(events, config, period, view, now, samples, links, None, stories, extras=False)
 
 
 def _report(events: pd.DataFrame, config: Config, period: Period, view: str, now: datetime,
             samples: dict[str, pd.DataFrame] | None, links: Links | None, heads: pd.DataFrame | None,
-            *, extras: bool) -> dict[str, object]:
+            stories: Stories | None, *, extras: bool) -> dict[str, object]:
     tz = config.engagement.zone
     links = links if links is not None else build_links(events)
     if samples is None:
         samples = compute_all_latencies(events, config, now, links)
     previous = period.previous()
     runs = run_table(links.runs, events)
-    entries, alerts, stories = experiments_summary(runs, config.kpi, period.start, period.end)
+    entries, alerts, stories = experiments_summary(runs, config.kpi, period.start, period.end, stories)
     models, regressions = models_summary(events, runs, config.kpi, period.start, period.end)
     compute = started_between(compute_frame(events, runs), period.start, period.end)
     for entry in entries:
