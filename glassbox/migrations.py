@@ -207,6 +207,20 @@ def _add_runs(conn: Connection) -> None:
     conn.execute(schema.meta.delete().where(schema.meta.c.key.like("readmodel:%")))
 
 
+def _add_kpi_runs(conn: Connection) -> None:
+    """7 → 8: each KPI's story (``rm_kpi_runs``) and ``rm_runs`` indexed by start and by parent, so a
+    period reads its own runs, their families and the best before it.
+
+    Filled like ``rm_runs`` in 6 → 7: the read model goes stale, and the next command that has the
+    config and may write rebuilds it.
+    """
+    schema.rm_kpi_runs.create(conn, checkfirst=True)
+    for index in schema.rm_runs.indexes:
+        if index.name in ("ix_rm_runs_started", "ix_rm_runs_parent"):
+            index.create(conn, checkfirst=True)
+    conn.execute(schema.meta.delete().where(schema.meta.c.key.like("readmodel:%")))
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
@@ -214,6 +228,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     4: _add_read_model_notes_and_ledger,
     5: _add_daily_counts,
     6: _add_runs,
+    7: _add_kpi_runs,
 }
 
 

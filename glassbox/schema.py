@@ -12,7 +12,9 @@ two engagements sharing a repository keep their own events, refs and cursors; 5 
 (the PM's words for a week's report), ``notifications_sent`` (defined in :mod:`glassbox.notify.sent`,
 on this metadata) and the read model's derived tables (``rm_waits``), rebuilt from the events
 (:mod:`glassbox.readmodel`); 6 adds the read model's per-day counts (``rm_days``), filled by the next
-rebuild like ``rm_waits`` in 5; 7 adds the read model's runs (``rm_runs``), filled the same way.
+rebuild like ``rm_waits`` in 5; 7 adds the read model's runs (``rm_runs``), filled the same way; 8 adds each KPI's story
+(``rm_kpi_runs``: every run's family result and the best so far), filled the same way, and indexes
+``rm_runs`` by start and by parent (a period's runs and their families).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 ENGAGEMENT_LENGTH = 64
 
 metadata = MetaData()
@@ -198,4 +200,33 @@ rm_runs = Table(  # one row per MLflow run: its latest state, commit and tickets
     Column("excluded", Boolean, nullable=False),
     Column("detail", Text, nullable=False),  # JSON: params, metrics, tickets
     Index("ix_rm_runs_seen", "engagement", "view", "seen_at"),
+    Index("ix_rm_runs_started", "engagement", "view", "started_at"),  # a period's runs (8)
+    Index("ix_rm_runs_parent", "engagement", "view", "parent_run_id"),  # a family's members (8)
+)
+
+rm_kpi_runs = Table(  # per KPI, one row per top-level run: its result and the best so far (glassbox.readmodel.kpis)
+    "rm_kpi_runs",
+    metadata,
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),
+    Column("view", String(16), primary_key=True),
+    Column("experiment", String(255), primary_key=True),
+    Column("metric", String(255), primary_key=True),
+    Column("run_id", String(255), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("value", Float),
+    Column("value_run_id", String(255)),
+    Column("counted", Boolean, nullable=False),
+    Column("children", Integer, nullable=False),
+    Column("new_best", Boolean, nullable=False),
+    Column("best_so_far", Float),
+    Column("best_run_id", String(255)),
+    Column("previous_best", Float),
+    Column("previous_best_run_id", String(255)),
+    # the family's earliest start and latest start or first event: a period ending between the two saw
+    # another family (fewer members, or a child still on its own), so it reads the runs instead
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Index("ix_rm_kpi_runs_started", "engagement", "view", "experiment", "metric", "started_at"),  # a period's
+    Index("ix_rm_kpi_runs_bests", "engagement", "view", "experiment", "metric", "new_best", "started_at"),
+    Index("ix_rm_kpi_runs_last", "engagement", "view", "experiment", "metric", "last_at"),  # families not yet whole
 )

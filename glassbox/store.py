@@ -497,7 +497,7 @@ class Store:
         query = _filter(select(*self._selected(columns)).where(self._mine(table)), table, start, end, sources,
                         categories)
         # by category: off the time index, so SQLite reads the category index and sorts what it found
-        moment = table.c.occurred_at if categories is None else _off_index(table.c.occurred_at, self.dialect)
+        moment = table.c.occurred_at if categories is None else off_index(table.c.occurred_at, self.dialect)
         with self._reading() as conn:
             frame = _columnar(_raw_rows(conn, query.order_by(moment, table.c.id)), columns)
         return self._decoded(frame, columns)
@@ -642,7 +642,7 @@ class Store:
         with self._reading() as conn:
             if among is None:
                 return dict(_raw_rows(conn, query.where(events.c.category == category)))
-            by_thread = query.where(_off_index(events.c.category, self.dialect) == category)
+            by_thread = query.where(off_index(events.c.category, self.dialect) == category)
             return {thread: origin for chunk in _chunks(sorted(among), _IN_CHUNK)
                     for thread, origin in _raw_rows(conn, by_thread.where(events.c.thread.in_(chunk)))}
 
@@ -656,9 +656,9 @@ class Store:
             with self._reading() as conn:
                 return dict(_raw_rows(conn, _filter(query, events, None, end, None, categories)))
         # by key: the other terms off their indexes, or SQLite walks every event of the categories per chunk
-        query = query.where(_off_index(events.c.category, self.dialect).in_(list(categories)))
+        query = query.where(off_index(events.c.category, self.dialect).in_(list(categories)))
         if end is not None:
-            query = query.where(_off_index(events.c.occurred_at, self.dialect) < end.astimezone(UTC))
+            query = query.where(off_index(events.c.occurred_at, self.dialect) < end.astimezone(UTC))
         with self._reading() as conn:
             return {key: body for chunk in _chunks(list(ids), _IN_CHUNK)
                     for key, body in _raw_rows(conn, query.where(events.c.id.in_(chunk)))}
@@ -756,7 +756,7 @@ class Store:
         events = schema.events
         query = select(events.c.id).where(self._mine(events))
         if categories is not None:  # by thread, not by walking each category's events per chunk
-            query = query.where(_off_index(events.c.category, self.dialect).in_(sorted(set(categories))))
+            query = query.where(off_index(events.c.category, self.dialect).in_(sorted(set(categories))))
         with self._reading() as conn:
             return {event_id for chunk in _chunks(sorted(threads), _IN_CHUNK)
                     for event_id in conn.execute(query.where(events.c.thread.in_(chunk))).scalars()}
@@ -772,7 +772,7 @@ class Store:
             return int(conn.execute(query).scalar_one())
 
 
-def _off_index(column: Any, dialect: str) -> Any:
+def off_index(column: Any, dialect: str) -> Any:
     """``column`` in a term SQLite's planner cannot serve from an index: ``+column``, SQLite's documented
     way to steer it; the column itself on PostgreSQL, whose statistics choose well on their own.
 

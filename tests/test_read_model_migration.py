@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Table, inspect, update
+from sqlalchemy import Table, func, inspect, select, update
 from test_read_model import derived_days, derived_runs, derived_waits, stored_days, stored_runs, stored_waits
 from test_summary import CONFIG, engagement
 
@@ -20,6 +20,7 @@ from glassbox.cli import main
 from glassbox.config import Config, load_config
 from glassbox.notify.sent import notifications_sent
 from glassbox.store import Store, open_store
+from glassbox.views import View
 from glassbox.workspace import open_engagement
 
 
@@ -36,8 +37,8 @@ def as_version(store: Store, version: int, added_since: tuple[Table, ...]) -> st
 
 def as_version_4(store: Store) -> str:
     """No read-model, note or ledger tables."""
-    return as_version(store, 4, (schema.rm_waits, schema.rm_days, schema.rm_runs, schema.week_notes,
-                                 notifications_sent))
+    return as_version(store, 4, (schema.rm_waits, schema.rm_days, schema.rm_runs, schema.rm_kpi_runs,
+                                 schema.week_notes, notifications_sent))
 
 
 def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: Store) -> None:
@@ -56,7 +57,7 @@ def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: S
 
 def as_version_5(store: Store) -> str:
     """Waits kept current, no day counts."""
-    return as_version(store, 5, (schema.rm_days, schema.rm_runs))
+    return as_version(store, 5, (schema.rm_days, schema.rm_runs, schema.rm_kpi_runs))
 
 
 def test_version_5_store_gets_the_day_counts_stale_until_rebuilt(store: Store) -> None:
@@ -78,13 +79,35 @@ def test_version_6_store_gets_the_runs_stale_until_rebuilt(store: Store) -> None
     """A version-6 store's waits and day counts were current; its runs are not there yet, so all are rebuilt."""
     store.write(engagement())
     readmodel.ensure_current(store, CONFIG)
-    upgraded = open_store(as_version(store, 6, (schema.rm_runs,)), store.engagement)
+    upgraded = open_store(as_version(store, 6, (schema.rm_runs, schema.rm_kpi_runs)), store.engagement)
     assert inspect(upgraded.engine).has_table("rm_runs")
     assert stored_runs(upgraded).empty
     assert not readmodel.is_current(upgraded, CONFIG)
     assert readmodel.ensure_current(upgraded, CONFIG)
     pd.testing.assert_frame_equal(stored_runs(upgraded), derived_runs(upgraded, CONFIG))
     assert len(stored_runs(upgraded)) > 0
+    upgraded.engine.dispose()
+
+
+def test_version_7_store_gets_the_kpi_stories_and_the_runs_indexes_stale_until_rebuilt(store: Store) -> None:
+    """A version-7 store's runs had no KPI stories and no index by start or parent: all are rebuilt."""
+    config = CONFIG  # a KPI on churn's val_auc
+    store.write(engagement())
+    readmodel.ensure_current(store, config)
+    with store.engine.begin() as conn:
+        for index in schema.rm_runs.indexes:
+            if index.name in ("ix_rm_runs_started", "ix_rm_runs_parent"):
+                index.drop(conn)
+    upgraded = open_store(as_version(store, 7, (schema.rm_kpi_runs,)), store.engagement)
+    tables = inspect(upgraded.engine)
+    assert tables.has_table("rm_kpi_runs")
+    assert {"ix_rm_runs_started", "ix_rm_runs_parent"} <= {index["name"] for index in tables.get_indexes("rm_runs")}
+    assert not readmodel.is_current(upgraded, config)
+    assert readmodel.ensure_current(upgraded, config)
+    with upgraded.engine.connect() as conn:
+        kept = conn.execute(select(func.count()).select_from(schema.rm_kpi_runs)).scalar()
+    runs = readmodel.stored_runs(upgraded, View.TEAM)
+    assert kept == 2 * int((runs["top_level"] & (runs["experiment"] == "churn")).sum()) > 0, "both views"
     upgraded.engine.dispose()
 
 

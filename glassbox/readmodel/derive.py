@@ -86,7 +86,8 @@ def config_fingerprint(config: Config) -> str:
     working hours and days (``working_hours``), what the client view hides (internal labels,
     projects and sources), and the engagement's time zone (whose midnights divide the days). The
     latencies' names and what a stored run holds are in it too, so a new latency or run column
-    rebuilds.
+    rebuilds, and the KPIs whose stories are kept (their experiment, metric and goal; a target or an
+    alert threshold is judged on reading).
     """
     basis = {
         "timezone": config.engagement.timezone,
@@ -98,6 +99,7 @@ def config_fingerprint(config: Config) -> str:
         "jira": bool(config.jira),
         "latencies": list(LATENCIES),
         "runs": list(RUN_COLUMNS),
+        "kpis": [[kpi.experiment, kpi.metric, kpi.goal] for kpi in config.kpi],
     }
     return hashlib.sha1(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -13,7 +13,7 @@ from glassbox import schema
 from glassbox.config import Config
 from glassbox.metrics.latency import LATENCIES, SAMPLE_COLUMNS
 from glassbox.readmodel.derive import config_fingerprint, projects_fingerprint
-from glassbox.store import Store
+from glassbox.store import Store, off_index
 from glassbox.timeline import jira_projects
 from glassbox.views import View
 
@@ -64,8 +64,10 @@ def samples(store: Store, view: View, since: datetime | None = None, until: date
         table.c.engagement == store.engagement, table.c.view == View(view).value)
     if tuple(latencies) != LATENCIES:
         query = query.where(table.c.latency.in_(list(latencies)))
-    if until is not None:  # in UTC: SQLite compares the stored text, which is UTC
-        query = query.where(table.c.started_at < until.astimezone(UTC))
+    if until is not None:  # in UTC: SQLite compares the stored text, which is UTC; off its index when the
+        # window's ends serve (SQLite chose the starts and read every wait started before ``until``)
+        started = table.c.started_at if since is None else off_index(table.c.started_at, store.dialect)
+        query = query.where(started < until.astimezone(UTC))
     queries = [query]
     if since is not None:  # two index ranges of ix_rm_waits_ended: one OR would scan every row of the view
         since = since.astimezone(UTC)

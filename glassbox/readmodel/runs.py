@@ -22,16 +22,17 @@ commit, as a run's commit is made before the run starts.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Connection, or_, select
 
 from glassbox import schema
 from glassbox.metrics.linking import RUN_CATEGORIES, attr, runs_frame
-from glassbox.metrics.runs import with_excluded, with_families
-from glassbox.store import Store
+from glassbox.metrics.runs import MAX_DEPTH, with_excluded, with_families
+from glassbox.store import Store, off_index
 from glassbox.views import View
 
 RUN_COLUMNS = ("run_id", "experiment", "name", "started_at", "ended_at", "status", "actor", "side", "url",
@@ -39,6 +40,8 @@ RUN_COLUMNS = ("run_id", "experiment", "name", "started_at", "ended_at", "status
 DETAIL = ("params", "metrics", "tickets")  # kept together as one JSON text, read together
 _PLAIN = tuple(name for name in RUN_COLUMNS if name not in DETAIL)
 _TIMES = ("started_at", "ended_at")
+_READ = (*_PLAIN, "seen_at", "detail")
+_IN_CHUNK = 500
 
 
 def run_rows(history: pd.DataFrame, engagement: str, view: View) -> list[dict[str, Any]]:
@@ -79,24 +82,124 @@ def _plain(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT else value
 
 
-def stored_runs(store: Store, view: View, end: datetime | None = None) -> pd.DataFrame:
+def stored_runs(store: Store, view: View, end: datetime | None = None, *, seen: bool = False) -> pd.DataFrame:
     """Every run of ``view`` with an event before ``end`` (all without one) as
     :func:`~glassbox.metrics.runs.run_table` gives it: the columns of
-    :func:`~glassbox.metrics.linking.runs_frame`, ``excluded`` and the family columns, in start order."""
+    :func:`~glassbox.metrics.linking.runs_frame`, ``excluded`` and the family columns, in start order
+    (and ``seen_at``, when the run was first seen, with ``seen``)."""
+    with store.transaction() as conn:
+        frame = _read(conn, store, view, end)
+    return with_families(_in_start_order(frame).loc[:, [*RUN_COLUMNS, *(("seen_at",) if seen else ())]])
+
+
+def family_runs(store: Store, view: View, end: datetime | None = None, *, started_from: datetime | None = None,
+                run_ids: Iterable[str] = ()) -> pd.DataFrame:
+    """The runs of ``view`` started at or after ``started_from`` (none without it) and the runs ``run_ids``,
+    with every ancestor of theirs and every descendant of those, as :func:`stored_runs` gives them at
+    ``end`` plus ``seen_at``.
+
+    The family columns of every run here are those of :func:`stored_runs`: a run's family is decided
+    by its ancestors and a top-level run's members are its descendants, and all of them are here. So
+    a period's run figures (its counts, its models' values) read the period's runs, not the history.
+    """
     table = schema.rm_runs
-    query = (select(*(table.c[name] for name in (*_PLAIN, "detail")))
-             .where(table.c.engagement == store.engagement, table.c.view == View(view).value))
-    if end is not None:  # in UTC: SQLite compares the stored text, which is UTC
-        query = query.where(table.c.seen_at < end.astimezone(UTC))
-    with store.transaction() as conn:  # the driver's tuples: times are parsed below, in bulk
-        rows = conn.execute(query).cursor.fetchall()
+    with store.transaction() as conn:
+        since = () if started_from is None else (table.c.started_at >= _utc(started_from),)
+        seeds = [_read(conn, store, view, end, *since)] if since else []
+        seeds += _by_ids(conn, store, view, end, table.c.run_id, set(run_ids))
+        seeded = _concat(seeds).drop_duplicates("run_id")  # a model's run may be one of the period's
+        frame = _with_relatives(conn, store, view, end, seeded, started_from)
+    return with_families(_in_start_order(frame).loc[:, [*RUN_COLUMNS, "seen_at"]])
+
+
+def runs_by_id(store: Store, view: View, run_ids: Iterable[str]) -> pd.DataFrame:
+    """The stored runs ``run_ids`` of ``view`` as they were last synced, without their families: what
+    a story shows of its runs (their names, statuses, notes and parameters)."""
+    with store.transaction() as conn:
+        return _concat(_by_ids(conn, store, view, None, schema.rm_runs.c.run_id, set(run_ids)))
+
+
+def _with_relatives(conn: Connection, store: Store, view: View, end: datetime | None, frame: pd.DataFrame,
+                    started_from: datetime | None) -> pd.DataFrame:
+    """``frame`` with the ancestors of its runs, then every descendant of those (each level one query;
+    those started at or after ``started_from`` are in ``frame`` already)."""
+    table = schema.rm_runs
+    known = set(frame["run_id"])
+    frames = [frame]
+    wanted = _parents(frame) - known
+    for _ in range(MAX_DEPTH):
+        if not wanted:
+            break
+        found = _concat(_by_ids(conn, store, view, end, table.c.run_id, wanted))
+        frames.append(found)
+        known |= set(found["run_id"])
+        wanted = _parents(found) - known
+    frontier = set(known)
+    older = () if started_from is None else (
+        or_(table.c.started_at < _utc(started_from), table.c.started_at.is_(None)),)
+    for _ in range(MAX_DEPTH):
+        found = _concat(_by_ids(conn, store, view, end, table.c.parent_run_id, frontier, *older))
+        found = found.loc[~found["run_id"].isin(known)]
+        if found.empty:
+            break
+        frames.append(found)
+        frontier = set(found["run_id"])
+        known |= frontier
+    return _concat(frames)
+
+
+def _parents(frame: pd.DataFrame) -> set[str]:
+    return {parent for parent in frame["parent_run_id"] if isinstance(parent, str)}
+
+
+def _by_ids(conn: Connection, store: Store, view: View, end: datetime | None, column: Any,
+            values: set[str], *where: Any) -> list[pd.DataFrame]:
+    ordered = sorted(values)
+    return [_read(conn, store, view, end, column.in_(ordered[index:index + _IN_CHUNK]), *where)
+            for index in range(0, len(ordered), _IN_CHUNK)]
+
+
+def _read(conn: Connection, store: Store, view: View, end: datetime | None, *where: Any) -> pd.DataFrame:
+    """The ``rm_runs`` rows of ``view`` seen before ``end`` matching ``where``, their details parsed."""
+    table = schema.rm_runs
+    query = (select(*(table.c[name] for name in _READ))
+             .where(table.c.engagement == store.engagement, table.c.view == View(view).value, *where))
+    if end is not None:  # off its index when ``where`` has one to serve (a period's starts, ids, parents)
+        seen = off_index(table.c.seen_at, store.dialect) if where else table.c.seen_at
+        query = query.where(seen < _utc(end))
+    rows = conn.execute(query).cursor.fetchall()  # the driver's tuples: times are parsed below, in bulk
+    if not rows:  # most family levels: nothing to parse
+        return _empty()
     # object columns, as the events read (pandas' Arrow strings cost twice as much in the family passes)
-    frame = pd.DataFrame(rows, columns=[*_PLAIN, "detail"], dtype=object)
+    frame = pd.DataFrame(rows, columns=list(_READ), dtype=object)
     details = json.loads(f"[{','.join(frame.pop('detail'))}]")  # one parse: a call per row costs more
     for name in DETAIL:
         frame[name] = pd.Series([detail[name] for detail in details], index=frame.index, dtype=object)
-    for name in _TIMES:
+    for name in (*_TIMES, "seen_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True).dt.as_unit("us")  # as the events read
     frame["excluded"] = frame["excluded"].astype(bool)
-    frame = frame.sort_values(["started_at", "run_id"], kind="stable").reset_index(drop=True)
-    return with_families(frame.loc[:, list(RUN_COLUMNS)])
+    return frame
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return _empty()
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _empty() -> pd.DataFrame:
+    """No runs, in the columns and types :func:`_read` gives."""
+    frame = pd.DataFrame({name: pd.Series(dtype=object) for name in (*_PLAIN, "seen_at", *DETAIL)})
+    for name in (*_TIMES, "seen_at"):
+        frame[name] = pd.Series(dtype="datetime64[us, UTC]")
+    frame["excluded"] = frame["excluded"].astype(bool)
+    return frame
+
+
+def _in_start_order(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["started_at", "run_id"], kind="stable").reset_index(drop=True)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)  # SQLite compares the stored text, which is UTC

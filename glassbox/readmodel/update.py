@@ -40,6 +40,7 @@ from glassbox.config import Config
 from glassbox.events import is_sha, run_event_ids
 from glassbox.metrics.linking import RUN_CATEGORIES
 from glassbox.periods import start_of_day
+from glassbox.readmodel import kpis
 from glassbox.readmodel.derive import config_fingerprint, day_rows, local_days, projects_fingerprint, wait_rows
 from glassbox.readmodel.query import counted_projects, is_current, meta_key, stored_fingerprint
 from glassbox.readmodel.runs import run_rows, runs_among
@@ -112,13 +113,15 @@ def rebuild(store: Store, config: Config) -> int:
         days = _day_rows(timelines, config, store.engagement)
         runs = _run_rows({view: with_run_notes(timeline, bound, None) for view, timeline in timelines.items()},
                          store.engagement)
-        for table in (schema.rm_waits, schema.rm_days, schema.rm_runs):
+        for table in (schema.rm_waits, schema.rm_days, schema.rm_runs, schema.rm_kpi_runs):
             conn.execute(delete(table).where(table.c.engagement == store.engagement))
         _insert(conn, schema.rm_waits, rows)
         _insert(conn, schema.rm_days, days)
         _insert(conn, schema.rm_runs, runs)
+        kpi_rows = kpis.derive(bound, config.kpi)
         _save_fingerprint(bound, config)
-    log.info("read model rebuilt: %d waits, %d day counts, %d runs", len(rows), len(days), len(runs))
+    log.info("read model rebuilt: %d waits, %d day counts, %d runs, %d KPI rows", len(rows), len(days), len(runs),
+             kpi_rows)
     return len(rows)
 
 
@@ -170,11 +173,13 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
 def _rederive_runs(conn: object, store: Store, config: Config, runs: dict[str, tuple[str, str]]) -> None:
     """Replace the ``rm_runs`` rows of ``runs`` (``event id -> (origin, run_id)``, both views) with what
     their events (these and each run's other one, :func:`glassbox.events.run_event_ids`) give now:
-    none for a run whose events are gone."""
+    none for a run whose events are gone. Then the KPI stories from the earliest start those runs
+    may change (:mod:`glassbox.readmodel.kpis`)."""
     if not runs:
         return
     table = schema.rm_runs
     ordered = sorted({run_id for _, run_id in runs.values()})
+    earlier = kpis.starts_of(store, ordered) if config.kpi else {}
     for index in range(0, len(ordered), 500):
         conn.execute(delete(table).where(  # type: ignore[attr-defined]
             table.c.engagement == store.engagement, table.c.run_id.in_(ordered[index:index + 500])))
@@ -182,6 +187,8 @@ def _rederive_runs(conn: object, store: Store, config: Config, runs: dict[str, t
     views = (View.TEAM, View.CLIENT) if hides_anything(config) else (View.TEAM,)
     _insert(conn, table, _run_rows({view: run_history(store, config, view, ids) for view in views},
                                    store.engagement))
+    if config.kpi:
+        kpis.derive(store, config.kpi, kpis.rederive_from(store, ordered, earlier))
 
 
 def _recount_days(conn: object, store: Store, config: Config, days: set[date], ids: list[str]) -> None:
