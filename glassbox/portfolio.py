@@ -26,12 +26,13 @@ from glassbox.config import Config
 from glassbox.metrics.agreements import PAUSED_LATENCIES, AgreementFrames, agreements_report, ticket_pause_intervals
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import LATENCIES, METRICS
-from glassbox.metrics.models import models_summary
+from glassbox.metrics.models import models_summary, version_runs
 from glassbox.metrics.runs import count_runs
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.periods import Period
 from glassbox.readmodel.days import category_counts, period_days
-from glassbox.readmodel.runs import stored_runs
+from glassbox.readmodel.kpis import period_stories
+from glassbox.readmodel.runs import family_runs, stored_runs
 from glassbox.report_model import AS_OF_END, ReportModel, merge_samples, tickets_moved_since
 from glassbox.slices import model_history, status_history
 from glassbox.sources import configured_sources
@@ -134,11 +135,13 @@ def _week_from_read_model(store: Store, config: Config, period: Period, view: Vi
     """
     until = min(period.end, now)
     samples = _samples(store, config, period, view, now, _latencies_shown(config))
-    runs = stored_runs(store, view, period.end)
-    entries, drops, _ = experiments_summary(runs, config.kpi, period.start, period.end)
-    _, regressions = models_summary(model_history(store, config, view, period.end), runs, config.kpi,
-                                    period.start, period.end)
     previous = period.previous()
+    models = model_history(store, config, view, period.end)
+    stories = period_stories(store, config.kpi, view, period.start, period.end)
+    runs = stored_runs(store, view, period.end) if stories is None else family_runs(
+        store, view, period.end, started_from=previous.start, run_ids=version_runs(models))
+    entries, drops, _ = experiments_summary(runs, config.kpi, period.start, period.end, stories)
+    _, regressions = models_summary(models, runs, config.kpi, period.start, period.end)
     frames = AgreementFrames(samples, _pauses(store, config, period, view, samples), config.team)
     return _Week(
         counts={**category_counts(store, view, *period_days(period)),

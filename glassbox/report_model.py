@@ -24,6 +24,7 @@ from glassbox.config import Config
 from glassbox.events import run_event_ids
 from glassbox.metrics import chart_data
 from glassbox.metrics.agreements import PAUSED_LATENCIES, TICKET_STATUS_EVENTS, needs_pauses
+from glassbox.metrics.experiments import Stories
 from glassbox.metrics.latency import METRICS, compute_all_latencies
 from glassbox.metrics.linking import (
     PR_CATEGORIES,
@@ -34,11 +35,13 @@ from glassbox.metrics.linking import (
     commits_frame,
     pull_requests_frame,
 )
-from glassbox.metrics.models import MODEL_CATEGORIES
+from glassbox.metrics.models import MODEL_CATEGORIES, version_runs
 from glassbox.metrics.summary import HEAD_CATEGORIES, figures_from_events, report_from_events
 from glassbox.notes import WeekNote
 from glassbox.periods import Period, PeriodKind, iso_week
+from glassbox.readmodel.kpis import period_stories
 from glassbox.readmodel.query import ONLY_ONCE_ENDED
+from glassbox.readmodel.runs import family_runs
 from glassbox.reports import SPEC_KEYS
 from glassbox.reports.content import ReportContent
 from glassbox.slices import with_notes_of_its_runs, with_run_notes
@@ -118,12 +121,27 @@ class ReportModel:
 
     @cached_property
     def links(self) -> Links:
-        """Commits, PRs and runs with their tickets; a window's runs are the read model's (every run up
-        to the period's end, which the window does not hold)."""
+        """Commits, PRs and runs with their tickets; a window's runs are the read model's, which the
+        window does not hold: the two periods' runs and the models' runs with their families, when
+        the KPIs' stories are the read model's too (:attr:`stories`), else every run up to the end."""
         if not (self.reads_window and self.store is not None):
             return build_links(self.history)
-        runs = readmodel.stored_runs(self.store, View(self.view), self.period.end)
+        view = View(self.view)
+        if self.stories is None:
+            runs = readmodel.stored_runs(self.store, view, self.period.end)
+        else:
+            runs = family_runs(self.store, view, self.period.end, started_from=self.period.previous().start,
+                               run_ids=version_runs(self.history))
         return Links(commits_frame(self.history), pull_requests_frame(self.history), runs)
+
+    @cached_property
+    def stories(self) -> Stories | None:
+        """The KPIs' stories as the period shows them, from the read model (:func:`period_stories`),
+        when the report reads a window; None when it reads the history, or a search was not yet whole
+        at the period's end (then every run up to the end is read and judged)."""
+        if not (self.reads_window and self.store is not None):
+            return None
+        return period_stories(self.store, self.config.kpi, View(self.view), self.period.start, self.period.end)
 
     @cached_property
     def read_model_current(self) -> bool:
@@ -179,7 +197,7 @@ class ReportModel:
     @cached_property
     def report(self) -> dict[str, Any]:
         figures = report_from_events(self.history, self.config, self.period, self.view, self.now,
-                                     samples=self.samples, links=self.links, heads=self.heads)
+                                     samples=self.samples, links=self.links, heads=self.heads, stories=self.stories)
         return {**figures, "note": self.note.as_json() if self.note else None}
 
     @cached_property
@@ -188,7 +206,7 @@ class ReportModel:
         if "report" in self.__dict__:
             return self.report
         figures = figures_from_events(self.history, self.config, self.period, self.view, self.now,
-                                      samples=self.samples, links=self.links)
+                                      samples=self.samples, links=self.links, stories=self.stories)
         return {**figures, "note": self.note.as_json() if self.note else None}
 
     @cached_property
