@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from connectors.base import Connector
 from glassbox.config import load_config
-from glassbox.events import Event, Ref, commit_event_id, event_id
+from glassbox.events import Event, Ref, commit_event_id, event_id, run_event_ids
 from glassbox.sync import sync_connector
 from glassbox.workspace import open_engagement
 
@@ -70,7 +70,10 @@ BACKLOG = 30  # live tickets the engagement keeps at least
 # the first shape left every ticket and pull request open for ever, 220k open waits at 1M events.
 # "timed" runs carry their start and end, as MLflow's do: before, no run had a start, so no run was
 # counted and the KPI's best so far was never computed (the benchmarks measured only reading them).
-SHAPE = "timed"
+# "connector" runs are written as the MLflow connector writes them, a run_started event at the start and
+# a run_finished at the end: before, only the end was, so a run was first seen when it ended.
+SHAPE = "connector"
+MLFLOW = "sqlite:///mlflow.db"
 RUN_MINUTES = 20  # how long a seeded training run takes
 
 
@@ -106,8 +109,9 @@ def synthetic_events(count: int, seed: int, now: datetime, days: float = 365, ta
     Proportions: 40 % commits naming a live ticket, 20 % comments on live tickets (a fifth by the
     client), 15 % ticket status changes, 5 % tickets created (and a ``ticket_resolved`` when one is
     done), 12 % pull-request events (opened, reviewed, merged), 8 % MLflow runs tagged with the commit
-    they trained on. ``tag`` prefixes every native id (and numbers its tickets apart), so a later
-    batch (a benchmark's sync) adds events rather than rewriting the seeded ones.
+    they trained on (each run two events, its start and its end, as the connector writes them).
+    ``tag`` prefixes every native id (and numbers its tickets apart), so a later batch (a
+    benchmark's sync) adds events rather than rewriting the seeded ones.
     """
     rng = random.Random(seed)
     state = _Engagement(rng, first_ticket=1 + (zlib.crc32(tag.encode()) % 900_000 + 100_000 if tag else 0))
@@ -156,14 +160,16 @@ def _next_events(state: _Engagement, rng: random.Random, n: int, when: datetime,
         return [_pull_request_event(state, rng, n, when, tag)]
     value = 0.7 + 0.15 * min(1.0, n / 1_250_000) + rng.uniform(-0.03, 0.03)
     refs = (Ref("commit", state.training_commit),) if state.training_commit else ()
-    return [Event(id=event_id("mlflow", "sqlite:///mlflow.db", f"{tag}run{n}"), source="mlflow",
-                  origin="sqlite:///mlflow.db", category="run_finished", occurred_at=when, actor=rng.choice(TEAM),
-                  thread="churn", title=f"sweep-{n}", refs=refs,
-                  attrs={"run_id": f"{tag}run{n}", "experiment": "churn", "status": "FINISHED",
-                         "start_time": (when - timedelta(minutes=RUN_MINUTES)).isoformat(),
-                         "end_time": when.isoformat(),
-                         "params": {"lr": rng.choice([0.01, 0.05, 0.1]), "depth": rng.randint(3, 9)},
-                         "metrics": {"val_auc": value}})]
+    run_id, started = f"{tag}run{n}", when - timedelta(minutes=RUN_MINUTES)
+    common = {"source": "mlflow", "origin": MLFLOW, "actor": rng.choice(TEAM), "thread": "churn",
+              "title": f"sweep-{n}", "refs": refs,
+              "attrs": {"run_id": run_id, "experiment": "churn", "status": "FINISHED",
+                        "start_time": started.isoformat(), "end_time": when.isoformat(),
+                        "params": {"lr": rng.choice([0.01, 0.05, 0.1]), "depth": rng.randint(3, 9)},
+                        "metrics": {"val_auc": value}}}
+    started_id, finished_id = run_event_ids(MLFLOW, run_id)  # as the connector writes a run: both events
+    return [Event(id=started_id, category="run_started", occurred_at=started, **common),
+            Event(id=finished_id, category="run_finished", occurred_at=when, **common)]
 
 
 def _status_change(state: _Engagement, rng: random.Random, n: int, when: datetime, tag: str) -> list[Event]:
