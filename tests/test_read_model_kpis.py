@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from glassbox import readmodel, schema
 from glassbox.config import Config
-from glassbox.events import Event, Tombstone, run_event_ids
+from glassbox.events import Event, Ref, Tombstone, event_id, run_event_ids
 from glassbox.metrics.experiments import STORY_COLUMNS, kpi_story
 from glassbox.readmodel.kpis import STORED, period_stories
 from glassbox.readmodel.runs import family_runs
@@ -38,25 +38,37 @@ CONFIG = Config.model_validate({
 
 
 def run(run_id: str, at: datetime, *, experiment: str = "churn", parent: str | None = None,
-        metrics: dict[str, float] | None = None, status: str = "FINISHED", excluded: bool = False) -> list[Event]:
+        metrics: dict[str, float] | None = None, status: str = "FINISHED", excluded: bool = False,
+        refs: tuple[Ref, ...] = ()) -> list[Event]:
     """Both events of an MLflow run, as the connector writes them (the same attrs on each)."""
     attrs = {"run_id": run_id, "experiment": experiment, "status": status, "metrics": metrics or {},
              "params": {"lr": round(at.minute / 60, 2)}, "parent_run_id": parent, "excluded": excluded,
              "start_time": at.isoformat(), "end_time": (at + timedelta(minutes=5)).isoformat()}
     started, finished = run_event_ids(MLFLOW, run_id)
     common = {"source": "mlflow", "origin": MLFLOW, "thread": experiment, "title": run_id, "actor": "ana",
-              "attrs": attrs}
+              "attrs": attrs, "refs": refs}
     return [Event(id=started, category="run_started", occurred_at=at, **common),
             Event(id=finished, category="run_finished", occurred_at=at + timedelta(minutes=5), **common)]
 
 
+SECRET = "CHURN-1"  # an internal ticket (labelled, then not, then again): the runs naming it are the team's
+
+
+def secret_ticket(internal: bool) -> Event:
+    return Event(id=event_id("jira", "https://jira", f"{SECRET}:created"), source="jira", origin="https://jira",
+                 category="ticket_created", occurred_at=START, actor="ana", thread=SECRET, title="secret",
+                 refs=(Ref("ticket", SECRET),), labels=("internal",) if internal else (), attrs={"status": "To Do"})
+
+
 class RandomSearches:
-    """Random runs and edits of them; ``runs`` is what the store should hold (run id -> its events)."""
+    """Random runs and edits of them; ``runs`` is what the store should hold (run id -> its events).
+    Some runs name an internal ticket, which turns public and internal again now and then."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.runs: dict[str, list[Event]] = {}
         self.count = 0
+        self.internal = True
 
     def new_run(self) -> list[Event]:
         self.count += 1
@@ -73,7 +85,8 @@ class RandomSearches:
                    if self.rng.random() < 0.8}
         return run(run_id, at, experiment=self.rng.choice(("churn", "churn", "churn", "ranker")), parent=parent,
                    metrics=metrics, status=self.rng.choice(("FINISHED",) * 5 + ("FAILED",)),
-                   excluded=self.rng.random() < 0.08)
+                   excluded=self.rng.random() < 0.08,
+                   refs=(Ref("ticket", SECRET),) if self.rng.random() < 0.2 else ())
 
     def edit(self) -> list[Event]:
         """A run changed at its source: a new start (both events move), metrics or parent."""
@@ -85,11 +98,14 @@ class RandomSearches:
 
     def batch(self) -> tuple[list[Event], list[Tombstone]]:
         events: list[Event] = []
+        if not self.runs or self.rng.random() < 0.2:
+            self.internal = not self.internal if self.runs else True
+            events.append(secret_ticket(self.internal))
         for _ in range(self.rng.randint(1, 8)):
             made = self.edit() if self.runs and self.rng.random() < 0.25 else self.new_run()
             self.runs[made[0].attrs["run_id"]] = made
             events += made
-        written = {event.attrs["run_id"] for event in events}
+        written = {event.attrs["run_id"] for event in events if event.source == "mlflow"}
         doomed = [run_id for run_id in sorted(self.runs) if run_id not in written and self.rng.random() < 0.04]
         for run_id in doomed:
             self.runs.pop(run_id)
@@ -129,9 +145,11 @@ def comparable(frame: pd.DataFrame, columns: tuple[str, ...] = STORED) -> pd.Dat
     return frame.sort_values(["started_at", "run_id"]).reset_index(drop=True)
 
 
-def kept_current(store: Store) -> Store:
-    readmodel.attach(store, CONFIG)
-    readmodel.ensure_current(store, CONFIG)
+
+
+def kept_current(store: Store, config: Config = CONFIG) -> Store:
+    readmodel.attach(store, config)
+    readmodel.ensure_current(store, config)
     return store
 
 
@@ -145,18 +163,21 @@ def assert_stories_are_the_runs_stories(store: Store, when: str) -> None:
 
 def test_stories_after_random_syncs_are_the_stories_of_the_runs_and_a_rebuild_changes_nothing(store: Store) -> None:
     searches = RandomSearches({"sqlite": 4, "postgresql": 5}[store.engine.dialect.name])
-    kept_current(store)
+    config = CONFIG
+    kept_current(store, config)
     for step in range(14):
         store.write(*searches.batch())
         if step % 4 == 3:
             assert_stories_are_the_runs_stories(store, f"after batch {step}")
+    store.write([secret_ticket(True)])  # the runs naming it leave the client's stories
     runs = readmodel.stored_runs(store, View.TEAM)
     assert (runs["children"] > 0).any() and (~runs["top_level"]).any(), "some searches have children"
     assert runs["excluded"].any() and (runs["status"] == "FAILED").any()
+    assert len(readmodel.stored_runs(store, View.CLIENT)) < len(runs), "the client does not see every run"
     assert_stories_are_the_runs_stories(store, "at the end")
     incremental = {(view, kpi.metric): stored_story(store, view, kpi.experiment, kpi.metric)
                    for view in View for kpi in CONFIG.kpi}
-    readmodel.rebuild(store, CONFIG)
+    readmodel.rebuild(store, config)
     for (view, metric), frame in incremental.items():
         kpi = next(kpi for kpi in CONFIG.kpi if kpi.metric == metric)
         pd.testing.assert_frame_equal(frame, stored_story(store, view, kpi.experiment, metric))

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, delete, insert, select, true
+from sqlalchemy import Connection, delete, func, insert, select, true
 
 from glassbox import schema
 from glassbox.config import Kpi
@@ -48,32 +48,47 @@ def derive(store: Store, kpis: list[Kpi], since: dict[View, datetime | None] | N
     """Replace the rows of ``kpis`` started at or after ``since`` (per view; every row of both views
     when None) with what the stored runs give now; returns how many rows were written.
 
-    ``store`` is bound to the write's transaction, after its ``rm_runs`` rows changed.
+    When the client sees every run (nothing internal names one: most engagements), its stories are
+    the team's, derived once. ``store`` is bound to the write's transaction, after its ``rm_runs``
+    rows changed.
     """
     written = 0
-    for view in View:
-        if since is not None and since.get(view) is None:
+    mirrored = _client_sees_every_run(store)
+    for view in (View.TEAM,) if mirrored else tuple(View):
+        starts = [since.get(one) for one in ((View.TEAM, View.CLIENT) if mirrored else (view,))] if since else []
+        known = [start for start in starts if start is not None]
+        if since is not None and not known:
             continue
-        start = None if since is None else since[view]
+        start = min(known) if known else None
+        targets = tuple(View) if mirrored else (view,)
         with store.transaction() as conn:
-            _forget(conn, store, view, start)
+            for target in targets:
+                _forget(conn, store, target, start)
             runs = stored_runs(store, view, seen=True) if start is None else family_runs(store, view,
                                                                                          started_from=start)
             for kpi in kpis:
                 before = None if start is None else _best_before(conn, store, view, kpi, start)
-                rows = _rows(runs, kpi, start, before)
+                rows = [{"engagement": store.engagement, "view": target.value, "experiment": kpi.experiment,
+                         "metric": kpi.metric, **row} for row in _rows(runs, kpi, start, before) for target in targets]
                 for index in range(0, len(rows), _INSERT_CHUNK):
-                    conn.execute(insert(schema.rm_kpi_runs), [
-                        {"engagement": store.engagement, "view": view.value, "experiment": kpi.experiment,
-                         "metric": kpi.metric, **row} for row in rows[index:index + _INSERT_CHUNK]])
+                    conn.execute(insert(schema.rm_kpi_runs), rows[index:index + _INSERT_CHUNK])
                 written += len(rows)
     return written
+
+
+def _client_sees_every_run(store: Store) -> bool:
+    """Whether the client view holds as many runs as the team's (it holds no other: a subset)."""
+    table = schema.rm_runs
+    with store.transaction() as conn:
+        counted = dict(conn.execute(select(table.c.view, func.count()).where(table.c.engagement == store.engagement)
+                                    .group_by(table.c.view)).all())
+    return counted.get(View.CLIENT.value, 0) == counted.get(View.TEAM.value, 0)
 
 
 def rederive_from(store: Store, touched: Iterable[str], earlier: dict[View, pd.Series]) -> dict[View, datetime | None]:
     """Per view, the earliest start whose rows the runs ``touched`` may change: theirs, their
     relatives' now (:func:`~glassbox.readmodel.runs.family_runs`, their children's included) and
-    ``earlier`` (the starts of the touched runs and their parents before the write)."""
+    ``earlier`` (:func:`starts_of`, before the write)."""
     ids = set(touched)
     table = schema.rm_runs
     since: dict[View, datetime | None] = {}
@@ -82,15 +97,15 @@ def rederive_from(store: Store, touched: Iterable[str], earlier: dict[View, pd.S
             children = {row[0] for row in conn.execute(select(table.c.run_id).where(
                 table.c.engagement == store.engagement, table.c.view == view.value,
                 table.c.parent_run_id.in_(sorted(ids))))} if ids else set()
-        related = family_runs(store, view, run_ids=ids | children | set(earlier.get(view, pd.Series()).index))
-        starts = pd.concat([related["started_at"], earlier.get(view, pd.Series(dtype="datetime64[us, UTC]"))])
-        starts = pd.to_datetime(starts, utc=True).dropna()
+        before = earlier.get(view, pd.Series(dtype="datetime64[us, UTC]"))
+        related = family_runs(store, view, run_ids=ids | children | set(before.index))
+        starts = pd.to_datetime(pd.concat([related["started_at"], before]), utc=True).dropna()
         since[view] = None if starts.empty else starts.min().to_pydatetime()
     return since
 
 
 def starts_of(store: Store, run_ids: Iterable[str]) -> dict[View, pd.Series]:
-    """Per view, ``run_id -> started_at`` of the stored runs ``run_ids`` and of their parents (asked
+    """Per view, ``run_id -> started_at`` of the stored runs ``run_ids`` and their relatives (asked
     before a write: a run deleted or moved leaves its old family and its old place in the story)."""
     out: dict[View, pd.Series] = {}
     for view in View:
