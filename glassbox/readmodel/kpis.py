@@ -80,8 +80,8 @@ def _client_sees_every_run(store: Store) -> bool:
     """Whether the client view holds as many runs as the team's (it holds no other: a subset)."""
     table = schema.rm_runs
     with store.transaction() as conn:
-        counted = dict(conn.execute(select(table.c.view, func.count()).where(table.c.engagement == store.engagement)
-                                    .group_by(table.c.view)).all())
+        query = select(table.c.view, func.count()).where(table.c.engagement == store.engagement).group_by(table.c.view)
+        counted: dict[str, int] = {str(view): int(number) for view, number in conn.execute(query).all()}
     return counted.get(View.CLIENT.value, 0) == counted.get(View.TEAM.value, 0)
 
 
