@@ -35,7 +35,7 @@ from glassbox.metrics.datasets import datasets_of
 from glassbox.metrics.experiments import experiments_summary
 from glassbox.metrics.latency import compute_all_latencies, summarize
 from glassbox.metrics.linking import RUN_CATEGORIES, build_links, runs_frame, ticket_keys
-from glassbox.metrics.models import alias_moves, models_summary, positions_at, versions_frame
+from glassbox.metrics.models import alias_moves, models_summary, positions_at, version_runs, versions_frame
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.story import ticket_story as story_of
 from glassbox.metrics.summary import open_waits_on_people
@@ -300,9 +300,38 @@ def since_previous_working_day(cfg: Config, now: datetime) -> Period:
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def experiments(source: Source, view: View, start: datetime, end: datetime) -> tuple[list[dict], list[dict], dict]:
-    """SPEC §5's ``experiments`` and ``alerts`` for ``[start, end)`` plus each KPI's run-by-run story."""
-    _, cfg = _open(source)
-    return experiments_summary(runs(source, view), list(cfg.kpi), start, end)
+    """SPEC §5's ``experiments`` and ``alerts`` for ``[start, end)`` plus each KPI's story as the
+    period shows it: from the read model's stories and the period's runs (:func:`period_runs`), else
+    (stale, or a search not yet whole at ``end``) every run judged again."""
+    opened, cfg = _open(source)
+    current = readmodel.is_current(opened, cfg)
+    kept = readmodel.period_stories(opened, list(cfg.kpi), view, start, end) if current else None
+    if kept is None:
+        return experiments_summary(runs(source, view), list(cfg.kpi), start, end)
+    return experiments_summary(period_runs(source, view, start, end), list(cfg.kpi), start, end, kept)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
+def period_runs(source: Source, view: View, start: datetime, end: datetime) -> pd.DataFrame:
+    """The runs started in ``[start, end)`` and the models' runs, with their families
+    (:func:`glassbox.readmodel.runs.family_runs`): what a period's run figures read. Every run while
+    the read model is stale."""
+    opened, cfg = _open(source)
+    if not readmodel.is_current(opened, cfg):
+        return runs(source, view)
+    models = version_runs(model_events(source, view))
+    return readmodel.family_runs(opened, view, end, started_from=start, run_ids=models)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def latest_run(source: Source, view: View) -> pd.Series | None:
+    """The top-level run started last (:func:`glassbox.readmodel.runs.latest_run`), None without runs."""
+    opened, cfg = _open(source)
+    if readmodel.is_current(opened, cfg):
+        return readmodel.latest_run(opened, view)
+    every = runs(source, view)
+    top = every.loc[every["top_level"] & every["started_at"].notna()] if "top_level" in every else every.iloc[:0]
+    return top.sort_values(["started_at", "run_id"], kind="stable").iloc[-1] if len(top) else None
 
 
 def alerts(source: Source, view: View, start: datetime, end: datetime) -> list[dict]:
@@ -314,7 +343,7 @@ def alerts(source: Source, view: View, start: datetime, end: datetime) -> list[d
 def model_alerts(source: Source, view: View, start: datetime, end: datetime) -> list[dict]:
     """``model_regressed`` alerts of ``[start, end)`` (:func:`glassbox.metrics.models.models_summary`)."""
     _, cfg = _open(source)
-    return models_summary(model_events(source, view), runs(source, view), cfg.kpi, start, end)[1]
+    return models_summary(model_events(source, view), period_runs(source, view, start, end), cfg.kpi, start, end)[1]
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)

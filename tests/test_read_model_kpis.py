@@ -259,3 +259,18 @@ def test_a_run_synced_late_but_started_early_continues_the_story_from_its_place(
     assert list(story["new_best"]) == [True, True, False]
     assert story.loc["c", "previous_best_run_id"] == "b" and story.loc["c", "drop"]
     assert story.loc["c", "drop_fraction"] == pytest.approx((0.85 - 0.70) / 0.85)
+
+
+def test_the_latest_run_is_the_top_level_run_started_last_even_behind_a_search_of_hundreds(store: Store) -> None:
+    """The Today page's latest run: the newest top-level run, not one of the 250 children a search
+    started after it (more than the newest runs it looks among first)."""
+    kept_current(store)
+    day = START + timedelta(days=3)
+    assert readmodel.latest_run(store, View.TEAM) is None
+    store.write([*run("old", day - timedelta(days=1)), *run("search", day)])
+    trials = [run(f"trial{n}", day + timedelta(minutes=n + 1), parent="search") for n in range(250)]
+    store.write([event for trial in trials for event in trial])
+    latest = readmodel.latest_run(store, View.TEAM)
+    assert latest is not None and latest["run_id"] == "search" and latest["children"] == 250
+    store.write(run("retrain", day + timedelta(days=1)))
+    assert readmodel.latest_run(store, View.TEAM)["run_id"] == "retrain"

@@ -85,9 +85,10 @@ def count(frame: pd.DataFrame, *categories: str) -> int:
 strip()
 
 st.subheader("Experiments")
-runs = loaders.runs(ctx.source, ctx.view)
-started = started_in(runs, window.start, window.end)  # SPEC §5: top-level runs, children folded in
-if not ctx.config.kpi and runs.empty:
+window_runs = loaders.period_runs(ctx.source, ctx.view, window.start, window.end)
+started = started_in(window_runs, window.start, window.end)  # SPEC §5: top-level runs, children folded in
+latest = loaders.latest_run(ctx.source, ctx.view)
+if not ctx.config.kpi and latest is None:
     st.caption("No experiments yet — add an `[[mlflow]]` source and a `[[kpi]]` to follow one here.")
 else:
     kpi_cards = []
@@ -104,13 +105,11 @@ else:
     kpi_cards += [Card("Runs started", len(started)), Card("Finished", int((started["status"] == "FINISHED").sum())),
                   Card("Failed", int(failed(started).sum()))]
     cards(kpi_cards)
-    latest = runs.loc[runs["top_level"]].sort_values("started_at").tail(1) if "top_level" in runs else runs.iloc[:0]
-    if not latest.empty:
-        run = latest.iloc[0]
-        said = run["note"] if isinstance(run["note"], str) else ""
+    if latest is not None:
+        said = latest["note"] if isinstance(latest["note"], str) else ""
         note = f" — “{escape_markdown(short_title(said))}”" if said else ""
-        st.caption(f"Latest run: **{escape_markdown(run['name'] or run['run_id'])}** "
-                   f"({str(run['status']).lower()}, started {ago(run['started_at'], now)}){note}")
+        st.caption(f"Latest run: **{escape_markdown(latest['name'] or latest['run_id'])}** "
+                   f"({str(latest['status']).lower()}, started {ago(latest['started_at'], now)}){note}")
 
 st.subheader("Waiting")
 if ctx.config.agreement:  # SPEC §7: the waits past an agreed limit come first

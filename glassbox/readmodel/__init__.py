@@ -14,11 +14,15 @@ and each MLflow run as :func:`glassbox.metrics.runs.run_table` gives it (``rm_ru
   that write's transaction (:func:`attach` hooks it into :meth:`glassbox.store.Store.write`).
 - :mod:`.query` reads a period's waits (plus the waits still open), for reports and the dashboard.
 - :mod:`.days` reads the day counts of a range of days (a period's ``counts``, the activity chart).
-- :mod:`.runs` derives and reads one row per MLflow run (``rm_runs``): every run figure's table.
+- :mod:`.runs` derives and reads one row per MLflow run (``rm_runs``): every run figure's table, or
+  a period's runs with their families (``family_runs``).
+- :mod:`.kpis` keeps each KPI's story per run (``rm_kpi_runs``) and reads a period's (``period_stories``).
 """
 
+from glassbox.readmodel.kpis import period_stories
 from glassbox.readmodel.query import is_current, samples
-from glassbox.readmodel.runs import stored_runs
+from glassbox.readmodel.runs import family_runs, latest_run, stored_runs
 from glassbox.readmodel.update import attach, ensure_current, rebuild
 
-__all__ = ["attach", "ensure_current", "is_current", "rebuild", "samples", "stored_runs"]
+__all__ = ["attach", "ensure_current", "family_runs", "is_current", "latest_run", "period_stories", "rebuild",
+           "samples", "stored_runs"]

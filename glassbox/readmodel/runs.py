@@ -112,6 +112,33 @@ def family_runs(store: Store, view: View, end: datetime | None = None, *, starte
     return with_families(_in_start_order(frame).loc[:, [*RUN_COLUMNS, "seen_at"]])
 
 
+LATEST_AMONG = 200  # the newest runs in which the latest top-level run is looked for first
+
+
+def latest_run(store: Store, view: View) -> pd.Series | None:
+    """The top-level run of ``view`` started last (the Today page's "latest run"), None without one.
+
+    Looked for among the :data:`LATEST_AMONG` runs started last and their ancestors: a top-level run
+    started after the oldest of them is one of them. Only when all of them are children (a search
+    of hundreds) is every run read.
+    """
+    table = schema.rm_runs
+    with store.transaction() as conn:
+        ids = [row[0] for row in conn.execute(
+            select(table.c.run_id).where(table.c.engagement == store.engagement, table.c.view == View(view).value,
+                                         table.c.started_at.is_not(None))
+            .order_by(table.c.started_at.desc()).limit(LATEST_AMONG))]
+    if not ids:
+        return None
+    newest = family_runs(store, view, run_ids=ids)
+    since = newest.loc[newest["run_id"].isin(ids), "started_at"].min()
+    top = newest.loc[newest["top_level"] & (newest["started_at"] >= since)]
+    if top.empty:
+        every = stored_runs(store, view)
+        top = every.loc[every["top_level"] & every["started_at"].notna()]
+    return top.sort_values(["started_at", "run_id"], kind="stable").iloc[-1] if len(top) else None
+
+
 def runs_by_id(store: Store, view: View, run_ids: Iterable[str]) -> pd.DataFrame:
     """The stored runs ``run_ids`` of ``view`` as they were last synced, without their families: what
     a story shows of its runs (their names, statuses, notes and parameters)."""
