@@ -132,9 +132,10 @@ def source_colour(source: str) -> str:
     return SOURCE_COLORS.get(source, "#868e96")
 
 
-def story_link(ticket: object) -> str | None:
-    """The Ticket story page of ``ticket`` (a relative address: this app's own page), or ``None``."""
-    return f"story?ticket={quote(ticket)}" if isinstance(ticket, str) and ticket else None
+def story_link(ticket: object) -> str:
+    """The Ticket story page of ``ticket`` (a relative address: this app's own page), or an empty
+    string: a table's empty cell (Streamlit writes "None" in a missing one)."""
+    return f"story?ticket={quote(ticket)}" if isinstance(ticket, str) and ticket else ""
 
 
 STORY_COLUMN = st.column_config.LinkColumn("Story", display_text=r"story\?ticket=(.*)", help="The ticket's whole story")

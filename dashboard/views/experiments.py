@@ -54,10 +54,10 @@ counted = story.loc[story["counted"]]
 best = float(counted["best_so_far"].iloc[-1]) if metric and not counted.empty else None
 
 
-def first_story(tickets: object) -> str | None:
-    """The Ticket story page of a run's first ticket."""
+def first_story(tickets: object) -> str:
+    """The Ticket story page of a run's first ticket, or an empty cell."""
     keys = [key for key in tickets if isinstance(key, str)] if isinstance(tickets, list | tuple) else []
-    return story_link(keys[0]) if keys else None
+    return story_link(keys[0] if keys else None)
 
 
 def better_or_worse(table: pd.DataFrame, columns: list[str], kpi_metric: str | None, kpi_goal: str) -> Styler:

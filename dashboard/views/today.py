@@ -139,7 +139,7 @@ for side, label in (("team", "On the team"), ("client", "On the client")):
     oldest = mine.head(MAX_WAITS)
     st.dataframe(pd.DataFrame({"Waiting": oldest["hours"].map(hours_text), "Why": oldest["what"],
                                "Thread": oldest["thread"], "What": oldest["title"],
-                               "Story": oldest["thread"].map(lambda t: story_link(t) if t in tickets else None)}),
+                               "Story": oldest["thread"].map(lambda t: story_link(t if t in tickets else None))}),
                  hide_index=True, width="stretch", column_config={"Story": STORY_COLUMN})
     if len(mine) > MAX_WAITS:
         st.caption(f"…and {len(mine) - MAX_WAITS} more; the Feedback loops page lists them all.")
