@@ -14,10 +14,12 @@ commit depends on every commit it could begin, so the neighbourhood holds all of
 rows depend on beyond the events — the config and the store's Jira projects (which keys count as
 tickets) — is fingerprinted; when it differs, the next write rebuilds everything instead.
 
-The day counts (``rm_days``) are simpler: an event counts on its own local day only, so a write
-re-counts the days its events fall on, before and after it (an edit may move an event), and — when
-a ticket or pull request may have turned internal — the days of every event on or naming it, which
-the client view hides with it.
+The day counts (``rm_days``) are simpler: an event counts on its own local day only, and whether a
+view counts it depends on the event alone — until a ticket or pull request turns internal, which
+hides every event on or naming it from the client. So a write takes away what its events counted
+before it and adds what they count after (an edit may move an event to another day), reading only
+those events; a write that may relabel a thread re-counts the whole days of every event on or
+naming it instead.
 
 The dashboard never writes, so it never rebuilds: it reads the rows as the last sync left them and,
 while they are stale (a config edited since), measures from the events as before.
@@ -27,12 +29,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy import update as sql_update
 
 from glassbox import schema
@@ -41,7 +46,14 @@ from glassbox.events import is_sha, run_event_ids
 from glassbox.metrics.linking import RUN_CATEGORIES
 from glassbox.periods import start_of_day
 from glassbox.readmodel import kpis
-from glassbox.readmodel.derive import config_fingerprint, day_rows, local_days, projects_fingerprint, wait_rows
+from glassbox.readmodel.derive import (
+    DAY_KEYS,
+    config_fingerprint,
+    day_rows,
+    local_days,
+    projects_fingerprint,
+    wait_rows,
+)
 from glassbox.readmodel.query import counted_projects, is_current, meta_key, stored_fingerprint
 from glassbox.readmodel.runs import run_rows, runs_among
 from glassbox.slices import run_history, with_run_notes
@@ -80,11 +92,12 @@ def _write_keeping_current(store: Store, ids: list[str], write: Callable[[], Wri
         if counts.new + counts.updated + counts.deleted:
             mark_stale(store)
         return counts
-    before, moved_from, runs_before = store.event_keys(ids), store.event_times(ids), _stored_runs_among(store, ids)
+    before, runs_before = store.event_keys(ids), _stored_runs_among(store, ids)
+    counted_before = _day_rows(_both_views(store, config, ids), config, store.engagement)
     counts = write()
     if counts.new + counts.updated + counts.deleted:
-        after, moved_to = store.event_keys(ids), store.event_times(ids)
-        update(store, config, before[0] | after[0], before[1] | after[1], pd.concat([moved_from, moved_to]),
+        after = store.event_keys(ids)
+        update(store, config, before[0] | after[0], before[1] | after[1], DayChange(ids, counted_before),
                {**runs_before, **_stored_runs_among(store, ids)})
     return counts
 
@@ -125,13 +138,21 @@ def rebuild(store: Store, config: Config) -> int:
     return len(rows)
 
 
+@dataclass(frozen=True)
+class DayChange:
+    """The events a write touched, ``ids``, and the ``rm_days`` rows they made before it (both views)."""
+
+    ids: list[str]
+    counted_before: list[dict]
+
+
 def update(store: Store, config: Config, threads: set[tuple[str, str]], values: set[str],
-           moments: pd.Series, runs: dict[str, tuple[str, str]] | None = None) -> None:
+           days: DayChange, runs: dict[str, tuple[str, str]] | None = None) -> None:
     """Re-derive the waits that events of ``threads`` (``(thread, category)`` pairs) naming ``values``
-    may change, re-count the days of ``moments`` (when those events occurred, before and after), and
-    re-derive ``runs`` (``event id -> (origin, run_id)`` of the run events written) with every run naming the
-    commits and tickets whose waits are re-derived (a new commit may resolve a run's tag, a ticket
-    turned internal leaves the client's runs).
+    may change, move the day counts of the events ``days`` names from what they counted before to
+    what they count now, and re-derive ``runs`` (``event id -> (origin, run_id)`` of the run events
+    written) with every run naming the commits and tickets whose waits are re-derived (a new commit
+    may resolve a run's tag, a ticket turned internal leaves the client's runs).
 
     ``store`` is bound to the write's transaction. A changed config, or a new (or vanished) Jira
     project, rebuilds instead: either changes rows far from the touched threads.
@@ -150,11 +171,15 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         touched |= _keys_of(store, store.event_ids_near((), {thread for thread, _ in threads}))
     touched |= _sha_closure(store, {value for value in touched if is_sha(value)})
     near = store.event_ids_near(touched, touched | _prefixes(store, touched))
+    counted_after = _day_rows(_both_views(store, config, days.ids), config, store.engagement)
     labelled = {thread for thread, category in threads if category in _LABELLED}
     if labelled:  # ... and the days of every event on it or naming it count it in the client view, or not
-        moments = pd.concat([moments, store.event_times(sorted(store.event_ids_near(labelled, labelled)))])
-    days = set(local_days(moments, config.engagement.zone))
-    on_days = store.event_ids_between(_windows(days, config))
+        moments = store.event_times(sorted(store.event_ids_near(labelled, labelled)))
+        recounted = {row["day"] for row in (*days.counted_before, *counted_after)} | set(
+            local_days(moments, config.engagement.zone))
+        on_days = store.event_ids_between(_windows(recounted, config))
+    else:
+        recounted, on_days = set(), set()
     if max(len(near), len(on_days)) > BULK_EVENTS:
         mark_stale(store)
         return
@@ -166,7 +191,10 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
             conn.execute(delete(table).where(mine, table.c.thread.in_(ordered[index:index + 500])))
         timelines = _both_views(store, config, sorted(near))
         _insert(conn, table, _wait_rows(timelines, config, store.engagement, touched))
-        _recount_days(conn, store, config, days, sorted(on_days))
+        if recounted:
+            _recount_days(conn, store, config, recounted, sorted(on_days))
+        else:
+            _move_day_counts(conn, store, days.counted_before, counted_after)
         _rederive_runs(conn, store, config, {**(runs or {}), **runs_among(timelines[View.TEAM])})
 
 
@@ -199,6 +227,31 @@ def _recount_days(conn: object, store: Store, config: Config, days: set[date], i
         conn.execute(delete(table).where(  # type: ignore[attr-defined]
             table.c.engagement == store.engagement, table.c.day.in_(ordered[index:index + 500])))
     _insert(conn, table, _day_rows(_both_views(store, config, ids), config, store.engagement))
+
+
+def _move_day_counts(conn: object, store: Store, before: list[dict], after: list[dict]) -> None:
+    """Take ``before``'s counts (``rm_days`` rows of some events before a write) off the stored day
+    counts and add ``after``'s (the same events' rows now): rewrites only the days either names."""
+    change: Counter[tuple[Any, ...]] = Counter()
+    for sign, rows in ((-1, before), (1, after)):
+        for row in rows:
+            change[_day_key(row)] += sign * row["events"]
+    days = sorted({key[1] for key, number in change.items() if number})
+    if not days:
+        return
+    table = schema.rm_days
+    columns = ("view", *DAY_KEYS, "events")
+    mine = (table.c.engagement == store.engagement, table.c.day.in_(days))
+    stored = conn.execute(select(*(table.c[name] for name in columns)).where(*mine))  # type: ignore[attr-defined]
+    counts = Counter({_day_key(dict(zip(columns, row, strict=True))): int(row[-1]) for row in stored})
+    counts.update({key: number for key, number in change.items() if key[1] in days})
+    conn.execute(delete(table).where(*mine))  # type: ignore[attr-defined]
+    _insert(conn, table, [{"engagement": store.engagement, **dict(zip(("view", *DAY_KEYS), key, strict=True)),
+                           "events": number} for key, number in sorted(counts.items()) if number > 0])
+
+
+def _day_key(row: dict) -> tuple[Any, ...]:
+    return (row["view"], *(row[name] for name in DAY_KEYS))
 
 
 def _windows(days: set[date], config: Config) -> list[tuple[datetime, datetime]]:
