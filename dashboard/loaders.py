@@ -25,14 +25,13 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from glassbox import readmodel, schema, slices
-from glassbox.config import Config, load_config
+from glassbox.config import Config, Kpi, load_config
 from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
 from glassbox.metrics.agreements import AgreementFrames, agreement_figures, breaching_waits, ticket_pause_intervals
 from glassbox.metrics.chart_data import FLOW_WEEKS
 from glassbox.metrics.compute import compute_frame
-from glassbox.metrics.datasets import datasets_of
-from glassbox.metrics.experiments import experiments_summary
+from glassbox.metrics.experiments import experiments_summary, kpi_story
 from glassbox.metrics.latency import compute_all_latencies, summarize
 from glassbox.metrics.linking import RUN_CATEGORIES, build_links, runs_frame, ticket_keys
 from glassbox.metrics.models import alias_moves, models_summary, positions_at, version_runs, versions_frame
@@ -176,16 +175,18 @@ def events(source: Source, start: datetime, end: datetime, view: View) -> pd.Dat
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
 def ml_history(source: Source, view: View) -> pd.DataFrame:
     """Every run and model event with the commits the runs name (:func:`glassbox.slices.ml_history`),
-    shared read-only: what the experiment, model, dataset and compute figures read. Runs are few."""
+    shared read-only: what a ticket's story and the runs (while the read model is stale) read."""
     opened, cfg = _open(source)
     return slices.ml_history(opened, cfg, view)
 
 
-@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
 def runs(source: Source, view: View) -> pd.DataFrame:
     """One row per MLflow run (:func:`glassbox.metrics.linking.runs_frame`) with its family columns
     (:func:`glassbox.metrics.runs.run_table`: top-level or child, excluded) and its note: the read
-    model's rows, measured from the run events only while they are stale."""
+    model's rows, measured from the run events only while they are stale. Shared read-only, as the
+    three below made of it: every run of the history, too many to copy on each rerun (69,000 runs,
+    17 MB pickled, took 0.4–0.5 s a rerun to unpickle through ``cache_data``)."""
     opened, cfg = _open(source)
     if readmodel.is_current(opened, cfg):
         return readmodel.stored_runs(opened, view)
@@ -309,6 +310,20 @@ def experiments(source: Source, view: View, start: datetime, end: datetime) -> t
     if kept is None:
         return experiments_summary(runs(source, view), list(cfg.kpi), start, end)
     return experiments_summary(period_runs(source, view, start, end), list(cfg.kpi), start, end, kept)
+
+
+@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
+def experiment_story(source: Source, view: View, experiment: str, metric: str, start: datetime,
+                     end: datetime) -> pd.DataFrame:
+    """The Experiments page's story of ``experiment`` (:func:`glassbox.metrics.experiments.kpi_story`
+    of its runs before ``end``, parameters diffed from ``start``): judged by its ``[[kpi]]``, else by
+    ``metric``, higher is better. Shared read-only: one row per run of the history."""
+    _, cfg = _open(source)
+    kpi = next((kpi for kpi in cfg.kpi if kpi.experiment == experiment), None) or Kpi(
+        experiment=experiment, metric=metric, goal="max")
+    every = runs(source, view)
+    mine = every.loc[(every["experiment"] == experiment) & (every["started_at"] < end)]
+    return kpi_story(mine, kpi, diffs_from=start)
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
@@ -448,10 +463,11 @@ def model_versions(source: Source, view: View, end: datetime) -> tuple[pd.DataFr
     return versions_frame(frame, runs(source, view), cfg.kpi, end), positions_at(alias_moves(frame, end))
 
 
-@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
 def run_datasets(source: Source, view: View) -> dict[str, list[dict]]:
-    """``run_id -> datasets`` the run logged (:func:`glassbox.metrics.datasets.datasets_of`)."""
-    return datasets_of(ml_history(source, view))
+    """``run_id -> datasets`` the run logged (the runs' ``datasets``, :func:`glassbox.metrics.linking.runs_frame`)."""
+    frame = runs(source, view)
+    return dict(zip(frame["run_id"], frame["datasets"], strict=True))
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner="Gathering the ticket's story…")
@@ -479,10 +495,10 @@ def tickets_among(source: Source, view: View, threads: tuple[str, ...]) -> set[s
     return slices.tickets_among(opened, cfg, view, threads)
 
 
-@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
 def compute(source: Source, view: View) -> pd.DataFrame:
     """Hours of every top-level run (:func:`glassbox.metrics.compute.compute_frame`)."""
-    return compute_frame(ml_history(source, view), runs(source, view))
+    return compute_frame(runs(source, view))
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=256, show_spinner=False)

@@ -108,7 +108,7 @@ def test_runs_models_datasets_and_compute_come_from_the_runs_alone(seeded: tuple
     pd.testing.assert_frame_equal(versions_frame(new, new_runs, config.kpi), versions_frame(old, old_runs, config.kpi))
     assert positions_at(alias_moves(new)) == positions_at(alias_moves(old)) == {"churn-model": {"champion": 2}}
     assert datasets_of(new) == datasets_of(old)
-    pd.testing.assert_frame_equal(compute_frame(new, new_runs), compute_frame(old, old_runs))
+    pd.testing.assert_frame_equal(compute_frame(new_runs), compute_frame(old_runs))
 
 
 @pytest.mark.parametrize("view", list(View))

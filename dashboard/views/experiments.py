@@ -10,10 +10,9 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart, story_link
 from glassbox.chart_words import kpi_words
 from glassbox.charts import kpi_progress
-from glassbox.config import Kpi
 from glassbox.metrics.compute import by_ticket, by_week, started_between, totals
 from glassbox.metrics.datasets import data_changed, describe, differs
-from glassbox.metrics.experiments import kpi_story, target_gap
+from glassbox.metrics.experiments import target_gap
 from glassbox.metrics.runs import count_runs, failed, started_in, top_level
 
 MAX_ROWS = 1000  # newest runs listed; the chart above shows them all
@@ -47,8 +46,7 @@ metric_names = sorted({name for metrics in mine["metrics"] for name in metrics})
 metric = kpi.metric if kpi else (metric_names[0] if metric_names else None)
 goal = kpi.goal if kpi else "max"
 # One story for the chart, the best card and the table: the rules are glassbox.metrics.runs'
-story = kpi_story(before_end, kpi or Kpi(experiment=experiment, metric=metric or "", goal=goal),
-                  diffs_from=ctx.period.start)
+story = loaders.experiment_story(ctx.source, ctx.view, experiment, metric or "", ctx.period.start, ctx.period.end)
 story_by_run = story.set_index("run_id")
 counted = story.loc[story["counted"]]
 best = float(counted["best_so_far"].iloc[-1]) if metric and not counted.empty else None

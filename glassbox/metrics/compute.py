@@ -15,36 +15,30 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from glassbox.metrics.runs import RUN_EVENT_CATEGORIES, top_level
+from glassbox.metrics.runs import top_level
 
 COLUMNS = ("run_id", "experiment", "started_at", "tickets", "wall", "gpu")
 
 
-def _hours_of(events: pd.DataFrame) -> dict[str, dict]:
-    """``run_id -> compute_hours`` from the latest event of each run (a finish over a start); runs synced
-    before ``compute_hours`` existed get their wall hours from ``duration_s``."""
-    rows = events.loc[events["category"].isin(RUN_EVENT_CATEGORIES)]
-    rows = rows.assign(order=(rows["category"] == "run_finished").astype(int)).sort_values(["order", "occurred_at"],
-                                                                                           kind="stable")
-    hours: dict[str, dict] = {}
-    for attrs in rows["attrs"]:
-        if isinstance(attrs, dict) and attrs.get("run_id"):
-            value = attrs.get("compute_hours")
-            duration = attrs.get("duration_s")
-            hours[attrs["run_id"]] = value if isinstance(value, dict) else \
-                {"wall": duration / 3600 if isinstance(duration, int | float) else None}
-    return hours
+def logged_hours(attrs: object) -> dict:
+    """A run event's ``compute_hours``; runs synced before ``compute_hours`` existed get their wall
+    hours from ``duration_s``."""
+    value = attrs.get("compute_hours") if isinstance(attrs, dict) else None
+    if isinstance(value, dict):
+        return value
+    duration = attrs.get("duration_s") if isinstance(attrs, dict) else None
+    return {"wall": duration / 3600 if isinstance(duration, int | float) else None}
 
 
-def compute_frame(events: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per top-level run: ``run_id, experiment, started_at, tickets, wall, gpu`` (hours or NaN)."""
+def compute_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per top-level run: ``run_id, experiment, started_at, tickets, wall, gpu`` (hours or NaN),
+    from the runs' ``hours`` (:func:`glassbox.metrics.linking.runs_frame`, the run's latest event's)."""
     mine = top_level(runs)
     if mine.empty:
         return pd.DataFrame(columns=list(COLUMNS))
-    hours = _hours_of(events)
     out = mine.loc[:, ["run_id", "experiment", "started_at", "tickets"]].copy()
-    out["wall"] = [_number(hours.get(run_id, {}).get("wall")) for run_id in out["run_id"]]
-    out["gpu"] = [_number(hours.get(run_id, {}).get("gpu")) for run_id in out["run_id"]]
+    out["wall"] = [_number(hours.get("wall")) for hours in mine["hours"]]
+    out["gpu"] = [_number(hours.get("gpu")) for hours in mine["hours"]]
     return out.reset_index(drop=True)
 
 

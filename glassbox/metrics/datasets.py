@@ -22,12 +22,14 @@ def datasets_of(events: pd.DataFrame) -> dict[str, list[dict]]:
     rows = events.loc[events["category"].isin(RUN_EVENT_CATEGORIES)]
     rows = rows.assign(order=(rows["category"] == "run_finished").astype(int)).sort_values(["order", "occurred_at"],
                                                                                            kind="stable")
-    found: dict[str, list[dict]] = {}
-    for attrs in rows["attrs"]:
-        if isinstance(attrs, dict) and attrs.get("run_id"):
-            value = attrs.get("datasets")
-            found[attrs["run_id"]] = [d for d in value if isinstance(d, dict)] if isinstance(value, list) else []
-    return found
+    return {attrs["run_id"]: logged_datasets(attrs) for attrs in rows["attrs"]
+            if isinstance(attrs, dict) and attrs.get("run_id")}
+
+
+def logged_datasets(attrs: object) -> list[dict]:
+    """The datasets a run event's ``attrs`` say the run logged (none when it says nothing)."""
+    value = attrs.get("datasets") if isinstance(attrs, dict) else None
+    return [d for d in value if isinstance(d, dict)] if isinstance(value, list) else []
 
 
 def data_key(datasets: list[dict] | None) -> Data:

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from glassbox.events import is_sha
+from glassbox.metrics.compute import logged_hours
+from glassbox.metrics.datasets import logged_datasets
 
 PR_CATEGORIES = ("pull_request_opened", "pull_request_merged", "pull_request_closed")
 RUN_CATEGORIES = ("run_started", "run_finished")
@@ -136,12 +138,14 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
     Columns: ``run_id, experiment, name, started_at, ended_at, status, actor, side, url, params,
     metrics, note`` (the run's ``body`` when the frame has one, else attrs ``note``),
     ``parent_run_id, commit`` (the tag as given), ``sha`` (the known full SHA or
-    None), ``tickets``. ``started_at`` is the ``run_started`` event's time (else the run's start_time).
+    None), ``tickets``, ``datasets`` (:func:`~glassbox.metrics.datasets.logged_datasets`) and ``hours``
+    (:func:`~glassbox.metrics.compute.logged_hours`). ``started_at`` is the ``run_started`` event's time
+    (else the run's start_time).
     """
     commits = commits_frame(events) if commits is None else commits
     runs = events.loc[events["category"].isin(RUN_CATEGORIES)].copy()
     columns = ["run_id", "experiment", "name", "started_at", "ended_at", "status", "actor", "side", "url",
-               "params", "metrics", "note", "parent_run_id", "commit", "sha", "tickets"]
+               "params", "metrics", "note", "parent_run_id", "commit", "sha", "tickets", "datasets", "hours"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     runs["run_id"] = attr(runs, "run_id").fillna(runs["id"])
@@ -169,6 +173,8 @@ def runs_frame(events: pd.DataFrame, commits: pd.DataFrame | None = None) -> pd.
     out["commit"] = attr(latest, "commit").fillna(own_sha).astype(object)
     out["sha"] = resolve_prefixes(out["commit"], commits["sha"].dropna())
     out["tickets"] = _run_tickets(latest, out["sha"], commits)
+    out["datasets"] = latest["attrs"].map(logged_datasets).astype(object)
+    out["hours"] = latest["attrs"].map(logged_hours).astype(object)
     return out.reset_index().loc[:, columns].sort_values("started_at", kind="stable").reset_index(drop=True)
 
 

@@ -100,7 +100,7 @@ def _report(events: pd.DataFrame, config: Config, period: Period, view: str, now
     runs = run_table(links.runs, events)
     entries, alerts, stories = experiments_summary(runs, config.kpi, period.start, period.end, stories)
     models, regressions = models_summary(events, runs, config.kpi, period.start, period.end)
-    compute = started_between(compute_frame(events, runs), period.start, period.end)
+    compute = started_between(compute_frame(runs), period.start, period.end)
     for entry in entries:
         entry["compute_hours"] = totals(compute.loc[compute["experiment"] == entry["experiment"]])
     # SPEC §5: a run is a top-level run everywhere, the links' run figures included

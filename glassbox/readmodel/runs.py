@@ -36,8 +36,9 @@ from glassbox.store import Store, off_index
 from glassbox.views import View
 
 RUN_COLUMNS = ("run_id", "experiment", "name", "started_at", "ended_at", "status", "actor", "side", "url",
-               "params", "metrics", "note", "parent_run_id", "commit", "sha", "tickets", "excluded")
-DETAIL = ("params", "metrics", "tickets")  # kept together as one JSON text, read together
+               "params", "metrics", "note", "parent_run_id", "commit", "sha", "tickets", "datasets", "hours",
+               "excluded")
+DETAIL = ("params", "metrics", "tickets", "datasets", "hours")  # kept together as one JSON text, read together
 _PLAIN = tuple(name for name in RUN_COLUMNS if name not in DETAIL)
 _TIMES = ("started_at", "ended_at")
 _READ = (*_PLAIN, "seen_at", "detail")
