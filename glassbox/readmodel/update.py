@@ -92,6 +92,8 @@ def _write_keeping_current(store: Store, ids: list[str], write: Callable[[], Wri
         if counts.new + counts.updated + counts.deleted:
             mark_stale(store)
         return counts
+    if not stored_fingerprint(store):  # stale since an earlier large write: the sync's end rebuilds
+        return write()
     before, runs_before = store.event_keys(ids), _stored_runs_among(store, ids)
     counted_before = _day_rows(_both_views(store, config, ids), config, store.engagement)
     counts = write()
@@ -159,8 +161,6 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
     """
     categories = {category for _, category in threads}
     stored = stored_fingerprint(store)
-    if not stored:  # stale since an earlier large write: the sync's end rebuilds
-        return
     projects_may_change = "ticket_created" in categories and bool(config.jira)
     if stored.get("config") != config_fingerprint(config) or (
             projects_may_change and stored.get("projects") != projects_fingerprint(counted_projects(store, config))):
