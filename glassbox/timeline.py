@@ -52,6 +52,28 @@ def load_timeline(
     model re-deriving the threads a sync touched). An unknown ``view`` is an error, not the team view.
     """
     view = parse_view(view)
+    frame, refs = _read(store, config, start=start, end=end, sources=sources, categories=categories, ids=ids)
+    if view is not View.TEAM:  # fail closed: only the team view sees everything
+        frame, refs = client_view(frame, refs, store, config)
+    return _finished(frame, refs, store, config)
+
+
+def load_both_views(store: Store, config: Config, ids: Sequence[str] | None = None) -> dict[View, pd.DataFrame]:
+    """The events ``ids`` (all when None) as :func:`load_timeline` gives them in each view, from one
+    read: the client's are the team's events minus what it hides (the read model derives both). When
+    the client view hides none of them, both views are the same frame."""
+    frame, refs = _read(store, config, ids=ids)
+    team = _finished(frame, refs, store, config)
+    client_frame, client_refs = client_view(frame, refs, store, config)
+    if len(client_frame) == len(frame) and len(client_refs) == len(refs):  # it only ever removes
+        return {View.TEAM: team, View.CLIENT: team}
+    return {View.TEAM: team, View.CLIENT: _finished(client_frame, client_refs, store, config)}
+
+
+def _read(store: Store, config: Config, *, start: datetime | None = None, end: datetime | None = None,
+          sources: Iterable[str] | None = None, categories: Iterable[str] | None = None,
+          ids: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The events and their refs (only the known Jira projects' keys as tickets), as stored."""
     sources = list(sources) if sources is not None else None
     categories = list(categories) if categories is not None else None
     frame = store.read_events(start=start, end=end, sources=sources, categories=categories, columns=_READ_COLUMNS,
@@ -59,8 +81,11 @@ def load_timeline(
     refs = store.read_refs(start=start, end=end, sources=sources, categories=categories, ids=ids)
     if config.jira:
         refs = known_tickets(refs, jira_projects(store))
-    if view is not View.TEAM:  # fail closed: only the team view sees everything
-        frame, refs = client_view(frame, refs, store, config)
+    return frame, refs
+
+
+def _finished(frame: pd.DataFrame, refs: pd.DataFrame, store: Store, config: Config) -> pd.DataFrame:
+    """Read events as a timeline: people resolved, refs as lists, the engagement named (a new frame)."""
     frame = _resolve_people(frame, Directory(config.people))
     frame["refs"], frame["ref_kinds"] = _refs_lists(frame["id"], refs)
     frame["engagement"] = store.engagement

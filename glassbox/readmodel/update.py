@@ -58,7 +58,7 @@ from glassbox.readmodel.query import counted_projects, is_current, meta_key, sto
 from glassbox.readmodel.runs import run_rows, runs_among
 from glassbox.slices import run_history, with_run_notes
 from glassbox.store import Store, WriteCounts
-from glassbox.timeline import load_timeline
+from glassbox.timeline import load_both_views, load_timeline
 from glassbox.views import View
 from glassbox.visibility import hides_anything
 
@@ -274,13 +274,10 @@ def _both_views(store: Store, config: Config, ids: list[str] | None) -> dict[Vie
     every one of an engagement with nothing internal), the client's rows are the team's, so they are
     derived once (only the team's timeline is returned).
     """
-    team = load_timeline(store, config, view=View.TEAM, ids=ids)
     if not hides_anything(config):
-        return {View.TEAM: team}
-    client = load_timeline(store, config, view=View.CLIENT, ids=ids)
-    if len(client) == len(team) and client["refs"].map(len).sum() == team["refs"].map(len).sum():
-        return {View.TEAM: team}
-    return {View.TEAM: team, View.CLIENT: client}
+        return {View.TEAM: load_timeline(store, config, view=View.TEAM, ids=ids)}
+    views = load_both_views(store, config, ids)
+    return {View.TEAM: views[View.TEAM]} if views[View.CLIENT] is views[View.TEAM] else views
 
 
 def _wait_rows(timelines: dict[View, pd.DataFrame], config: Config, engagement: str,
