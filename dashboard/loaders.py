@@ -31,6 +31,7 @@ from glassbox.metrics import chart_data
 from glassbox.metrics.agreements import AgreementFrames, agreement_figures, breaching_waits, ticket_pause_intervals
 from glassbox.metrics.chart_data import FLOW_WEEKS
 from glassbox.metrics.compute import compute_frame
+from glassbox.metrics.datasets import datasets_by_run
 from glassbox.metrics.experiments import experiments_summary, kpi_story
 from glassbox.metrics.latency import compute_all_latencies, summarize
 from glassbox.metrics.linking import RUN_CATEGORIES, build_links, runs_frame, ticket_keys
@@ -465,9 +466,8 @@ def model_versions(source: Source, view: View, end: datetime) -> tuple[pd.DataFr
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
 def run_datasets(source: Source, view: View) -> dict[str, list[dict]]:
-    """``run_id -> datasets`` the run logged (the runs' ``datasets``, :func:`glassbox.metrics.linking.runs_frame`)."""
-    frame = runs(source, view)
-    return dict(zip(frame["run_id"], frame["datasets"], strict=True))
+    """``run_id -> datasets`` the run logged (:func:`glassbox.metrics.datasets.datasets_by_run`)."""
+    return datasets_by_run(runs(source, view))
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner="Gathering the ticket's story…")

@@ -25,7 +25,7 @@ from glassbox.config import Config, load_config
 from glassbox.events import Event, Ref, event_id
 from glassbox.metrics.agreements import ticket_pause_intervals
 from glassbox.metrics.compute import compute_frame
-from glassbox.metrics.datasets import datasets_of
+from glassbox.metrics.datasets import datasets_by_run
 from glassbox.metrics.latency import compute_all_latencies
 from glassbox.metrics.linking import RUN_CATEGORIES, build_links, runs_frame, ticket_keys
 from glassbox.metrics.models import alias_moves, models_summary, positions_at, versions_frame
@@ -107,7 +107,7 @@ def test_runs_models_datasets_and_compute_come_from_the_runs_alone(seeded: tuple
             == models_summary(old, old_runs, config.kpi, start, end))
     pd.testing.assert_frame_equal(versions_frame(new, new_runs, config.kpi), versions_frame(old, old_runs, config.kpi))
     assert positions_at(alias_moves(new)) == positions_at(alias_moves(old)) == {"churn-model": {"champion": 2}}
-    assert datasets_of(new) == datasets_of(old)
+    assert datasets_by_run(new_runs) == datasets_by_run(old_runs)
     pd.testing.assert_frame_equal(compute_frame(new_runs), compute_frame(old_runs))
 
 

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from glassbox.metrics.runs import RUN_EVENT_CATEGORIES
-
 Data = frozenset[tuple[str, str]]
 
 
-def datasets_of(events: pd.DataFrame) -> dict[str, list[dict]]:
-    """``run_id -> datasets`` from the latest event of each run (a finish over a start)."""
-    rows = events.loc[events["category"].isin(RUN_EVENT_CATEGORIES)]
-    rows = rows.assign(order=(rows["category"] == "run_finished").astype(int)).sort_values(["order", "occurred_at"],
-                                                                                           kind="stable")
-    return {attrs["run_id"]: logged_datasets(attrs) for attrs in rows["attrs"]
-            if isinstance(attrs, dict) and attrs.get("run_id")}
+def datasets_by_run(runs: pd.DataFrame) -> dict[str, list[dict]]:
+    """``run_id -> datasets`` of a runs table (:func:`glassbox.metrics.linking.runs_frame`'s ``datasets``:
+    the run's latest event's, a finish over a start)."""
+    return dict(zip(runs["run_id"], runs["datasets"], strict=True))
 
 
 def logged_datasets(attrs: object) -> list[dict]:

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from glassbox.config import Kpi
-from glassbox.metrics.datasets import datasets_of, describe
+from glassbox.metrics.datasets import datasets_by_run, describe
 from glassbox.metrics.experiments import kpi_story, param_diff
 from glassbox.metrics.linking import Links
 from glassbox.metrics.models import ALIAS_CATEGORY, VERSION_CATEGORY
@@ -111,7 +111,7 @@ def _runs(events: pd.DataFrame, links: Links, runs: pd.DataFrame, kpis: list[Kpi
     if runs.empty:
         return []
     table = run_table(links.runs, events)
-    data = datasets_of(events)
+    data = datasets_by_run(table)
     stories = {kpi.experiment: (kpi, kpi_story(table, kpi).set_index("run_id")) for kpi in kpis}
     finished = events.loc[events["category"].isin(RUN_EVENT_CATEGORIES)]
     by_run = {_attr(a, "run_id"): e for e, a in zip(finished.itertuples(index=False), finished["attrs"], strict=True)}
