@@ -221,6 +221,19 @@ def _add_kpi_runs(conn: Connection) -> None:
     conn.execute(schema.meta.delete().where(schema.meta.c.key.like("readmodel:%")))
 
 
+def _add_week_runs(conn: Connection) -> None:
+    """8 → 9: the current week's run figures (``rm_week_runs``), which a Portfolio row reads instead of
+    the week's runs, and ``ix_rm_waits_ended`` extended by ``abandoned_at`` (the waits still open).
+
+    Filled like ``rm_runs`` in 6 → 7: the read model goes stale, and the next command that has the
+    config and may write rebuilds it.
+    """
+    schema.rm_week_runs.create(conn, checkfirst=True)
+    conn.execute(text("DROP INDEX IF EXISTS ix_rm_waits_ended"))
+    next(index for index in schema.rm_waits.indexes if index.name == "ix_rm_waits_ended").create(conn)
+    conn.execute(schema.meta.delete().where(schema.meta.c.key.like("readmodel:%")))
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
@@ -229,6 +242,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     5: _add_daily_counts,
     6: _add_runs,
     7: _add_kpi_runs,
+    8: _add_week_runs,
 }
 
 

@@ -7,8 +7,9 @@ stale sync first (nothing else on the row can be trusted), then breached agreeme
 on the team, a KPI falling.
 
 A page lists many engagements, so a row reads only what it shows (issue #17: 50 ms at 1M events):
-the read model's day counts and open waits, and the run and model events (a few thousand however
-long the history), each figure computed by the same metric function the week's report
+the read model's day counts, its waits open now, and the week's run figures the last sync kept
+(:mod:`glassbox.readmodel.weeks`; measured from the read model's runs for a week it did not keep),
+each figure computed by the same metric function the week's report
 (:class:`~glassbox.report_model.ReportModel`) calls. While the read model is stale (its config
 changed since the last sync) the row is read off the week's whole report instead.
 """
@@ -23,18 +24,20 @@ import pandas as pd
 
 from glassbox import readmodel
 from glassbox.config import Config
-from glassbox.metrics.agreements import PAUSED_LATENCIES, AgreementFrames, agreements_report, ticket_pause_intervals
-from glassbox.metrics.experiments import experiments_summary
+from glassbox.metrics.agreements import (
+    PAUSED_LATENCIES,
+    AgreementFrames,
+    agreements_report,
+    no_pauses,
+    ticket_pause_intervals,
+)
 from glassbox.metrics.latency import LATENCIES, METRICS
-from glassbox.metrics.models import models_summary, version_runs
-from glassbox.metrics.runs import count_runs
 from glassbox.metrics.summary import open_waits_on_people
 from glassbox.periods import Period
 from glassbox.readmodel.days import category_counts, period_days
-from glassbox.readmodel.kpis import period_stories
-from glassbox.readmodel.runs import family_runs, stored_runs
+from glassbox.readmodel.weeks import kept_week, week_run_figures
 from glassbox.report_model import AS_OF_END, ReportModel, merge_samples, tickets_moved_since
-from glassbox.slices import model_history, status_history
+from glassbox.slices import status_history
 from glassbox.sources import configured_sources
 from glassbox.store import Store
 from glassbox.sync import FAILED_STATES
@@ -125,32 +128,25 @@ def _week_from_report(model: ReportModel) -> _Week:
 
 
 def _week_from_read_model(store: Store, config: Config, period: Period, view: View, now: datetime) -> _Week:
-    """The row's parts from the read model and the run and model events, by the report's own functions.
+    """The row's parts from the read model, by the report's own functions.
 
-    The counts are the day counts' sums, with the top-level runs (:func:`~glassbox.metrics.runs.count_runs`)
-    of the read model's runs; the waits are the read model's samples of the waits on the team and of the
-    agreements' latencies, since the week began, as they stood at its end (or now), and the agreements
-    are measured over those; the KPIs and alerts come from the read model's runs and the model events
-    up to the week's end, as in the report.
+    The counts are the day counts' sums, with the week's runs; the run figures (runs, KPIs, alerts) are
+    those the last write kept for the week still running (:mod:`glassbox.readmodel.weeks`), measured
+    from the read model's runs for any other week; the waits are the read model's samples of the waits
+    on the team open at the week's end (or now) and, for working agreements, of their latencies since
+    the week began, and the agreements are measured over those.
     """
     until = min(period.end, now)
     samples = _samples(store, config, period, view, now, _latencies_shown(config))
     previous = period.previous()
-    models = model_history(store, config, view, period.end)
-    stories = period_stories(store, config.kpi, view, period.start, period.end)
-    runs = stored_runs(store, view, period.end) if stories is None else family_runs(
-        store, view, period.end, started_from=previous.start, run_ids=version_runs(models))
-    entries, drops, _ = experiments_summary(runs, config.kpi, period.start, period.end, stories)
-    _, regressions = models_summary(models, runs, config.kpi, period.start, period.end)
+    runs = kept_week(store, view, period) or week_run_figures(store, config, period, view)
     frames = AgreementFrames(samples, _pauses(store, config, period, view, samples), config.team)
     return _Week(
-        counts={**category_counts(store, view, *period_days(period)),
-                "runs": count_runs(runs, period.start, period.end)},
-        previous_counts={**category_counts(store, view, *period_days(previous)),
-                         "runs": count_runs(runs, previous.start, previous.end)},
+        counts={**category_counts(store, view, *period_days(period)), "runs": runs.runs},
+        previous_counts={**category_counts(store, view, *period_days(previous)), "runs": runs.previous_runs},
         waits=open_waits_on_people(samples, until, config.team),
         agreements=agreements_report(config.agreement, frames, period.start, period.end, now),
-        experiments=entries, alerts=drops + regressions)
+        experiments=runs.experiments, alerts=runs.alerts)
 
 
 def _latencies_shown(config: Config) -> tuple[str, ...]:
@@ -161,11 +157,12 @@ def _latencies_shown(config: Config) -> tuple[str, ...]:
 
 def _samples(store: Store, config: Config, period: Period, view: View, now: datetime,
              latencies: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """The read model's waits of ``latencies`` the week's figures need — ended in it, or open at its
-    end (or now) — with the :data:`~glassbox.report_model.AS_OF_END` samples of tickets moved since
-    measured from their events, as the report does (:attr:`ReportModel.samples`)."""
+    """The read model's waits of ``latencies`` the week's figures need — open at its end (or now), and
+    ended in it when working agreements measure them — with the :data:`~glassbox.report_model.AS_OF_END`
+    samples of tickets moved since measured from their events, as the report does (:attr:`ReportModel.samples`)."""
     until = min(period.end, now)
-    waits = readmodel.samples(store, view, since=period.start, until=until, latencies=latencies)
+    since = period.start if config.agreement else until
+    waits = readmodel.samples(store, view, since=since, until=until, latencies=latencies)
     again = [name for name in AS_OF_END if name in latencies]
     moved = tickets_moved_since(store, until) if again else set()
     if not moved:
@@ -182,6 +179,8 @@ def _pauses(store: Store, config: Config, period: Period, view: View,
     (:func:`~glassbox.metrics.agreements.ticket_pause_intervals`, from those tickets' status events)."""
     paused = {agreement.latency for agreement in config.agreement} & PAUSED_LATENCIES
     threads = {thread for name in paused for thread in samples[name]["thread"]}
+    if not threads:  # no paused agreement, or no wait of one: nothing to read
+        return no_pauses()
     return ticket_pause_intervals(status_history(store, config, view, threads, end=period.end))
 
 

@@ -14,7 +14,9 @@ on this metadata) and the read model's derived tables (``rm_waits``), rebuilt fr
 (:mod:`glassbox.readmodel`); 6 adds the read model's per-day counts (``rm_days``), filled by the next
 rebuild like ``rm_waits`` in 5; 7 adds the read model's runs (``rm_runs``), filled the same way; 8 adds each KPI's story
 (``rm_kpi_runs``: every run's family result and the best so far), filled the same way, and indexes
-``rm_runs`` by start and by parent (a period's runs and their families).
+``rm_runs`` by start and by parent (a period's runs and their families); 9 adds the run figures of the
+week running at the last write (``rm_week_runs``, what a Portfolio row reads of its runs), filled the
+same way, and extends ``ix_rm_waits_ended`` by ``abandoned_at`` (the waits still open, one index range).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 ENGAGEMENT_LENGTH = 64
 
 metadata = MetaData()
@@ -159,7 +161,9 @@ rm_waits = Table(
     Column("hours", Float),
     Column("working_hours", Float),
     Column("on", String(16)),  # who must act while it is open (glassbox.vocabulary.WAITS), else null
-    Index("ix_rm_waits_ended", "engagement", "view", "ended_at"),
+    # the waits ended in a period, and (abandoned_at, since 9) those still open: two index ranges, where the
+    # many never-ended waits abandoned long ago (a PR closed unreviewed) had been read and filtered each time
+    Index("ix_rm_waits_ended", "engagement", "view", "ended_at", "abandoned_at"),
     Index("ix_rm_waits_open", "engagement", "view", "started_at"),
 )
 
@@ -229,4 +233,14 @@ rm_kpi_runs = Table(  # per KPI, one row per top-level run: its result and the b
     Index("ix_rm_kpi_runs_started", "engagement", "view", "experiment", "metric", "started_at"),  # a period's
     Index("ix_rm_kpi_runs_bests", "engagement", "view", "experiment", "metric", "new_best", "started_at"),
     Index("ix_rm_kpi_runs_last", "engagement", "view", "experiment", "metric", "last_at"),  # families not yet whole
+)
+
+# -- since version 9 -------------------------------------------------------------------------------
+rm_week_runs = Table(  # the run figures of the week running at the last write (glassbox.readmodel.weeks)
+    "rm_week_runs",
+    metadata,
+    Column("engagement", String(ENGAGEMENT_LENGTH), primary_key=True),
+    Column("view", String(16), primary_key=True),
+    Column("week", String(16), primary_key=True),  # its ISO label in the engagement's time zone, 2026-W49
+    Column("figures", Text, nullable=False),  # JSON: glassbox.readmodel.weeks.WeekRuns
 )

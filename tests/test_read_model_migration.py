@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Table, func, inspect, select, update
+from sqlalchemy import Table, func, inspect, select, text, update
 from test_read_model import derived_days, derived_runs, derived_waits, stored_days, stored_runs, stored_waits
 from test_summary import CONFIG, engagement
 
@@ -38,7 +38,7 @@ def as_version(store: Store, version: int, added_since: tuple[Table, ...]) -> st
 def as_version_4(store: Store) -> str:
     """No read-model, note or ledger tables."""
     return as_version(store, 4, (schema.rm_waits, schema.rm_days, schema.rm_runs, schema.rm_kpi_runs,
-                                 schema.week_notes, notifications_sent))
+                                 schema.rm_week_runs, schema.week_notes, notifications_sent))
 
 
 def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: Store) -> None:
@@ -57,7 +57,7 @@ def test_version_4_store_gets_the_read_model_tables_stale_until_rebuilt(store: S
 
 def as_version_5(store: Store) -> str:
     """Waits kept current, no day counts."""
-    return as_version(store, 5, (schema.rm_days, schema.rm_runs, schema.rm_kpi_runs))
+    return as_version(store, 5, (schema.rm_days, schema.rm_runs, schema.rm_kpi_runs, schema.rm_week_runs))
 
 
 def test_version_5_store_gets_the_day_counts_stale_until_rebuilt(store: Store) -> None:
@@ -79,7 +79,8 @@ def test_version_6_store_gets_the_runs_stale_until_rebuilt(store: Store) -> None
     """A version-6 store's waits and day counts were current; its runs are not there yet, so all are rebuilt."""
     store.write(engagement())
     readmodel.ensure_current(store, CONFIG)
-    upgraded = open_store(as_version(store, 6, (schema.rm_runs, schema.rm_kpi_runs)), store.engagement)
+    added_since = (schema.rm_runs, schema.rm_kpi_runs, schema.rm_week_runs)
+    upgraded = open_store(as_version(store, 6, added_since), store.engagement)
     assert inspect(upgraded.engine).has_table("rm_runs")
     assert stored_runs(upgraded).empty
     assert not readmodel.is_current(upgraded, CONFIG)
@@ -98,7 +99,7 @@ def test_version_7_store_gets_the_kpi_stories_and_the_runs_indexes_stale_until_r
         for index in schema.rm_runs.indexes:
             if index.name in ("ix_rm_runs_started", "ix_rm_runs_parent"):
                 index.drop(conn)
-    upgraded = open_store(as_version(store, 7, (schema.rm_kpi_runs,)), store.engagement)
+    upgraded = open_store(as_version(store, 7, (schema.rm_kpi_runs, schema.rm_week_runs)), store.engagement)
     tables = inspect(upgraded.engine)
     assert tables.has_table("rm_kpi_runs")
     assert {"ix_rm_runs_started", "ix_rm_runs_parent"} <= {index["name"] for index in tables.get_indexes("rm_runs")}
@@ -108,6 +109,27 @@ def test_version_7_store_gets_the_kpi_stories_and_the_runs_indexes_stale_until_r
         kept = conn.execute(select(func.count()).select_from(schema.rm_kpi_runs)).scalar()
     runs = readmodel.stored_runs(upgraded, View.TEAM)
     assert kept == 2 * int((runs["top_level"] & (runs["experiment"] == "churn")).sum()) > 0, "both views"
+    upgraded.engine.dispose()
+
+
+def test_version_8_store_gets_the_weeks_run_figures_and_the_open_waits_index_stale_until_rebuilt(
+        store: Store) -> None:
+    """A version-8 store had no kept week and indexed the waits' ends without ``abandoned_at``."""
+    store.write(engagement())
+    readmodel.ensure_current(store, CONFIG)
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_rm_waits_ended"))
+        conn.execute(text("CREATE INDEX ix_rm_waits_ended ON rm_waits (engagement, view, ended_at)"))
+    upgraded = open_store(as_version(store, 8, (schema.rm_week_runs,)), store.engagement)
+    tables = inspect(upgraded.engine)
+    assert tables.has_table("rm_week_runs")
+    ended = next(index for index in tables.get_indexes("rm_waits") if index["name"] == "ix_rm_waits_ended")
+    assert ended["column_names"] == ["engagement", "view", "ended_at", "abandoned_at"]
+    assert not readmodel.is_current(upgraded, CONFIG)
+    assert readmodel.ensure_current(upgraded, CONFIG)
+    with upgraded.engine.connect() as conn:
+        weeks = conn.execute(select(schema.rm_week_runs.c.view, schema.rm_week_runs.c.week)).all()
+    assert {view for view, _ in weeks} == {"team", "client"} and len({week for _, week in weeks}) == 1
     upgraded.engine.dispose()
 
 

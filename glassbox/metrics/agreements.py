@@ -34,6 +34,12 @@ def needs_pauses(agreements: Sequence[Agreement]) -> bool:
     return any(agreement.latency in PAUSED_LATENCIES for agreement in agreements)
 
 
+def no_pauses() -> pd.DataFrame:
+    """:func:`ticket_pause_intervals` of no ticket."""
+    return pd.DataFrame({name: pd.Series(dtype="datetime64[ns, UTC]" if name != "thread" else object)
+                         for name in PAUSE_COLUMNS})
+
+
 def ticket_pause_intervals(events: pd.DataFrame) -> pd.DataFrame:
     """When each ticket sat in one of the Jira source's ``waiting_statuses``: ``thread, paused_from, paused_to``.
 
@@ -44,8 +50,7 @@ def ticket_pause_intervals(events: pd.DataFrame) -> pd.DataFrame:
     """
     tickets = events.loc[events["category"].isin(TICKET_STATUS_EVENTS)]
     if tickets.empty:
-        return pd.DataFrame({name: pd.Series(dtype="datetime64[ns, UTC]" if name != "thread" else object)
-                             for name in PAUSE_COLUMNS})
+        return no_pauses()
     marks = pd.DataFrame({
         "thread": tickets["thread"].astype(object).to_numpy(),
         "at": pd.to_datetime(tickets["occurred_at"], utc=True).to_numpy(),

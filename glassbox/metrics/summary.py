@@ -174,13 +174,18 @@ def open_waits_on_people(samples: dict[str, pd.DataFrame], moment: datetime, tea
     ``latency, on, what, thread, started_at, hours, working_hours``, in :data:`~glassbox.vocabulary.WAITS`'
     order; ``what`` is one such wait in words. The report, the Today and the Feedback pages list these.
     """
-    frames = [open_waits(samples[wait.latency], moment, team).assign(latency=wait.latency, on=wait.on, what=wait.one)
-              for wait in WAITS if wait.latency in samples]
     columns = ["latency", "on", "what", "thread", "started_at", "hours", "working_hours"]
-    frames = [frame for frame in frames if not frame.empty]
-    if not frames:
+    kinds = [(order, wait) for order, wait in enumerate(WAITS) if len(samples.get(wait.latency, ()))]
+    if not kinds:
         return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True).loc[:, columns]
+    every = pd.concat([samples[wait.latency].assign(order=order) for order, wait in kinds], ignore_index=True)
+    still = open_waits(every, moment, team)  # measured once: one working-hours table for every kind
+    if still.empty:
+        return pd.DataFrame(columns=columns)
+    still = still.sort_values("order", kind="stable").reset_index(drop=True)  # each kind longest first
+    kind = [WAITS[order] for order in still["order"]]
+    return still.assign(latency=[wait.latency for wait in kind], on=[wait.on for wait in kind],
+                        what=[wait.one for wait in kind]).loc[:, columns]
 
 
 def waiting(titles: pd.DataFrame, samples: dict[str, pd.DataFrame], config: Config,

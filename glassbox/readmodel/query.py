@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from glassbox import schema
 from glassbox.config import Config
@@ -69,11 +69,12 @@ def samples(store: Store, view: View, since: datetime | None = None, until: date
         started = table.c.started_at if since is None else off_index(table.c.started_at, store.dialect)
         query = query.where(started < until.astimezone(UTC))
     queries = [query]
-    if since is not None:  # two index ranges of ix_rm_waits_ended: one OR would scan every row of the view
+    if since is not None:  # three index ranges of ix_rm_waits_ended: an OR would scan every row of the view,
+        # and the waits never ended but abandoned long ago (PRs closed unreviewed: thousands) would be read
         since = since.astimezone(UTC)
         queries = [query.where(table.c.ended_at >= since),
-                   query.where(table.c.ended_at.is_(None),
-                               or_(table.c.abandoned_at.is_(None), table.c.abandoned_at >= since))]
+                   query.where(table.c.ended_at.is_(None), table.c.abandoned_at.is_(None)),
+                   query.where(table.c.ended_at.is_(None), table.c.abandoned_at >= since)]
     if threads is not None:
         wanted = sorted(set(threads))
         queries = [part.where(table.c.thread.in_(wanted[index:index + _IN_CHUNK]))
@@ -89,10 +90,13 @@ def samples(store: Store, view: View, since: datetime | None = None, until: date
         frame = frame.loc[~unknown]
         frame["ended_at"] = frame["ended_at"].where(frame["ended_at"] < limit)
         frame["abandoned_at"] = frame["abandoned_at"].where(frame["abandoned_at"] < limit)
-        frame.loc[frame["ended_at"].isna(), ["hours", "working_hours"]] = None
     frame["thread"] = frame["thread"].astype(object)
     for name in ("hours", "working_hours"):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+        if until is not None:  # a wait ending later was not measured yet
+            frame[name] = frame[name].where(frame["ended_at"].notna())
     frame = frame.sort_values(["started_at", "thread"], kind="stable")
-    return {latency: frame.loc[frame["latency"] == latency, list(SAMPLE_COLUMNS)].reset_index(drop=True)
+    found = {str(latency): rows for latency, rows in frame.groupby("latency", sort=False)}
+    none = frame.iloc[:0]
+    return {latency: found.get(latency, none).loc[:, list(SAMPLE_COLUMNS)].reset_index(drop=True)
             for latency in latencies}

@@ -21,6 +21,10 @@ before it and adds what they count after (an edit may move an event to another d
 those events; a write that may relabel a thread re-counts the whole days of every event on or
 naming it instead.
 
+The run figures of the week still running (``rm_week_runs``, what a Portfolio row shows of its runs)
+depend on every run of the week and the best before it: a write that re-derived any run or wrote a
+model event derives them again, as does the first write of a new week (:mod:`glassbox.readmodel.weeks`).
+
 The dashboard never writes, so it never rebuilds: it reads the rows as the last sync left them and,
 while they are stale (a config edited since), measures from the events as before.
 """
@@ -32,7 +36,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -44,8 +48,9 @@ from glassbox import schema
 from glassbox.config import Config
 from glassbox.events import is_sha, run_event_ids
 from glassbox.metrics.linking import RUN_CATEGORIES
+from glassbox.metrics.models import MODEL_CATEGORIES
 from glassbox.periods import start_of_day
-from glassbox.readmodel import kpis
+from glassbox.readmodel import kpis, weeks
 from glassbox.readmodel.derive import (
     DAY_KEYS,
     config_fingerprint,
@@ -134,6 +139,7 @@ def rebuild(store: Store, config: Config) -> int:
         _insert(conn, schema.rm_days, days)
         _insert(conn, schema.rm_runs, runs)
         kpi_rows = kpis.derive(bound, config.kpi)
+        weeks.keep_current_week(bound, config, datetime.now(UTC))
         _save_fingerprint(bound, config)
     log.info("read model rebuilt: %d waits, %d day counts, %d runs, %d KPI rows", len(rows), len(days), len(runs),
              kpi_rows)
@@ -195,16 +201,19 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
             _recount_days(conn, store, config, recounted, sorted(on_days))
         else:
             _move_day_counts(conn, store, days.counted_before, counted_after)
-        _rederive_runs(conn, store, config, {**(runs or {}), **runs_among(timelines[View.TEAM])})
+        runs_changed = _rederive_runs(conn, store, config, {**(runs or {}), **runs_among(timelines[View.TEAM])})
+        now = datetime.now(UTC)
+        if runs_changed or categories & set(MODEL_CATEGORIES) or not weeks.keeps_week_of(store, config, now):
+            weeks.keep_current_week(store, config, now)
 
 
-def _rederive_runs(conn: object, store: Store, config: Config, runs: dict[str, tuple[str, str]]) -> None:
+def _rederive_runs(conn: object, store: Store, config: Config, runs: dict[str, tuple[str, str]]) -> bool:
     """Replace the ``rm_runs`` rows of ``runs`` (``event id -> (origin, run_id)``, both views) with what
     their events (these and each run's other one, :func:`glassbox.events.run_event_ids`) give now:
     none for a run whose events are gone. Then the KPI stories from the earliest start those runs
-    may change (:mod:`glassbox.readmodel.kpis`)."""
+    may change (:mod:`glassbox.readmodel.kpis`). Returns whether there were any."""
     if not runs:
-        return
+        return False
     table = schema.rm_runs
     ordered = sorted({run_id for _, run_id in runs.values()})
     earlier = kpis.starts_of(store, ordered) if config.kpi else {}
@@ -217,6 +226,7 @@ def _rederive_runs(conn: object, store: Store, config: Config, runs: dict[str, t
                                    store.engagement))
     if config.kpi:
         kpis.derive(store, config.kpi, kpis.rederive_from(store, ordered, earlier))
+    return True
 
 
 def _recount_days(conn: object, store: Store, config: Config, days: set[date], ids: list[str]) -> None:

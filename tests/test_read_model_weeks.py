@@ -1,0 +1,128 @@
+"""The read model keeps the run figures of the week still running (``rm_week_runs``), as its runs give them.
+
+Each test writes the demo engagement (its sweep, its drop and its model regression in this week)
+through the sync's hooked :meth:`Store.write`, on SQLite and PostgreSQL, and compares what is kept
+with :func:`glassbox.readmodel.weeks.week_run_figures` measured then: after the rebuild, after a
+write that adds a better run or moves a model's alias, after the first write of a new week, and
+against a rebuild. Dates are relative to the real clock, because the sync keeps the week running now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from seed import EXPERIMENT, seed_store, write_config
+from sqlalchemy import update
+
+from connectors.mlflow.models import alias_moved, version_event_id
+from glassbox import readmodel, schema
+from glassbox.config import Config, load_config
+from glassbox.events import Event, event_id
+from glassbox.readmodel.weeks import WeekRuns, current_week, kept_week, week_run_figures
+from glassbox.store import Store
+from glassbox.views import View
+
+
+@pytest.fixture
+def demo(store: Store, tmp_path: Path) -> tuple[Store, Config]:
+    """Six weeks of the demo engagement up to now, written through the sync's hook, then rebuilt."""
+    config = load_config(write_config(tmp_path / "demo", "sqlite:///unused.db"))
+    readmodel.attach(store, config)
+    seed_store(store, config, now=datetime.now(UTC), weeks=6)
+    readmodel.ensure_current(store, config)
+    return store, config
+
+
+def measured(store: Store, config: Config) -> dict[View, WeekRuns]:
+    week = current_week(config, datetime.now(UTC))
+    return {view: week_run_figures(store, config, week, view) for view in View}
+
+
+def kept(store: Store, config: Config) -> dict[View, WeekRuns | None]:
+    week = current_week(config, datetime.now(UTC))
+    return {view: kept_week(store, view, week) for view in View}
+
+
+def test_the_week_still_running_is_kept_as_its_runs_and_models_give_it(demo: tuple[Store, Config]) -> None:
+    store, config = demo
+    figures = measured(store, config)
+    assert kept(store, config) == figures
+    team = figures[View.TEAM]
+    assert team.runs and team.experiments[0]["best"] is not None, "the week has runs and a best"
+    assert {alert["kind"] for alert in team.alerts} == {"metric_drop"}, "the sweep's drop"
+
+
+def test_a_model_moved_to_a_worse_version_is_kept_among_the_weeks_alerts(demo: tuple[Store, Config]) -> None:
+    store, config = demo
+    runs = readmodel.stored_runs(store, View.TEAM)
+    runs = runs.loc[runs["top_level"] & (runs["status"] == "FINISHED")]
+    value = runs["metrics"].map(lambda metrics: metrics.get("val_auc"))
+    better, worse = str(runs.loc[value.idxmax(), "run_id"]), str(runs.loc[value.idxmin(), "run_id"])
+    store.write(model_moved_to_worse(config, better, worse))  # model events only: no run changes
+    figures = measured(store, config)
+    assert {alert["kind"] for alert in figures[View.TEAM].alerts} == {"metric_drop", "model_regressed"}
+    assert kept(store, config) == figures
+
+
+def test_a_better_run_synced_changes_the_kept_best_and_a_rebuild_changes_nothing(
+        demo: tuple[Store, Config]) -> None:
+    store, config = demo
+    started = max(current_week(config, datetime.now(UTC)).start, datetime.now(UTC) - timedelta(hours=1))
+    store.write(better_run(config, started))
+    figures = measured(store, config)
+    assert figures[View.TEAM].experiments[0]["best"]["run_id"] == "r-best"
+    assert kept(store, config) == figures
+    readmodel.rebuild(store, config)
+    assert kept(store, config) == figures
+
+
+def test_the_first_write_of_a_new_week_keeps_that_week(demo: tuple[Store, Config]) -> None:
+    store, config = demo
+    last_week = current_week(config, datetime.now(UTC)).previous()
+    with store.engine.begin() as conn:  # as the last sync of last week left it
+        conn.execute(update(schema.rm_week_runs).values(week=last_week.label))
+    assert kept(store, config) == dict.fromkeys(View)
+    store.write([replace(ticket_comment(config), occurred_at=datetime.now(UTC) - timedelta(minutes=5))])
+    assert kept(store, config) == measured(store, config)
+    assert kept_week(store, View.TEAM, last_week) is None, "only the week running is kept"
+
+
+def better_run(config: Config, started: datetime) -> list[Event]:
+    """Both events of a run better than every other, as the MLflow connector writes them."""
+    origin = config.mlflow[0].origin(config.folder)
+    attrs = {"run_id": "r-best", "experiment": EXPERIMENT, "status": "FINISHED", "params": {"max_depth": "4"},
+             "metrics": {"val_auc": 0.99}, "parent_run_id": None, "start_time": started.isoformat(),
+             "end_time": (started + timedelta(minutes=10)).isoformat()}
+    common = {"source": "mlflow", "origin": origin, "thread": EXPERIMENT, "title": "best", "actor": "minh-dev",
+              "attrs": attrs}
+    return [Event(id=event_id("mlflow", origin, "r-best:started"), category="run_started", occurred_at=started,
+                  **common),
+            Event(id=event_id("mlflow", origin, "r-best:finished"), category="run_finished",
+                  occurred_at=started + timedelta(minutes=10), **common)]
+
+
+def model_moved_to_worse(config: Config, better: str, worse: str) -> list[Event]:
+    """Versions 1 and 2 of a model from runs ``better`` and ``worse``; @champion moved from 1 to 2 an hour ago."""
+    origin = config.mlflow[0].origin(config.folder)
+    moved = datetime.now(UTC) - timedelta(hours=1)
+    versions = [Event(id=version_event_id(origin, "churn-model", number), source="mlflow", origin=origin,
+                      category="model_version_created", occurred_at=moved - timedelta(hours=2), actor="minh-dev",
+                      thread="churn-model", title=f"churn-model version {number}",
+                      attrs={"model": "churn-model", "version": number, "run_id": run_id, "status": "READY"})
+                for number, run_id in (("1", better), ("2", worse))]
+    return [*versions,
+            alias_moved(origin=origin, model="churn-model", alias="champion", from_version=None, to_version="1",
+                        seen_at=moved - timedelta(minutes=30), run_id=better),
+            alias_moved(origin=origin, model="churn-model", alias="champion", from_version="1", to_version="2",
+                        seen_at=moved, run_id=worse)]
+
+
+def ticket_comment(config: Config) -> Event:
+    """A Jira comment: a write that touches no run and no model."""
+    origin = config.jira[0].origin(config.folder)
+    return Event(id=event_id("jira", origin, "CHURN-1:comment:new"), source="jira", origin=origin,
+                 category="comment", occurred_at=datetime.now(UTC), actor="carol-acme", thread="CHURN-1",
+                 title="Any news?", attrs={"key": "CHURN-1"})
