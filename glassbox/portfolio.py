@@ -85,7 +85,15 @@ class PortfolioRow:
 
 
 def engagement_week(store: Store, config: Config, period: Period, view: View, now: datetime) -> PortfolioRow:
-    """``config``'s row for ``period`` (a week, compared with the one before) as ``view`` sees it."""
+    """``config``'s row for ``period`` (a week, compared with the one before) as ``view`` sees it.
+
+    Read in one transaction: one state of the store while a sync writes, and one round trip to begin
+    and end on PostgreSQL instead of one per query (a dozen)."""
+    with store.transaction() as conn:
+        return _row(store.bound_to(conn), config, period, view, now)
+
+
+def _row(store: Store, config: Config, period: Period, view: View, now: datetime) -> PortfolioRow:
     week = (_week_from_read_model(store, config, period, view, now) if readmodel.is_current(store, config)
             else _week_from_report(ReportModel.load(store, config, period, view, now)))
     last_ok, failed = _sync_health(store, config)

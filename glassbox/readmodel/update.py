@@ -41,7 +41,7 @@ from functools import partial
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy import update as sql_update
 
 from glassbox import schema
@@ -83,6 +83,7 @@ BULK_EVENTS = 20_000
 # (a small one costs little either way, and direct writes keep the rows current).
 REBUILD_BELOW = 10
 LARGE_WRITE = 1000
+_TABLES = (schema.rm_waits, schema.rm_days, schema.rm_runs, schema.rm_kpi_runs, schema.rm_week_runs)  # the rows
 
 
 def attach(store: Store, config: Config) -> None:
@@ -133,7 +134,7 @@ def rebuild(store: Store, config: Config) -> int:
         days = _day_rows(timelines, config, store.engagement)
         runs = _run_rows({view: with_run_notes(timeline, bound, None) for view, timeline in timelines.items()},
                          store.engagement)
-        for table in (schema.rm_waits, schema.rm_days, schema.rm_runs, schema.rm_kpi_runs):
+        for table in _TABLES:
             conn.execute(delete(table).where(table.c.engagement == store.engagement))
         _insert(conn, schema.rm_waits, rows)
         _insert(conn, schema.rm_days, days)
@@ -141,6 +142,8 @@ def rebuild(store: Store, config: Config) -> int:
         kpi_rows = kpis.derive(bound, config.kpi)
         weeks.keep_current_week(bound, config, datetime.now(UTC))
         _save_fingerprint(bound, config)
+        if store.dialect == "postgresql":  # rows replaced wholesale: plan the next reads on their statistics
+            conn.execute(text(f"ANALYZE {', '.join(table.name for table in _TABLES)}"))
     log.info("read model rebuilt: %d waits, %d day counts, %d runs, %d KPI rows", len(rows), len(days), len(runs),
              kpi_rows)
     return len(rows)
