@@ -1,15 +1,16 @@
 """The read model keeps the run figures of the week still running (``rm_week_runs``), as its runs give them.
 
-Each test writes the demo engagement (its sweep, its drop and its model regression in this week)
-through the sync's hooked :meth:`Store.write`, on SQLite and PostgreSQL, and compares what is kept
-with :func:`glassbox.readmodel.weeks.week_run_figures` measured then: after the rebuild, after a
-write that adds a better run or moves a model's alias, after the first write of a new week, and
-against a rebuild. Dates are relative to the real clock, because the sync keeps the week running now.
+Each test writes the demo engagement (its sweep and its drop in this week) through the sync's hooked
+:meth:`Store.write`, on SQLite and PostgreSQL, and compares what is kept with
+:func:`glassbox.readmodel.weeks.week_run_figures` measured then: after the rebuild, after a sync that
+adds a better run or moves a model's alias to a worse version, after the first sync of a new week,
+and against a rebuild. A write that changes a run forgets the figures (never stale, only missing)
+and the sync's end (``ensure_current``) derives them. Dates are relative to the real clock, because
+the sync keeps the week running now.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def test_a_model_moved_to_a_worse_version_is_kept_among_the_weeks_alerts(demo: t
     value = runs["metrics"].map(lambda metrics: metrics.get("val_auc"))
     better, worse = str(runs.loc[value.idxmax(), "run_id"]), str(runs.loc[value.idxmin(), "run_id"])
     store.write(model_moved_to_worse(config, better, worse))  # model events only: no run changes
+    assert kept(store, config) == dict.fromkeys(View), "forgotten by the write"
+    readmodel.ensure_current(store, config)  # the sync's end
     figures = measured(store, config)
     assert {alert["kind"] for alert in figures[View.TEAM].alerts} == {"metric_drop", "model_regressed"}
     assert kept(store, config) == figures
@@ -72,6 +75,7 @@ def test_a_better_run_synced_changes_the_kept_best_and_a_rebuild_changes_nothing
     store, config = demo
     started = max(current_week(config, datetime.now(UTC)).start, datetime.now(UTC) - timedelta(hours=1))
     store.write(better_run(config, started))
+    readmodel.ensure_current(store, config)
     figures = measured(store, config)
     assert figures[View.TEAM].experiments[0]["best"]["run_id"] == "r-best"
     assert kept(store, config) == figures
@@ -79,13 +83,15 @@ def test_a_better_run_synced_changes_the_kept_best_and_a_rebuild_changes_nothing
     assert kept(store, config) == figures
 
 
-def test_the_first_write_of_a_new_week_keeps_that_week(demo: tuple[Store, Config]) -> None:
+def test_the_first_sync_of_a_new_week_keeps_that_week(demo: tuple[Store, Config]) -> None:
     store, config = demo
     last_week = current_week(config, datetime.now(UTC)).previous()
     with store.engine.begin() as conn:  # as the last sync of last week left it
         conn.execute(update(schema.rm_week_runs).values(week=last_week.label))
     assert kept(store, config) == dict.fromkeys(View)
-    store.write([replace(ticket_comment(config), occurred_at=datetime.now(UTC) - timedelta(minutes=5))])
+    store.write([pull_request_comment(config)])  # no run, no model: the write leaves the figures alone
+    assert kept_week(store, View.TEAM, last_week) is not None
+    readmodel.ensure_current(store, config)
     assert kept(store, config) == measured(store, config)
     assert kept_week(store, View.TEAM, last_week) is None, "only the week running is kept"
 
@@ -120,9 +126,9 @@ def model_moved_to_worse(config: Config, better: str, worse: str) -> list[Event]
                         seen_at=moved, run_id=worse)]
 
 
-def ticket_comment(config: Config) -> Event:
-    """A Jira comment: a write that touches no run and no model."""
-    origin = config.jira[0].origin(config.folder)
-    return Event(id=event_id("jira", origin, "CHURN-1:comment:new"), source="jira", origin=origin,
-                 category="comment", occurred_at=datetime.now(UTC), actor="carol-acme", thread="CHURN-1",
-                 title="Any news?", attrs={"key": "CHURN-1"})
+def pull_request_comment(config: Config) -> Event:
+    """A comment on a pull request no run names: a write that touches no run and no model."""
+    origin = config.github[0].origin(config.folder)
+    return Event(id=event_id("github", origin, "pr1:comment:new"), source="github", origin=origin,
+                 category="comment", occurred_at=datetime.now(UTC) - timedelta(minutes=5), actor="dan-acme",
+                 thread=f"{origin}#1", title=f"Comment on {origin}#1")

@@ -23,7 +23,8 @@ naming it instead.
 
 The run figures of the week still running (``rm_week_runs``, what a Portfolio row shows of its runs)
 depend on every run of the week and the best before it: a write that re-derived any run or wrote a
-model event derives them again, as does the first write of a new week (:mod:`glassbox.readmodel.weeks`).
+model event forgets them, and :func:`ensure_current` at the sync's end derives them again, once
+(:mod:`glassbox.readmodel.weeks`).
 
 The dashboard never writes, so it never rebuilds: it reads the rows as the last sync left them and,
 while they are stale (a config edited since), measures from the events as before.
@@ -118,11 +119,18 @@ def _stored_runs_among(store: Store, ids: list[str]) -> dict[str, tuple[str, str
 
 
 def ensure_current(store: Store, config: Config) -> bool:
-    """Rebuild the rows when they were derived with another config (or never); True if it rebuilt."""
-    if is_current(store, config):
-        return False
-    rebuild(store, config)
-    return True
+    """Rebuild the rows when they were derived with another config (or never); True if it rebuilt.
+
+    Else derive the run figures of the week running now when they are missing (a write since changed
+    a run or a model) or of an earlier week: the sync calls this when its sources are done."""
+    if not is_current(store, config):
+        rebuild(store, config)
+        return True
+    now = datetime.now(UTC)
+    if not weeks.keeps_week_of(store, config, now):
+        with store.transaction() as conn:
+            weeks.keep_current_week(store.bound_to(conn), config, now)
+    return False
 
 
 def rebuild(store: Store, config: Config) -> int:
@@ -205,9 +213,8 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         else:
             _move_day_counts(conn, store, days.counted_before, counted_after)
         runs_changed = _rederive_runs(conn, store, config, {**(runs or {}), **runs_among(timelines[View.TEAM])})
-        now = datetime.now(UTC)
-        if runs_changed or categories & set(MODEL_CATEGORIES) or not weeks.keeps_week_of(store, config, now):
-            weeks.keep_current_week(store, config, now)
+        if runs_changed or categories & set(MODEL_CATEGORIES):
+            weeks.forget(store)  # the sync's end derives them again (ensure_current)
 
 
 def _rederive_runs(conn: object, store: Store, config: Config, runs: dict[str, tuple[str, str]]) -> bool:
