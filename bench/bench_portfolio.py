@@ -46,7 +46,7 @@ def build(folder: Path, engagements: int, events: int, store_url: str) -> Path:
         subprocess.run(["git", "-C", str(repo), "add", "README"], check=True)
         subprocess.run(["git", "-C", str(repo), "-c", "user.name=Dev", "-c", "user.email=dev@team.example",
                         "commit", "-q", "-m", "CHURN-1 start"], check=True)
-    body = CONFIG.replace('[store]\nurl = "sqlite:///glassbox.db"\n', "")
+    body = CONFIG.replace('[store]\nurl = "{store_url}"\n', "")
     (folder / "engagements").mkdir(exist_ok=True)
     workspace = folder / "workspace.toml"
     workspace.write_text(f'[workspace]\nname = "Bench"\nengagements = ["engagements/*.toml"]\n\n'
@@ -124,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engagements", type=int, default=20)
     parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--folder", type=Path, default=Path("/tmp/gb-portfolio"))
+    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "gb-portfolio")
     parser.add_argument("--pg-url", help="also measure on this PostgreSQL database (its public schema is used)")
     parser.add_argument("--quick", action="store_true", help="3 engagements x 2k events")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
@@ -134,7 +134,8 @@ def main() -> None:
         return
     if args.quick:
         args.engagements, args.events, args.folder = 3, 2_000, args.folder.with_name(args.folder.name + "-quick")
-    print(f"{machine()} — {args.engagements} engagements x {args.events:,} events, seconds")
+    print(f"### Portfolio page — {args.engagements} engagements x {args.events:,} events\n")
+    print(f"_{machine()}; seconds_\n")
     print("| store | bare page first / warm | Portfolio first / warm | first vs bare | workspace sync, nothing new |")
     print("|---|---|---|---|---|")
     stores = [("SQLite", args.folder / "sqlite", f"sqlite:///{args.folder / 'sqlite' / 'glassbox.db'}")]

@@ -24,6 +24,7 @@ SCRIPTS = {
     "bench_dashboard.py": "Dashboard",
     "bench_sync.py": "Sync of 100 new commits",
     "bench_portfolio_query.py": "Portfolio query",
+    "bench_portfolio.py": "Portfolio page",
 }
 NEEDS_BROWSER = {"bench_dashboard.py"}  # serves the app and loads it in headless Chromium
 
