@@ -14,8 +14,8 @@ import streamlit as st
 
 from dashboard import context, loaders
 from dashboard.components import ago, escape_markdown, hours_text
-from glassbox.periods import iso_week
 from glassbox.portfolio import PortfolioRow, ranked
+from glassbox.readmodel.weeks import current_week
 from glassbox.views import View
 
 AS_OF = timedelta(minutes=15)  # figures are measured as of the last quarter hour, so reruns share the cache
@@ -35,7 +35,7 @@ rows = []
 with st.spinner("Measuring every engagement…"):
     for engagement in visible:
         config = ctx.workspace.engagement(engagement) if ctx.workspace is not None else ctx.config
-        week = iso_week(now.astimezone(config.engagement.zone).date(), config.engagement.zone)
+        week = current_week(config, now)  # the week the sync keeps the run figures of
         view = ctx.access.views.get(engagement, View.CLIENT) if ctx.access is not None else ctx.view
         rows.append(loaders.portfolio_row(ctx.source_of(engagement), view, week.label, week.start, week.end, now))
 
