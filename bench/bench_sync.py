@@ -2,11 +2,15 @@
 
 Issue #17's read model is kept current by the sync, so its cost lands here. Two measurements:
 
-* **+100 events.** ``glassbox.sync.sync_sources`` (in process, as ``glassbox sync`` runs it) over a
+* **+100 commits.** ``glassbox.sync.sync_sources`` (in process, as ``glassbox sync`` runs it) over a
   git clone of 100 recent commits (``bench/make_git_repo.py``), into a copy of the seeded store and,
   as the floor, into an empty store of the same kind. The connector's work is the same in both, so
   the difference is what the store's size costs the sync; the target is ≤ 1 s of it at 1M events.
   Best of ``--runs``, a new clone (new commits) each run.
+* **+100 events of every kind.** The same comparison for 100 synthetic events of the last day
+  (``seed_store.sync_new_events`` through ``glassbox.sync.sync_connectors``): comments, ticket moves,
+  pull requests and runs, so the runs' rows, the KPI stories and, at the sync's end, the week's run
+  figures are derived again too.
 * **First full sync.** ``python -m glassbox sync`` of a 30k-commit clone into an empty store, against
   ``git log --all --numstat`` (as ``bench/bench_git.py``); the target is ≤ 1.3× today's ratio
   (docs/benchmarks.md records it).
@@ -33,7 +37,7 @@ from pathlib import Path
 
 from bench_git import best_of
 from common import ROOT, Measurement, machine, print_table, python_env, run_measured
-from seed_store import CONFIG, add_store_arguments, engagement, pg_schema, seed, writable_copy
+from seed_store import CONFIG, add_store_arguments, engagement, pg_schema, seed, sync_new_events, writable_copy
 from sqlalchemy import make_url
 
 from glassbox.config import load_config
@@ -109,6 +113,36 @@ def small_sync(seeded: Path, server_url: str | None, runs: int, work: Path) -> N
     sys.stdout.flush()
 
 
+def mixed_sync(seeded: Path, server_url: str | None, runs: int, work: Path) -> None:
+    """+``NEW_COMMITS`` events of every kind (``seed_store.sync_new_events``: 8 % runs, so the sync's end
+    derives the week's run figures again) into the seeded store's copy and into an empty store."""
+    seeded_config = load_config(seeded)
+    count = open_store(seeded_config.store_url, seeded_config.engagement_id).count_events()
+    results: dict[str, list[tuple[float, float]]] = {"large": [], "empty": []}
+    with writable_copy(seeded_config.store_url, work) as large, empty_store(server_url, work / "mixed") as empty:
+        open_store(empty, seeded_config.engagement_id).engine.dispose()  # created before it is timed
+        for run in range(runs):
+            for name, url in (("large", large), ("empty", empty)):
+                folder = work / f"mixed-{name}{run}"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "glassbox.toml").write_text(CONFIG.replace("{store_url}", url))
+                started, cpu = time.perf_counter(), time.process_time()
+                sync_new_events(folder / "glassbox.toml", NEW_COMMITS, f"mixed{run}")
+                results[name].append((time.perf_counter() - started, time.process_time() - cpu))
+    large_best, empty_best = min(results["large"]), min(results["empty"])
+    extra = large_best[0] - empty_best[0]
+    print(f"\n### Sync of {NEW_COMMITS} new events of every kind, runs among them — into {count:,} events and "
+          f"into an empty store ({make_url(seeded_config.store_url).get_backend_name()})\n")
+    print(f"_{machine()}; load average {os.getloadavg()[0]:.1f}; best of {runs}_\n")
+    print("| store | wall s | CPU s | note |")
+    print("|---|---:|---:|---|")
+    print(f"| empty store (floor) | {empty_best[0]:.3f} | {empty_best[1]:.3f} | |")
+    every = ", ".join(f"{wall:.2f}" for wall, _ in results["large"])
+    print(f"| {count:,} events | {large_best[0]:.3f} | {large_best[1]:.3f} | {extra:+.3f} s over the floor "
+          f"(each run: {every} s); target ≤ {TARGET_SECONDS:g} s: {'met' if extra <= TARGET_SECONDS else 'missed'} |")
+    sys.stdout.flush()
+
+
 def first_sync(server_url: str | None, commits: int, runs: int, work: Path) -> None:
     """A first full sync of a ``commits``-commit clone, against ``git log`` over the same clone."""
     repo = make_repo(work / "full-repo", commits, seed_value=7)
@@ -137,11 +171,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-sync-") as folder:
         work = Path(folder)
         if args.quick:
-            small_sync(seed(work / "seeded", 2000), None, 1, work)
+            seeded = seed(work / "seeded", 2000)
+            small_sync(seeded, None, 1, work)
+            mixed_sync(seeded, None, 1, work)
             first_sync(None, 2000, 1, work)
             return
         with engagement(args.store_url, args.events, args.cache) as config:
             small_sync(config, args.store_url, args.runs, work)
+            mixed_sync(config, args.store_url, args.runs, work)
         if args.commits:
             first_sync(args.store_url, args.commits, args.runs, work)
 

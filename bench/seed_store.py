@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, make_url, text
 from connectors.base import Connector
 from glassbox.config import load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id, run_event_ids
-from glassbox.sync import sync_connector
+from glassbox.sync import sync_connectors
 from glassbox.workspace import open_engagement
 
 CONFIG = """[engagement]
@@ -243,7 +243,7 @@ def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000,
     return config_path
 
 class SeedSource(Connector):
-    """Given events as a source: what :func:`sync_new_events` syncs through :func:`glassbox.sync.sync_connector`."""
+    """Given events as a source: what :func:`sync_new_events` syncs through :func:`glassbox.sync.sync_connectors`."""
 
     source = "jira"
     categories = ("events",)
@@ -260,15 +260,16 @@ class SeedSource(Connector):
 
 
 def sync_new_events(config: Path, count: int, tag: str) -> None:
-    """A sync of ``count`` new events from the last day (ids marked by ``tag``), through the real sync
-    path (a recorded run; whatever the sync keeps current besides the events), so the store's version
-    changes as after syncing a source."""
-    store = open_engagement(load_config(config))
+    """A sync of ``count`` new events from the last day (ids marked by ``tag``: 8 % of them runs), through
+    the real sync path (:func:`glassbox.sync.sync_connectors`: a recorded run, the read model kept
+    current by each batch and at the sync's end), so the store's version changes as after syncing a source."""
+    loaded = load_config(config)
+    store = open_engagement(loaded)
     items = list(synthetic_events(count, zlib.crc32(tag.encode()), datetime.now(UTC), days=1, tag=tag))
-    summary = sync_connector(SeedSource(items), store)
+    summaries = sync_connectors(loaded, store, [SeedSource(items)])
     store.engine.dispose()
-    if not summary.ok:
-        raise SystemExit(f"the benchmark's sync failed: {summary.line()}")
+    if not all(summary.ok for summary in summaries):
+        raise SystemExit(f"the benchmark's sync failed: {summaries[0].line()}")
 
 
 def rebuild_read_model(config: Path) -> None:

@@ -208,6 +208,15 @@ def sync_sources(config: Config, store: Store, only: str | None = None,
     """
     specs = selected_sources(config, only)
     connectors = [build_connector(spec, config) for spec in specs]
+    return sync_connectors(config, store, connectors, report=report, progress=progress)
+
+
+def sync_connectors(config: Config, store: Store, connectors: list[Connector],
+                    report: Callable[[SyncSummary], None] | None = None,
+                    progress: SyncProgress | None = None) -> list[SyncSummary]:
+    """Sync ``connectors`` in turn into ``store`` with ``config``'s read model kept current: every
+    batch in its transaction, and at the end what only the sync's end derives (a rebuild after
+    batches too large to update one by one, the week's run figures)."""
     readmodel.attach(store, config)  # every batch keeps the read model current in its transaction
     readmodel.ensure_current(store, config)
     summaries = []
@@ -218,7 +227,7 @@ def sync_sources(config: Config, store: Store, only: str | None = None,
         if report:
             report(summary)
         summaries.append(summary)
-    readmodel.ensure_current(store, config)  # after batches too large to update one by one
+    readmodel.ensure_current(store, config)
     return summaries
 
 
