@@ -46,7 +46,7 @@ from glassbox.portfolio import PortfolioRow, engagement_week
 from glassbox.readmodel.query import meta_key
 from glassbox.report_model import ReportModel
 from glassbox.reports.content import short_title
-from glassbox.sources import configured_sources
+from glassbox.sources import configured_sources, source_keys
 from glassbox.store import DEFAULT_ENGAGEMENT, Store, open_store
 from glassbox.sync import ABANDONED, FAILED_STATES, sync_state
 from glassbox.timeline import load_timeline
@@ -263,7 +263,7 @@ def freshness(source: Source) -> pd.DataFrame:
     and its message, and for a sync running now how many items it has fetched so far (``so_far``).
     A run left ``running`` by a sync that died counts as an interrupted failure."""
     opened, cfg = _open(source)
-    history = opened.sync_runs()
+    history = opened.sync_runs(source_keys(cfg))
     running_now = sync_running(opened)
     rows = []
     for spec in configured_sources(cfg):

@@ -331,14 +331,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _doctor(config: Config, store: Store) -> int:
     from glassbox.lock import sync_running
-    from glassbox.sources import build_connector, configured_sources
+    from glassbox.sources import build_connector, configured_sources, source_keys
     from glassbox.sync import FAILED_STATES, settle_abandoned_runs, sync_state
 
     print(f"config: {config.path} ok (engagement {config.engagement_id})", file=sys.stderr)
     print(f"store: {store.engine.url.render_as_string(hide_password=True)} ok ({store.count_events()} events)",
           file=sys.stderr)
     settle_abandoned_runs(store)
-    history, running_now = store.sync_runs(), sync_running(store)
+    history, running_now = store.sync_runs(source_keys(config)), sync_running(store)
     failures = 0
     specs = configured_sources(config)
     if not specs:

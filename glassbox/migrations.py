@@ -223,7 +223,8 @@ def _add_kpi_runs(conn: Connection) -> None:
 
 def _add_week_runs(conn: Connection) -> None:
     """8 → 9: the current week's run figures (``rm_week_runs``), which a Portfolio row reads instead of
-    the week's runs, and ``ix_rm_waits_ended`` extended by ``abandoned_at`` (the waits still open).
+    the week's runs, ``ix_rm_waits_ended`` extended by ``abandoned_at`` (the waits still open), and
+    ``sync_runs`` indexed by source and status (how each source stands: ``Store.sync_runs``).
 
     Filled like ``rm_runs`` in 6 → 7: the read model goes stale, and the next command that has the
     config and may write rebuilds it.
@@ -231,6 +232,9 @@ def _add_week_runs(conn: Connection) -> None:
     schema.rm_week_runs.create(conn, checkfirst=True)
     conn.execute(text("DROP INDEX IF EXISTS ix_rm_waits_ended"))
     next(index for index in schema.rm_waits.indexes if index.name == "ix_rm_waits_ended").create(conn)
+    for index in schema.sync_runs.indexes:
+        if index.name in ("ix_sync_runs_latest", "ix_sync_runs_since"):
+            index.create(conn, checkfirst=True)
     conn.execute(schema.meta.delete().where(schema.meta.c.key.like("readmodel:%")))
 
 

@@ -38,7 +38,7 @@ from glassbox.readmodel.days import category_counts, period_days
 from glassbox.readmodel.weeks import kept_week, week_run_figures
 from glassbox.report_model import AS_OF_END, ReportModel, merge_samples, tickets_moved_since
 from glassbox.slices import status_history
-from glassbox.sources import configured_sources
+from glassbox.sources import configured_sources, source_keys
 from glassbox.store import Store
 from glassbox.sync import FAILED_STATES
 from glassbox.timeline import load_timeline
@@ -212,7 +212,7 @@ def ranked(rows: list[PortfolioRow]) -> list[PortfolioRow]:
 
 def _sync_health(store: Store, config: Config) -> tuple[datetime | None, bool]:
     """The newest successful sync of any configured source, and whether any source's last sync failed."""
-    runs = store.sync_runs()
+    runs = store.sync_runs(source_keys(config))
     newest_ok: list[pd.Timestamp] = []
     failed = False
     for spec in configured_sources(config):

@@ -16,7 +16,8 @@ rebuild like ``rm_waits`` in 5; 7 adds the read model's runs (``rm_runs``), fill
 (``rm_kpi_runs``: every run's family result and the best so far), filled the same way, and indexes
 ``rm_runs`` by start and by parent (a period's runs and their families); 9 adds the run figures of the
 week running at the last write (``rm_week_runs``, what a Portfolio row reads of its runs), filled the
-same way, and extends ``ix_rm_waits_ended`` by ``abandoned_at`` (the waits still open, one index range).
+same way, extends ``ix_rm_waits_ended`` by ``abandoned_at`` (the waits still open, one index range),
+and indexes ``sync_runs`` by source and status (how each source stands, without every run ever).
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ sync_state = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+FAILED_STATES = frozenset({"failed", "interrupted"})  # a sync run's statuses that count as its source failing
+
 sync_runs = Table(
     "sync_runs",
     metadata,
@@ -121,7 +124,7 @@ sync_runs = Table(
     Column("origin", Text, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("status", String(16), nullable=False),  # running | ok | one of FAILED_STATES
     Column("fetched", Integer, nullable=False, default=0),
     Column("new", Integer, nullable=False, default=0),
     Column("updated", Integer, nullable=False, default=0),
@@ -132,6 +135,9 @@ sync_runs = Table(
     Column("message", Text),
     Index("ix_sync_runs_source_origin", "source", "origin"),
     Index("ix_sync_runs_engagement", "engagement"),  # since version 4
+    # since version 9: a source's newest run of a status, and its runs since one (Store.sync_runs)
+    Index("ix_sync_runs_latest", "engagement", "source", "origin", "status", "id"),
+    Index("ix_sync_runs_since", "engagement", "source", "origin", "id"),
 )
 
 week_notes = Table(  # since version 5: the week's note of SPEC §5, written by the team for the client

@@ -49,6 +49,11 @@ class SourceSpec:
         return only in (self.kind, self.key, origin, origin and without_userinfo(origin))
 
 
+def source_keys(config: Config) -> list[tuple[str, str]]:
+    """``(kind, origin)`` of every configured source: how the store keys its sync runs."""
+    return [(spec.kind, spec.origin(config)) for spec in configured_sources(config)]
+
+
 def configured_sources(config: Config, only: str | None = None) -> list[SourceSpec]:
     specs = [
         SourceSpec(kind, f"{kind}[{index}]", section)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from glassbox import readmodel
+from glassbox import readmodel, schema
 from glassbox.config import Config
 from glassbox.errors import ConfigError, GlassboxError, SyncLocked
 from glassbox.events import Checkpoint, Event, Tombstone
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000  # events per transaction: fewer commits, bounded memory
 PROGRESS_SECONDS = 30.0  # how often a running sync records how far it has come, for the dashboard
-FAILED_STATES = frozenset({"failed", "interrupted"})  # what freshness counts as a source failing
+FAILED_STATES = schema.FAILED_STATES  # what freshness counts as a source failing
 ABANDONED = ("interrupted: the sync process ended without recording it (killed, or its machine stopped)"
              " — the next sync resumes from the last saved batch")
 

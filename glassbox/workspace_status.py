@@ -13,14 +13,14 @@ import pandas as pd
 
 from glassbox.config import Config
 from glassbox.lock import sync_running
-from glassbox.sources import configured_sources
+from glassbox.sources import configured_sources, source_keys
 from glassbox.store import Store
 from glassbox.sync import FAILED_STATES, sync_state
 
 
 def last_sync(store: Store, config: Config) -> dict[str, Any] | None:
     """``{"at": ISO time, "ok": bool}`` of the engagement's last sync, or ``None`` before its first."""
-    runs = store.sync_runs()
+    runs = store.sync_runs(source_keys(config))
     running_now = sync_running(store)
     latest, states = [], []
     for spec in configured_sources(config):

@@ -25,6 +25,7 @@ SCRIPTS = {
     "bench_sync.py": "Sync of 100 new commits",
     "bench_portfolio_query.py": "Portfolio query",
     "bench_portfolio.py": "Portfolio page",
+    "bench_sync_runs.py": "Sync runs, how each source stands",
 }
 NEEDS_BROWSER = {"bench_dashboard.py"}  # serves the app and loads it in headless Chromium
 

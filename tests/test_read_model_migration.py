@@ -112,17 +112,21 @@ def test_version_7_store_gets_the_kpi_stories_and_the_runs_indexes_stale_until_r
     upgraded.engine.dispose()
 
 
-def test_version_8_store_gets_the_weeks_run_figures_and_the_open_waits_index_stale_until_rebuilt(
+def test_version_8_store_gets_the_weeks_run_figures_and_its_new_indexes_stale_until_rebuilt(
         store: Store) -> None:
-    """A version-8 store had no kept week and indexed the waits' ends without ``abandoned_at``."""
+    """A version-8 store had no kept week, indexed the waits' ends without ``abandoned_at`` and its sync
+    runs by source only."""
     store.write(engagement())
     readmodel.ensure_current(store, CONFIG)
     with store.engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_rm_waits_ended"))
         conn.execute(text("CREATE INDEX ix_rm_waits_ended ON rm_waits (engagement, view, ended_at)"))
+        conn.execute(text("DROP INDEX ix_sync_runs_latest"))
+        conn.execute(text("DROP INDEX ix_sync_runs_since"))
     upgraded = open_store(as_version(store, 8, (schema.rm_week_runs,)), store.engagement)
     tables = inspect(upgraded.engine)
     assert tables.has_table("rm_week_runs")
+    assert {"ix_sync_runs_latest", "ix_sync_runs_since"} <= {index["name"] for index in tables.get_indexes("sync_runs")}
     ended = next(index for index in tables.get_indexes("rm_waits") if index["name"] == "ix_rm_waits_ended")
     assert ended["column_names"] == ["engagement", "view", "ended_at", "abandoned_at"]
     assert not readmodel.is_current(upgraded, CONFIG)

@@ -102,6 +102,40 @@ def test_sync_runs_are_recorded(store: Store) -> None:
     assert runs.loc[0, "status"] == "failed" and runs.loc[0, "new"] == 3 and runs.loc[0, "message"] == "boom"
 
 
+def sync_history(store: Store, source: str, origin: str, statuses: str) -> list[int]:
+    """Runs of one source in order, one per letter: ``o`` ok, ``f`` failed, ``i`` interrupted, ``r`` still running."""
+    from glassbox.store import WriteCounts
+
+    words = {"o": "ok", "f": "failed", "i": "interrupted"}
+    ids = []
+    for letter in statuses:
+        ids.append(run := store.start_run(source, origin))
+        if letter != "r":
+            store.finish_run(run, status=words[letter], fetched=0, counts=WriteCounts(), first_at=None, last_at=None,
+                             message=None)
+    return ids
+
+
+def test_sync_runs_are_each_sources_runs_since_its_last_success_and_its_last_failure(store: Store) -> None:
+    git = sync_history(store, "git", "/src/churn", "ffoooffr")  # a failure streak after the last success
+    jira = sync_history(store, "jira", "https://jira", "fiooo")  # its last failure is older than its successes
+    github = sync_history(store, "github", "acme/churn", "ff")  # never once ok: every run
+    runs = store.sync_runs()
+    assert runs["id"].tolist() == sorted([*git[4:], *jira[1:2], *jira[4:], *github], reverse=True), "newest first"
+    assert runs.set_index("id").loc[git[-1], "status"] == "running"
+    configured = store.sync_runs([("github", "acme/churn"), ("mlflow", "never-synced")])  # a config's sources
+    assert configured["id"].tolist() == sorted(github, reverse=True)
+
+
+def test_sqlite_finds_how_each_source_stands_by_seeks_not_by_every_run(sqlite_store: Store) -> None:
+    for _ in range(3):
+        sync_history(sqlite_store, "git", "/src/churn", "oof")
+    plans = _plans_of(sqlite_store, sqlite_store.sync_runs, "sync_runs")
+    assert plans and all("SCAN sync_runs" not in line or "COVERING INDEX ix_sync_runs_since" in line
+                         for plan in plans for line in plan.split(" | ")), plans
+    assert any("ix_sync_runs_latest" in plan for plan in plans), plans
+
+
 def test_commit_resent_by_either_source_after_merging_changes_nothing(store: Store) -> None:
     sha = "c" * 40
     store.write([commit(sha, "github", login="dev")])
@@ -174,12 +208,12 @@ def test_sqlite_reads_a_few_categories_threads_or_ids_through_the_narrowest_inde
                              for plan in plans), f"{what}: {plans}"
 
 
-def _plans_of(store: Store, read) -> list[str]:
-    """SQLite's query plan of each statement on ``events`` that ``read`` runs."""
+def _plans_of(store: Store, read, table: str = "events") -> list[str]:
+    """SQLite's query plan of each statement on ``table`` that ``read`` runs (its steps joined by `` | ``)."""
     statements: list[tuple[str, Any]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM events" in statement:
+        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
             statements.append((statement, parameters))
 
     event.listen(store.engine, "before_cursor_execute", record)
@@ -188,6 +222,6 @@ def _plans_of(store: Store, read) -> list[str]:
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
     with store.engine.connect() as conn:
-        return [" ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-                         if "events" in row[-1].split(" USING")[0])
+        return [" | ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                           if table in row[-1].split(" USING")[0])
                 for statement, parameters in statements]
