@@ -18,8 +18,9 @@ The day counts (``rm_days``) are simpler: an event counts on its own local day o
 view counts it depends on the event alone — until a ticket or pull request turns internal, which
 hides every event on or naming it from the client. So a write takes away what its events counted
 before it and adds what they count after (an edit may move an event to another day), reading only
-those events; a write that may relabel a thread re-counts the whole days of every event on or
-naming it instead.
+those events; a write that turns a thread internal, or public again, re-counts the whole days of
+every event on or naming it instead (any other write, a new public ticket included, changes what
+no other event counts).
 
 The run figures of the week still running (``rm_week_runs``, what a Portfolio row shows of its runs)
 depend on every run of the week and the best before it: a write that re-derived any run or wrote a
@@ -66,7 +67,7 @@ from glassbox.slices import run_history, with_run_notes
 from glassbox.store import Store, WriteCounts
 from glassbox.timeline import load_both_views, load_timeline
 from glassbox.views import View
-from glassbox.visibility import hides_anything
+from glassbox.visibility import hides_anything, internal_threads
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,12 @@ def _write_keeping_current(store: Store, ids: list[str], write: Callable[[], Wri
         return write()
     before, runs_before = store.event_keys(ids), _stored_runs_among(store, ids)
     counted_before = _day_rows(_both_views(store, config, ids), config, store.engagement)
+    internal_before = internal_threads(store, config) if hides_anything(config) else frozenset()
     counts = write()
     if counts.new + counts.updated + counts.deleted:
         after = store.event_keys(ids)
-        update(store, config, before[0] | after[0], before[1] | after[1], DayChange(ids, counted_before),
+        update(store, config, before[0] | after[0], before[1] | after[1],
+               DayChange(ids, counted_before, internal_before),
                {**runs_before, **_stored_runs_among(store, ids)})
     return counts
 
@@ -159,10 +162,12 @@ def rebuild(store: Store, config: Config) -> int:
 
 @dataclass(frozen=True)
 class DayChange:
-    """The events a write touched, ``ids``, and the ``rm_days`` rows they made before it (both views)."""
+    """The events a write touched, ``ids``, the ``rm_days`` rows they made before it (both views), and
+    the threads internal before it (:func:`glassbox.visibility.internal_threads`)."""
 
     ids: list[str]
     counted_before: list[dict]
+    internal_before: frozenset[str] = frozenset()
 
 
 def update(store: Store, config: Config, threads: set[tuple[str, str]], values: set[str],
@@ -189,8 +194,11 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
     touched |= _sha_closure(store, {value for value in touched if is_sha(value)})
     near = store.event_ids_near(touched, touched | _prefixes(store, touched))
     counted_after = _day_rows(_both_views(store, config, days.ids), config, store.engagement)
-    labelled = {thread for thread, category in threads if category in _LABELLED}
-    if labelled:  # ... and the days of every event on it or naming it count it in the client view, or not
+    # ... and only a thread turning internal, or public again, changes what the client counts of the
+    # events on or naming it (a new public ticket, most Jira batches, changes none of theirs)
+    labelled = {thread for thread, category in threads if category in _LABELLED} & (
+        days.internal_before ^ internal_threads(store, config) if hides_anything(config) else frozenset())
+    if labelled:  # the days of every event on it or naming it count it in the client view, or not
         moments = store.event_times(sorted(store.event_ids_near(labelled, labelled)))
         recounted = {row["day"] for row in (*days.counted_before, *counted_after)} | set(
             local_days(moments, config.engagement.zone))
