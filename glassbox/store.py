@@ -494,7 +494,7 @@ class Store:
                 newest_failure = max((run for run in newest_failures if run is not None), default=None)
                 if newest_failure is not None and newest_failure < since:
                     parts.append(select(runs).where(runs.c.id == newest_failure))
-            query = union_all(*parts).order_by(runs.c.id.desc()) if parts else select(runs).where(mine)
+            query = union_all(*parts).order_by(runs.c.id.desc()) if parts else select(runs).limit(0)
             frame = pd.read_sql(query, conn)
         for column in ("started_at", "finished_at", "first_at", "last_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True)

@@ -125,6 +125,7 @@ def test_sync_runs_are_each_sources_runs_since_its_last_success_and_its_last_fai
     assert runs.set_index("id").loc[git[-1], "status"] == "running"
     configured = store.sync_runs([("github", "acme/churn"), ("mlflow", "never-synced")])  # a config's sources
     assert configured["id"].tolist() == sorted(github, reverse=True)
+    assert store.sync_runs([]).empty, "a config without sources has no runs to read"
 
 
 def test_sqlite_finds_how_each_source_stands_by_seeks_not_by_every_run(sqlite_store: Store) -> None:
