@@ -139,7 +139,7 @@ def _week_from_read_model(store: Store, config: Config, period: Period, view: Vi
     """The row's parts from the read model, by the report's own functions.
 
     The counts are the day counts' sums, with the week's runs; the run figures (runs, KPIs, alerts) are
-    those the last write kept for the week still running (:mod:`glassbox.readmodel.weeks`), measured
+    those the last sync kept for the week still running (:mod:`glassbox.readmodel.weeks`), measured
     from the read model's runs for any other week; the waits are the read model's samples of the waits
     on the team open at the week's end (or now) and, for working agreements, of their latencies since
     the week began, and the agreements are measured over those.

@@ -167,7 +167,7 @@ rm_waits = Table(
     Column("hours", Float),
     Column("working_hours", Float),
     Column("on", String(16)),  # who must act while it is open (glassbox.vocabulary.WAITS), else null
-    # the waits ended in a period, and (abandoned_at, since 9) those still open: two index ranges, where the
+    # the waits ended in a period, and (abandoned_at, since 9) those still open: index ranges only, where the
     # many never-ended waits abandoned long ago (a PR closed unreviewed) had been read and filtered each time
     Index("ix_rm_waits_ended", "engagement", "view", "ended_at", "abandoned_at"),
     Index("ix_rm_waits_open", "engagement", "view", "started_at"),

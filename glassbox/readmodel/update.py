@@ -167,7 +167,7 @@ class DayChange:
 
     ids: list[str]
     counted_before: list[dict]
-    internal_before: frozenset[str] = frozenset()
+    internal_before: frozenset[str]
 
 
 def update(store: Store, config: Config, threads: set[tuple[str, str]], values: set[str],
@@ -194,11 +194,8 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
     touched |= _sha_closure(store, {value for value in touched if is_sha(value)})
     near = store.event_ids_near(touched, touched | _prefixes(store, touched))
     counted_after = _day_rows(_both_views(store, config, days.ids), config, store.engagement)
-    # ... and only a thread turning internal, or public again, changes what the client counts of the
-    # events on or naming it (a new public ticket, most Jira batches, changes none of theirs)
-    labelled = {thread for thread, category in threads if category in _LABELLED} & (
-        days.internal_before ^ internal_threads(store, config) if hides_anything(config) else frozenset())
-    if labelled:  # the days of every event on it or naming it count it in the client view, or not
+    labelled = _relabelled(store, config, threads, days.internal_before)
+    if labelled:  # ... and the days of every event on it or naming it count it in the client view, or not
         moments = store.event_times(sorted(store.event_ids_near(labelled, labelled)))
         recounted = {row["day"] for row in (*days.counted_before, *counted_after)} | set(
             local_days(moments, config.engagement.zone))
@@ -223,6 +220,15 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         runs_changed = _rederive_runs(conn, store, config, {**(runs or {}), **runs_among(timelines[View.TEAM])})
         if runs_changed or categories & set(MODEL_CATEGORIES):
             weeks.forget(store)  # the sync's end derives them again (ensure_current)
+
+
+def _relabelled(store: Store, config: Config, threads: set[tuple[str, str]],
+                internal_before: frozenset[str]) -> set[str]:
+    """The threads among ``threads`` that a write turned internal, or public again: only those change
+    what the client counts of the events on or naming them (a new public ticket, most Jira batches,
+    changes none of theirs)."""
+    candidates = {thread for thread, category in threads if category in _LABELLED} if hides_anything(config) else set()
+    return candidates & (internal_before ^ internal_threads(store, config)) if candidates else set()
 
 
 def _rederive_runs(conn: object, store: Store, config: Config, runs: dict[str, tuple[str, str]]) -> bool:

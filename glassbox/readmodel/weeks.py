@@ -104,7 +104,7 @@ def keeps_week_of(store: Store, config: Config, now: datetime) -> bool:
 
 
 def kept_week(store: Store, view: View, period: Period) -> WeekRuns | None:
-    """``period``'s kept run figures in ``view``; None unless it is the week the last write kept."""
+    """``period``'s kept run figures in ``view``; None unless it is the week the last sync kept."""
     if period.kind is not PeriodKind.WEEK:
         return None
     table = schema.rm_week_runs
