@@ -43,6 +43,7 @@ from glassbox.metrics.working_hours import previous_working_day
 from glassbox.notes import WeekNote, clean_note
 from glassbox.periods import Period, PeriodKind
 from glassbox.portfolio import PortfolioRow, engagement_week
+from glassbox.readmodel.days import counted_days, daily_counts
 from glassbox.readmodel.query import meta_key
 from glassbox.report_model import ReportModel
 from glassbox.reports.content import short_title
@@ -171,6 +172,25 @@ def events(source: Source, start: datetime, end: datetime, view: View) -> pd.Dat
         frame = frame.assign(title=frame["title"].mask(comments & said.reindex(frame.index).fillna("").ne(""),
                                                        said.reindex(frame.index)))
     return _slim(frame).sort_values("occurred_at", ascending=False, kind="stable").reset_index(drop=True)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
+def day_counts(source: Source, view: View, start: datetime, end: datetime) -> pd.DataFrame:
+    """How many events ``view`` has per local day, source, category, person and side in ``[start, end)``
+    (whole local days; :func:`glassbox.readmodel.days.daily_counts`): a period's totals, choices and
+    chart without its events. Counted from the events while the read model is stale."""
+    opened, cfg = _open(source)
+    zone = cfg.engagement.zone
+    if readmodel.is_current(opened, cfg):
+        return daily_counts(opened, view, start.astimezone(zone).date(), end.astimezone(zone).date())
+    return counted_days(load_timeline(opened, cfg, start=start, end=end, view=view), zone)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
+def period_tickets(source: Source, view: View, start: datetime, end: datetime) -> list[str]:
+    """The tickets ``view`` sees in ``[start, end)`` (:func:`glassbox.slices.period_tickets`)."""
+    opened, cfg = _open(source)
+    return slices.period_tickets(opened, cfg, view, start, end)
 
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)

@@ -124,9 +124,17 @@ def story_tickets(store: Store, config: Config, view: View) -> list[str]:
     return _story_tickets(store, config, view, None)
 
 
-def _story_tickets(store: Store, config: Config, view: View, among: set[str] | None) -> list[str]:
-    created = store.threads_of("ticket_created", among)
-    named = store.ticket_keys_named(among)
+def period_tickets(store: Store, config: Config, view: View, start: datetime, end: datetime) -> list[str]:
+    """The tickets of ``[start, end)``, sorted: each Jira ticket with an event in it, and each key an event
+    in it refers to, under :func:`story_tickets`'s rules (what the Timeline's ticket picker offers).
+    Read as distinct keys and threads of the period, never as its events."""
+    return _story_tickets(store, config, view, None, (start, end))
+
+
+def _story_tickets(store: Store, config: Config, view: View, among: set[str] | None,
+                   between: tuple[datetime, datetime] | None = None) -> list[str]:
+    created = store.threads_of("ticket_created", among) if between is None else store.threads_between("jira", *between)
+    named = store.ticket_keys_named(among, between=between)
     if config.jira:
         projects = jira_projects(store)
         named = {value for value in named if ticket_project(value) in projects}
@@ -134,7 +142,7 @@ def _story_tickets(store: Store, config: Config, view: View, among: set[str] | N
         hidden, origins = internal_threads(store, config), internal_origins(config)
         created = {thread: origin for thread, origin in created.items()
                    if thread not in hidden and origin not in origins}
-        named = (store.ticket_keys_named(among, except_origins=origins) if origins else named) - hidden
+        named = (store.ticket_keys_named(among, except_origins=origins, between=between) if origins else named) - hidden
     return sorted(set(created) | named)
 
 

@@ -669,6 +669,16 @@ class Store:
             return {thread: origin for chunk in _chunks(sorted(among), _IN_CHUNK)
                     for thread, origin in _raw_rows(conn, by_thread.where(events.c.thread.in_(chunk)))}
 
+    def threads_between(self, source: str, start: datetime, end: datetime) -> dict[str, str]:
+        """``thread -> origin`` of ``source``'s events in ``[start, end)``: the tickets a Jira source
+        moved in a period, read by time (a few columns of the period's events)."""
+        events = schema.events
+        query = (select(events.c.thread, events.c.origin).distinct()
+                 .where(self._mine(events), events.c.occurred_at >= start.astimezone(UTC),
+                        events.c.occurred_at < end.astimezone(UTC), off_index(events.c.source, self.dialect) == source))
+        with self._reading() as conn:
+            return dict(_raw_rows(conn, query))
+
     def bodies(self, categories: Sequence[str], end: datetime | None = None,
                ids: Sequence[str] | None = None) -> dict[str, str]:
         """``id -> body`` of the events of ``categories`` before ``end`` (among ``ids``) that have one
@@ -703,19 +713,25 @@ class Store:
         frame["labels"] = _decode_json(frame["labels"], cache=True)
         return frame
 
-    def ticket_keys_named(self, among: Iterable[str] | None = None, *,
-                          except_origins: Iterable[str] = ()) -> set[str]:
-        """Every ticket key some event refers to (one of ``among``), by an event from outside ``except_origins``.
+    def ticket_keys_named(self, among: Iterable[str] | None = None, *, except_origins: Iterable[str] = (),
+                          between: tuple[datetime, datetime] | None = None) -> set[str]:
+        """Every ticket key some event refers to (one of ``among``), by an event from outside
+        ``except_origins`` (that occurred in ``between``'s ``[start, end)``).
 
         Distinct values of ``refs``: a million events name a few thousand keys. Only excluding
-        origins needs the events joined.
+        origins or a time window needs the events joined (a window's events by time, then each one's refs
+        by key).
         """
         events, refs = schema.events, schema.refs
         query = select(refs.c.value).distinct().where(self._mine(refs), refs.c.kind == "ticket")
         excluded = sorted(set(except_origins))
+        if excluded or between:
+            query = query.join(events, (events.c.engagement == refs.c.engagement) & (events.c.id == refs.c.event_id))
         if excluded:
-            query = query.join(events, (events.c.engagement == refs.c.engagement) & (events.c.id == refs.c.event_id)
-                               ).where(events.c.origin.not_in(excluded))
+            query = query.where(events.c.origin.not_in(excluded))
+        if between:
+            query = query.where(events.c.occurred_at >= between[0].astimezone(UTC),
+                                events.c.occurred_at < between[1].astimezone(UTC))
         with self._reading() as conn:
             if among is None:
                 return set(conn.execute(query).scalars())

@@ -24,7 +24,7 @@ from glassbox.metrics import chart_data
 from glassbox.metrics.linking import build_links
 from glassbox.metrics.summary import counts
 from glassbox.periods import Period, day_range, iso_week
-from glassbox.readmodel.days import category_counts, daily_counts, period_days
+from glassbox.readmodel.days import category_counts, counted_days, daily_counts, period_days
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
 from glassbox.views import View
@@ -84,15 +84,15 @@ def test_summed_day_counts_are_the_reports_counts_in_every_period(written: Store
 
 
 @pytest.mark.parametrize("view", list(View))
-def test_day_counts_by_source_are_the_activity_chart(written: Store, view: View) -> None:
+def test_day_counts_are_the_activity_chart_and_what_counting_the_events_gives(written: Store, view: View) -> None:
     timeline = load_timeline(written, CONFIG, view=view)
-    for period in (WEEK, WEEK.previous(), iso_week(SPRING_2019, NEW_YORK)):
+    weeks_long = day_range(date(2026, 6, 1), date(2026, 11, 30), NEW_YORK)  # weekly bars
+    for period in (*PERIODS, weeks_long):  # the 2019–2026 range has monthly bars
         shown = timeline.loc[(timeline["occurred_at"] >= period.start) & (timeline["occurred_at"] < period.end)]
-        chart = chart_data.activity(shown, period, NEW_YORK)
-        chart = chart.loc[chart["events"] > 0].assign(day=lambda frame: frame["day"].dt.date)
-        days = daily_counts(written, view, *period_days(period)).groupby(["day", "source"], as_index=False)["events"]
-        pd.testing.assert_frame_equal(days.sum().astype({"source": object}).reset_index(drop=True),
-                                      chart.astype({"source": object}).reset_index(drop=True), obj=period.label)
+        days = daily_counts(written, view, *period_days(period))
+        pd.testing.assert_frame_equal(chart_data.activity_of_days(days, period, NEW_YORK),
+                                      chart_data.activity(shown, period, NEW_YORK), obj=period.label)
+        pd.testing.assert_frame_equal(counted_days(shown, NEW_YORK), days, obj=period.label)
 
 
 def test_a_day_is_the_engagements_local_day_across_clock_changes(written: Store) -> None:

@@ -130,6 +130,21 @@ def test_titles_and_story_tickets_are_read_by_key(seeded: tuple[Store, Config], 
 
 
 @pytest.mark.parametrize("view", list(View))
+def test_a_periods_tickets_are_those_its_events_are_or_name(seeded: tuple[Store, Config], view: View) -> None:
+    """The Timeline's ticket picker: each Jira ticket with an event in the period, each key an event of it names."""
+    store, config = seeded
+    old = whole(store, config, view)
+    for days in (1, 7, 30, 400):
+        start, end = NOW - timedelta(days=days), NOW - timedelta(hours=6)
+        inside = old.loc[(old["occurred_at"] >= start) & (old["occurred_at"] < end)]
+        expected = set(inside.loc[inside["source"] == "jira", "thread"]) | {
+            key for refs, kinds in zip(inside["refs"], inside["ref_kinds"], strict=True)
+            for key in ticket_keys(refs, kinds)}
+        assert slices.period_tickets(store, config, view, start, end) == sorted(expected), f"{days} days"
+    assert "CHURN-900" not in slices.period_tickets(store, config, View.CLIENT, NOW - timedelta(days=400), NOW)
+
+
+@pytest.mark.parametrize("view", list(View))
 def test_pauses_come_from_the_tickets_status_history(seeded: tuple[Store, Config], view: View) -> None:
     store, config = seeded
     old = ticket_pause_intervals(whole(store, config, view))

@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from glassbox.config import load_config
 from glassbox.events import Event
+from glassbox.periods import day_range
+from glassbox.timeline import load_timeline
 from glassbox.workspace import open_engagement
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -86,3 +88,19 @@ def test_a_client_reads_people_not_bots_and_the_chart_in_words(engagement: Path,
     assert not (shown["Side"] == "bot").any()
     assert any("1 automated item (bots) not shown" in caption.value.replace("\\", "") for caption in app.caption)
     assert app.multiselect(key="tl_sides").options == ["client", "team"]
+
+
+def test_the_totals_are_the_whole_ranges_and_the_tables_its_newest_days(engagement: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary and chart count the range from its day counts; the tables read only the page's days."""
+    app = timeline(engagement, monkeypatch)
+    first, last = app.date_input[0].value
+    config = load_config(engagement)
+    tz = config.engagement.zone
+    window = day_range(first, last, tz)
+    events = load_timeline(open_engagement(config), config, start=window.start, end=window.end)
+    summary = next(block.value for block in app.markdown if " from **" in block.value)
+    assert summary.startswith(f"**{len(events):,} events** from **{events['actor'].nunique()}** people")
+    newest = sorted(set(events["occurred_at"].dt.tz_convert(tz).dt.date), reverse=True)
+    assert len(newest) > 7, "the seed spans more than one page of days"
+    assert [header.value for header in app.subheader] == [f"{day:%A %d %B}" for day in newest[:7]]

@@ -28,6 +28,7 @@ def activity_unit(period: Period) -> str:
 
 
 _BUCKETS = {"day": "D", "week": "W-MON", "month": "MS"}
+_ACTIVITY_COLUMNS = ["day", "source", "events"]
 
 
 def activity(events: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
@@ -35,23 +36,34 @@ def activity(events: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFra
 
     ``day`` holds each bucket's first day.
     """
-    columns = ["day", "source", "events"]
     if events.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=_ACTIVITY_COLUMNS)
+    local_days = events["occurred_at"].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
+    per_day = events.assign(day=local_days).groupby(["day", "source"]).size().rename("events").reset_index()
+    return activity_of_days(per_day, period, zone)
+
+
+def activity_of_days(days: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
+    """:func:`activity` of events already counted per local day: ``day, source, events`` rows (the read
+    model's day counts, :func:`glassbox.readmodel.days.daily_counts`), so a page draws its period's
+    chart from a few hundred rows instead of from the period's events."""
+    days = days.loc[days["events"] > 0]
+    if days.empty:
+        return pd.DataFrame(columns=_ACTIVITY_COLUMNS)
     unit = activity_unit(period)
     first = period.start.astimezone(zone).date()
     last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    local_days = events["occurred_at"].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
+    buckets_of = pd.to_datetime(days["day"])
     if unit == "week":
-        local_days = local_days - pd.to_timedelta(local_days.dt.day_of_week, unit="D")
+        buckets_of = buckets_of - pd.to_timedelta(buckets_of.dt.day_of_week, unit="D")
         first -= timedelta(days=first.weekday())
     elif unit == "month":
-        local_days = local_days.dt.to_period("M").dt.start_time
+        buckets_of = buckets_of.dt.to_period("M").dt.start_time
         first = first.replace(day=1)
-    counts = events.assign(day=local_days).groupby(["day", "source"]).size()
+    counts = days.assign(day=buckets_of).groupby(["day", "source"])["events"].sum()
     buckets = pd.date_range(first, last, freq=_BUCKETS[unit])
-    index = pd.MultiIndex.from_product([buckets, sorted(events["source"].unique())], names=["day", "source"])
-    return counts.reindex(index, fill_value=0).rename("events").reset_index()[columns]
+    index = pd.MultiIndex.from_product([buckets, sorted(days["source"].unique())], names=["day", "source"])
+    return counts.reindex(index, fill_value=0).astype(int).rename("events").reset_index()[_ACTIVITY_COLUMNS]
 
 
 def week_label(moment: datetime) -> str:

@@ -8,6 +8,7 @@ local days (a week, a day range) is a range of rows; :func:`period_days` gives i
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from glassbox import schema
 from glassbox.metrics.summary import COUNTED
 from glassbox.periods import Period
-from glassbox.readmodel.derive import DAY_KEYS, NO_PERSON
+from glassbox.readmodel.derive import DAY_KEYS, NO_PERSON, day_rows
 from glassbox.store import Store
 from glassbox.views import View
 
@@ -32,6 +33,17 @@ def daily_counts(store: Store, view: View, start: date, end: date) -> pd.DataFra
              .order_by(*(table.c[name] for name in DAY_KEYS)))
     with store.transaction() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=list(DAY_COLUMNS))
+    return _as_read(frame)
+
+
+def counted_days(timeline: pd.DataFrame, zone: ZoneInfo) -> pd.DataFrame:
+    """:func:`daily_counts`'s frame counted from ``timeline``'s events (days in ``zone``): what a page
+    shows while the read model is stale (the config edited since the last sync)."""
+    rows = day_rows(timeline, zone, "", View.TEAM)  # the engagement and view columns are dropped
+    return _as_read(pd.DataFrame(rows, columns=["engagement", "view", *DAY_COLUMNS]).loc[:, list(DAY_COLUMNS)])
+
+
+def _as_read(frame: pd.DataFrame) -> pd.DataFrame:
     frame["person"] = frame["person"].where(frame["person"] != NO_PERSON, None)
     frame["events"] = frame["events"].astype(int)
     return frame
