@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -174,3 +174,18 @@ def demo_notice() -> None:
         + HOW_TO_CONFIGURE,
         icon=":material/science:",
     )
+
+
+def pages_of_days(per_day: pd.Series, max_days: int, max_events: int) -> list[list[date]]:
+    """The days with events (``day -> events``, newest first) in pages of up to ``max_days`` days and
+    ``max_events`` events, a day never split (a busy day is a page of its own): a feed's pages of tables."""
+    pages: list[list[date]] = []
+    total = 0
+    for day, number in per_day.items():
+        if pages and len(pages[-1]) < max_days and total + number <= max_events:
+            pages[-1].append(day)
+            total += number
+        else:
+            pages.append([day])
+            total = number
+    return pages

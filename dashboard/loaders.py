@@ -30,8 +30,6 @@ from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
 from glassbox.metrics.agreements import AgreementFrames, agreement_figures, breaching_waits, ticket_pause_intervals
 from glassbox.metrics.chart_data import FLOW_WEEKS
-from glassbox.metrics.compute import compute_frame
-from glassbox.metrics.datasets import datasets_by_run
 from glassbox.metrics.experiments import experiments_summary, kpi_story
 from glassbox.metrics.latency import compute_all_latencies, summarize
 from glassbox.metrics.linking import RUN_CATEGORIES, build_links, runs_frame, ticket_keys
@@ -44,7 +42,9 @@ from glassbox.notes import WeekNote, clean_note
 from glassbox.periods import Period, PeriodKind
 from glassbox.portfolio import PortfolioRow, engagement_week
 from glassbox.readmodel.days import counted_days, daily_counts
+from glassbox.readmodel.kpis import stored_story
 from glassbox.readmodel.query import meta_key
+from glassbox.readmodel.runs import experiments_of, newest_run_ids, run_names
 from glassbox.report_model import ReportModel
 from glassbox.reports.content import short_title
 from glassbox.sources import configured_sources, source_keys
@@ -333,18 +333,49 @@ def experiments(source: Source, view: View, start: datetime, end: datetime) -> t
     return experiments_summary(period_runs(source, view, start, end), list(cfg.kpi), start, end, kept)
 
 
+@st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+def experiment_names(source: Source, view: View) -> list[str]:
+    """The experiments ``view`` has runs in, by name."""
+    opened, cfg = _open(source)
+    if readmodel.is_current(opened, cfg):
+        return experiments_of(opened, view)
+    return sorted(runs(source, view)["experiment"].dropna().unique())
+
+
+@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
+def experiment_runs(source: Source, view: View, experiment: str, since: datetime, end: datetime,
+                    newest: int) -> pd.DataFrame:
+    """The runs of ``experiment`` the Experiments page lists, counts and compares: those started from
+    ``since`` (the period before the page's) with their families, its ``newest`` runs started before
+    ``end`` (offered for comparison) and the models' runs, as :func:`period_runs` reads them; every run
+    of the experiment while the read model is stale. Shared read-only."""
+    opened, cfg = _open(source)
+    if not readmodel.is_current(opened, cfg):
+        every = runs(source, view)
+        return every.loc[every["experiment"] == experiment]
+    seeds = version_runs(model_events(source, view)) | set(
+        newest_run_ids(opened, view, newest, before=end, experiment=experiment))
+    found = readmodel.family_runs(opened, view, end, started_from=since, run_ids=seeds)
+    return found.loc[found["experiment"] == experiment].reset_index(drop=True)
+
+
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
 def experiment_story(source: Source, view: View, experiment: str, metric: str, start: datetime,
                      end: datetime) -> pd.DataFrame:
     """The Experiments page's story of ``experiment`` (:func:`glassbox.metrics.experiments.kpi_story`
     of its runs before ``end``, parameters diffed from ``start``): judged by its ``[[kpi]]``, else by
-    ``metric``, higher is better. Shared read-only: one row per run of the history."""
-    _, cfg = _open(source)
-    kpi = next((kpi for kpi in cfg.kpi if kpi.experiment == experiment), None) or Kpi(
-        experiment=experiment, metric=metric, goal="max")
+    ``metric``, higher is better. A KPI's is the read model's (:func:`~glassbox.readmodel.kpis.stored_story`
+    with the runs' names: the results and bests the chart draws, no run judged again). Shared read-only:
+    one row per top-level run of the history."""
+    opened, cfg = _open(source)
+    kpi = next((kpi for kpi in cfg.kpi if kpi.experiment == experiment), None)
+    if kpi is not None and readmodel.is_current(opened, cfg):
+        stored = stored_story(opened, kpi, view, end)
+        if stored is not None:
+            return stored.assign(name=stored["run_id"].map(run_names(opened, view, experiment)))
     every = runs(source, view)
     mine = every.loc[(every["experiment"] == experiment) & (every["started_at"] < end)]
-    return kpi_story(mine, kpi, diffs_from=start)
+    return kpi_story(mine, kpi or Kpi(experiment=experiment, metric=metric, goal="max"), diffs_from=start)
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
@@ -479,15 +510,11 @@ def breaching_now(source: Source, view: View, now: datetime) -> pd.DataFrame:
 def model_versions(source: Source, view: View, end: datetime) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Registered model versions before ``end`` with their KPI values
     (:func:`glassbox.metrics.models.versions_frame`), and where each alias points at ``end``."""
-    _, cfg = _open(source)
+    opened, cfg = _open(source)
     frame = model_events(source, view)
-    return versions_frame(frame, runs(source, view), cfg.kpi, end), positions_at(alias_moves(frame, end))
-
-
-@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
-def run_datasets(source: Source, view: View) -> dict[str, list[dict]]:
-    """``run_id -> datasets`` the run logged (:func:`glassbox.metrics.datasets.datasets_by_run`)."""
-    return datasets_by_run(runs(source, view))
+    their_runs = readmodel.family_runs(opened, view, end, run_ids=version_runs(frame)) \
+        if readmodel.is_current(opened, cfg) else runs(source, view)
+    return versions_frame(frame, their_runs, cfg.kpi, end), positions_at(alias_moves(frame, end))
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner="Gathering the ticket's story…")
@@ -513,12 +540,6 @@ def tickets_among(source: Source, view: View, threads: tuple[str, ...]) -> set[s
     """Which of ``threads`` have a Ticket story in ``view`` (:func:`glassbox.slices.tickets_among`)."""
     opened, cfg = _open(source)
     return slices.tickets_among(opened, cfg, view, threads)
-
-
-@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
-def compute(source: Source, view: View) -> pd.DataFrame:
-    """Hours of every top-level run (:func:`glassbox.metrics.compute.compute_frame`)."""
-    return compute_frame(runs(source, view))
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=256, show_spinner=False)

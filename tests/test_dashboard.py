@@ -171,6 +171,20 @@ def test_child_runs_unfold_under_their_parent(seeded: Path, monkeypatch: pytest.
     assert sorted(children) == ["↳ sweep-depth-4", "↳ sweep-depth-6", "↳ sweep-depth-8"]
 
 
+def test_the_runs_listed_are_the_periods_unless_the_whole_engagement_is_asked_for(
+        seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page("experiments", seeded, monkeypatch)
+    config = load_config(seeded)
+    every_run = loaders.runs(loaders.Source(str(seeded), config.store_url, engagement=config.engagement_id), View.TEAM)
+    top = every_run.loc[every_run["top_level"] & (every_run["experiment"] == "churn")]
+    period = context._period(context.DEFAULT_PERIOD, config.engagement.zone, None)
+    listed = table_with(app, "Run")
+    assert len(listed) == int(((top["started_at"] >= period.start) & (top["started_at"] < period.end)).sum())
+    app.toggle(key="exp_all").set_value(True).run()
+    assert not app.exception
+    assert len(table_with(app, "Run")) == len(top) > len(listed), "every run the engagement had"
+
+
 def test_comparing_runs_shows_changed_params_one_column_per_run(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = open_page("experiments", seeded, monkeypatch)
     picked = app.multiselect(key="exp_compare")

@@ -22,6 +22,7 @@ from glassbox.config import Config
 from glassbox.events import Event, Ref, Tombstone, event_id, run_event_ids
 from glassbox.metrics.experiments import STORY_COLUMNS, kpi_story
 from glassbox.readmodel.kpis import STORED, period_stories
+from glassbox.readmodel.kpis import stored_story as story_before
 from glassbox.readmodel.runs import family_runs
 from glassbox.store import Store
 from glassbox.views import View
@@ -204,6 +205,28 @@ def test_a_weeks_story_is_the_story_of_the_runs_before_its_end_or_none_while_a_f
             pd.testing.assert_frame_equal(comparable(stories[(kpi.experiment, kpi.metric)], STORY_COLUMNS),
                                           comparable(expected, STORY_COLUMNS), obj=f"week {week} {kpi.metric}")
     assert read_from_rows >= 1, "some weeks read the rows"
+
+
+def test_the_whole_story_before_an_end_is_the_runs_story_or_none_while_a_family_was_not_whole(
+        store: Store) -> None:
+    """What the Experiments page charts: every stored row started before the period's end."""
+    searches = RandomSearches({"sqlite": 8, "postgresql": 9}[store.engine.dialect.name])
+    kept_current(store)
+    for _ in range(12):
+        store.write(*searches.batch())
+    read_from_rows = 0
+    for week in range(6):
+        end = START + timedelta(weeks=week + 1)
+        for view in View:
+            for index, kpi in enumerate(CONFIG.kpi):
+                story = story_before(store, kpi, view, end)
+                if story is None:
+                    assert period_stories(store, CONFIG.kpi, view, end - timedelta(weeks=1), end) is None
+                    continue
+                read_from_rows += 1
+                pd.testing.assert_frame_equal(comparable(story), comparable(derived_story(store, view, index, end)),
+                                              obj=f"before week {week + 1} ends, {kpi.metric} ({view.value})")
+    assert read_from_rows >= 4, "most ends read the rows"
 
 
 def test_a_periods_runs_with_their_families_are_those_runs_as_every_run_reads_them(store: Store) -> None:

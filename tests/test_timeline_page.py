@@ -3,7 +3,7 @@ own first line, one row for a move that resolved a ticket, counts that agree wit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +11,7 @@ import pytest
 from seed import seeded_engagement
 from streamlit.testing.v1 import AppTest
 
+from dashboard.components import pages_of_days
 from glassbox.config import load_config
 from glassbox.events import Event
 from glassbox.periods import day_range
@@ -104,3 +105,12 @@ def test_the_totals_are_the_whole_ranges_and_the_tables_its_newest_days(engageme
     newest = sorted(set(events["occurred_at"].dt.tz_convert(tz).dt.date), reverse=True)
     assert len(newest) > 7, "the seed spans more than one page of days"
     assert [header.value for header in app.subheader] == [f"{day:%A %d %B}" for day in newest[:7]]
+
+
+def test_a_page_of_days_holds_a_week_or_its_share_of_events_and_never_splits_a_day() -> None:
+    quiet = pd.Series([40] * 10, index=[date(2026, 11, 30) - timedelta(days=n) for n in range(10)])
+    assert [len(page) for page in pages_of_days(quiet, 7, 1500)] == [7, 3]
+    busy = pd.Series([2700, 900, 500, 100, 3000], index=[date(2026, 11, 30) - timedelta(days=n) for n in range(5)])
+    pages = pages_of_days(busy, 7, 1500)
+    assert [[busy[day] for day in page] for page in pages] == [[2700], [900, 500, 100], [3000]]
+    assert [day for page in pages for day in page] == list(busy.index), "every day once, newest first"

@@ -10,8 +10,8 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart, story_link
 from glassbox.chart_words import kpi_words
 from glassbox.charts import kpi_progress
-from glassbox.metrics.compute import by_ticket, by_week, started_between, totals
-from glassbox.metrics.datasets import data_changed, describe, differs
+from glassbox.metrics.compute import by_ticket, by_week, compute_frame, started_between, totals
+from glassbox.metrics.datasets import data_changed, datasets_by_run, describe, differs
 from glassbox.metrics.experiments import target_gap
 from glassbox.metrics.runs import count_runs, failed, started_in, top_level
 
@@ -27,21 +27,23 @@ st.caption(f"Runs tracked in MLflow, judged against each experiment's KPI · {ct
 if ctx.demo:
     demo_notice()
 
-runs = loaders.runs(ctx.source, ctx.view)
-if runs.empty:
+names = loaders.experiment_names(ctx.source, ctx.view)
+if not names:
     empty_state("No experiment runs in the store yet.",
                 "Add an `[[mlflow]]` source (its `tracking_uri` and `experiments`) and a `[[kpi]]` naming the metric "
                 "that matters, then run `python -m glassbox sync`.")
     st.stop()
 
 kpis = {kpi.experiment: kpi for kpi in ctx.config.kpi}
-names = sorted(runs["experiment"].dropna().unique(), key=lambda name: (name not in kpis, name))
+names = sorted(names, key=lambda name: (name not in kpis, name))
 experiment = st.selectbox("Experiment", names, key="exp_name") if len(names) > 1 else names[0]
 kpi = kpis.get(experiment)
-mine = runs.loc[runs["experiment"] == experiment]
+previous = ctx.period.previous()
+# The runs of this period and the one before (with their families), the newest offered for comparison and
+# the models': never the experiment's whole history, unless "Whole engagement" asks for it below.
+mine = loaders.experiment_runs(ctx.source, ctx.view, experiment, previous.start, ctx.period.end, MAX_CHOICES)
 before_end = mine.loc[mine["started_at"] < ctx.period.end]
 in_period = started_in(mine, ctx.period.start, ctx.period.end)  # top-level runs: children fold in
-previous = ctx.period.previous()
 metric_names = sorted({name for metrics in mine["metrics"] for name in metrics})
 metric = kpi.metric if kpi else (metric_names[0] if metric_names else None)
 goal = kpi.goal if kpi else "max"
@@ -105,7 +107,7 @@ if metric and not counted.empty:
     show_chart(kpi_progress(frame, metric, goal=goal, target=kpi.target if kpi else None), 260,
                says=kpi_words(frame, metric, goal, kpi.target if kpi else None))
 
-datasets = loaders.run_datasets(ctx.source, ctx.view)
+datasets = datasets_by_run(mine)
 versions, aliases_at = loaders.model_versions(ctx.source, ctx.view, ctx.period.end)
 models_here = versions.loc[versions["experiment"] == experiment]
 if not models_here.empty:
@@ -164,10 +166,16 @@ scope_all = st.toggle("Whole engagement", value=False, key="exp_all", help="Othe
 unfold = st.toggle("Show child runs", value=False, key="exp_children",
                    help="Hyperparameter searches and autolog log child runs under a parent run; the parent "
                         "shows its best child's result")
-parents = top_level(before_end) if scope_all else in_period
+listed = mine
+if scope_all:  # asked for: every run of the experiment, the whole history read
+    every = loaders.runs(ctx.source, ctx.view)
+    listed = every.loc[(every["experiment"] == experiment) & (every["started_at"] < ctx.period.end)]
+    datasets = datasets_by_run(listed)
+parents = top_level(listed) if scope_all else in_period
 parents = parents.sort_values("started_at", ascending=False).head(MAX_ROWS)
-children = mine.loc[mine["family"].isin(parents["run_id"]) & ~mine["top_level"]].sort_values("started_at")
-in_order = top_level(mine).sort_values("started_at", kind="stable")["run_id"]
+children = listed.loc[listed["family"].isin(parents["run_id"]) & ~listed["top_level"]].sort_values("started_at")
+# Against the run before that logged data, looked for among the runs read: the previous period's, at least
+in_order = top_level(listed).sort_values("started_at", kind="stable")["run_id"]
 changed_data = dict(zip(in_order, data_changed(in_order, datasets), strict=True))
 ordered = []
 for run in parents.itertuples():
@@ -215,14 +223,13 @@ else:
     if len(parents) == MAX_ROWS:
         st.caption(f"The newest {MAX_ROWS} runs; the chart above shows them all.")
 
-hours = loaders.compute(ctx.source, ctx.view)
-hours = hours.loc[hours["experiment"] == experiment]
+hours = compute_frame(mine)
 spent = totals(started_between(hours, ctx.period.start, ctx.period.end))
 if spent["wall"] is not None:
     gpu = f", {spent['gpu']:g} GPU hours" if spent["gpu"] is not None else ""
     with st.expander(f"Compute in the period: {spent['wall']:g} wall hours{gpu}"):
         weekly, tickets = st.columns(2, gap="large")
-        weeks = by_week(hours.loc[hours["started_at"] < ctx.period.end], tz).tail(12)
+        weeks = by_week(started_between(hours, previous.start, ctx.period.end), tz).tail(12)  # and the period before
         weekly.dataframe(weeks.rename(columns={"week": "Week of", "wall": "Wall hours", "gpu": "GPU hours"}),
                          hide_index=True, width="stretch", key="exp_compute_weeks")
         per_ticket = pd.DataFrame(by_ticket(started_between(hours, ctx.period.start, ctx.period.end)))

@@ -8,7 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import context, loaders
-from dashboard.components import CATEGORY_LABELS, demo_notice, empty_state, local, show_chart, source_label
+from dashboard.components import (
+    CATEGORY_LABELS,
+    demo_notice,
+    empty_state,
+    local,
+    pages_of_days,
+    show_chart,
+    source_label,
+)
 from glassbox.chart_words import activity_words
 from glassbox.charts import activity_by_day
 from glassbox.metrics.chart_data import activity_of_days, activity_unit
@@ -18,6 +26,8 @@ from glassbox.timeline import to_csv
 from glassbox.views import View
 
 DAYS_PER_PAGE = 7
+EVENTS_PER_PAGE = 1500  # fewer days on a page of busy days: 2,700 events a day took the browser seconds a page
+PAGES_AS_BUTTONS = 10  # more pages are picked from a list, not a wall of buttons
 
 
 def ticket_order(key: str) -> tuple[str, int, str]:
@@ -153,10 +163,13 @@ def days_label(chunk: list) -> str:
     return f"{chunk[0]:%d %b}" if len(chunk) == 1 else f"{chunk[0]:%d %b} – {chunk[-1]:%d %b}"
 
 
-day_list = sorted(set(shown_counts["day"]), reverse=True)  # newest first, as the feed reads
-chunks = [day_list[index:index + DAYS_PER_PAGE] for index in range(0, len(day_list), DAYS_PER_PAGE)]
+chunks = pages_of_days(shown_counts.groupby("day")["events"].sum().sort_index(ascending=False),
+                       DAYS_PER_PAGE, EVENTS_PER_PAGE)
 page = 0
-if len(chunks) > 1:
+if len(chunks) > PAGES_AS_BUTTONS:
+    page = st.selectbox("Days", range(len(chunks)), index=0, key="tl_page_list",
+                        format_func=lambda index: days_label(chunks[index])) or 0
+elif len(chunks) > 1:
     page = st.segmented_control("Days", range(len(chunks)), default=0, key="tl_page",
                                 format_func=lambda index: days_label(chunks[index])) or 0
 page_days = day_range(chunks[page][-1], chunks[page][0], tz)

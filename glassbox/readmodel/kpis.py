@@ -179,6 +179,23 @@ def period_stories(store: Store, kpis: list[Kpi], view: View, start: datetime,
     return stories
 
 
+def stored_story(store: Store, kpi: Kpi, view: View, end: datetime) -> pd.DataFrame | None:
+    """Every row of ``kpi``'s story started before ``end``, in start order, with :data:`STORED`'s columns
+    (each run's result and the best so far, as :func:`~glassbox.metrics.experiments.running_best` gives
+    them; no descriptive columns): what the Experiments page charts over the whole history, read from
+    narrow rows instead of judging every run again. None when a family was not yet whole at ``end``."""
+    table = schema.rm_kpi_runs
+    with store.transaction() as conn:
+        spans = conn.execute(select(table.c.run_id).where(
+            *_of(store, view, kpi), table.c.last_at >= _utc(end), table.c.first_at < _utc(end)).limit(1)).first()
+        if spans is not None:
+            return None
+        rows = conn.execute(select(*(table.c[name] for name in STORED))
+                            .where(*_of(store, view, kpi), table.c.started_at < _utc(end))).cursor.fetchall()
+    frame = _typed(pd.DataFrame(rows, columns=list(STORED), dtype=object))
+    return frame.sort_values(["started_at", "run_id"], kind="stable").reset_index(drop=True)
+
+
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Stored rows as :func:`~glassbox.metrics.experiments.running_best` gives them."""
     out = frame.reset_index(drop=True)

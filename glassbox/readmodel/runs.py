@@ -117,6 +117,40 @@ def family_runs(store: Store, view: View, end: datetime | None = None, *, starte
 LATEST_AMONG = 200  # the newest runs in which the latest top-level run is looked for first
 
 
+def newest_run_ids(store: Store, view: View, limit: int, *, before: datetime | None = None,
+                   experiment: str | None = None) -> list[str]:
+    """The ``limit`` runs of ``view`` (of ``experiment``) started last (before ``before``), newest first:
+    one index range, whatever the history holds."""
+    table = schema.rm_runs
+    query = select(table.c.run_id).where(table.c.engagement == store.engagement, table.c.view == View(view).value,
+                                         table.c.started_at.is_not(None))
+    if before is not None:
+        query = query.where(table.c.started_at < _utc(before))
+    if experiment is not None:
+        query = query.where(off_index(table.c.experiment, store.dialect) == experiment)
+    with store.transaction() as conn:
+        return [row[0] for row in conn.execute(query.order_by(table.c.started_at.desc()).limit(limit))]
+
+
+def experiments_of(store: Store, view: View) -> list[str]:
+    """The experiments ``view`` has runs in, by name."""
+    table = schema.rm_runs
+    query = (select(table.c.experiment).distinct()
+             .where(table.c.engagement == store.engagement, table.c.view == View(view).value,
+                    table.c.experiment.is_not(None)))
+    with store.transaction() as conn:
+        return sorted(row[0] for row in conn.execute(query))
+
+
+def run_names(store: Store, view: View, experiment: str) -> dict[str, str | None]:
+    """``run_id -> name`` of every run of ``experiment`` in ``view``: two narrow columns, no details parsed."""
+    table = schema.rm_runs
+    query = select(table.c.run_id, table.c.name).where(
+        table.c.engagement == store.engagement, table.c.view == View(view).value, table.c.experiment == experiment)
+    with store.transaction() as conn:
+        return dict(conn.execute(query).cursor.fetchall())
+
+
 def latest_run(store: Store, view: View) -> pd.Series | None:
     """The top-level run of ``view`` started last (the Today page's "latest run"), None without one.
 
@@ -124,12 +158,7 @@ def latest_run(store: Store, view: View) -> pd.Series | None:
     started after the oldest of them is one of them. Only when all of them are children (a search
     of hundreds) is every run read.
     """
-    table = schema.rm_runs
-    with store.transaction() as conn:
-        ids = [row[0] for row in conn.execute(
-            select(table.c.run_id).where(table.c.engagement == store.engagement, table.c.view == View(view).value,
-                                         table.c.started_at.is_not(None))
-            .order_by(table.c.started_at.desc()).limit(LATEST_AMONG))]
+    ids = newest_run_ids(store, view, LATEST_AMONG)
     if not ids:
         return None
     newest = family_runs(store, view, run_ids=ids)
