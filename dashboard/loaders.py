@@ -29,7 +29,6 @@ from glassbox.config import Config, Kpi, load_config
 from glassbox.lock import sync_running
 from glassbox.metrics import chart_data
 from glassbox.metrics.agreements import AgreementFrames, agreement_figures, breaching_waits, ticket_pause_intervals
-from glassbox.metrics.chart_data import FLOW_WEEKS
 from glassbox.metrics.experiments import experiments_summary, kpi_story
 from glassbox.metrics.latency import compute_all_latencies, summarize
 from glassbox.metrics.linking import RUN_CATEGORIES, build_links, runs_frame, ticket_keys
@@ -413,14 +412,21 @@ def model_alerts(source: Source, view: View, start: datetime, end: datetime) -> 
     return models_summary(model_events(source, view), period_runs(source, view, start, end), cfg.kpi, start, end)[1]
 
 
+def _since(weeks: tuple[tuple[str, datetime, datetime], ...], since: datetime | None) -> datetime | None:
+    """The earliest of ``since`` and the starts of ``weeks``: the samples a page's loaders share (one read)."""
+    starts = [start for _, start, _ in weeks] + ([since] if since is not None else [])
+    return min(starts) if starts else None
+
+
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def latency_trend(source: Source, view: View, weeks: tuple[tuple[str, datetime, datetime], ...],
-                  now: datetime) -> pd.DataFrame:
+                  now: datetime, since: datetime | None = None) -> pd.DataFrame:
     """Per latency and week: ``latency, week, n, median_hours, p90_hours`` (SPEC §4, a sample in its end week).
 
     ``open`` and ``oldest_open_hours`` are measured at each week's end or ``now``, whichever is earlier.
+    ``since``, earlier than the weeks, reads the samples a page's other figures read too, once.
     """
-    samples = latency_samples(source, view, since=min(start for _, start, _ in weeks) if weeks else None)
+    samples = latency_samples(source, view, since=_since(weeks, since))
     rows = [{"latency": name, "week": label, **summarize(frame, start, end, now)}
             for name, frame in samples.items() for label, start, end in weeks]
     return pd.DataFrame(rows, columns=["latency", "week", "n", "median_hours", "p90_hours", "max_hours",
@@ -429,10 +435,11 @@ def latency_trend(source: Source, view: View, weeks: tuple[tuple[str, datetime, 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def latency_distribution(source: Source, view: View, start: datetime, end: datetime,
-                         points: int = 200) -> pd.DataFrame:
-    """Completed waits ending in ``[start, end)`` as ``latency, hours``; at most ``points`` quantiles each."""
+                         points: int = 200, since: datetime | None = None) -> pd.DataFrame:
+    """Completed waits ending in ``[start, end)`` as ``latency, hours``; at most ``points`` quantiles each
+    (``since``: as :func:`latency_trend`'s)."""
     frames = []
-    for name, frame in latency_samples(source, view, since=start).items():
+    for name, frame in latency_samples(source, view, since=_since((("", start, end),), since)).items():
         done = frame.loc[frame["ended_at"].notna() & (frame["ended_at"] >= start) & (frame["ended_at"] < end), "hours"]
         if len(done) > points:
             done = done.quantile([index / (points - 1) for index in range(points)])
@@ -442,12 +449,12 @@ def latency_distribution(source: Source, view: View, start: datetime, end: datet
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def ticket_flow(source: Source, view: View, label: str, start: datetime, end: datetime) -> pd.DataFrame:
-    """Tickets created and resolved per ISO week, for the chart's weeks up to the period's end."""
-    opened, cfg = _open(source)
-    first = end - timedelta(weeks=FLOW_WEEKS + 1)  # a day or two more than the chart's first week: it filters
-    tickets = load_timeline(opened, cfg, start=first, end=end, view=view,
-                            categories=("ticket_created", "ticket_resolved"))
-    return chart_data.ticket_flow(tickets, Period(label, start, end), cfg.engagement.zone)
+    """Tickets created and resolved per ISO week, for the chart's weeks up to the period's end: summed
+    from the day counts (:func:`day_counts`), not read as events."""
+    _, cfg = _open(source)
+    period, zone = Period(label, start, end), cfg.engagement.zone
+    return chart_data.ticket_flow_of_days(day_counts(source, view, chart_data.flow_start(period, zone), end),
+                                          period, zone)
 
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner="Building the report…")  # each holds its window
@@ -487,10 +494,11 @@ def _agreement_frames(source: Source, view: View, since: datetime) -> AgreementF
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def agreement_weeks(source: Source, view: View, weeks: tuple[tuple[str, datetime, datetime], ...],
-                    now: datetime) -> pd.DataFrame:
-    """Per working agreement (SPEC §7, config order) and week: its figures, ``agreement`` its index."""
+                    now: datetime, since: datetime | None = None) -> pd.DataFrame:
+    """Per working agreement (SPEC §7, config order) and week: its figures, ``agreement`` its index
+    (``since``: as :func:`latency_trend`'s)."""
     _, cfg = _open(source)
-    frames = _agreement_frames(source, view, min(start for _, start, _ in weeks))
+    frames = _agreement_frames(source, view, _since(weeks, since) or now)
     rows = [{"agreement": index, "week": label, **agreement_figures(agreement, frames, start, end, now)}
             for index, agreement in enumerate(cfg.agreement) for label, start, end in weeks]
     return pd.DataFrame(rows)

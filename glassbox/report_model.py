@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -38,7 +37,7 @@ from glassbox.metrics.linking import (
 from glassbox.metrics.models import MODEL_CATEGORIES, version_runs
 from glassbox.metrics.summary import HEAD_CATEGORIES, figures_from_events, report_from_events
 from glassbox.notes import WeekNote
-from glassbox.periods import Period, PeriodKind, iso_week
+from glassbox.periods import Period, PeriodKind
 from glassbox.readmodel.kpis import period_stories
 from glassbox.readmodel.query import ONLY_ONCE_ENDED
 from glassbox.readmodel.runs import family_runs
@@ -299,7 +298,7 @@ def window_history(store: Store, config: Config, period: Period, view: str,
     since = period.previous().start
     window = load_timeline(store, config, start=since, end=period.end, view=view)
     earlier_models = load_timeline(store, config, end=since, view=view, categories=MODEL_CATEGORIES)
-    flow = _flow_start(period, zone)
+    flow = chart_data.flow_start(period, zone)
     ids = set(store.read_events(start=flow, end=since, categories=_FLOW, columns=("id",))["id"]) \
         if flow < since else set()
     shas = store.commit_refs_starting(_run_commits(window))
@@ -352,12 +351,6 @@ def _parents_of_runs(events: pd.DataFrame) -> set[str]:
     runs = events.loc[events["category"].isin(RUN_CATEGORIES)]
     return {event for origin, parent in zip(runs["origin"], attr(runs, "parent_run_id"), strict=True)
             if isinstance(parent, str) and parent for event in run_event_ids(origin, parent)}
-
-
-def _flow_start(period: Period, zone: ZoneInfo) -> datetime:
-    """The first moment the ticket flow chart counts (:func:`glassbox.metrics.chart_data.ticket_flow`)."""
-    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    return iso_week(last_day - timedelta(weeks=chart_data.FLOW_WEEKS - 1), zone).start
 
 
 def _threads_read(window: pd.DataFrame, samples: dict[str, pd.DataFrame],

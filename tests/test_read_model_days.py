@@ -84,7 +84,7 @@ def test_summed_day_counts_are_the_reports_counts_in_every_period(written: Store
 
 
 @pytest.mark.parametrize("view", list(View))
-def test_day_counts_are_the_activity_chart_and_what_counting_the_events_gives(written: Store, view: View) -> None:
+def test_day_counts_are_the_activity_chart_the_ticket_flow_and_what_counting_the_events_gives(written: Store, view: View) -> None:
     timeline = load_timeline(written, CONFIG, view=view)
     weeks_long = day_range(date(2026, 6, 1), date(2026, 11, 30), NEW_YORK)  # weekly bars
     for period in (*PERIODS, weeks_long):  # the 2019–2026 range has monthly bars
@@ -93,6 +93,10 @@ def test_day_counts_are_the_activity_chart_and_what_counting_the_events_gives(wr
         pd.testing.assert_frame_equal(chart_data.activity_of_days(days, period, NEW_YORK),
                                       chart_data.activity(shown, period, NEW_YORK), obj=period.label)
         pd.testing.assert_frame_equal(counted_days(shown, NEW_YORK), days, obj=period.label)
+        flow_days = daily_counts(written, view, chart_data.flow_start(period, NEW_YORK).date(), period.end.date())
+        up_to_end = timeline.loc[timeline["occurred_at"] < period.end]
+        pd.testing.assert_frame_equal(chart_data.ticket_flow_of_days(flow_days, period, NEW_YORK),
+                                      chart_data.ticket_flow(up_to_end, period, NEW_YORK), obj=period.label)
 
 
 def test_a_day_is_the_engagements_local_day_across_clock_changes(written: Store) -> None:

@@ -37,11 +37,13 @@ now = datetime.now(UTC).replace(second=0, microsecond=0)  # open waits are measu
 last_day = (ctx.period.end - timedelta(microseconds=1)).astimezone(ctx.tz).date()
 weeks = tuple((short_label(week), week.start, week.end) for week in  # "23 Nov": people read dates
               (iso_week(last_day - timedelta(weeks=back), ctx.tz) for back in range(TREND_WEEKS - 1, -1, -1)))
-trend = loaders.latency_trend(ctx.source, ctx.view, weeks, now)
-period = loaders.latency_trend(ctx.source, ctx.view, ((ctx.period.label, ctx.period.start, ctx.period.end),), now)
 previous_period = ctx.period.previous()
+since = min(weeks[0][1], previous_period.start)  # every figure below from one read of the waits since then
+trend = loaders.latency_trend(ctx.source, ctx.view, weeks, now, since)
+period = loaders.latency_trend(ctx.source, ctx.view, ((ctx.period.label, ctx.period.start, ctx.period.end),), now,
+                               since)
 before = loaders.latency_trend(ctx.source, ctx.view,
-                               ((previous_period.label, previous_period.start, previous_period.end),), now)
+                               ((previous_period.label, previous_period.start, previous_period.end),), now, since)
 
 
 def label(name: str) -> str:
@@ -93,7 +95,7 @@ else:
                 show_chart(latency_trend(mine, title=label(name)), 180, says=trend_words(mine, label(name)))
 
     st.subheader("Distribution this period")
-    spread = loaders.latency_distribution(ctx.source, ctx.view, ctx.period.start, ctx.period.end)
+    spread = loaders.latency_distribution(ctx.source, ctx.view, ctx.period.start, ctx.period.end, since=since)
     if spread.empty:
         st.caption("No wait ended in this period.")
     else:
@@ -117,9 +119,9 @@ if ctx.config.agreement:
     st.subheader("Working agreements")
     st.caption("The share of waits that ended within the agreed limit, week by week; the dashed line is the "
                "agreed share. Tickets waiting for the client are paused for the ticket agreements.")
-    shares = loaders.agreement_weeks(ctx.source, ctx.view, weeks, now)
+    shares = loaders.agreement_weeks(ctx.source, ctx.view, weeks, now, since)
     selected = loaders.agreement_weeks(ctx.source, ctx.view,
-                                       ((ctx.period.label, ctx.period.start, ctx.period.end),), now)
+                                       ((ctx.period.label, ctx.period.start, ctx.period.end),), now, since)
     for pair in range(0, len(ctx.config.agreement), 2):
         columns = st.columns(2, gap="large")
         for column, index in zip(columns, range(pair, min(pair + 2, len(ctx.config.agreement))), strict=False):

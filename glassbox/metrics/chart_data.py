@@ -29,6 +29,7 @@ def activity_unit(period: Period) -> str:
 
 _BUCKETS = {"day": "D", "week": "W-MON", "month": "MS"}
 _ACTIVITY_COLUMNS = ["day", "source", "events"]
+_FLOW_CATEGORIES = ("ticket_created", "ticket_resolved")
 
 
 def activity(events: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
@@ -66,7 +67,7 @@ def activity_of_days(days: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.D
     return counts.reindex(index, fill_value=0).astype(int).rename("events").reset_index()[_ACTIVITY_COLUMNS]
 
 
-def week_label(moment: datetime) -> str:
+def week_label(moment: date) -> str:
     """The ISO week of ``moment`` on a chart axis, by its Monday: ``23 Nov`` (people read dates, not
     ``W48``); the report's title carries the year."""
     year, week, _ = moment.isocalendar()
@@ -79,20 +80,34 @@ def short_label(period: Period) -> str:
     return f"{period.start.day} {period.start:%b}"
 
 
+def flow_start(period: Period, zone: ZoneInfo) -> datetime:
+    """The first moment :func:`ticket_flow` counts: the Monday of its first week."""
+    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    return iso_week(last_day - timedelta(weeks=FLOW_WEEKS - 1), zone).start
+
+
 def ticket_flow(history: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
     """Tickets created and resolved per ISO week, for the weeks up to the period's end."""
-    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
-    first = iso_week(last_day - timedelta(weeks=FLOW_WEEKS - 1), zone)
-    weeks = [week_label(first.start + timedelta(weeks=n)) for n in range(FLOW_WEEKS)]
-    tickets = history.loc[history["category"].isin(["ticket_created", "ticket_resolved"])
-                          & (history["occurred_at"] >= pd.Timestamp(first.start))]
+    tickets = history.loc[history["category"].isin(_FLOW_CATEGORIES)
+                          & (history["occurred_at"] >= pd.Timestamp(flow_start(period, zone)))]
+    per_day = tickets.assign(day=tickets["occurred_at"].dt.tz_convert(zone).dt.date) \
+        .groupby(["day", "category"]).size().rename("events").reset_index()
+    return ticket_flow_of_days(per_day, period, zone)
+
+
+def ticket_flow_of_days(days: pd.DataFrame, period: Period, zone: ZoneInfo) -> pd.DataFrame:
+    """:func:`ticket_flow` of events already counted per local day and category (``day, category, events``
+    rows: the read model's day counts, :func:`glassbox.readmodel.days.daily_counts`)."""
+    first = flow_start(period, zone)
+    weeks = [week_label(first + timedelta(weeks=n)) for n in range(FLOW_WEEKS)]
+    tickets = days.loc[days["category"].isin(_FLOW_CATEGORIES) & (days["day"] >= first.date())]
     if tickets.empty:
         return pd.DataFrame({"week": weeks, "created": 0, "resolved": 0})
-    labels = tickets["occurred_at"].dt.tz_convert(zone).map(week_label)
-    table = pd.crosstab(labels, tickets["category"]).reindex(
-        index=weeks, columns=["ticket_created", "ticket_resolved"], fill_value=0)
-    return pd.DataFrame({"week": weeks, "created": table["ticket_created"].to_numpy(),
-                         "resolved": table["ticket_resolved"].to_numpy()})
+    table = tickets.assign(week=tickets["day"].map(week_label)).pivot_table(
+        index="week", columns="category", values="events", aggfunc="sum", fill_value=0).reindex(
+        index=weeks, columns=list(_FLOW_CATEGORIES), fill_value=0)
+    return pd.DataFrame({"week": weeks, "created": table["ticket_created"].to_numpy(dtype=int),
+                         "resolved": table["ticket_resolved"].to_numpy(dtype=int)})
 
 
 def latency_trend(samples: dict[str, pd.DataFrame], period: Period,

@@ -200,8 +200,9 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Stored rows as :func:`~glassbox.metrics.experiments.running_best` gives them."""
     out = frame.reset_index(drop=True)
     out["started_at"] = pd.to_datetime(out["started_at"], utc=True).dt.as_unit("us")
-    for name in _FLOATS:
-        out[name] = out[name].map(lambda value: None if value is None else float(value)).astype(object)
+    for name in _FLOATS:  # floats, None where missing (an object column, as running_best gives them)
+        numbers = pd.to_numeric(out[name], errors="coerce").astype(float)
+        out[name] = numbers.astype(object).where(numbers.notna(), None)
     for name in ("counted", "new_best"):
         out[name] = out[name].astype(bool)
     out["children"] = out["children"].astype(int)
