@@ -155,14 +155,15 @@ def _slim(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner=False)
-def events(source: Source, start: datetime, end: datetime, view: View) -> pd.DataFrame:
-    """The timeline rows in ``[start, end)`` for ``view``, newest first, display columns only.
+def events(source: Source, start: datetime, end: datetime, view: View,
+           categories: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The timeline rows in ``[start, end)`` for ``view`` (of ``categories``), newest first, display columns only.
 
     A comment's title is its first line (the timeline keeps only "Comment on CHURN-8"): the bodies
     of the window's comments are read here, a few rows, never the history's.
     """
     opened, cfg = _open(source)
-    frame = load_timeline(opened, cfg, start=start, end=end, view=view)
+    frame = load_timeline(opened, cfg, start=start, end=end, view=view, categories=categories)
     comments = frame["category"] == "comment"
     if comments.any():
         bodies = opened.read_events(start=start, end=end, categories=["comment"], columns=("id", "body"))

@@ -84,7 +84,8 @@ def test_summed_day_counts_are_the_reports_counts_in_every_period(written: Store
 
 
 @pytest.mark.parametrize("view", list(View))
-def test_day_counts_are_the_activity_chart_the_ticket_flow_and_what_counting_the_events_gives(written: Store, view: View) -> None:
+def test_day_counts_are_the_activity_chart_the_ticket_flow_and_what_counting_the_events_gives(
+        written: Store, view: View) -> None:
     timeline = load_timeline(written, CONFIG, view=view)
     weeks_long = day_range(date(2026, 6, 1), date(2026, 11, 30), NEW_YORK)  # weekly bars
     for period in (*PERIODS, weeks_long):  # the 2019–2026 range has monthly bars

@@ -8,11 +8,20 @@ and how many internal items the client view leaves out.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from seed import seeded_engagement
 from streamlit.testing.v1 import AppTest
+
+from dashboard import loaders
+from glassbox.config import load_config
+from glassbox.metrics.runs import RUN_EVENT_CATEGORIES
+from glassbox.timeline import load_timeline
+from glassbox.views import View
+from glassbox.workspace import open_engagement
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
@@ -98,3 +107,23 @@ def test_the_period_picked_elsewhere_survives_a_visit_to_today(engagement: Path,
     assert not [box for box in app.selectbox if box.label == "Period"]
     app.switch_page("views/timeline.py").run()
     assert app.selectbox(key="period").value == "Last 12 weeks"
+
+
+@pytest.mark.parametrize("view", ["Team", "Client"])
+def test_the_activity_counts_are_the_windows_events_counted(engagement: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             view: str) -> None:
+    """Counted from the day counts, the cards and the by-person table say what the window's events say."""
+    app = today(engagement, monkeypatch, view)
+    config = load_config(engagement)
+    window = loaders.since_previous_working_day(config, datetime.now(UTC))
+    events = load_timeline(open_engagement(config), config, start=window.start, end=window.end,
+                           view=View(view.lower()))
+    assert len(events), "the seed has activity since the previous working day"
+    shown = {metric.label: metric.value for metric in app.metric}
+    for label, categories in (("Commits", ("commit",)), ("Comments", ("comment", "review")),
+                              ("Tickets moved", ("ticket_transition",))):
+        assert shown[label] == str(int(events["category"].isin(categories).sum())), label
+    people = next(table.value for table in app.dataframe if "actor" in table.value.columns)
+    not_runs = events.loc[~events["category"].isin(RUN_EVENT_CATEGORIES)].groupby("actor").size()
+    runs = people.get("runs", pd.Series(0, index=people.index))
+    assert dict(zip(people["actor"], people["total"] - runs, strict=True)) == not_runs.to_dict()

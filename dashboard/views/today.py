@@ -42,8 +42,9 @@ ctx = context.require()
 now = datetime.now(UTC)
 window = loaders.since_previous_working_day(ctx.config, now)
 before = loaders.since_previous_working_day(ctx.config, window.start)
-rows = loaders.events(ctx.source, window.start, window.end, ctx.view)
-earlier = loaders.events(ctx.source, before.start, window.start, ctx.view)
+# What happened is counted from the day counts; only the tickets moved are read as events
+counts = loaders.day_counts(ctx.source, ctx.view, window.start, window.end)
+earlier = loaders.day_counts(ctx.source, ctx.view, before.start, window.start)
 tz = ctx.tz
 
 st.title("Today")
@@ -78,8 +79,9 @@ def described(experiment: str) -> str:
     return f"{found}. " if found else ""
 
 
-def count(frame: pd.DataFrame, *categories: str) -> int:
-    return int(frame["category"].isin(categories).sum())
+def count(days: pd.DataFrame, *categories: str) -> int:
+    """The events of ``categories`` in day counts (:func:`dashboard.loaders.day_counts`)."""
+    return int(days.loc[days["category"].isin(categories), "events"].sum())
 
 
 strip()
@@ -154,36 +156,38 @@ st.subheader("Activity")
 COUNTED = [("Commits", ("commit",)), ("PRs merged", ("pull_request_merged",)),
            ("Tickets moved", ("ticket_transition",)), ("Comments", ("comment", "review"))]
 DAY_BEFORE = "Change against the working day before"
-cards([Card(label, count(rows, *cats), count(rows, *cats) - count(earlier, *cats), help=DAY_BEFORE)
+cards([Card(label, count(counts, *cats), count(counts, *cats) - count(earlier, *cats), help=DAY_BEFORE)
        for label, cats in COUNTED])
 if ctx.view is View.CLIENT:
-    hidden = len(loaders.events(ctx.source, window.start, window.end, View.TEAM)) - len(rows)
+    hidden = int(loaders.day_counts(ctx.source, View.TEAM, window.start, window.end)["events"].sum()
+                 - counts["events"].sum())
     if hidden > 0:
         st.caption(f"{hidden} internal item{'s' if hidden != 1 else ''} hidden in the client view.")
 
-if rows.empty:
+if not counts["events"].sum():
     empty_state(f"Nothing happened {window.label}.",
                 "If you expected activity, check the Sources panel below: a source may not have synced recently.")
 else:
     with st.expander("By source and by person"):
         by_source, by_person = st.columns([2, 3], gap="large")
         with by_source:
-            totals = rows.groupby("source").size().rename("events").reset_index()
+            totals = counts.groupby("source", as_index=False)["events"].sum()
             show_chart(charts_extra.events_by_source(totals), says=sources_words(totals, SOURCE_LABELS))
         with by_person:
             # a run is one top-level run started, not its start and finish events nor its children
-            people = rows.loc[~rows["category"].isin(RUN_EVENT_CATEGORIES)]
-            people = pd.concat([people.assign(what=people["category"].map(CATEGORY_GROUPS).fillna("other")),
+            people = counts.loc[~counts["category"].isin(RUN_EVENT_CATEGORIES)]
+            people = pd.concat([people.assign(actor=people["person"],
+                                              what=people["category"].map(CATEGORY_GROUPS).fillna("other")),
                                 pd.DataFrame({"actor": started["actor"], "side": started["side"],
-                                              "id": started["run_id"], "what": "runs"})], ignore_index=True)
-            table = people.pivot_table(index=["actor", "side"], columns="what", values="id", aggfunc="count",
+                                              "events": 1, "what": "runs"})], ignore_index=True)
+            table = people.pivot_table(index=["actor", "side"], columns="what", values="events", aggfunc="sum",
                                        fill_value=0).reset_index()
             table["total"] = table.drop(columns=["actor", "side"]).sum(axis=1)
             st.dataframe(table.sort_values("total", ascending=False), hide_index=True, width="stretch",
                          column_config={"actor": "Person", "side": "Side",
                                         "total": st.column_config.NumberColumn("All")})
 
-moved = rows.loc[rows["category"] == "ticket_transition"]
+moved = loaders.events(ctx.source, window.start, window.end, ctx.view, categories=("ticket_transition",))
 st.subheader("Tickets moved")
 if moved.empty:
     st.caption("No ticket changed status in this window.")
