@@ -359,6 +359,10 @@ def experiment_runs(source: Source, view: View, experiment: str, since: datetime
     return found.loc[found["experiment"] == experiment].reset_index(drop=True)
 
 
+# what the Experiments page reads of a story (its chart, best, table and comparison)
+STORY_SHOWN = ("run_id", "started_at", "name", "value", "value_run_id", "counted", "new_best", "best_so_far")
+
+
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
 def experiment_story(source: Source, view: View, experiment: str, metric: str, start: datetime,
                      end: datetime) -> pd.DataFrame:
@@ -370,12 +374,24 @@ def experiment_story(source: Source, view: View, experiment: str, metric: str, s
     opened, cfg = _open(source)
     kpi = next((kpi for kpi in cfg.kpi if kpi.experiment == experiment), None)
     if kpi is not None and readmodel.is_current(opened, cfg):
-        stored = stored_story(opened, kpi, view, end)
+        stored = stored_story(opened, kpi, view, end, [name for name in STORY_SHOWN if name != "name"])
         if stored is not None:
-            return stored.assign(name=stored["run_id"].map(run_names(opened, view, experiment)))
+            return _shown_story(stored.assign(name=stored["run_id"].map(run_names(opened, view, experiment))))
     every = runs(source, view)
     mine = every.loc[(every["experiment"] == experiment) & (every["started_at"] < end)]
-    return kpi_story(mine, kpi or Kpi(experiment=experiment, metric=metric, goal="max"), diffs_from=start)
+    return _shown_story(kpi_story(mine, kpi or Kpi(experiment=experiment, metric=metric, goal="max"),
+                                  diffs_from=start))
+
+
+def _shown_story(story: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`STORY_SHOWN` columns of a story, its figures as floats (NaN where missing): one row per
+    top-level run of the history, kept in memory, so not a Python object per figure (a quarter of the size)."""
+    out = story.loc[:, list(STORY_SHOWN)].reset_index(drop=True)
+    for name in ("value", "best_so_far"):
+        out[name] = pd.to_numeric(out[name], errors="coerce").astype(float)
+    for name in ("counted", "new_best"):
+        out[name] = out[name].astype(bool)
+    return out
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)

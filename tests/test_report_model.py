@@ -96,6 +96,17 @@ def test_every_format_renders_the_one_model(seeded: Store) -> None:
     assert bytes(render_model(model, "pdf")).startswith(b"%PDF")
 
 
+def test_a_derived_model_keeps_its_figures_not_its_events_and_renders_every_format_the_same(seeded: Store) -> None:
+    """What the dashboard caches per week: the report and its chart frames, never its window of events."""
+    model = ReportModel.load(seeded, CONFIG, WEEK, "team", NOW).derived()
+    assert not {"history", "heads", "rows"} & set(vars(model))
+    for fmt in ("md", "csv", "json"):
+        assert render_model(model, fmt) == render_report(seeded, CONFIG, WEEK, fmt=fmt, view="team", now=NOW), fmt
+    assert without_charts(str(render_model(model, "html"))) == \
+        without_charts(str(render_report(seeded, CONFIG, WEEK, fmt="html", view="team", now=NOW)))
+    assert "history" not in vars(model), "rendering read no history again"
+
+
 def test_a_csv_reads_only_the_period_and_measures_nothing(seeded: Store) -> None:
     """The CSV is the period's rows: reading all history and every latency for it cost 2.5x at 100k events."""
     model = ReportModel.load(seeded, CONFIG, WEEK, "team", NOW)

@@ -24,7 +24,7 @@ ending between the two reads the runs and judges them again (:func:`period_stori
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -179,8 +179,9 @@ def period_stories(store: Store, kpis: list[Kpi], view: View, start: datetime,
     return stories
 
 
-def stored_story(store: Store, kpi: Kpi, view: View, end: datetime) -> pd.DataFrame | None:
-    """Every row of ``kpi``'s story started before ``end``, in start order, with :data:`STORED`'s columns
+def stored_story(store: Store, kpi: Kpi, view: View, end: datetime,
+                 columns: Sequence[str] = STORED) -> pd.DataFrame | None:
+    """Every row of ``kpi``'s story started before ``end``, in start order, with ``columns`` of :data:`STORED`
     (each run's result and the best so far, as :func:`~glassbox.metrics.experiments.running_best` gives
     them; no descriptive columns): what the Experiments page charts over the whole history, read from
     narrow rows instead of judging every run again. None when a family was not yet whole at ``end``."""
@@ -190,9 +191,9 @@ def stored_story(store: Store, kpi: Kpi, view: View, end: datetime) -> pd.DataFr
             *_of(store, view, kpi), table.c.last_at >= _utc(end), table.c.first_at < _utc(end)).limit(1)).first()
         if spans is not None:
             return None
-        rows = conn.execute(select(*(table.c[name] for name in STORED))
+        rows = conn.execute(select(*(table.c[name] for name in columns))
                             .where(*_of(store, view, kpi), table.c.started_at < _utc(end))).cursor.fetchall()
-    frame = _typed(pd.DataFrame(rows, columns=list(STORED), dtype=object))
+    frame = _typed(pd.DataFrame(rows, columns=list(columns), dtype=object))
     return frame.sort_values(["started_at", "run_id"], kind="stable").reset_index(drop=True)
 
 
@@ -200,12 +201,13 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Stored rows as :func:`~glassbox.metrics.experiments.running_best` gives them."""
     out = frame.reset_index(drop=True)
     out["started_at"] = pd.to_datetime(out["started_at"], utc=True).dt.as_unit("us")
-    for name in _FLOATS:  # floats, None where missing (an object column, as running_best gives them)
+    for name in (name for name in _FLOATS if name in out):  # floats, None where missing (objects, as running_best)
         numbers = pd.to_numeric(out[name], errors="coerce").astype(float)
         out[name] = numbers.astype(object).where(numbers.notna(), None)
-    for name in ("counted", "new_best"):
+    for name in (name for name in ("counted", "new_best") if name in out):
         out[name] = out[name].astype(bool)
-    out["children"] = out["children"].astype(int)
+    if "children" in out:
+        out["children"] = out["children"].astype(int)
     return out
 
 
