@@ -41,7 +41,7 @@ from glassbox.notes import WeekNote, clean_note
 from glassbox.periods import Period, PeriodKind
 from glassbox.portfolio import PortfolioRow, engagement_week
 from glassbox.readmodel.days import counted_days, daily_counts
-from glassbox.readmodel.kpis import stored_story
+from glassbox.readmodel.kpis import judged_runs, stored_story
 from glassbox.readmodel.query import meta_key
 from glassbox.readmodel.runs import experiments_of, newest_run_ids, run_names
 from glassbox.report_model import ReportModel
@@ -547,10 +547,14 @@ def ticket_story(source: Source, view: View, key: str) -> pd.DataFrame:
     """Ticket ``key``'s story (:func:`glassbox.metrics.story.ticket_story`) in ``view``: empty when the view
     has none of it (an internal ticket in the client view has no story)."""
     opened, cfg = _open(source)
-    frame = slices.ticket_neighbourhood(opened, cfg, view, key, ml_history(source, view))
+    current = readmodel.is_current(opened, cfg)  # then the read model judges the ticket's runs: no ML history read
+    frame = slices.ticket_neighbourhood(opened, cfg, view, key, None if current else ml_history(source, view))
     links = build_links(frame)
-    threads = {key, *links.for_ticket(key)["pull_requests"]["thread"]}
-    return story_of(frame, links, latency_samples(source, view, threads=tuple(sorted(threads))), key, cfg.kpi)
+    served = links.for_ticket(key)
+    judged = judged_runs(opened, cfg.kpi, view, served["runs"]["run_id"]) if current else None
+    threads = {key, *served["pull_requests"]["thread"]}
+    return story_of(frame, links, latency_samples(source, view, threads=tuple(sorted(threads))), key, cfg.kpi,
+                    judged)
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)

@@ -153,14 +153,17 @@ def status_history(store: Store, config: Config, view: View, tickets: Iterable[s
     return _events_on(store, config, view, tickets, TICKET_STATUS_EVENTS, end)
 
 
-def ticket_neighbourhood(store: Store, config: Config, view: View, key: str, runs: pd.DataFrame) -> pd.DataFrame:
+def ticket_neighbourhood(store: Store, config: Config, view: View, key: str,
+                         runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every event the story of ticket ``key`` reads (:func:`glassbox.metrics.story.ticket_story`).
 
     The ticket's own events and every event naming it; the pull requests among those, whole (their
     reviews and comments), and the commits they or the ticket's events name, with every event
     naming those commits (a PR lists its commits by SHA, a run by a short tag: hence the prefixes);
     and ``runs``, the view's :func:`ml_history` (a run's result is judged against the runs before it,
-    on any ticket), which the caller has already read.
+    on any ticket), which the caller has already read. Without ``runs``, the runs among those events
+    with the commits their tags may name, their notes and the model events: enough to tell which
+    runs serve the ticket, when the read model judges them (:func:`glassbox.readmodel.kpis.judged_runs`).
     """
     first = store.event_ids_near({key}, {key})
     near = load_timeline(store, config, view=view, ids=sorted(first))
@@ -171,6 +174,10 @@ def ticket_neighbourhood(store: Store, config: Config, view: View, key: str, run
     second = store.event_ids_near(pulls, shas | store.short_commit_tags_of(shas)) - first
     more = load_timeline(store, config, view=view, ids=sorted(second))
     frame = pd.concat([frame for frame in (near, more) if len(frame)] or [near], ignore_index=True)
+    if runs is None:
+        own = _with_named_commits(store, config, view, frame.loc[frame["category"].isin(RUN_CATEGORIES)], None)
+        runs = with_notes_of_its_runs(pd.concat([own, model_history(store, config, view)], ignore_index=True), store)
+        runs = runs.drop_duplicates("id")
     frame = pd.concat([frame.loc[~frame["id"].isin(runs["id"])], runs], ignore_index=True)
     return frame.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
 

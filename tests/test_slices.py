@@ -31,6 +31,7 @@ from glassbox.metrics.linking import RUN_CATEGORIES, build_links, runs_frame, ti
 from glassbox.metrics.models import alias_moves, models_summary, positions_at, versions_frame
 from glassbox.metrics.runs import run_table
 from glassbox.metrics.story import ticket_story
+from glassbox.readmodel.kpis import judged_runs
 from glassbox.slices import with_run_notes
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
@@ -162,11 +163,20 @@ def test_every_ticket_story_reads_only_its_neighbourhood(seeded: tuple[Store, Co
     old_links = build_links(old)
     samples = compute_all_latencies(old, config, NOW, old_links)
     runs = slices.ml_history(store, config, view)
-    told = 0
+    told = judged = 0
     for key in slices.story_tickets(store, config, view):
         near = slices.ticket_neighbourhood(store, config, view, key, runs)
         expected = ticket_story(old, old_links, samples, key, config.kpi)
         pd.testing.assert_frame_equal(ticket_story(near, build_links(near), samples, key, config.kpi), expected,
                                       obj=key)
+        # no ML history read: the neighbourhood's own runs, judged by the read model's stories
+        own = slices.ticket_neighbourhood(store, config, view, key)
+        own_links = build_links(own)
+        served = own_links.for_ticket(key)["runs"]["run_id"]
+        fared = judged_runs(store, config.kpi, view, served)
+        pd.testing.assert_frame_equal(ticket_story(own, own_links, samples, key, config.kpi, fared), expected,
+                                      obj=f"{key}, the read model's")
         told += len(expected) > 5
+        judged += (expected["step"] == "run").any()
     assert told >= 5  # stories with commits, pull requests and runs, not just a ticket's own events
+    assert judged >= 3, "stories with runs judged against the best before them"

@@ -14,6 +14,7 @@ read the same frame.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -57,9 +58,24 @@ def _attr(attrs: object, key: str) -> object:
     return attrs.get(key) if isinstance(attrs, dict) else None
 
 
+@dataclass(frozen=True)
+class JudgedRuns:
+    """What a story says of its runs, when the caller has it: ``table``, the :func:`run_table` rows (with
+    their families) of the ticket's runs, the best runs before them and the members holding their
+    results; ``stories``, per KPI experiment, the KPI's :func:`kpi_story` rows of those runs by run id
+    (judged against every run before them, not only the ticket's). The read model keeps both
+    (:func:`glassbox.readmodel.kpis.judged_runs`); without them the story judges every run of ``events``."""
+
+    table: pd.DataFrame
+    stories: dict[str, tuple[Kpi, pd.DataFrame]]
+
+
 def ticket_story(events: pd.DataFrame, links: Links, samples: dict[str, pd.DataFrame], key: str,
-                 kpis: list[Kpi]) -> pd.DataFrame:
-    """The story of ticket ``key`` (see the module docstring), oldest first; empty when the view has none of it."""
+                 kpis: list[Kpi], judged: JudgedRuns | None = None) -> pd.DataFrame:
+    """The story of ticket ``key`` (see the module docstring), oldest first; empty when the view has none of it.
+
+    ``judged``, when given, says how the ticket's runs fared; else ``events`` must hold every run of the
+    view (each is judged against the runs before it)."""
     rows: list[dict] = []
     mine = events.loc[events["thread"] == key]
     for event in mine.loc[mine["category"].isin(TICKET_STEPS)].itertuples(index=False):
@@ -73,7 +89,8 @@ def ticket_story(events: pd.DataFrame, links: Links, samples: dict[str, pd.DataF
     for event in on_prs.itertuples(index=False):
         rows.append(_row(event, PR_STEPS[event.category], _pr_detail(event.category, event.attrs)))
     runs = served["runs"]
-    rows += _runs(events, links, runs, kpis)
+    if not runs.empty:
+        rows += _runs(events, runs, judged or judge_every_run(events, links, kpis))
     rows += _models(events, set(runs["run_id"]))
     rows += _waits(samples, {key, *pr_threads})
     story = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -106,13 +123,16 @@ def _pr_detail(category: str, attrs: object) -> str:
         category, "")
 
 
-def _runs(events: pd.DataFrame, links: Links, runs: pd.DataFrame, kpis: list[Kpi]) -> list[dict]:
-    """One row per run serving the ticket, at its start: note, result, parameters changed against the best."""
-    if runs.empty:
-        return []
+def judge_every_run(events: pd.DataFrame, links: Links, kpis: list[Kpi]) -> JudgedRuns:
+    """:class:`JudgedRuns` from every run of ``links`` (the view's whole ML history in ``events``)."""
     table = run_table(links.runs, events)
+    return JudgedRuns(table, {kpi.experiment: (kpi, kpi_story(table, kpi).set_index("run_id")) for kpi in kpis})
+
+
+def _runs(events: pd.DataFrame, runs: pd.DataFrame, fared: JudgedRuns) -> list[dict]:
+    """One row per run serving the ticket, at its start: note, result, parameters changed against the best."""
+    table, stories = fared.table, fared.stories
     data = datasets_by_run(table)
-    stories = {kpi.experiment: (kpi, kpi_story(table, kpi).set_index("run_id")) for kpi in kpis}
     finished = events.loc[events["category"].isin(RUN_EVENT_CATEGORIES)]
     by_run = {_attr(a, "run_id"): e for e, a in zip(finished.itertuples(index=False), finished["attrs"], strict=True)}
     rows = []

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, delete, func, insert, select, true
 from glassbox import schema
 from glassbox.config import Kpi
 from glassbox.metrics.experiments import DESCRIPTIVE, Best, Stories, judged, kpi_results, running_best
+from glassbox.metrics.story import JudgedRuns
 from glassbox.readmodel.runs import family_runs, runs_by_id, stored_runs
 from glassbox.store import Store
 from glassbox.views import View
@@ -42,6 +43,7 @@ STORED = ("run_id", "started_at", "value", "value_run_id", "counted", "children"
           "best_run_id", "previous_best", "previous_best_run_id")
 _FLOATS = ("value", "best_so_far", "previous_best")
 _INSERT_CHUNK = 2000
+_IN_CHUNK = 500
 
 
 def derive(store: Store, kpis: list[Kpi], since: dict[View, datetime | None] | None = None) -> int:
@@ -195,6 +197,33 @@ def stored_story(store: Store, kpi: Kpi, view: View, end: datetime,
                             .where(*_of(store, view, kpi), table.c.started_at < _utc(end))).cursor.fetchall()
     frame = _typed(pd.DataFrame(rows, columns=list(columns), dtype=object))
     return frame.sort_values(["started_at", "run_id"], kind="stable").reset_index(drop=True)
+
+
+def judged_runs(store: Store, kpis: list[Kpi], view: View, run_ids: Iterable[str]) -> JudgedRuns:
+    """How the runs ``run_ids`` fared on each KPI (:class:`~glassbox.metrics.story.JudgedRuns`), from the
+    stored stories: their rows and those of the best runs before them, and the runs holding those
+    results with their families. What a ticket's story says of its runs, without every run of the history."""
+    wanted = set(run_ids)
+    stories: dict[str, tuple[Kpi, pd.DataFrame]] = {}
+    named = set(wanted)
+    with store.transaction() as conn:
+        for kpi in kpis:
+            rows = _stored_rows(conn, store, view, kpi, wanted)
+            before = {run for run in rows["previous_best_run_id"] if isinstance(run, str)} - set(rows["run_id"])
+            rows = pd.concat([rows, _stored_rows(conn, store, view, kpi, before)], ignore_index=True)
+            story = _typed(rows).sort_values(["started_at", "run_id"], kind="stable").set_index("run_id")
+            stories[kpi.experiment] = (kpi, story)
+            named |= set(story.index) | {run for run in story["value_run_id"] if isinstance(run, str)}
+    return JudgedRuns(family_runs(store, view, run_ids=named), stories)
+
+
+def _stored_rows(conn: Connection, store: Store, view: View, kpi: Kpi, run_ids: set[str]) -> pd.DataFrame:
+    table = schema.rm_kpi_runs
+    ordered = sorted(run_ids)
+    rows = [row for index in range(0, len(ordered), _IN_CHUNK) for row in conn.execute(
+        select(*(table.c[name] for name in STORED)).where(
+            *_of(store, view, kpi), table.c.run_id.in_(ordered[index:index + _IN_CHUNK]))).cursor.fetchall()]
+    return pd.DataFrame(rows, columns=list(STORED), dtype=object)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
