@@ -4,9 +4,10 @@ The store and config are opened once per process (``st.cache_resource``). Every 
 :class:`Source`, which carries the store's *version* (event count and newest sync time, re-read at
 most once a minute), the period and the view, so a sync shows up within a minute.
 
-No loader reads the whole history (issue #17): a page reads its period's events, the read model's
-waits of its period (plus the open ones), and small slices by key (:mod:`glassbox.slices`: the
-runs, a ticket's neighbourhood, the titles of the threads it lists). What a sync changes is
+No loader reads the whole history (issue #17): a page reads its period's day counts, the events it
+lists, the read model's waits of its period (plus the open ones), and small slices by key
+(:mod:`glassbox.slices`: the period's runs, a ticket's neighbourhood, the titles of the threads it
+lists). Only the Experiments page's *Whole engagement* switch asks for every run. What a sync changes is
 therefore cheap to read again, and memory stays the size of what the pages show. Only while the read
 model is stale (the config edited since the last sync; the dashboard never writes) are the waits
 measured from every event, as before the read model. Loaders never call a source's API and have no
@@ -205,9 +206,10 @@ def ml_history(source: Source, view: View) -> pd.DataFrame:
 def runs(source: Source, view: View) -> pd.DataFrame:
     """One row per MLflow run (:func:`glassbox.metrics.linking.runs_frame`) with its family columns
     (:func:`glassbox.metrics.runs.run_table`: top-level or child, excluded) and its note: the read
-    model's rows, measured from the run events only while they are stale. Shared read-only, as the
-    three below made of it: every run of the history, too many to copy on each rerun (69,000 runs,
-    17 MB pickled, took 0.4–0.5 s a rerun to unpickle through ``cache_data``)."""
+    model's rows, measured from the run events only while they are stale. Every run of the history:
+    what the Experiments page's *Whole engagement* reads, and the figures while the read model is
+    stale; shared read-only, too many to copy on each rerun (69,000 runs, 17 MB pickled, took 0.4–0.5 s
+    a rerun to unpickle through ``cache_data``)."""
     opened, cfg = _open(source)
     if readmodel.is_current(opened, cfg):
         return readmodel.stored_runs(opened, view)
@@ -534,7 +536,8 @@ def breaching_now(source: Source, view: View, now: datetime) -> pd.DataFrame:
 @st.cache_data(ttl=DATA_TTL, max_entries=8, show_spinner=False)
 def model_versions(source: Source, view: View, end: datetime) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
     """Registered model versions before ``end`` with their KPI values
-    (:func:`glassbox.metrics.models.versions_frame`), and where each alias points at ``end``."""
+    (:func:`glassbox.metrics.models.versions_frame`, from the versions' runs and their families alone),
+    and where each alias points at ``end``."""
     opened, cfg = _open(source)
     frame = model_events(source, view)
     their_runs = readmodel.family_runs(opened, view, end, run_ids=version_runs(frame)) \

@@ -167,8 +167,8 @@ chunks = pages_of_days(shown_counts.groupby("day")["events"].sum().sort_index(as
                        DAYS_PER_PAGE, EVENTS_PER_PAGE)
 page = 0
 if len(chunks) > PAGES_AS_BUTTONS:
-    page = st.selectbox("Days", range(len(chunks)), index=0, key="tl_page_list",
-                        format_func=lambda index: days_label(chunks[index])) or 0
+    page = st.columns([1, 3])[0].selectbox("Days", range(len(chunks)), index=0, key="tl_page_list",
+                                           format_func=lambda index: days_label(chunks[index])) or 0
 elif len(chunks) > 1:
     page = st.segmented_control("Days", range(len(chunks)), default=0, key="tl_page",
                                 format_func=lambda index: days_label(chunks[index])) or 0
