@@ -184,8 +184,9 @@ def test_stories_after_random_syncs_are_the_stories_of_the_runs_and_a_rebuild_ch
         pd.testing.assert_frame_equal(frame, stored_story(store, view, kpi.experiment, metric))
 
 
-def test_a_weeks_story_is_the_story_of_the_runs_before_its_end_or_none_while_a_family_was_not_whole(
+def test_a_weeks_story_and_the_whole_story_before_its_end_are_the_runs_or_none_while_a_family_was_not_whole(
         store: Store) -> None:
+    """A period's rows (the reports, the Portfolio) and every row before its end (the Experiments chart)."""
     searches = RandomSearches({"sqlite": 6, "postgresql": 7}[store.engine.dialect.name])
     kept_current(store)
     for _ in range(12):
@@ -196,37 +197,18 @@ def test_a_weeks_story_is_the_story_of_the_runs_before_its_end_or_none_while_a_f
         end = start + timedelta(weeks=1)
         stories = period_stories(store, CONFIG.kpi, View.TEAM, start, end)
         if stories is None:
+            assert all(story_before(store, kpi, View.TEAM, end) is None for kpi in CONFIG.kpi)
             continue
         read_from_rows += 1
+        runs = readmodel.stored_runs(store, View.TEAM, end)
         for kpi in CONFIG.kpi:
-            runs = readmodel.stored_runs(store, View.TEAM, end)
-            expected = kpi_story(runs.loc[runs["started_at"] < end], kpi, diffs_from=start)
-            expected = expected.loc[expected["new_best"] | (expected["started_at"] >= start)]
+            whole = kpi_story(runs.loc[runs["started_at"] < end], kpi, diffs_from=start)
+            expected = whole.loc[whole["new_best"] | (whole["started_at"] >= start)]
             pd.testing.assert_frame_equal(comparable(stories[(kpi.experiment, kpi.metric)], STORY_COLUMNS),
                                           comparable(expected, STORY_COLUMNS), obj=f"week {week} {kpi.metric}")
+            pd.testing.assert_frame_equal(comparable(story_before(store, kpi, View.TEAM, end)), comparable(whole),
+                                          obj=f"before week {week} ends, {kpi.metric}")
     assert read_from_rows >= 1, "some weeks read the rows"
-
-
-def test_the_whole_story_before_an_end_is_the_runs_story_or_none_while_a_family_was_not_whole(
-        store: Store) -> None:
-    """What the Experiments page charts: every stored row started before the period's end."""
-    searches = RandomSearches({"sqlite": 8, "postgresql": 9}[store.engine.dialect.name])
-    kept_current(store)
-    for _ in range(12):
-        store.write(*searches.batch())
-    read_from_rows = 0
-    for week in range(6):
-        end = START + timedelta(weeks=week + 1)
-        for view in View:
-            for index, kpi in enumerate(CONFIG.kpi):
-                story = story_before(store, kpi, view, end)
-                if story is None:
-                    assert period_stories(store, CONFIG.kpi, view, end - timedelta(weeks=1), end) is None
-                    continue
-                read_from_rows += 1
-                pd.testing.assert_frame_equal(comparable(story), comparable(derived_story(store, view, index, end)),
-                                              obj=f"before week {week + 1} ends, {kpi.metric} ({view.value})")
-    assert read_from_rows >= 4, "most ends read the rows"
 
 
 def test_a_periods_runs_with_their_families_are_those_runs_as_every_run_reads_them(store: Store) -> None:
