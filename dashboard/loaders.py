@@ -366,13 +366,12 @@ STORY_SHOWN = ("run_id", "started_at", "name", "value", "value_run_id", "counted
 
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
-def experiment_story(source: Source, view: View, experiment: str, metric: str, start: datetime,
-                     end: datetime) -> pd.DataFrame:
+def experiment_story(source: Source, view: View, experiment: str, metric: str, end: datetime) -> pd.DataFrame:
     """The Experiments page's story of ``experiment`` (:func:`glassbox.metrics.experiments.kpi_story`
-    of its runs before ``end``, parameters diffed from ``start``): judged by its ``[[kpi]]``, else by
-    ``metric``, higher is better. A KPI's is the read model's (:func:`~glassbox.readmodel.kpis.stored_story`
-    with the runs' names: the results and bests the chart draws, no run judged again). Shared read-only:
-    one row per top-level run of the history."""
+    of its runs before ``end``, :data:`STORY_SHOWN` of it): judged by its ``[[kpi]]``, else by
+    ``metric``, higher is better; the same for every period ending then. A KPI's is the read model's
+    (:func:`~glassbox.readmodel.kpis.stored_story` with the runs' names: the results and bests the chart
+    draws, no run judged again). Shared read-only: one row per top-level run of the history."""
     opened, cfg = _open(source)
     kpi = next((kpi for kpi in cfg.kpi if kpi.experiment == experiment), None)
     if kpi is not None and readmodel.is_current(opened, cfg):
@@ -381,8 +380,9 @@ def experiment_story(source: Source, view: View, experiment: str, metric: str, s
             return _shown_story(stored.assign(name=stored["run_id"].map(run_names(opened, view, experiment))))
     every = runs(source, view)
     mine = every.loc[(every["experiment"] == experiment) & (every["started_at"] < end)]
+    # no run's parameters are shown, so none is diffed but the new bests' (diffs_from=end)
     return _shown_story(kpi_story(mine, kpi or Kpi(experiment=experiment, metric=metric, goal="max"),
-                                  diffs_from=start))
+                                  diffs_from=end))
 
 
 def _shown_story(story: pd.DataFrame) -> pd.DataFrame:
@@ -431,10 +431,11 @@ def model_alerts(source: Source, view: View, start: datetime, end: datetime) -> 
     return models_summary(model_events(source, view), period_runs(source, view, start, end), cfg.kpi, start, end)[1]
 
 
-def _since(weeks: tuple[tuple[str, datetime, datetime], ...], since: datetime | None) -> datetime | None:
-    """The earliest of ``since`` and the starts of ``weeks``: the samples a page's loaders share (one read)."""
-    starts = [start for _, start, _ in weeks] + ([since] if since is not None else [])
-    return min(starts) if starts else None
+def _earliest(since: datetime | None, *starts: datetime) -> datetime | None:
+    """The earliest of ``starts`` and ``since``: a page whose loaders are given one ``since`` reads the
+    samples once."""
+    moments = [*starts, *([since] if since is not None else [])]
+    return min(moments) if moments else None
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
@@ -445,7 +446,7 @@ def latency_trend(source: Source, view: View, weeks: tuple[tuple[str, datetime, 
     ``open`` and ``oldest_open_hours`` are measured at each week's end or ``now``, whichever is earlier.
     ``since``, earlier than the weeks, reads the samples a page's other figures read too, once.
     """
-    samples = latency_samples(source, view, since=_since(weeks, since))
+    samples = latency_samples(source, view, since=_earliest(since, *(start for _, start, _ in weeks)))
     rows = [{"latency": name, "week": label, **summarize(frame, start, end, now)}
             for name, frame in samples.items() for label, start, end in weeks]
     return pd.DataFrame(rows, columns=["latency", "week", "n", "median_hours", "p90_hours", "max_hours",
@@ -458,7 +459,7 @@ def latency_distribution(source: Source, view: View, start: datetime, end: datet
     """Completed waits ending in ``[start, end)`` as ``latency, hours``; at most ``points`` quantiles each
     (``since``: as :func:`latency_trend`'s)."""
     frames = []
-    for name, frame in latency_samples(source, view, since=_since((("", start, end),), since)).items():
+    for name, frame in latency_samples(source, view, since=_earliest(since, start)).items():
         done = frame.loc[frame["ended_at"].notna() & (frame["ended_at"] >= start) & (frame["ended_at"] < end), "hours"]
         if len(done) > points:
             done = done.quantile([index / (points - 1) for index in range(points)])
@@ -517,7 +518,7 @@ def agreement_weeks(source: Source, view: View, weeks: tuple[tuple[str, datetime
     """Per working agreement (SPEC §7, config order) and week: its figures, ``agreement`` its index
     (``since``: as :func:`latency_trend`'s)."""
     _, cfg = _open(source)
-    frames = _agreement_frames(source, view, _since(weeks, since) or now)
+    frames = _agreement_frames(source, view, _earliest(since, *(start for _, start, _ in weeks)) or now)
     rows = [{"agreement": index, "week": label, **agreement_figures(agreement, frames, start, end, now)}
             for index, agreement in enumerate(cfg.agreement) for label, start, end in weeks]
     return pd.DataFrame(rows)

@@ -48,7 +48,7 @@ metric_names = sorted({name for metrics in mine["metrics"] for name in metrics})
 metric = kpi.metric if kpi else (metric_names[0] if metric_names else None)
 goal = kpi.goal if kpi else "max"
 # One story for the chart, the best card and the table: the rules are glassbox.metrics.runs'
-story = loaders.experiment_story(ctx.source, ctx.view, experiment, metric or "", ctx.period.start, ctx.period.end)
+story = loaders.experiment_story(ctx.source, ctx.view, experiment, metric or "", ctx.period.end)
 story_by_run = story.set_index("run_id")
 counted = story.loc[story["counted"]]
 best = float(counted["best_so_far"].iloc[-1]) if metric and not counted.empty else None

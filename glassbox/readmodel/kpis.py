@@ -160,9 +160,7 @@ def period_stories(store: Store, kpis: list[Kpi], view: View, start: datetime,
     frames: dict[tuple[str, str], pd.DataFrame] = {}
     with store.transaction() as conn:
         for kpi in kpis:
-            spans = conn.execute(select(table.c.run_id).where(
-                *_of(store, view, kpi), table.c.last_at >= _utc(end), table.c.first_at < _utc(end)).limit(1)).first()
-            if spans is not None:
+            if _not_whole_at(conn, store, view, kpi, end):
                 return None
             columns = select(*(table.c[name] for name in STORED)).where(*_of(store, view, kpi))
             bests = columns.where(table.c.new_best == true(), table.c.started_at < _utc(start))  # two index ranges
@@ -189,9 +187,7 @@ def stored_story(store: Store, kpi: Kpi, view: View, end: datetime,
     narrow rows instead of judging every run again. None when a family was not yet whole at ``end``."""
     table = schema.rm_kpi_runs
     with store.transaction() as conn:
-        spans = conn.execute(select(table.c.run_id).where(
-            *_of(store, view, kpi), table.c.last_at >= _utc(end), table.c.first_at < _utc(end)).limit(1)).first()
-        if spans is not None:
+        if _not_whole_at(conn, store, view, kpi, end):
             return None
         rows = conn.execute(select(*(table.c[name] for name in columns))
                             .where(*_of(store, view, kpi), table.c.started_at < _utc(end))).cursor.fetchall()
@@ -224,6 +220,15 @@ def _stored_rows(conn: Connection, store: Store, view: View, kpi: Kpi, run_ids: 
         select(*(table.c[name] for name in STORED)).where(
             *_of(store, view, kpi), table.c.run_id.in_(ordered[index:index + _IN_CHUNK]))).cursor.fetchall()]
     return pd.DataFrame(rows, columns=list(STORED), dtype=object)
+
+
+def _not_whole_at(conn: Connection, store: Store, view: View, kpi: Kpi, end: datetime) -> bool:
+    """Whether a family of ``kpi``'s story was not yet whole at ``end`` (members started before it, others
+    seen after): its stored rows are not what a period ending then saw, so the runs are judged again."""
+    table = schema.rm_kpi_runs
+    spanning = select(table.c.run_id).where(*_of(store, view, kpi), table.c.last_at >= _utc(end),
+                                            table.c.first_at < _utc(end)).limit(1)
+    return conn.execute(spanning).first() is not None
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
