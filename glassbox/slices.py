@@ -133,16 +133,18 @@ def period_tickets(store: Store, config: Config, view: View, start: datetime, en
 
 def _story_tickets(store: Store, config: Config, view: View, among: set[str] | None,
                    between: tuple[datetime, datetime] | None = None) -> list[str]:
+    hiding = view is not View.TEAM  # fail closed, as the timeline
+    origins = internal_origins(config) if hiding else frozenset()
     created = store.threads_of("ticket_created", among) if between is None else store.threads_between("jira", *between)
-    named = store.ticket_keys_named(among, between=between)
+    named = store.ticket_keys_named(among, except_origins=origins, between=between)  # one read, in either view
     if config.jira:
         projects = jira_projects(store)
         named = {value for value in named if ticket_project(value) in projects}
-    if view is not View.TEAM:  # fail closed, as the timeline
-        hidden, origins = internal_threads(store, config), internal_origins(config)
+    if hiding:
+        hidden = internal_threads(store, config)
         created = {thread: origin for thread, origin in created.items()
                    if thread not in hidden and origin not in origins}
-        named = (store.ticket_keys_named(among, except_origins=origins, between=between) if origins else named) - hidden
+        named -= hidden
     return sorted(set(created) | named)
 
 
