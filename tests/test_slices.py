@@ -17,12 +17,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import pg_schema
-from seed import seeded_engagement
+from seed import seeded_engagement, write_config
 
 from connectors.mlflow.models import alias_moved
 from glassbox import readmodel, slices
 from glassbox.config import Config, load_config
-from glassbox.events import Event, Ref, event_id
+from glassbox.events import Event, Ref, commit_event_id, event_id
 from glassbox.metrics.agreements import ticket_pause_intervals
 from glassbox.metrics.compute import compute_frame
 from glassbox.metrics.datasets import datasets_by_run
@@ -33,9 +33,11 @@ from glassbox.metrics.runs import run_table
 from glassbox.metrics.story import judge_every_run, ticket_story
 from glassbox.readmodel.kpis import judged_runs
 from glassbox.slices import with_run_notes
+from glassbox.sources import configured_sources
 from glassbox.store import Store
 from glassbox.timeline import load_timeline
 from glassbox.views import View
+from glassbox.visibility import internal_origins
 from glassbox.workspace import open_engagement
 
 NOW = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)
@@ -143,6 +145,37 @@ def test_a_periods_tickets_are_those_its_events_are_or_name(seeded: tuple[Store,
             for key in ticket_keys(refs, kinds)}
         assert slices.period_tickets(store, config, view, start, end) == sorted(expected), f"{days} days"
     assert "CHURN-900" not in slices.period_tickets(store, config, View.CLIENT, NOW - timedelta(days=400), NOW)
+
+
+def test_with_an_internal_source_a_clients_ticket_lists_keep_only_jira_keys(tmp_path: Path) -> None:
+    """Jira and an internal source configured: the client's lists drop keys only the internal source
+    names, and in both views a key outside Jira's projects (``ISO-9001`` in a commit) is no ticket."""
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'glassbox.db'}")
+    path.write_text(path.read_text(encoding="utf-8") + '\n[[git]]\npath = "vendor-notes"\ninternal = true\n',
+                    encoding="utf-8")
+    config = load_config(path)
+    store = open_engagement(config)
+    jira, = (spec.section.origin(config.folder) for spec in configured_sources(config) if spec.kind == "jira")
+    vendor, = internal_origins(config)
+    moment = NOW - timedelta(days=3)
+
+    def commit(sha: str, origin: str, keys: tuple[str, ...]) -> Event:
+        return Event(id=commit_event_id(sha), source="git", origin=origin, category="commit", occurred_at=moment,
+                     actor="lan@agency.example", thread="churn", title=f"Touch {' '.join(keys)}",
+                     refs=tuple(Ref("ticket", key) for key in keys), attrs={"sha": sha})
+
+    store.write([
+        Event(id=event_id("jira", jira, "CHURN-1:created"), source="jira", origin=jira, category="ticket_created",
+              occurred_at=moment - timedelta(days=1), actor="carol", thread="CHURN-1", title="Churn scores"),
+        commit("a" * 40, "churn", ("CHURN-1", "ISO-9001")),
+        commit("b" * 40, vendor, ("CHURN-777",)),
+    ])
+    readmodel.rebuild(store, config)
+    start, end = NOW - timedelta(days=7), NOW
+    assert slices.story_tickets(store, config, View.TEAM) == ["CHURN-1", "CHURN-777"]
+    assert slices.period_tickets(store, config, View.TEAM, start, end) == ["CHURN-1", "CHURN-777"]
+    assert slices.story_tickets(store, config, View.CLIENT) == ["CHURN-1"]
+    assert slices.period_tickets(store, config, View.CLIENT, start, end) == ["CHURN-1"]
 
 
 @pytest.mark.parametrize("view", list(View))
