@@ -38,6 +38,7 @@ from glassbox.metrics.models import MODEL_CATEGORIES, version_runs
 from glassbox.metrics.summary import HEAD_CATEGORIES, figures_from_events, report_from_events
 from glassbox.notes import WeekNote
 from glassbox.periods import Period, PeriodKind
+from glassbox.readmodel.days import daily_counts, period_days
 from glassbox.readmodel.kpis import period_stories
 from glassbox.readmodel.query import ONLY_ONCE_ENDED
 from glassbox.readmodel.runs import family_runs
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 # measured from a ticket's status history, which a later move (a reopening) rewrites: see ``samples``
 AS_OF_END = ("ticket_pickup", "ticket_cycle", "ticket_lead")
 _TICKET_MOVES = ("ticket_transition", "ticket_resolved")
-_FLOW = ("ticket_created", "ticket_resolved")  # what the ticket flow chart counts
 _KEY_READ_COST = 3  # an event looked up by key costs about as much as this many read in time order (2-3 measured)
 
 
@@ -222,11 +222,28 @@ class ReportModel:
 
     @cached_property
     def activity(self) -> pd.DataFrame:
-        return chart_data.activity(self.rows, self.period, self.config.engagement.zone)
+        zone = self.config.engagement.zone
+        if self.day_counts is None:
+            return chart_data.activity(self.rows, self.period, zone)
+        shown = self.day_counts.loc[self.day_counts["day"] >= period_days(self.period)[0]]
+        return chart_data.activity_of_days(shown, self.period, zone)
 
     @cached_property
     def flow(self) -> pd.DataFrame:
-        return chart_data.ticket_flow(self.history, self.period, self.config.engagement.zone)
+        zone = self.config.engagement.zone
+        if self.day_counts is None:
+            return chart_data.ticket_flow(self.history, self.period, zone)
+        return chart_data.ticket_flow_of_days(self.day_counts, self.period, zone)
+
+    @cached_property
+    def day_counts(self) -> pd.DataFrame | None:
+        """The read model's day counts of the charts' days (the ticket flow's weeks and the period), when
+        the report reads a window: the activity and ticket flow charts are summed from them, and the
+        flow's earlier weeks are never read as events. None when the report reads a history."""
+        if not (self.reads_window and self.store is not None):
+            return None
+        first = min(chart_data.flow_start(self.period, self.config.engagement.zone), self.period.start)
+        return daily_counts(self.store, View(self.view), first.date(), period_days(self.period)[1])
 
     @cached_property
     def trend(self) -> pd.DataFrame:
@@ -287,7 +304,7 @@ def window_history(store: Store, config: Config, period: Period, view: str,
     Each part of the report needs a few events of its own, and only those are read:
 
     - every event of the period and the previous one (counts, links, shipped work, the daily table);
-    - the tickets created or resolved in the ticket flow's earlier weeks (its chart);
+      the charts of activity and ticket flow are the read model's day counts (:attr:`ReportModel.day_counts`);
     - every model event up to the period's end (the models' figures), and the parents of the
       window's runs (whether a run is a top-level run); the runs themselves, every one up to the
       period's end, are the read model's (:attr:`ReportModel.links`);
@@ -299,15 +316,11 @@ def window_history(store: Store, config: Config, period: Period, view: str,
 
     With the notes of its runs, in the timeline's order.
     """
-    zone = config.engagement.zone
     since = period.previous().start
     window = load_timeline(store, config, start=since, end=period.end, view=view)
     earlier_models = load_timeline(store, config, end=since, view=view, categories=MODEL_CATEGORIES)
-    flow = chart_data.flow_start(period, zone)
-    ids = set(store.read_events(start=flow, end=since, categories=_FLOW, columns=("id",))["id"]) \
-        if flow < since else set()
     shas = store.commit_refs_starting(_run_commits(window))
-    ids |= store.event_ids_near((), shas) | store.event_ids_on(moved_later) | _parents_of_runs(window)
+    ids = store.event_ids_near((), shas) | store.event_ids_on(moved_later) | _parents_of_runs(window)
     for categories, threads in _threads_read(window, samples, config).items():
         ids |= store.event_ids_on(threads, categories)
     extra = load_timeline(store, config, end=since, view=view,
