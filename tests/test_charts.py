@@ -108,3 +108,22 @@ def test_a_trend_past_two_days_reads_in_days() -> None:
     assert long["encoding"]["y"]["title"] == "days"
     values = {(row["week"], row["statistic"]): row["value"] for row in long["datasets"][long["data"]["name"]]}
     assert values[("23 Nov", "p90")] == 9.5 and values[("23 Nov", "median")] == 5.0
+
+
+@pytest.mark.parametrize("goal", ["max", "min"])
+def test_a_printed_chart_draws_one_dot_where_many_overlap_and_keeps_every_new_best(goal: str) -> None:
+    """1,000 runs in one day, their values within a hundredth: a printed chart draws a few of them,
+    with every run that moves the best-so-far line or bounds the axes, so the line is the same."""
+    at = pd.Series(pd.date_range("2026-01-01", periods=10, freq="30D", tz="UTC").append(
+        pd.date_range("2026-11-20", periods=1000, freq="1min", tz="UTC")))
+    values = [0.5 + n / 100 for n in range(10)] + [0.6 + (n % 97) / 10_000 for n in range(1000)]
+    frame = pd.DataFrame({"at": at, "value": values, "run": [f"r{n}" for n in range(len(at))]})
+    printed = charts.printed_runs(frame, goal)
+    assert len(printed) < len(frame) / 5
+    def best_line(runs: pd.DataFrame) -> pd.DataFrame:
+        data = next(iter(charts.kpi_progress(runs, "auc", goal=goal).to_dict()["datasets"].values()))
+        steps = pd.DataFrame(data)
+        return steps.loc[steps["best"].ne(steps["best"].shift()), ["at", "best"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(best_line(printed), best_line(frame))
+    assert printed["at"].min() == frame["at"].min() and printed["at"].max() == frame["at"].max()
+    assert printed["value"].min() == frame["value"].min() and printed["value"].max() == frame["value"].max()

@@ -100,8 +100,9 @@ def _charts(content: ReportContent) -> dict[str, object]:
             continue
         kpi = experiment.get("kpi") or {}
         metric = kpi.get("metric") or (experiment.get("best") or {}).get("metric", "metric")
-        chart = charts.kpi_progress(runs, metric, goal=kpi.get("goal", "max"), target=kpi.get("target"))
-        words = kpi_words(runs, metric, kpi.get("goal", "max"), kpi.get("target"))
+        goal = kpi.get("goal", "max")
+        chart = charts.kpi_progress(charts.printed_runs(runs, goal), metric, goal=goal, target=kpi.get("target"))
+        words = kpi_words(runs, metric, goal, kpi.get("target"))
         rendered["kpi"][experiment["experiment"]] = (_svg(chart), words)  # type: ignore[index]
     return rendered
 
