@@ -11,7 +11,7 @@ page, its downloads and every format (json, md, html, pdf, csv) render that same
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -20,16 +20,13 @@ import pandas as pd
 
 from glassbox import readmodel
 from glassbox.config import Config
-from glassbox.events import run_event_ids
 from glassbox.metrics import chart_data
 from glassbox.metrics.agreements import PAUSED_LATENCIES, TICKET_STATUS_EVENTS, needs_pauses
 from glassbox.metrics.experiments import Stories
 from glassbox.metrics.latency import METRICS, compute_all_latencies
 from glassbox.metrics.linking import (
     PR_CATEGORIES,
-    RUN_CATEGORIES,
     Links,
-    attr,
     build_links,
     commits_frame,
     pull_requests_frame,
@@ -38,7 +35,7 @@ from glassbox.metrics.models import MODEL_CATEGORIES, version_runs
 from glassbox.metrics.summary import HEAD_CATEGORIES, figures_from_events, report_from_events
 from glassbox.notes import WeekNote
 from glassbox.periods import Period, PeriodKind
-from glassbox.readmodel.days import daily_counts, period_days
+from glassbox.readmodel.days import category_counts, daily_counts, period_days
 from glassbox.readmodel.kpis import period_stories
 from glassbox.readmodel.query import ONLY_ONCE_ENDED
 from glassbox.readmodel.runs import family_runs
@@ -194,9 +191,35 @@ class ReportModel:
         return self.store.week_note(self.period.label)
 
     @cached_property
+    def previous_counts(self) -> dict[str, int] | None:
+        """The previous period's event counts (week over week), summed from the read model's day counts
+        when the report reads a window, which holds only the period; None when it reads a history."""
+        if not (self.reads_window and self.store is not None):
+            return None
+        return category_counts(self.store, View(self.view), *period_days(self.period.previous()))
+
+    @cached_property
+    def report_links(self) -> Links:
+        """:attr:`links` with the previous period's commits (its ``links`` figures, week over week): a
+        window holds only the period's, so the previous period's commit events are read apart — its
+        runs are the read model's already (:attr:`links`)."""
+        if not (self.reads_window and self.store is not None):
+            return self.links
+        previous = self.period.previous()
+        commits = load_timeline(self.store, self.config, start=previous.start, end=self.period.start,
+                                view=self.view, categories=("commit",))
+        commits = commits.loc[~commits["id"].isin(self.links.commits["id"])]
+        if commits.empty:
+            return self.links
+        every = pd.concat([commits_frame(commits), self.links.commits], ignore_index=True)
+        return replace(self.links, commits=every.sort_values(["occurred_at", "id"], kind="stable")
+                       .reset_index(drop=True))
+
+    @cached_property
     def report(self) -> dict[str, Any]:
         figures = report_from_events(self.history, self.config, self.period, self.view, self.now,
-                                     samples=self.samples, links=self.links, heads=self.heads, stories=self.stories)
+                                     samples=self.samples, links=self.report_links, heads=self.heads,
+                                     stories=self.stories, previous_counts=self.previous_counts)
         return {**figures, "note": self.note.as_json() if self.note else None}
 
     @cached_property
@@ -303,24 +326,23 @@ def window_history(store: Store, config: Config, period: Period, view: str,
 
     Each part of the report needs a few events of its own, and only those are read:
 
-    - every event of the period and the previous one (counts, links, shipped work, the daily table);
-      the charts of activity and ticket flow are the read model's day counts (:attr:`ReportModel.day_counts`);
-    - every model event up to the period's end (the models' figures), and the parents of the
-      window's runs (whether a run is a top-level run); the runs themselves, every one up to the
-      period's end, are the read model's (:attr:`ReportModel.links`);
-    - the commits the window's runs name (their tags may be short);
+    - every event of the period (counts, links, shipped work, the daily table); the previous period's
+      counts, the charts of activity and ticket flow are the read model's day counts
+      (:attr:`ReportModel.previous_counts`, :attr:`ReportModel.day_counts`), its commits are read
+      apart (:attr:`ReportModel.report_links`);
+    - every model event up to the period's end (the models' figures); the runs themselves, with
+      their families, commits and tickets, are the read model's (:attr:`ReportModel.links`);
     - every event on the tickets in ``moved_later`` (measured again, :attr:`ReportModel.samples`);
-    - the PR events of the two periods' pull requests (a merged PR's tickets) — never the comments
+    - the PR events of the period's pull requests (a merged PR's tickets) — never the comments
       of every thread a wait was on (the threads' titles are :func:`window_heads`');
     - with an agreement on a paused latency, the status changes of its waits' tickets (their pauses).
 
     With the notes of its runs, in the timeline's order.
     """
-    since = period.previous().start
+    since = period.start
     window = load_timeline(store, config, start=since, end=period.end, view=view)
     earlier_models = load_timeline(store, config, end=since, view=view, categories=MODEL_CATEGORIES)
-    shas = store.commit_refs_starting(_run_commits(window))
-    ids = store.event_ids_near((), shas) | store.event_ids_on(moved_later) | _parents_of_runs(window)
+    ids = store.event_ids_on(moved_later)
     for categories, threads in _threads_read(window, samples, config).items():
         ids |= store.event_ids_on(threads, categories)
     extra = load_timeline(store, config, end=since, view=view,
@@ -355,20 +377,6 @@ def window_heads(store: Store, config: Config, period: Period, view: str, histor
         return heads.sort_values(["occurred_at", "id"], kind="stable").reset_index(drop=True)
     heads = load_timeline(store, config, end=period.end, view=view, categories=HEAD_CATEGORIES)
     return heads.loc[heads["thread"].isin(threads)].reset_index(drop=True)
-
-
-def _run_commits(events: pd.DataFrame) -> set[str]:
-    """The commits the runs among ``events`` name (their refs: a full SHA or a prefix)."""
-    runs = events.loc[events["category"].isin(RUN_CATEGORIES)]
-    return {value for refs, kinds in zip(runs["refs"], runs["ref_kinds"], strict=True)
-            for value, kind in zip(refs, kinds, strict=True) if kind == "commit"}
-
-
-def _parents_of_runs(events: pd.DataFrame) -> set[str]:
-    """The event ids of the parents the runs among ``events`` name (from the same MLflow)."""
-    runs = events.loc[events["category"].isin(RUN_CATEGORIES)]
-    return {event for origin, parent in zip(runs["origin"], attr(runs, "parent_run_id"), strict=True)
-            if isinstance(parent, str) and parent for event in run_event_ids(origin, parent)}
 
 
 def _threads_read(window: pd.DataFrame, samples: dict[str, pd.DataFrame],

@@ -1,12 +1,13 @@
 """A report read from its window says exactly what the metric functions say over the whole history.
 
 The window is what :class:`glassbox.report_model.ReportModel` reads from a store whose read model is
-current: the period's waits, the two periods' events, every run, and the few events of older threads
-each figure needs (a merged PR's earlier events, the titles of the threads still waiting, a reopened
-ticket's history, a paused ticket's status changes). The engagement is the benchmarks' own
-(``bench/seed_store.py``): a year of events in which every ticket and pull request thread is spread
-over the whole year, so a figure that needed an older event the window left out would move. With
-working agreements on a paused latency and an unpaused one, on both stores.
+current: the period's waits, its events, the previous period's commits and day counts, the runs,
+and the few events of older threads each figure needs (a merged PR's earlier events, the titles of
+the threads still waiting, a reopened ticket's history, a paused ticket's status changes). The
+engagement is the benchmarks' own (``bench/seed_store.py``): a year of events in which every ticket
+and pull request thread is spread over the whole year, so a figure that needed an older event the
+window left out would move. With working agreements on a paused latency and an unpaused one, on both
+stores.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ def test_every_week_of_the_benchmark_engagement_is_the_same_from_its_window(enga
     assert all(old["waiting"] for old in olds), "open waits (their titles) to compare"
     assert any(old["shipped"]["pull_requests"] for old in olds), "merged PRs (their tickets) to compare"
     assert any(old["agreements"][0]["n"] for old in olds), "paused tickets to compare"
+    assert all(old["previous"]["counts"]["comments"] and old["previous"]["links"]["commits_with_ticket"]
+               and old["previous"]["links"]["runs_with_commit"] for old in olds[1:]), \
+        "the previous weeks' counts and links (from the day counts and its commits) to compare"
 
 
 @pytest.mark.parametrize("view", list(View))

@@ -70,15 +70,19 @@ _STORY_FIELDS = ("run_id", "name", "status", "value", "best_so_far", "new_best",
 def report_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
                        now: datetime, *, samples: dict[str, pd.DataFrame] | None = None,
                        links: Links | None = None, heads: pd.DataFrame | None = None,
-                       stories: Stories | None = None) -> dict[str, object]:
+                       stories: Stories | None = None,
+                       previous_counts: dict[str, int] | None = None) -> dict[str, object]:
     """Everything the report of ``period`` says, for ``view``, from its timeline (all history up to ``period.end``).
 
     ``links`` and ``samples`` (:func:`compute_all_latencies`) over ``events`` when the caller has them;
     ``heads``, the opening events of the threads it names (their titles), when ``events`` lacks them;
     ``stories``, the KPIs' stories as the period shows them (the read model's), when the links' runs
-    are only the period's (:func:`glassbox.metrics.experiments.experiments_summary`).
+    are only the period's (:func:`glassbox.metrics.experiments.experiments_summary`);
+    ``previous_counts``, the previous period's :data:`COUNTED` figures (the read model's day counts),
+    when ``events`` does not hold that period (then ``links`` must still hold its commits and runs).
     """
-    return _report(events, config, period, view, now, samples, links, heads, stories, extras=True)
+    return _report(events, config, period, view, now, samples, links, heads, stories, previous_counts,
+                   extras=True)
 
 
 def figures_from_events(events: pd.DataFrame, config: Config, period: Period, view: str,
@@ -86,12 +90,12 @@ def figures_from_events(events: pd.DataFrame, config: Config, period: Period, vi
                         links: Links | None = None, stories: Stories | None = None) -> dict[str, object]:
     """SPEC §5's part of :func:`report_from_events` alone (the ``json`` format): the same figures,
     without the extras the renderers read, so no thread's title is needed."""
-    return _report(events, config, period, view, now, samples, links, None, stories, extras=False)
+    return _report(events, config, period, view, now, samples, links, None, stories, None, extras=False)
 
 
 def _report(events: pd.DataFrame, config: Config, period: Period, view: str, now: datetime,
             samples: dict[str, pd.DataFrame] | None, links: Links | None, heads: pd.DataFrame | None,
-            stories: Stories | None, *, extras: bool) -> dict[str, object]:
+            stories: Stories | None, previous_counts: dict[str, int] | None, *, extras: bool) -> dict[str, object]:
     tz = config.engagement.zone
     links = links if links is not None else build_links(events)
     if samples is None:
@@ -129,7 +133,8 @@ def _report(events: pd.DataFrame, config: Config, period: Period, view: str, now
         "generated_at": pd.Timestamp(now).tz_convert(tz).isoformat(),
         "previous": {
             **_period(previous),
-            "counts": counts(events, links, previous.start, previous.end),
+            "counts": counts(events, links, previous.start, previous.end) if previous_counts is None
+            else {**previous_counts, "runs": count_runs(links.runs, previous.start, previous.end)},
             "latency": {name: summarize(samples[name], previous.start, previous.end, now) for name in LATENCIES},
             "links": links_summary(links, previous.start, previous.end),
         },
