@@ -41,7 +41,7 @@ from glassbox.metrics.working_hours import previous_working_day
 from glassbox.notes import WeekNote, clean_note
 from glassbox.periods import Period, PeriodKind
 from glassbox.portfolio import PortfolioRow, engagement_week
-from glassbox.readmodel.days import counted_days, daily_counts
+from glassbox.readmodel.days import EVERY_KEY, DayKey, counted_days, daily_counts
 from glassbox.readmodel.kpis import judged_runs, stored_story
 from glassbox.readmodel.query import meta_key
 from glassbox.readmodel.runs import experiments_of, newest_run_ids, run_names
@@ -176,15 +176,20 @@ def events(source: Source, start: datetime, end: datetime, view: View,
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
-def day_counts(source: Source, view: View, start: datetime, end: datetime) -> pd.DataFrame:
-    """How many events ``view`` has per local day, source, category, person and side in ``[start, end)``
-    (whole local days; :func:`glassbox.readmodel.days.daily_counts`): a period's totals, choices and
-    chart without its events. Counted from the events while the read model is stale."""
+def day_counts(source: Source, view: View, start: datetime, end: datetime,
+               by: tuple[DayKey, ...] = EVERY_KEY) -> pd.DataFrame:
+    """How many events ``view`` has per local day and each of ``by`` (source, category, person and
+    side unless told) in ``[start, end)`` (whole local days; :func:`glassbox.readmodel.days.daily_counts`):
+    a period's totals, choices and chart without its events. Counted from the events while the read
+    model is stale."""
     opened, cfg = _open(source)
     zone = cfg.engagement.zone
     if readmodel.is_current(opened, cfg):
-        return daily_counts(opened, view, start.astimezone(zone).date(), end.astimezone(zone).date())
-    return counted_days(load_timeline(opened, cfg, start=start, end=end, view=view), zone)
+        return daily_counts(opened, view, start.astimezone(zone).date(), end.astimezone(zone).date(), by)
+    counted = counted_days(load_timeline(opened, cfg, start=start, end=end, view=view), zone)
+    if by == EVERY_KEY:  # already one row per key
+        return counted
+    return counted.groupby(["day", *by], sort=True, dropna=False)["events"].sum().reset_index()
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
@@ -473,8 +478,8 @@ def ticket_flow(source: Source, view: View, label: str, start: datetime, end: da
     from the day counts (:func:`day_counts`), not read as events."""
     _, cfg = _open(source)
     period, zone = Period(label, start, end), cfg.engagement.zone
-    return chart_data.ticket_flow_of_days(day_counts(source, view, chart_data.flow_start(period, zone), end),
-                                          period, zone)
+    days = day_counts(source, view, chart_data.flow_start(period, zone), end, by=("category",))
+    return chart_data.ticket_flow_of_days(days, period, zone)
 
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner="Building the report…")  # each holds its window

@@ -260,13 +260,15 @@ class ReportModel:
 
     @cached_property
     def day_counts(self) -> pd.DataFrame | None:
-        """The read model's day counts of the charts' days (the ticket flow's weeks and the period), when
-        the report reads a window: the activity and ticket flow charts are summed from them, and the
-        flow's earlier weeks are never read as events. None when the report reads a history."""
+        """The read model's day counts of the charts' days (the ticket flow's weeks and the period), by
+        source and category, when the report reads a window: the activity and ticket flow charts are
+        summed from them, and the flow's earlier weeks are never read as events. None when the report
+        reads a history."""
         if not (self.reads_window and self.store is not None):
             return None
         first = min(chart_data.flow_start(self.period, self.config.engagement.zone), self.period.start)
-        return daily_counts(self.store, View(self.view), first.date(), period_days(self.period)[1])
+        return daily_counts(self.store, View(self.view), first.date(), period_days(self.period)[1],
+                            by=("source", "category"))
 
     @cached_property
     def trend(self) -> pd.DataFrame:

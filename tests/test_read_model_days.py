@@ -91,10 +91,13 @@ def test_day_counts_are_the_activity_chart_the_ticket_flow_and_what_counting_the
     for period in (*PERIODS, weeks_long):  # the 2019–2026 range has monthly bars
         shown = timeline.loc[(timeline["occurred_at"] >= period.start) & (timeline["occurred_at"] < period.end)]
         days = daily_counts(written, view, *period_days(period))
-        pd.testing.assert_frame_equal(chart_data.activity_of_days(days, period, NEW_YORK),
-                                      chart_data.activity(shown, period, NEW_YORK), obj=period.label)
+        by_source = daily_counts(written, view, *period_days(period), by=("source",))
+        for counted in (days, by_source):
+            pd.testing.assert_frame_equal(chart_data.activity_of_days(counted, period, NEW_YORK),
+                                          chart_data.activity(shown, period, NEW_YORK), obj=period.label)
         pd.testing.assert_frame_equal(counted_days(shown, NEW_YORK), days, obj=period.label)
-        flow_days = daily_counts(written, view, chart_data.flow_start(period, NEW_YORK).date(), period.end.date())
+        flow_days = daily_counts(written, view, chart_data.flow_start(period, NEW_YORK).date(), period.end.date(),
+                                 by=("category",))
         up_to_end = timeline.loc[timeline["occurred_at"] < period.end]
         pd.testing.assert_frame_equal(chart_data.ticket_flow_of_days(flow_days, period, NEW_YORK),
                                       chart_data.ticket_flow(up_to_end, period, NEW_YORK), obj=period.label)
@@ -109,6 +112,10 @@ def test_a_day_is_the_engagements_local_day_across_clock_changes(written: Store)
         {"source": "jira", "category": "comment", "person": "Ben", "side": "team", "events": 1},
         {"source": "jira", "category": "ticket_created", "person": "Carol", "side": "client", "events": 1},
     ]
+    by_category = daily_counts(written, View.TEAM, LONG_DAY, date(2026, 11, 2), by=("category",))
+    assert by_category.to_dict("records") == [{"day": LONG_DAY, "category": "comment", "events": 3},
+                                              {"day": LONG_DAY, "category": "ticket_created", "events": 1}], \
+        "summed over source, person and side"
     spring = daily_counts(written, View.TEAM, date(2019, 3, 9), date(2019, 3, 12))
     assert spring[["day", "category", "person", "events"]].to_dict("records") == [
         {"day": SPRING_2019, "category": "ticket_created", "person": "Carol", "events": 1},

@@ -93,6 +93,7 @@ def test_dashboard_loaders_read_the_same_waits(seeded: tuple[Store, Config, Path
                 "open": loaders.open_waits_now(source, view, SEED_NOW),
                 "trend": loaders.latency_trend(source, view, weeks, SEED_NOW),
                 "distribution": loaders.latency_distribution(source, view, week.start, week.end),
+                "flow": loaders.ticket_flow(source, view, week.label, week.start, week.end),
                 "report": {key: value for key, value in report.report.items() if key != "generated_at"}}
 
     new = frames()
@@ -105,7 +106,8 @@ def test_dashboard_loaders_read_the_same_waits(seeded: tuple[Store, Config, Path
         old = frames()
     finally:
         readmodel.rebuild(store, config)
-    for name in ("open", "trend", "distribution"):
+    assert new["flow"]["created"].sum() > 0, "tickets in the flow's weeks to compare"
+    for name in ("open", "trend", "distribution", "flow"):
         pd.testing.assert_frame_equal(new[name], old[name], check_dtype=False, obj=name)
     assert new["report"] == old["report"]
 

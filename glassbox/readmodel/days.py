@@ -8,6 +8,7 @@ local days (a week, a day range) is a range of rows; :func:`period_days` gives i
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -21,18 +22,24 @@ from glassbox.store import Store
 from glassbox.views import View
 
 DAY_COLUMNS = (*DAY_KEYS, "events")
+DayKey = Literal["source", "category", "person", "side"]  # what a day's events are counted by, besides the day
+EVERY_KEY: tuple[DayKey, ...] = ("source", "category", "person", "side")
 
 
-def daily_counts(store: Store, view: View, start: date, end: date) -> pd.DataFrame:
-    """The events of ``view`` per day in ``[start, end)``, source, category, person and side
-    (:data:`DAY_COLUMNS`, one row per combination with events; ``person`` None for an event without an actor)."""
+def daily_counts(store: Store, view: View, start: date, end: date,
+                 by: tuple[DayKey, ...] = EVERY_KEY) -> pd.DataFrame:
+    """The events of ``view`` per day in ``[start, end)`` and each of ``by``: ``day, *by, events``, one
+    row per combination with events (every key by default, :data:`DAY_COLUMNS`; ``person`` None for an
+    event without an actor). The keys left out are summed over in the database, so a chart of sources
+    reads a row per day and source, not one per person and side too (8 weeks at 1M events: 7,055 rows → 560)."""
     table = schema.rm_days
-    query = (select(*(table.c[name] for name in DAY_COLUMNS))
+    keys = [table.c.day, *(table.c[name] for name in by)]
+    query = (select(*keys, func.sum(table.c.events))
              .where(table.c.engagement == store.engagement, table.c.view == View(view).value,
                     table.c.day >= start, table.c.day < end)
-             .order_by(*(table.c[name] for name in DAY_KEYS)))
+             .group_by(*keys).order_by(*keys))
     with store.transaction() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(DAY_COLUMNS))
+        frame = pd.DataFrame(conn.execute(query).all(), columns=["day", *by, "events"])
     return _as_read(frame)
 
 
@@ -44,7 +51,8 @@ def counted_days(timeline: pd.DataFrame, zone: ZoneInfo) -> pd.DataFrame:
 
 
 def _as_read(frame: pd.DataFrame) -> pd.DataFrame:
-    frame["person"] = frame["person"].where(frame["person"] != NO_PERSON, None)
+    if "person" in frame:
+        frame["person"] = frame["person"].where(frame["person"] != NO_PERSON, None)
     frame["events"] = frame["events"].astype(int)
     return frame
 
