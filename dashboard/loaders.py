@@ -41,7 +41,8 @@ from glassbox.metrics.working_hours import previous_working_day
 from glassbox.notes import WeekNote, clean_note
 from glassbox.periods import Period, PeriodKind
 from glassbox.portfolio import PortfolioRow, engagement_week
-from glassbox.readmodel.days import EVERY_KEY, DayKey, counted_days, daily_counts
+from glassbox.readmodel.days import counted_days, daily_counts
+from glassbox.readmodel.derive import EVERY_KEY, DayKey
 from glassbox.readmodel.kpis import judged_runs, stored_story
 from glassbox.readmodel.query import meta_key
 from glassbox.readmodel.runs import experiments_of, newest_run_ids, run_names
@@ -186,10 +187,7 @@ def day_counts(source: Source, view: View, start: datetime, end: datetime,
     zone = cfg.engagement.zone
     if readmodel.is_current(opened, cfg):
         return daily_counts(opened, view, start.astimezone(zone).date(), end.astimezone(zone).date(), by)
-    counted = counted_days(load_timeline(opened, cfg, start=start, end=end, view=view), zone)
-    if by == EVERY_KEY:  # already one row per key
-        return counted
-    return counted.groupby(["day", *by], sort=True, dropna=False)["events"].sum().reset_index()
+    return counted_days(load_timeline(opened, cfg, start=start, end=end, view=view), zone, by)
 
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)

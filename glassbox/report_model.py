@@ -208,12 +208,10 @@ class ReportModel:
         previous = self.period.previous()
         commits = load_timeline(self.store, self.config, start=previous.start, end=self.period.start,
                                 view=self.view, categories=("commit",))
-        commits = commits.loc[~commits["id"].isin(self.links.commits["id"])]
         if commits.empty:
             return self.links
-        every = pd.concat([commits_frame(commits), self.links.commits], ignore_index=True)
-        return replace(self.links, commits=every.sort_values(["occurred_at", "id"], kind="stable")
-                       .reset_index(drop=True))
+        # the window's commits are all the period's, so the two frames neither overlap nor interleave
+        return replace(self.links, commits=pd.concat([commits_frame(commits), self.links.commits], ignore_index=True))
 
     @cached_property
     def report(self) -> dict[str, Any]:

@@ -8,7 +8,6 @@ local days (a week, a day range) is a range of rows; :func:`period_days` gives i
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -17,13 +16,11 @@ from sqlalchemy import func, select
 from glassbox import schema
 from glassbox.metrics.summary import COUNTED
 from glassbox.periods import Period
-from glassbox.readmodel.derive import DAY_KEYS, NO_PERSON, day_rows
+from glassbox.readmodel.derive import DAY_KEYS, EVERY_KEY, NO_PERSON, DayKey, day_rows
 from glassbox.store import Store
 from glassbox.views import View
 
 DAY_COLUMNS = (*DAY_KEYS, "events")
-DayKey = Literal["source", "category", "person", "side"]  # what a day's events are counted by, besides the day
-EVERY_KEY: tuple[DayKey, ...] = ("source", "category", "person", "side")
 
 
 def daily_counts(store: Store, view: View, start: date, end: date,
@@ -43,11 +40,14 @@ def daily_counts(store: Store, view: View, start: date, end: date,
     return _as_read(frame)
 
 
-def counted_days(timeline: pd.DataFrame, zone: ZoneInfo) -> pd.DataFrame:
+def counted_days(timeline: pd.DataFrame, zone: ZoneInfo, by: tuple[DayKey, ...] = EVERY_KEY) -> pd.DataFrame:
     """:func:`daily_counts`'s frame counted from ``timeline``'s events (days in ``zone``): what a page
     shows while the read model is stale (the config edited since the last sync)."""
     rows = day_rows(timeline, zone, "", View.TEAM)  # the engagement and view columns are dropped
-    return _as_read(pd.DataFrame(rows, columns=["engagement", "view", *DAY_COLUMNS]).loc[:, list(DAY_COLUMNS)])
+    every = pd.DataFrame(rows, columns=["engagement", "view", *DAY_COLUMNS])
+    # summed before a missing person becomes None: every key is then a value, as in the database
+    summed = every.groupby(["day", *by], sort=True)["events"].sum().reset_index()
+    return _as_read(summed)
 
 
 def _as_read(frame: pd.DataFrame) -> pd.DataFrame:

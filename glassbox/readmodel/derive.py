@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -47,7 +47,9 @@ def wait_rows(timeline: pd.DataFrame, config: Config, engagement: str, view: Vie
     return rows
 
 
-DAY_KEYS = ("day", "source", "category", "person", "side")  # what one ``rm_days`` row counts the events of
+DayKey = Literal["source", "category", "person", "side"]  # what a day's events are counted by, besides the day
+EVERY_KEY: tuple[DayKey, ...] = ("source", "category", "person", "side")
+DAY_KEYS = ("day", *EVERY_KEY)  # what one ``rm_days`` row counts the events of
 NO_PERSON = ""  # an event without an actor: a key column cannot be null
 
 
