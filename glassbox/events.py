@@ -33,6 +33,9 @@ CATEGORIES = (
 
 RefKind = Literal["ticket", "commit"]
 
+# The events whose labels (and, for a ticket, project) decide whether their thread is internal: hidden
+# from the client with every event on or naming it (glassbox.visibility).
+LABELLED_CATEGORIES = ("ticket_created", "pull_request_opened")
 DEFAULT_TICKET_PATTERN = r"\b[A-Z][A-Z0-9]+-\d+\b"
 SHA = re.compile(r"[0-9a-fA-F]{7,40}")  # a commit SHA or a prefix of one: the only definition, match it whole
 FULL_SHA = 40  # digits of a whole SHA-1 commit id; fewer make a prefix (a short tag)

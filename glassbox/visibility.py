@@ -12,19 +12,18 @@ from __future__ import annotations
 import pandas as pd
 
 from glassbox.config import Config
+from glassbox.events import LABELLED_CATEGORIES
 from glassbox.metrics.linking import ticket_project
 from glassbox.sources import configured_sources
 from glassbox.store import Store
 from glassbox.views import View
-
-_LABELLED_CATEGORIES = ("ticket_created", "pull_request_opened")
 
 
 def internal_threads(store: Store, config: Config) -> frozenset[str]:
     """Ticket keys and PR threads the client must not see, judged by their current labels."""
     internal_labels = config.internal_labels()
     internal_projects = {p.upper() for section in config.jira for p in section.internal_projects}
-    frame = store.heads_maybe_internal(_LABELLED_CATEGORIES, internal_projects)
+    frame = store.heads_maybe_internal(LABELLED_CATEGORIES, internal_projects)
     hidden = set()
     for thread, labels, source in frame.itertuples(index=False):
         labelled = any(label.lower() in internal_labels for label in labels or ())

@@ -48,7 +48,7 @@ from sqlalchemy import update as sql_update
 
 from glassbox import schema
 from glassbox.config import Config
-from glassbox.events import is_sha, run_event_ids
+from glassbox.events import LABELLED_CATEGORIES, is_sha, run_event_ids
 from glassbox.metrics.linking import RUN_CATEGORIES
 from glassbox.metrics.models import MODEL_CATEGORIES
 from glassbox.periods import start_of_day
@@ -72,7 +72,6 @@ from glassbox.visibility import hides_anything, internal_threads
 log = logging.getLogger(__name__)
 
 _CLOSURE_ROUNDS = 8  # short-SHA closure rounds; each adds only commits sharing a prefix with the last
-_LABELLED = frozenset({"ticket_created", "pull_request_opened"})  # where labels make a thread internal
 _THREADLESS = frozenset({"commit", *RUN_CATEGORIES})  # their thread (a repo, an experiment) holds no wait
 _INSERT_CHUNK = 2000
 # A write whose neighbourhood is larger than this (a first sync's batches, whose tickets are being
@@ -189,7 +188,7 @@ def update(store: Store, config: Config, threads: set[tuple[str, str]], values: 
         rebuild(store, config)
         return
     touched = _waiting_threads(threads) | values
-    if categories & _LABELLED:  # a thread turning internal hides every event naming it from clients
+    if not categories.isdisjoint(LABELLED_CATEGORIES):  # a thread turning internal hides every event naming it
         touched |= _keys_of(store, store.event_ids_near((), {thread for thread, _ in threads}))
     touched |= _sha_closure(store, {value for value in touched if is_sha(value)})
     near = store.event_ids_near(touched, touched | _prefixes(store, touched))
@@ -227,7 +226,8 @@ def _relabelled(store: Store, config: Config, threads: set[tuple[str, str]],
     """The threads among ``threads`` that a write turned internal, or public again: only those change
     what the client counts of the events on or naming them (a new public ticket, most Jira batches,
     changes none of theirs)."""
-    candidates = {thread for thread, category in threads if category in _LABELLED} if hides_anything(config) else set()
+    candidates = {thread for thread, category in threads if category in LABELLED_CATEGORIES} \
+        if hides_anything(config) else set()
     return candidates & (internal_before ^ internal_threads(store, config)) if candidates else set()
 
 
