@@ -238,6 +238,13 @@ def _add_week_runs(conn: Connection) -> None:
     conn.execute(schema.meta.delete().where(schema.meta.c.key.like("readmodel:%")))
 
 
+def _add_event_changes(conn: Connection) -> None:
+    """9 → 10: ``event_changes``, where each write marks the earliest day it changed. Empty at first:
+    what was cached before the upgrade is keyed by the store's version too, and the first write after
+    it marks its day."""
+    schema.event_changes.create(conn, checkfirst=True)
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
@@ -247,6 +254,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     6: _add_runs,
     7: _add_kpi_runs,
     8: _add_week_runs,
+    9: _add_event_changes,
 }
 
 

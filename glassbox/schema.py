@@ -17,7 +17,9 @@ rebuild like ``rm_waits`` in 5; 7 adds the read model's runs (``rm_runs``), fill
 ``rm_runs`` by start and by parent (a period's runs and their families); 9 adds the run figures of the
 week running at the last write (``rm_week_runs``, what a Portfolio row reads of its runs), filled the
 same way, extends ``ix_rm_waits_ended`` by ``abandoned_at`` (the waits still open, one index range),
-and indexes ``sync_runs`` by source and status (how each source stands, without every run ever).
+and indexes ``sync_runs`` by source and status (how each source stands, without every run ever); 10
+adds ``event_changes``, the earliest day each write changed in each view (what a closed week's
+figures depend on, so a sync of newer events leaves them cached).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 ENGAGEMENT_LENGTH = 64
 
 metadata = MetaData()
@@ -111,6 +113,20 @@ sync_state = Table(
     Column("category", String(32), primary_key=True),
     Column("cursor", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# since version 10: per engagement and view, the earliest day (UTC midnight) a write changed, one row
+# per such day at most (Store.changed_before): a figure standing at a moment before it — a closed
+# week's report — is unchanged by that write. AUTOINCREMENT: SQLite must never reuse a deleted id.
+event_changes = Table(
+    "event_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("engagement", String(ENGAGEMENT_LENGTH), nullable=False),
+    Column("view", String(8), nullable=False),
+    Column("earliest", DateTime(timezone=True), nullable=False),
+    Index("ix_event_changes_earliest", "engagement", "view", "earliest"),
+    sqlite_autoincrement=True,
 )
 
 FAILED_STATES = frozenset({"failed", "interrupted"})  # a sync run's statuses that count as its source failing

@@ -55,8 +55,9 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_rand
 
 from glassbox import migrations, schema
 from glassbox.errors import ConfigError, StoreError, StoreUnavailable
-from glassbox.events import FULL_SHA, Event, Tombstone
+from glassbox.events import FULL_SHA, LABELLED_CATEGORIES, Event, Tombstone
 from glassbox.notes import WeekNote
+from glassbox.views import View
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,44 @@ def _db_params(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     return params
 
 
+# The client view's start: a write that may change which threads are internal changes all of it.
+_EVERYTHING = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _may_hide(row: dict[str, Any]) -> bool:
+    """Whether ``row`` (an event written or deleted) can decide that its thread is internal: a ticket or
+    pull request's opening event with labels (which labels count is the config's), or any Jira ticket
+    (its project may be an internal one) — every event on or naming the thread, of any date, then
+    shows or hides in the client view."""
+    return row["category"] in LABELLED_CATEGORIES and (bool(row.get("labels")) or row["source"] == "jira")
+
+
+class _Changed:
+    """The earliest moment a write changed in each view: the times of every event it inserted,
+    updated (before and after), re-referenced or deleted."""
+
+    def __init__(self) -> None:
+        self.team: datetime | None = None
+        self.client: datetime | None = None
+
+    def add(self, row: dict[str, Any], old: dict[str, Any] | None = None) -> None:
+        """``row`` inserted or deleted, or (with ``old``, as it was) updated."""
+        moments = [_aware(row["occurred_at"]), *([old["occurred_at"]] if old is not None else [])]
+        self.team = min([*moments, *([self.team] if self.team else [])])
+        if old is None:
+            hides = _may_hide(row)
+        else:  # an edit hides or shows its thread only by its labels or its thread (a ticket moved)
+            relabelled = row["labels"] != old["labels"] or row["thread"] != old["thread"]
+            hides = relabelled and (_may_hide(row) or _may_hide(old))
+        self.client = _EVERYTHING if hides else min(self.team, self.client or self.team)
+
+    def earliest_days(self) -> dict[View, datetime]:
+        """Per view, the start of the UTC day of its earliest change; empty when nothing changed."""
+        days = {View.TEAM: self.team, View.CLIENT: self.client}
+        return {view: moment.replace(hour=0, minute=0, second=0, microsecond=0)
+                for view, moment in days.items() if moment is not None}
+
+
 def _merge_commit(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """One commit seen by two sources: keep both sources and the richest value of each field.
 
@@ -348,6 +387,7 @@ class Store:
         now = _now()
         existing = self._existing(conn, list(rows))
         inserts, updates, refs_to_replace = [], [], []
+        changed = _Changed()
         for event_id, row in rows.items():
             old = existing.get(event_id)
             if old is not None and row["category"] == "commit" and set(old["sources"]) - {row["source"]}:
@@ -361,6 +401,7 @@ class Store:
             elif not refresh_refs:
                 continue
             refs_to_replace.append(event_id)
+            changed.add(row, old)
         if inserts:
             conn.execute(insert(schema.events).values(self._json_params), inserts)
         if updates:
@@ -368,15 +409,40 @@ class Store:
             conn.execute(statement.values(self._json_params), updates)
         self._replace_refs(conn, refs_to_replace, {e.id: e for e in items}, existing)
         counts.new, counts.updated = len(inserts), len(updates)
-        counts.deleted = self._delete(conn, [t.event_id for t in tombstones])
+        counts.deleted = self._delete(conn, [t.event_id for t in tombstones], changed)
+        self._mark_changes(conn, changed)
         if cursor is not None:
             self._save_cursor(conn, cursor[0], cursor[1], now)
         return counts
 
+    def _mark_changes(self, conn: Any, changed: _Changed) -> None:
+        """Record, per view, the earliest day ``changed`` touched (:data:`schema.event_changes`), keeping
+        the table a staircase: a row's id grows with its day, so :meth:`changed_before` reads one row."""
+        table = schema.event_changes
+        for view, earliest in changed.earliest_days().items():
+            mine = self._mine(table) & (table.c.view == view.value)
+            conn.execute(delete(table).where(mine, table.c.earliest >= earliest))
+            conn.execute(insert(table).values(engagement=self.engagement, view=view.value, earliest=earliest))
+
+    def changed_before(self, moment: datetime, view: View) -> int:
+        """Which write last changed what ``view`` shows of the time before ``moment`` (0: none since the
+        store's upgrade to version 10). A figure standing at ``moment`` — a closed week's report, which
+        says what was true at its end — can be kept while this stays the same.
+
+        Conservative: a write counts from the start of its earliest day (UTC), and a thread-opening
+        event that may hide its thread from the client (:func:`_may_hide`) counts for the whole history
+        of the client view.
+        """
+        table = schema.event_changes
+        query = select(table.c.id).where(self._mine(table), table.c.view == view.value,
+                                         table.c.earliest < moment.astimezone(UTC))
+        with self._errors("reading the store's changes"), self.transaction() as conn:
+            return conn.execute(query.order_by(table.c.earliest.desc()).limit(1)).scalar() or 0
+
     def _existing(self, conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
         table = schema.events
         columns = [table.c[name] for name in ("id", "content_hash", "sources", "attrs", "url", "actor",
-                                              "actor_ids", *_MERGE_KEEPS_OLD)]
+                                              "actor_ids", "category", *_MERGE_KEEPS_OLD)]
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids, _IN_CHUNK):
             for row in conn.execute(select(*columns).where(self._mine(table), table.c.id.in_(chunk))).mappings():
@@ -403,9 +469,12 @@ class Store:
             conn.execute(insert(refs), [{"engagement": self.engagement, "event_id": e, "kind": k, "value": v}
                                         for e, k, v in rows])
 
-    def _delete(self, conn: Any, ids: list[str]) -> int:
-        deleted = 0
+    def _delete(self, conn: Any, ids: list[str], changed: _Changed) -> int:
+        deleted, table = 0, schema.events
         for chunk in _chunks(ids, _IN_CHUNK):
+            for row in conn.execute(select(table.c.occurred_at, table.c.category, table.c.source, table.c.labels,
+                                           table.c.thread).where(self._mine(table), table.c.id.in_(chunk))).mappings():
+                changed.add({**row, "occurred_at": _aware(row["occurred_at"])})
             conn.execute(delete(schema.refs).where(self._mine(schema.refs), schema.refs.c.event_id.in_(chunk)))
             deleted += conn.execute(delete(schema.events).where(self._mine(schema.events),
                                                                 schema.events.c.id.in_(chunk))).rowcount

@@ -1,0 +1,113 @@
+"""What each write changed, by day and view (``event_changes``): a closed week's figures are kept while
+no write changed anything of the time before its end (``Store.changed_before``), on both backends."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from glassbox import schema
+from glassbox.events import Event, Ref, Tombstone, event_id
+from glassbox.store import Store
+from glassbox.views import View
+
+WEEK_END = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # Monday 23 Nov, midnight in New York
+LAST_WEEK = WEEK_END - timedelta(days=3)
+THIS_WEEK = WEEK_END + timedelta(days=2)
+
+
+def comment(n: int, at: datetime, body: str = "looks good") -> Event:
+    return Event(id=event_id("github", "acme/churn", f"comment-{n}"), source="github", origin="acme/churn",
+                 category="comment", occurred_at=at, actor="carol", thread="acme/churn#7", title=f"comment {n}",
+                 body=body, refs=(Ref("ticket", "CHURN-1"),))
+
+
+def ticket(key: str, at: datetime, labels: tuple[str, ...] = ()) -> Event:
+    return Event(id=event_id("jira", "https://jira.example", f"{key}-created"), source="jira",
+                 origin="https://jira.example", category="ticket_created", occurred_at=at, actor="carol",
+                 thread=key, title=f"{key} a ticket", labels=labels)
+
+
+def marks(store: Store) -> tuple[int, int]:
+    """Last week's marks in both views: what a cached report of the week ending at WEEK_END is keyed by."""
+    return store.changed_before(WEEK_END, View.TEAM), store.changed_before(WEEK_END, View.CLIENT)
+
+
+def test_a_store_without_writes_has_changed_nothing(store: Store) -> None:
+    assert marks(store) == (0, 0)
+
+
+def test_writing_last_weeks_events_changes_last_week_in_both_views(store: Store) -> None:
+    store.write([comment(1, LAST_WEEK)])
+    first = marks(store)
+    assert 0 not in first
+    store.write([comment(1, LAST_WEEK, body="edited")])
+    assert marks(store)[0] > first[0] and marks(store)[1] > first[1]
+
+
+def test_writing_only_newer_events_leaves_last_week_as_it_was(store: Store) -> None:
+    store.write([comment(1, LAST_WEEK)])
+    before = marks(store)
+    store.write([comment(2, THIS_WEEK)])
+    store.write([comment(2, THIS_WEEK, body="edited")])
+    store.write([], [Tombstone(comment(2, THIS_WEEK).id)])
+    assert marks(store) == before
+    assert store.changed_before(THIS_WEEK + timedelta(days=1), View.TEAM) > before[0]
+
+
+def test_rewriting_unchanged_events_changes_nothing(store: Store) -> None:
+    store.write([comment(1, LAST_WEEK)])
+    before = marks(store)
+    assert store.write([comment(1, LAST_WEEK)]).updated == 0
+    assert marks(store) == before
+
+
+def test_an_event_moved_out_of_last_week_or_deleted_from_it_changes_it(store: Store) -> None:
+    store.write([comment(1, LAST_WEEK), comment(2, LAST_WEEK)])
+    before = marks(store)
+    store.write([comment(1, THIS_WEEK)])  # its old time was last week's
+    moved = marks(store)
+    assert moved[0] > before[0]
+    store.write([], [Tombstone(comment(2, LAST_WEEK).id)])
+    assert marks(store)[0] > moved[0]
+
+
+def test_a_write_counts_from_the_start_of_its_utc_day(store: Store) -> None:
+    """Conservative, and what keeps the table to one row per day: the early hours of the day a week
+    ends in New York (UTC 00:00–05:00) belong to the week, and a change at 09:00 counts for it too."""
+    store.write([comment(1, LAST_WEEK)])
+    before = marks(store)
+    store.write([comment(2, WEEK_END + timedelta(hours=4))])
+    assert marks(store)[0] > before[0]
+    assert store.changed_before(WEEK_END - timedelta(hours=6), View.TEAM) == before[0]
+
+
+def test_a_new_jira_ticket_of_this_week_changes_the_clients_whole_history_not_the_teams(store: Store) -> None:
+    """A ticket's project or labels can make its thread internal, hiding every event naming it — of
+    any date — from the client; the team sees every event by its own date."""
+    store.write([comment(1, LAST_WEEK)])
+    before = marks(store)
+    store.write([ticket("CHURN-9", THIS_WEEK)])
+    team, client = marks(store)
+    assert team == before[0] and client > before[1]
+
+
+def test_relabelling_a_ticket_changes_the_clients_history_and_retitling_it_does_not(store: Store) -> None:
+    store.write([ticket("CHURN-9", THIS_WEEK)])
+    labelled = ticket("CHURN-9", THIS_WEEK, labels=("internal",))
+    store.write([labelled])
+    before = marks(store)
+    store.write([replace(labelled, title="CHURN-9 renamed")])
+    assert marks(store) == before
+    store.write([ticket("CHURN-9", THIS_WEEK)])  # the label taken off
+    assert marks(store)[1] > before[1] and marks(store)[0] == before[0]
+
+
+def test_the_table_holds_one_row_per_changed_day_and_view(store: Store) -> None:
+    for n in range(6):
+        store.write([comment(n, LAST_WEEK + timedelta(hours=n))])  # all on one UTC day
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(schema.event_changes)).scalar_one()
+    assert rows == 2  # the day, once per view
