@@ -44,7 +44,7 @@ from glassbox.portfolio import PortfolioRow, engagement_week
 from glassbox.readmodel.days import counted_days, daily_counts
 from glassbox.readmodel.derive import EVERY_KEY, DayKey
 from glassbox.readmodel.kpis import judged_runs, stored_story
-from glassbox.readmodel.query import meta_key
+from glassbox.readmodel.query import meta_key, stored_fingerprint
 from glassbox.readmodel.runs import experiments_of, newest_run_ids, run_names
 from glassbox.report_model import ReportModel
 from glassbox.reports.content import short_title
@@ -97,6 +97,26 @@ def version(config_path: str, store_url: str, engagement: str = DEFAULT_ENGAGEME
         derived = conn.execute(select(meta.c.value).where(
             meta.c.key == meta_key(opened.scoped(engagement)))).scalar()
     return f"{count}:{newest}:{finished}:{derived}:{Path(config_path).stat().st_mtime}"
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def version_before(config_path: str, store_url: str, engagement: str, view: View, end: datetime) -> str:
+    """Changes whenever a write changes what ``view`` shows of the time before ``end``
+    (:meth:`~glassbox.store.Store.changed_before`), the read model is rebuilt or the config is edited:
+    not when a sync brings only newer events, as nearly every sync of a running engagement does."""
+    opened = store(store_url).scoped(engagement)
+    derived = stored_fingerprint(opened)
+    return f"{opened.changed_before(end, view)}:{derived}:{Path(config_path).stat().st_mtime}"
+
+
+def as_of(source: Source, view: View, end: datetime) -> Source:
+    """``source`` keyed for figures that stand at ``end`` — a closed period's, which say what was true
+    at its end — so they outlive the syncs that change only what came later; ``source`` itself while
+    ``end`` is still to come."""
+    if end > datetime.now(UTC):
+        return source
+    return source._replace(version=version_before(source.config_path, source.store_url, source.engagement,
+                                                  view, end))
 
 
 @st.cache_resource(show_spinner=False)
@@ -480,13 +500,19 @@ def ticket_flow(source: Source, view: View, label: str, start: datetime, end: da
     return chart_data.ticket_flow_of_days(days, period, zone)
 
 
-@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner="Building the report…")  # each holds its window
 def report(source: Source, view: View, week: Period, note: WeekNote | None) -> ReportModel:
-    """The weekly report of one week and view with its note, built once: the page's preview and every download.
+    """The weekly report of one week and view with its note, built once: the page's preview and every
+    download. A closed week's is kept across the syncs that leave its days alone (:func:`as_of`).
 
     ``note`` (from :func:`week_note`) is part of the cache key, so a saved note shows in the next
-    download at once. Shared read-only (``cache_resource``: its history-sized frames are not copied).
+    download at once.
     """
+    return _report(as_of(source, view, week.end), view, week, note)
+
+
+@st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner="Building the report…")  # each holds its window
+def _report(source: Source, view: View, week: Period, note: WeekNote | None) -> ReportModel:
+    """Shared read-only (``cache_resource``: the model's frames are not copied)."""
     opened, cfg = _open(source)
     return ReportModel.load(opened, cfg, week, view, datetime.now(UTC)).derived()
 
