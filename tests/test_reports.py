@@ -75,6 +75,16 @@ def report() -> dict:
     }
 
 
+def test_runs_started_on_a_whole_second_and_between_seconds_chart_together(report: dict) -> None:
+    """``isoformat`` leaves the fraction out of a whole second: a week holding both kinds of start
+    (one MLflow run in a thousand starts on the second) once failed the HTML and PDF reports."""
+    runs = report["experiment_runs"][0]["runs"]
+    runs[1]["started_at"] = "2026-11-17T10:00:00.250000-05:00"
+    frame = ReportContent.from_report(report, TZ).runs_of(report["experiments"][0])
+    assert frame is not None
+    assert [at.isoformat() for at in frame["at"]] == ["2026-11-10T15:00:00+00:00", "2026-11-17T15:00:00.250000+00:00"]
+
+
 def test_markdown_tells_the_whole_story(report: dict) -> None:
     text = render_markdown(ReportContent.from_report(report, TZ))
     for heading in ("## Headline", "## What shipped", "## Experiments", "## Response times", "## Waiting now",

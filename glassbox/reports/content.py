@@ -269,7 +269,7 @@ def _kpi_runs(stories: list[dict[str, Any]]) -> dict[tuple[str, str], pd.DataFra
                 for run in story.get("runs", []) if run.get("value") is not None and run.get("started_at")]
         if rows:
             frame = pd.DataFrame(rows)
-            frame["at"] = pd.to_datetime(frame["at"], utc=True)
+            frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")  # a whole second has no fraction
             frames[(story["experiment"], story["metric"])] = frame
     return frames
 
