@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -180,13 +181,15 @@ def test_stdout_on_a_full_device_is_one_line(store_config: str) -> None:
 
 
 def test_a_failed_report_write_keeps_the_previous_report(tmp_path: Path) -> None:
-    config = str(seeded_engagement(tmp_path / "engagement", weeks=1))
+    # One week of events ending on the Monday after ISO week 47, and that week's report: "last week"
+    # of the clock would hold only what the seed left in it, too little on a Sunday evening
+    config = str(seeded_engagement(tmp_path / "engagement", weeks=1, now=datetime(2026, 11, 23, 12, tzinfo=UTC)))
     target = tmp_path / "out" / "weekly.html"
     target.parent.mkdir()
     target.write_text("<p>last week's report</p>\n")
     # The seeded week's HTML report is about 90 KB; files are capped at 48 KiB (above SQLite's 32 KiB
     # shared-memory file), so the write starts and fails midway, as on a disk that fills up.
-    done = run_cli("report", "--format", "html", "--out", str(target), "--config", config,
+    done = run_cli("report", "--week", "2026-W47", "--format", "html", "--out", str(target), "--config", config,
                    limit_file_bytes=48 * 1024)
     assert done.returncode == 1
     assert one_line(done.stderr).startswith(f"error: {target}: cannot write (File too large)")
