@@ -14,6 +14,7 @@ refuses NUL in text), and a source's error page must not become a megabyte-long 
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -212,6 +213,26 @@ def test_pdf_report_shows_hostile_text_and_carries_no_script(reports: dict[str, 
         pytest.skip("pdftotext is not installed (apt-get install poppler-utils); the HTML test covers the page")
     text = subprocess.run(["pdftotext", "-", "-"], input=pdf, check=True, capture_output=True).stdout.decode()
     assert "<script>alert(1)</script>" in text
+
+
+def test_the_pdf_printer_reads_embedded_images_only(httpserver: HTTPServer, tmp_path: Path) -> None:
+    """Were a URL ever to reach the printed page, the printer would not follow it: no request to a
+    server, no local file read; the report's own ``data:`` image is drawn."""
+    import weasyprint
+
+    from glassbox.reports.pdf import embedded_only
+
+    # a one-pixel RGB PNG (no alpha: one image object in the PDF, no soft mask)
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGPgn9sFAAH1ATcerW5P"
+                           "AAAAAElFTkSuQmCC")
+    local = tmp_path / "local.png"
+    local.write_bytes(png)
+    page = (f'<link rel="stylesheet" href="{httpserver.url_for("/style.css")}">'
+            f'<img src="{httpserver.url_for("/pixel.png")}"><img src="{local.as_uri()}">'
+            f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+    pdf = weasyprint.HTML(string=page, url_fetcher=embedded_only()).write_pdf()
+    assert httpserver.log == []
+    assert pdf.count(b"/Subtype /Image") == 1
 
 
 def test_csv_exports_neutralise_formulas_and_terminal_codes(
