@@ -2,8 +2,9 @@
 
 Each function takes a small, already aggregated frame (per day, per week, per run — never raw
 events) and returns an Altair chart, so the Streamlit pages show them interactively and the reports
-render the very same charts to SVG with vl-convert (:func:`to_svg`). Every chart colours a source
-the same way (:data:`SOURCE_COLORS`), so "Jira is blue" holds on every page and in every report.
+render the very same charts to SVG with vl-convert (:func:`to_svg`; :func:`to_png` for a printed chart
+whose marks grow with the data). Every chart colours a source the same way (:data:`SOURCE_COLORS`),
+so "Jira is blue" holds on every page and in every report.
 """
 
 from __future__ import annotations
@@ -198,6 +199,12 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
     """
     svg = vl_convert.vegalite_to_svg(chart.to_dict(), config=report_config())
     return _unique_ids(svg, f"c{next(_svg_counter)}-")
+
+
+def to_png(chart: alt.TopLevelMixin, scale: float = 2) -> bytes:
+    """The chart as a PNG of ``scale`` times its size in pixels, for print: WeasyPrint draws an inline SVG
+    node by node (a busy week's 700 KPI dots took 0.9 s of a PDF's 2.6 s), an image at once."""
+    return vl_convert.vegalite_to_png(chart.to_dict(), config=report_config(), scale=scale)
 
 
 def _unique_ids(svg: str, prefix: str) -> str:

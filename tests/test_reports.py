@@ -337,6 +337,24 @@ def test_html_from_a_store_has_charts_inline(seeded) -> None:
     assert "https://github.com/acme/churn/pull/7" in page
 
 
+def test_the_printed_kpi_chart_is_an_image_and_the_page_keeps_it_vector(seeded) -> None:
+    """Print draws a KPI's chart as a PNG the size of its SVG (its dots grow with the runs, and
+    WeasyPrint draws an SVG node by node), described by its sentence; the HTML report keeps the SVG."""
+    from glassbox.report_model import ReportModel
+
+    store, config = seeded
+    content = ReportModel.load(store, config, WEEK, "team", NOW).content()
+    screen, printed = render_html(content), render_html(content, for_print=True)
+    assert "<img" not in screen and "val_auc: runs and best so far" in screen
+    images = re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+" width="(\d+)" height="(\d+)" alt="([^"]*)">',
+                        printed)
+    assert len(images) == 1 and "val_auc: runs and best so far" not in printed
+    (width, height, alt), = images
+    assert 640 <= int(width) <= 760 and 200 <= int(height) <= 300  # the chart's own pixels (640 × 200 plot)
+    assert alt.startswith("val_auc per run: 3 runs")
+    assert b"/Subtype /Image" in render_content(content, "pdf")
+
+
 def test_report_to_stdout_writes_text_and_pdf_bytes(seeded) -> None:
     store, config = seeded
     text = io.StringIO()

@@ -1,15 +1,17 @@
 """The weekly report as one self-contained HTML file, and the page the PDF is printed from.
 
 Everything the page needs travels inside it: the stylesheet inline, charts rendered by vl-convert and
-inlined as SVG, no scripts and no remote fonts, so the file can be mailed to a client and opened
-offline years later. Jinja2 escapes every value (titles, comments, names are untrusted); links are
-only made from http(s) URLs.
+inlined as SVG (for print, a KPI's chart of runs as a PNG ``data:`` image), no scripts and no remote
+fonts, so the file can be mailed to a client and opened offline years later. Jinja2 escapes every
+value (titles, comments, names are untrusted); links are only made from http(s) URLs.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
+import struct
 from functools import cache
 from importlib import resources
 
@@ -77,13 +79,15 @@ def render_html(content: ReportContent, *, for_print: bool = False) -> str:
         links_sentence=links_sentence(content.links),
         compute_and_models=[s for s in (compute_sentence(content.report.get("compute")),
                                         *model_sentences(content.report.get("models"))) if s],
-        charts=_charts(content),
+        charts=_charts(content, for_print),
     )
 
 
-def _charts(content: ReportContent) -> dict[str, object]:
+def _charts(content: ReportContent, for_print: bool) -> dict[str, object]:
     """Inline SVGs by place in the page, each with its sentence (:mod:`glassbox.chart_words`): ``activity``
-    and ``flow`` (``*_summary`` beside them), ``trends`` and ``kpi`` (by experiment) as (svg, words)."""
+    and ``flow`` (``*_summary`` beside them), ``trends`` and ``kpi`` (by experiment) as (svg, words).
+    In print a KPI's chart is an image (:func:`_png`): its dots grow with the runs, the others' marks
+    with the weeks."""
     rendered: dict[str, object] = {"activity": None, "flow": None, "trends": [], "kpi": {}}
     if not content.activity.empty and content.activity["events"].sum():
         rendered["activity"] = _svg(charts.activity_by_day(content.activity, content.activity_unit))
@@ -103,7 +107,8 @@ def _charts(content: ReportContent) -> dict[str, object]:
         goal = kpi.get("goal", "max")
         chart = charts.kpi_progress(charts.printed_runs(runs, goal), metric, goal=goal, target=kpi.get("target"))
         words = kpi_words(runs, metric, goal, kpi.get("target"))
-        rendered["kpi"][experiment["experiment"]] = (_svg(chart), words)  # type: ignore[index]
+        rendered["kpi"][experiment["experiment"]] = (_png(chart, words) if for_print else _svg(chart),  # type: ignore[index]
+                                                      words)
     return rendered
 
 
@@ -123,3 +128,15 @@ def _trend_frames(content: ReportContent) -> list[tuple[str, pd.DataFrame]]:
 def _svg(chart: object) -> Markup:
     """vl-convert's SVG, trusted as markup: the renderer escapes every text it draws."""
     return Markup(charts.to_svg(chart))  # type: ignore[arg-type]
+
+
+PNG_SCALE = 2  # pixels per CSS pixel: a chart printed at its full 640 px width stays sharp at 190 dpi
+
+
+def _png(chart: object, words: str) -> Markup:
+    """The chart as an embedded PNG (:func:`glassbox.charts.to_png`) sized like its SVG, ``words`` its
+    alternative text."""
+    png = charts.to_png(chart, PNG_SCALE)  # type: ignore[arg-type]
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk: every PNG starts with it
+    return Markup('<img src="data:image/png;base64,{}" width="{}" height="{}" alt="{}">').format(
+        base64.b64encode(png).decode("ascii"), round(width / PNG_SCALE), round(height / PNG_SCALE), words)
