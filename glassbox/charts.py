@@ -109,7 +109,8 @@ def kpi_progress(frame: pd.DataFrame, metric: str, *, goal: str = "max",
     best = ordered["value"].cummax() if goal == "max" else ordered["value"].cummin()
     ordered = ordered.assign(best=best)
     base = alt.Chart(ordered).encode(x=alt.X("at:T", title=None, scale=alt.Scale(padding=12),
-                                           axis=alt.Axis(format="%d %b", tickMinStep=_DAY_MS)))
+                                           axis=alt.Axis(format=_date_format(ordered["at"]), tickMinStep=_DAY_MS,
+                                                         labelOverlap=True, labelSeparation=6)))
     runs = base.mark_circle(size=60, color=SOURCE_COLORS["mlflow"], opacity=0.75).encode(
         y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False, padding=12)),
         tooltip=["run:N", alt.Tooltip("at:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("value:Q", format=".4f")],
@@ -125,6 +126,16 @@ def kpi_progress(frame: pd.DataFrame, metric: str, *, goal: str = "max",
             y="target:Q", x=alt.value(WIDTH), text="text:N")
         layers += [rule, label]
     return alt.layer(*layers, title=f"{metric}: runs and best so far").properties(width=WIDTH, height=HEIGHT)
+
+
+def _date_format(moments: pd.Series) -> str:
+    """Days for a span of weeks ("23 Nov"), months for a longer one ("Dec 2025"): a year of runs once
+    read "01 Dec 01 Jan 01 Feb", which neither says the year nor leaves the labels room."""
+    span = moments.max() - moments.min() if len(moments) else pd.Timedelta(0)
+    return "%b %Y" if span > pd.Timedelta(days=_DAYS_AS_DATES) else "%d %b"
+
+
+_DAYS_AS_DATES = 92  # a quarter's runs still read by day
 
 
 def printed_runs(frame: pd.DataFrame, goal: str = "max") -> pd.DataFrame:

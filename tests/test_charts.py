@@ -70,6 +70,21 @@ def test_best_so_far_follows_the_goal() -> None:
     assert [row["best"] for row in values] == [0.5, 0.3, 0.3]
 
 
+def test_a_year_of_runs_is_dated_by_month_and_a_week_by_day() -> None:
+    """A year-long KPI chart once read "01 Dec01 Jan 01 Feb …": no year, and two labels run together."""
+    def x_labels(start: str, periods: int, freq: str) -> list[str]:
+        at = pd.date_range(start, periods=periods, freq=freq, tz="UTC")
+        frame = pd.DataFrame({"at": at, "value": [0.7 + n / 1000 for n in range(periods)], "run": "r"})
+        labels = re.findall(r">([^<>]+)</text>", charts.to_svg(charts.kpi_progress(frame, "auc")))
+        return [label for label in labels if re.fullmatch(r"(\d\d )?[A-Z][a-z]{2}( \d{4})?", label)]
+
+    year = x_labels("2025-11-30", 370, "D")
+    assert year and all(re.fullmatch(r"[A-Z][a-z]{2} \d{4}", label) for label in year)
+    assert "Dec 2025" in year and "Nov 2026" in year
+    week = x_labels("2026-11-16", 7, "D")
+    assert week and all(re.fullmatch(r"\d\d [A-Z][a-z]{2}", label) for label in week)
+
+
 @pytest.mark.parametrize("name", ["trend", "distribution"])
 def test_hours_axis_of_sub_second_waits_reads_in_tenths(name: str) -> None:
     """Waits of 0.036 s (1e-5 h, a ticket moved by automation) once labelled the hours axis "0.000000"."""
