@@ -439,6 +439,16 @@ class Store:
         with self._errors("reading the store's changes"), self.transaction() as conn:
             return conn.execute(query.order_by(table.c.earliest.desc()).limit(1)).scalar() or 0
 
+    def last_change(self) -> int:
+        """Which write last changed any event of the engagement (0: none since the store's upgrade to
+        version 10): ids only grow, and every write that inserts, edits or deletes an event records
+        one (:meth:`_mark_changes`), so this moves with every such write and with no other. Read
+        from a table of a few rows per engagement, where counting the events walked an index of
+        every event (85 ms at 1M events)."""
+        table = schema.event_changes
+        with self._errors("reading the store's changes"), self.transaction() as conn:
+            return conn.execute(select(func.max(table.c.id)).where(self._mine(table))).scalar() or 0
+
     def _existing(self, conn: Any, ids: list[str]) -> dict[str, dict[str, Any]]:
         table = schema.events
         columns = [table.c[name] for name in ("id", "content_hash", "sources", "attrs", "url", "actor",

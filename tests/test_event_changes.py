@@ -111,3 +111,27 @@ def test_the_table_holds_one_row_per_changed_day_and_view(store: Store) -> None:
     with store.engine.connect() as conn:
         rows = conn.execute(select(func.count()).select_from(schema.event_changes)).scalar_one()
     assert rows == 2  # the day, once per view
+
+
+def test_the_last_change_moves_with_every_changing_write_and_with_no_other(store: Store) -> None:
+    """The dashboard's store version (``loaders.version``): an insert, an edit of an old event and a
+    deletion each move it; a sync that sends the same events again, or nothing, leaves it."""
+    assert store.last_change() == 0
+    seen = []
+    for write in ([comment(1, LAST_WEEK)], [comment(2, THIS_WEEK)], [comment(1, LAST_WEEK, body="edited")]):
+        store.write(write)
+        seen.append(store.last_change())
+    store.write([], [Tombstone(comment(2, THIS_WEEK).id)])
+    seen.append(store.last_change())
+    assert seen == sorted(set(seen)) and seen[0] > 0  # each one later than the one before
+    store.write([comment(1, LAST_WEEK, body="edited")])
+    store.write([])
+    assert store.last_change() == seen[-1]
+
+
+def test_each_engagement_has_its_own_last_change(store: Store) -> None:
+    other = store.scoped("other")
+    store.write([comment(1, LAST_WEEK)])
+    assert other.last_change() == 0
+    other.write([comment(1, LAST_WEEK)])
+    assert other.last_change() > store.last_change() > 0
