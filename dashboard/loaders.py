@@ -211,9 +211,29 @@ def day_counts(source: Source, view: View, start: datetime, end: datetime,
 
 @st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
 def period_tickets(source: Source, view: View, start: datetime, end: datetime) -> list[str]:
-    """The tickets ``view`` sees in ``[start, end)`` (:func:`glassbox.slices.period_tickets`)."""
+    """The tickets ``view`` sees in ``[start, end)`` (:func:`glassbox.slices.period_tickets`): what the
+    days before today's say is read once and kept as they stand (:func:`as_of`), so a sync of today's
+    events reads today's alone (at 1M events the four weeks' keys took 0.3 s after every sync)."""
     opened, cfg = _open(source)
-    return slices.period_tickets(opened, cfg, view, start, end)
+    split = _before_today(start, end)
+    found = slices.NO_CANDIDATES
+    if split > start:
+        found = found.joined(_ticket_candidates(as_of(source, view, split), view, start, split))
+    if end > split:
+        found = found.joined(slices.period_ticket_candidates(opened, cfg, view, split, end))
+    return slices.visible_tickets(opened, cfg, view, found)
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=16, show_spinner=False)
+def _ticket_candidates(source: Source, view: View, start: datetime, end: datetime) -> slices.TicketCandidates:
+    opened, cfg = _open(source)
+    return slices.period_ticket_candidates(opened, cfg, view, start, end)
+
+
+def _before_today(start: datetime, end: datetime) -> datetime:
+    """Where ``[start, end)`` stops being history a sync of today's events leaves alone: today's
+    midnight (UTC), within the bounds."""
+    return min(max(start, _today(datetime.now(UTC))), end)
 
 
 @st.cache_resource(ttl=DATA_TTL, max_entries=4, show_spinner=False)
@@ -277,9 +297,23 @@ def _read_samples(source: Source, view: View, since: datetime | None,
 
 @st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner=False)
 def thread_titles(source: Source, view: View, threads: tuple[str, ...]) -> dict[str, str]:
-    """What each of ``threads`` (tickets, pull requests) is called, so a wait on CHURN-12 can say what CHURN-12 is."""
+    """What each of ``threads`` (tickets, pull requests) is called, so a wait on CHURN-12 can say what CHURN-12 is.
+
+    The titles of the threads opened before today are read once and kept as they stand (:func:`as_of`:
+    a retitled ticket rewrites its opening event, dated then); the others' after every sync."""
     opened, cfg = _open(source)
-    return {thread: short_title(title) for thread, title in slices.titles_of(opened, cfg, view, threads).items()}
+    today = _today(datetime.now(UTC))
+    titles = _titles_before(as_of(source, view, today), view, threads, today)
+    rest = [thread for thread in threads if thread not in titles]
+    if rest:
+        titles = {**titles, **slices.titles_of(opened, cfg, view, rest)}
+    return {thread: short_title(title) for thread, title in titles.items()}
+
+
+@st.cache_data(ttl=DATA_TTL, max_entries=32, show_spinner=False)
+def _titles_before(source: Source, view: View, threads: tuple[str, ...], end: datetime) -> dict[str, str]:
+    opened, cfg = _open(source)
+    return slices.titles_of(opened, cfg, view, threads, end)
 
 
 def _today(moment: datetime) -> datetime:

@@ -11,7 +11,8 @@ against the full history.
   ticket's story; the runs table itself is the read model's, :mod:`glassbox.readmodel.runs`), and
   :func:`run_history`, the same for a few runs; :func:`model_history`: the model events alone.
 - :func:`titles_of`: what given tickets and pull requests are called.
-- :func:`story_tickets`: every ticket with a story; :func:`tickets_among`: which of given threads are.
+- :func:`story_tickets`: every ticket with a story; :func:`tickets_among`: which of given threads are;
+  :func:`period_tickets`: a period's, from its :class:`TicketCandidates` (:func:`visible_tickets`).
 - :func:`status_history`: the status changes of given tickets (agreements' pauses).
 - :func:`ticket_neighbourhood`: every event a ticket's story reads.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -101,9 +103,11 @@ def _events_on(store: Store, config: Config, view: View, threads: Iterable[str],
     return frame.loc[frame["thread"].isin(wanted)].reset_index(drop=True)
 
 
-def titles_of(store: Store, config: Config, view: View, threads: Iterable[str]) -> dict[str, str]:
-    """What each of ``threads`` (tickets, pull requests) is called in ``view``: its opening event's title."""
-    heads = _events_on(store, config, view, threads, HEADS)
+def titles_of(store: Store, config: Config, view: View, threads: Iterable[str],
+              end: datetime | None = None) -> dict[str, str]:
+    """What each of ``threads`` (tickets, pull requests) is called in ``view``: its opening event's title
+    (of those opened before ``end``)."""
+    heads = _events_on(store, config, view, threads, HEADS, end)
     return dict(zip(heads["thread"], heads["title"], strict=True))
 
 
@@ -128,24 +132,56 @@ def period_tickets(store: Store, config: Config, view: View, start: datetime, en
     """The tickets of ``[start, end)``, sorted: each Jira ticket with an event in it, and each key an event
     in it refers to, under :func:`story_tickets`'s rules (what the Timeline's ticket picker offers).
     Read as distinct keys and threads of the period, never as its events."""
-    return _story_tickets(store, config, view, None, (start, end))
+    return visible_tickets(store, config, view, period_ticket_candidates(store, config, view, start, end))
 
 
-def _story_tickets(store: Store, config: Config, view: View, among: set[str] | None,
-                   between: tuple[datetime, datetime] | None = None) -> list[str]:
-    hiding = view is not View.TEAM  # fail closed, as the timeline
-    origins = internal_origins(config) if hiding else frozenset()
-    created = store.threads_of("ticket_created", among) if between is None else store.threads_between("jira", *between)
-    named = store.ticket_keys_named(among, except_origins=origins, between=between)  # one read, in either view
+class TicketCandidates(NamedTuple):
+    """What the events of a period say of its tickets, before the rules that depend on the whole store
+    (:func:`visible_tickets`): its Jira tickets (thread → origin) and the keys its events name, from
+    outside the view's internal sources. Two periods' candidates join (:meth:`joined`), so the days
+    before today can be read once and today's again after each sync."""
+
+    created: dict[str, str]
+    named: frozenset[str]
+
+    def joined(self, other: TicketCandidates) -> TicketCandidates:
+        return TicketCandidates({**self.created, **other.created}, self.named | other.named)
+
+
+NO_CANDIDATES = TicketCandidates({}, frozenset())
+
+
+def period_ticket_candidates(store: Store, config: Config, view: View, start: datetime,
+                             end: datetime) -> TicketCandidates:
+    """The :class:`TicketCandidates` of ``[start, end)``: they depend on that period's events only."""
+    return _candidates(store, config, view, None, (start, end))
+
+
+def visible_tickets(store: Store, config: Config, view: View, candidates: TicketCandidates) -> list[str]:
+    """The tickets of ``candidates``, sorted, under the store's rules as they stand: with Jira configured
+    a named key counts only in one of its projects, and the client view drops internal threads."""
+    created, named = candidates.created, set(candidates.named)
     if config.jira:
         projects = jira_projects(store)
         named = {value for value in named if ticket_project(value) in projects}
-    if hiding:
-        hidden = internal_threads(store, config)
+    if view is not View.TEAM:  # fail closed, as the timeline
+        hidden, origins = internal_threads(store, config), internal_origins(config)
         created = {thread: origin for thread, origin in created.items()
                    if thread not in hidden and origin not in origins}
         named -= hidden
     return sorted(set(created) | named)
+
+
+def _candidates(store: Store, config: Config, view: View, among: set[str] | None,
+                between: tuple[datetime, datetime] | None = None) -> TicketCandidates:
+    origins = internal_origins(config) if view is not View.TEAM else frozenset()
+    created = store.threads_of("ticket_created", among) if between is None else store.threads_between("jira", *between)
+    named = store.ticket_keys_named(among, except_origins=origins, between=between)  # one read, in either view
+    return TicketCandidates(created, frozenset(named))
+
+
+def _story_tickets(store: Store, config: Config, view: View, among: set[str] | None) -> list[str]:
+    return visible_tickets(store, config, view, _candidates(store, config, view, among))
 
 
 def status_history(store: Store, config: Config, view: View, tickets: Iterable[str],
