@@ -1,6 +1,6 @@
 """The read model keeps the run figures of the week still running (``rm_week_runs``), as its runs give them.
 
-Each test writes the demo engagement (its sweep and its drop in this week) through the sync's hooked
+Each test writes the demo engagement (and a drop in this week, whatever its day) through the sync's hooked
 :meth:`Store.write`, on SQLite and PostgreSQL, and compares what is kept with
 :func:`glassbox.readmodel.weeks.week_run_figures` measured then: after the rebuild, after a sync that
 adds a better run or moves a model's alias to a worse version, after the first sync of a new week,
@@ -29,10 +29,14 @@ from glassbox.views import View
 
 @pytest.fixture
 def demo(store: Store, tmp_path: Path) -> tuple[Store, Config]:
-    """Six weeks of the demo engagement up to now, written through the sync's hook, then rebuilt."""
+    """Six weeks of the demo engagement up to now, written through the sync's hook, then rebuilt, and a
+    run of this week far below the best: the demo's own sweep, a day ago, is last week's from Monday
+    to Tuesday noon."""
     config = load_config(write_config(tmp_path / "demo", "sqlite:///unused.db"))
     readmodel.attach(store, config)
-    seed_store(store, config, now=datetime.now(UTC), weeks=6)
+    now = datetime.now(UTC)
+    seed_store(store, config, now=now, weeks=6)
+    store.write(run_of(config, max(current_week(config, now).start, now - timedelta(hours=2)), "r-drop", 0.70))
     readmodel.ensure_current(store, config)
     return store, config
 
@@ -53,7 +57,7 @@ def test_the_week_still_running_is_kept_as_its_runs_and_models_give_it(demo: tup
     assert kept(store, config) == figures
     team = figures[View.TEAM]
     assert team.runs and team.experiments[0]["best"] is not None, "the week has runs and a best"
-    assert {alert["kind"] for alert in team.alerts} == {"metric_drop"}, "the sweep's drop"
+    assert {alert["kind"] for alert in team.alerts} == {"metric_drop"}, "this week's drop"
 
 
 def test_a_model_moved_to_a_worse_version_is_kept_among_the_weeks_alerts(demo: tuple[Store, Config]) -> None:
@@ -74,7 +78,7 @@ def test_a_better_run_synced_changes_the_kept_best_and_a_rebuild_changes_nothing
         demo: tuple[Store, Config]) -> None:
     store, config = demo
     started = max(current_week(config, datetime.now(UTC)).start, datetime.now(UTC) - timedelta(hours=1))
-    store.write(better_run(config, started))
+    store.write(run_of(config, started, "r-best", 0.99))  # better than every other
     readmodel.ensure_current(store, config)
     figures = measured(store, config)
     assert figures[View.TEAM].experiments[0]["best"]["run_id"] == "r-best"
@@ -96,17 +100,17 @@ def test_the_first_sync_of_a_new_week_keeps_that_week(demo: tuple[Store, Config]
     assert kept_week(store, View.TEAM, last_week) is None, "only the week running is kept"
 
 
-def better_run(config: Config, started: datetime) -> list[Event]:
-    """Both events of a run better than every other, as the MLflow connector writes them."""
+def run_of(config: Config, started: datetime, run_id: str, val_auc: float) -> list[Event]:
+    """Both events of a finished run of the demo's experiment, as the MLflow connector writes them."""
     origin = config.mlflow[0].origin(config.folder)
-    attrs = {"run_id": "r-best", "experiment": EXPERIMENT, "status": "FINISHED", "params": {"max_depth": "4"},
-             "metrics": {"val_auc": 0.99}, "parent_run_id": None, "start_time": started.isoformat(),
+    attrs = {"run_id": run_id, "experiment": EXPERIMENT, "status": "FINISHED", "params": {"max_depth": "4"},
+             "metrics": {"val_auc": val_auc}, "parent_run_id": None, "start_time": started.isoformat(),
              "end_time": (started + timedelta(minutes=10)).isoformat()}
-    common = {"source": "mlflow", "origin": origin, "thread": EXPERIMENT, "title": "best", "actor": "minh-dev",
+    common = {"source": "mlflow", "origin": origin, "thread": EXPERIMENT, "title": run_id, "actor": "minh-dev",
               "attrs": attrs}
-    return [Event(id=event_id("mlflow", origin, "r-best:started"), category="run_started", occurred_at=started,
+    return [Event(id=event_id("mlflow", origin, f"{run_id}:started"), category="run_started", occurred_at=started,
                   **common),
-            Event(id=event_id("mlflow", origin, "r-best:finished"), category="run_finished",
+            Event(id=event_id("mlflow", origin, f"{run_id}:finished"), category="run_finished",
                   occurred_at=started + timedelta(minutes=10), **common)]
 
 
