@@ -16,7 +16,8 @@ Issue #17's targets, measured on one seeded store (``bench/seed_store.py``) per 
 A load is timed from navigation until the page's own text shows and the app is idle (Streamlit's
 status widget gone), polled every 50 ms, in ``tests/chromium.py``'s :class:`Browser`. Warm figures
 are the best of ``--runs``. The machine's other work stretches every wall time alike; the server's
-CPU time per phase is printed beside it.
+CPU time per phase is printed beside it, and the browser's (every Chromium process, with the
+renderers it has reaped): since the read model, most of a warm load is Chromium drawing the page.
 
     python bench/bench_dashboard.py                       # 100k events, SQLite
     python bench/bench_dashboard.py --events 1000000
@@ -132,20 +133,40 @@ def load(browser: Browser, url: str, expected: list[str], timeout: float = 900) 
 
 @dataclass
 class Round:
-    """One pass over the pages: each page's load seconds, and the server's CPU seconds for the pass."""
+    """One pass over the pages: each page's load seconds, and the server's and the browser's CPU
+    seconds for the pass."""
 
     loads: dict[str, float] = field(default_factory=dict)
     cpu: float = 0.0
+    browser_cpu: float = 0.0
+
+
+def browser_cpu_seconds(browser: Browser) -> float:
+    """CPU seconds of every Chromium process (its own session: the browser, zygotes, renderers), with
+    the children each has reaped — a renderer replaced on navigation counts in its parent."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone since the listing
+            continue
+        if int(fields[3]) == browser.process.pid:  # the session Chromium was started in
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def round_of(browser: Browser, server: Server, pages: list[str], runs: int = 1) -> Round:
-    """Each page loaded ``runs`` times in turn (the best kept); the server's CPU for the whole pass."""
-    result, cpu = Round(), server.cpu_seconds()
+    """Each page loaded ``runs`` times in turn (the best kept); the server's and the browser's CPU for
+    the whole pass."""
+    result, cpu, browser_cpu = Round(), server.cpu_seconds(), browser_cpu_seconds(browser)
     for page in pages:
         path = "" if page in ("today", "bare") else page
         expected = BARE_EXPECTED if page == "bare" else EXPECTED[path]
         result.loads[page] = min(load(browser, f"{server.url}/{path}", expected) for _ in range(runs))
     result.cpu = server.cpu_seconds() - cpu
+    result.browser_cpu = browser_cpu_seconds(browser) - browser_cpu
     return result
 
 
@@ -211,6 +232,10 @@ def report(count: int, dialect: str, pages: list[str], bare: tuple[Round, Round,
     rounds = f"cold {cold.cpu:.1f} s, warm {warm.cpu:.1f} s" + (f", after sync {synced.cpu:.1f} s" if synced else "")
     print(f"\nServer CPU per round (every page): {rounds}; bare page: cold {bare_cold.cpu:.1f} s, "
           f"warm {bare_warm.cpu:.2f} s.")
+    drawn = f"cold {cold.browser_cpu:.1f} s, warm {warm.browser_cpu:.1f} s" + (
+        f", after sync {synced.browser_cpu:.1f} s" if synced else "")
+    print(f"Browser CPU per round (every page): {drawn}; bare page: cold {bare_cold.browser_cpu:.1f} s, "
+          f"warm {bare_warm.browser_cpu:.2f} s.")
     print(f"Server peak RSS after every page: dashboard {app_mb:.0f} MB (target ≤ {RSS_TARGET_MB:g} MB at 1M events: "
           f"{'met' if app_mb <= RSS_TARGET_MB else 'missed'}), bare page {bare_mb:.0f} MB.")
     sys.stdout.flush()
