@@ -86,7 +86,7 @@ def version(config_path: str, store_url: str, engagement: str = DEFAULT_ENGAGEME
 
     The last write that changed an event (:meth:`~glassbox.store.Store.last_change`), the newest
     sync run and when it finished (the sources' freshness), and the read model's fingerprint. Not
-    the event count (an index walk of 85 ms at 1M events, once a minute per engagement) nor the
+    the event count (an index walk of 57–63 ms at 1M events, once a minute per engagement) nor the
     newest ``synced_at`` (no index holds it: 1.4–3.3 s).
     """
     opened = store(store_url).scoped(engagement)
