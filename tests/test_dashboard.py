@@ -17,7 +17,7 @@ import pytest
 from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement, write_config
 from streamlit.testing.v1 import AppTest
 
-from dashboard import context, loaders
+from dashboard import components, context, loaders
 from glassbox.config import load_config
 from glassbox.metrics import chart_data
 from glassbox.metrics.latency import compute_all_latencies
@@ -262,6 +262,25 @@ def test_the_feedback_page_and_the_report_trend_over_the_same_weeks(seeded: Path
     period = parse_week("last", config.engagement.zone, datetime.now(config.engagement.zone).date())
     trend = chart_data.latency_trend(compute_all_latencies(history, config), period)
     assert chart_data.TREND_WEEKS == 6 and trend["week"].nunique() == 6  # last week and the five before it
+
+
+def test_a_rerun_draws_the_same_charts_without_building_them_again(seeded: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Altair chart takes 16 ms to build and the Feedback page draws one per latency: a rerun over
+    the same data reuses each (``components._built``), and draws the same specs."""
+    import glassbox.charts
+
+    built: list[str] = []
+    trend = glassbox.charts.latency_trend
+    monkeypatch.setattr(glassbox.charts, "latency_trend",
+                        lambda *args, **kwargs: built.append(kwargs["title"]) or trend(*args, **kwargs))
+    components._built.clear()  # another test may have drawn these already
+    app = open_page("feedback", seeded, monkeypatch)
+    first, specs = len(built), [chart.proto.spec for chart in app.get("vega_lite_chart")]
+    assert first >= 2 and specs
+    app.run()
+    assert len(built) == first
+    assert [chart.proto.spec for chart in app.get("vega_lite_chart")] == specs
 
 
 def test_story_page_tells_the_ticket_named_in_the_address(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:

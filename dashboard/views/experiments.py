@@ -104,7 +104,7 @@ if metric and not counted.empty:
         frame = frame.assign(at=frame["at"].dt.normalize()).groupby("at", as_index=False).agg(
             value=("value", "max" if goal == "max" else "min"), run=("run", "count"))
         frame["run"] = frame["run"].astype(str) + " runs"
-    show_chart(kpi_progress(frame, metric, goal=goal, target=kpi.target if kpi else None), 260,
+    show_chart(kpi_progress, frame, metric, goal=goal, target=kpi.target if kpi else None, height=260,
                says=kpi_words(frame, metric, goal, kpi.target if kpi else None))
 
 datasets = datasets_by_run(mine)

@@ -92,7 +92,8 @@ else:
         for column, name in zip(columns, measured[pair:pair + 2], strict=False):
             mine = trend.loc[trend["latency"] == name, ["week", "median_hours", "p90_hours"]]
             with column:
-                show_chart(latency_trend(mine, title=label(name)), 180, says=trend_words(mine, label(name)))
+                show_chart(latency_trend, mine, title=label(name), height=180,
+                           says=trend_words(mine, label(name)))
 
     st.subheader("Distribution this period")
     spread = loaders.latency_distribution(ctx.source, ctx.view, ctx.period.start, ctx.period.end, since=since)
@@ -100,7 +101,7 @@ else:
         st.caption("No wait ended in this period.")
     else:
         named = spread.assign(latency=spread["latency"].map(label))
-        show_chart(latency_distribution(named), label_limit=320, says=distribution_words(named))
+        show_chart(latency_distribution, named, label_limit=320, says=distribution_words(named))
 
 def verdict(met: object) -> str:
     """Kept, not kept, or nothing to judge yet, as a coloured badge."""
@@ -132,7 +133,7 @@ if ctx.config.agreement:
                 mine = shares.loc[shares["agreement"] == index, ["week", "share", "n"]]
                 title = f"{AGREEMENT_WORDS.get(agreement.latency, agreement.latency)} within " \
                         f"{limit_text(agreement.limit, agreement.working)}"
-                show_chart(agreement_shares(mine, agreement.target_share, title), 180,
+                show_chart(agreement_shares, mine, agreement.target_share, title, height=180,
                            says=shares_words(mine, agreement.target_share, title))
     late = loaders.breaching_now(ctx.source, ctx.view, now)
     st.markdown(f"**Open past the agreed limit** · {len(late)}")
@@ -163,4 +164,4 @@ flow = loaders.ticket_flow(ctx.source, ctx.view, ctx.period.label, ctx.period.st
 if int(flow[["created", "resolved"]].to_numpy().sum()) == 0:
     st.caption("No tickets created or resolved in these weeks.")
 else:
-    show_chart(ticket_flow(flow), 220, says=flow_words(flow))
+    show_chart(ticket_flow, flow, height=220, says=flow_words(flow))

@@ -153,7 +153,7 @@ download.download_button(
     file_name=f"glassbox-timeline-{start_day}-{end_day}.csv", mime="text/csv", icon=":material/download:",
     on_click="ignore")
 per_bucket = activity_of_days(shown_counts, window, tz)
-show_chart(activity_by_day(per_bucket, activity_unit(window)), 160,
+show_chart(activity_by_day, per_bucket, activity_unit(window), height=160,
            says=activity_words(per_bucket, activity_unit(window))
            + (f" {bots} automated item{'s' if bots != 1 else ''} (bots) not shown." if bots else ""))
 

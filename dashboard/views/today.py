@@ -172,7 +172,7 @@ else:
         by_source, by_person = st.columns([2, 3], gap="large")
         with by_source:
             totals = counts.groupby("source", as_index=False)["events"].sum()
-            show_chart(charts_extra.events_by_source(totals), says=sources_words(totals, SOURCE_LABELS))
+            show_chart(charts_extra.events_by_source, totals, says=sources_words(totals, SOURCE_LABELS))
         with by_person:
             # a run is one top-level run started, not its start and finish events nor its children
             people = counts.loc[~counts["category"].isin(RUN_EVENT_CATEGORIES)]
