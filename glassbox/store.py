@@ -444,7 +444,7 @@ class Store:
         version 10): ids only grow, and every write that inserts, edits or deletes an event records
         one (:meth:`_mark_changes`), so this moves with every such write and with no other. Read
         from a table of a few rows per engagement, where counting the events walked an index of
-        every event (85 ms at 1M events)."""
+        every event (57–63 ms at 1M events)."""
         table = schema.event_changes
         with self._errors("reading the store's changes"), self.transaction() as conn:
             return conn.execute(select(func.max(table.c.id)).where(self._mine(table))).scalar() or 0

@@ -266,7 +266,7 @@ def test_the_feedback_page_and_the_report_trend_over_the_same_weeks(seeded: Path
 
 def test_a_rerun_draws_the_same_charts_without_building_them_again(seeded: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """An Altair chart takes 16 ms to build and the Feedback page draws one per latency: a rerun over
+    """An Altair chart takes 14 ms to build and the Feedback page draws one per latency: a rerun over
     the same data reuses each (``components._built``), and draws the same specs."""
     import glassbox.charts
 
