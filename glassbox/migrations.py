@@ -245,6 +245,12 @@ def _add_event_changes(conn: Connection) -> None:
     schema.event_changes.create(conn, checkfirst=True)
 
 
+def _add_jira_tickets_index(conn: Connection) -> None:
+    """10 → 11: ``ix_events_jira_tickets``, from which the Jira projects are read (``Store.jira_tickets``)."""
+    next(index for index in schema.events.indexes if index.name == "ix_events_jira_tickets").create(
+        conn, checkfirst=True)
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {
     1: _add_category_time_index,
     2: _restate_jira_tickets,
@@ -255,6 +261,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     7: _add_kpi_runs,
     8: _add_week_runs,
     9: _add_event_changes,
+    10: _add_jira_tickets_index,
 }
 
 

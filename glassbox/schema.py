@@ -40,7 +40,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 ENGAGEMENT_LENGTH = 64
 
 metadata = MetaData()
@@ -54,6 +54,9 @@ meta = Table(
 
 # An event with labels, as each dialect writes it (the store serializes an empty list as "[]").
 LABELLED = {"sqlite": "labels != '[]'", "postgresql": "labels::text <> '[]'"}
+# The tickets the Jira sources created, one ``ticket_created`` each: their keys name the projects whose
+# keys count as tickets. Literal, because a planner uses a partial index only for a query that repeats it.
+JIRA_TICKETS = "source = 'jira' AND category = 'ticket_created'"
 
 events = Table(
     "events",
@@ -86,6 +89,10 @@ events = Table(
     # view hides, covering, so its planner prefers it (PostgreSQL's has statistics, and no btree on json)
     Index("ix_events_labelled", "engagement", "category", "thread", "source", "labels",
           sqlite_where=text(LABELLED["sqlite"])).ddl_if(dialect="sqlite"),
+    # since version 11: the Jira tickets' keys, covering (Store.jira_tickets): at 1M events their 50k
+    # events cost 0.2 s to look up one by one, and every read of a timeline with Jira configured asked
+    Index("ix_events_jira_tickets", "engagement", "category", "source", "thread",
+          sqlite_where=text(JIRA_TICKETS), postgresql_where=text(JIRA_TICKETS)),
 )
 
 refs = Table(

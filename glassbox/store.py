@@ -291,6 +291,7 @@ class Store:
         self.write_hook: WriteHook | None = None
         self._bound: Connection | None = None
         self._json_params = _json_as_text(engine.dialect.name)
+        self._jira_tickets: tuple[int, frozenset[str]] | None = None  # (last_change, keys): jira_tickets
 
     def scoped(self, engagement: str) -> Store:
         """The same store (and engine) seen as ``engagement``: a workspace opens its store once."""
@@ -603,6 +604,23 @@ class Store:
         with self._reading() as conn:
             frame = _columnar(_raw_rows(conn, query.order_by(moment, table.c.id)), columns)
         return self._decoded(frame, columns)
+
+    def jira_tickets(self) -> frozenset[str]:
+        """The keys of the tickets the Jira sources created (the threads of their ``ticket_created``
+        events), read off the covering index ``ix_events_jira_tickets``, and kept until a write changes
+        an event (:meth:`last_change`). Every read of a timeline with Jira configured asks (a report five
+        times): at 1M events fetching the 50k events one by one took 0.2 s a time, the index 0.05 s, the
+        kept keys 0.5 ms. A store bound to a write reads them again, its own uncommitted rows included."""
+        change = None if self._bound is not None else self.last_change()
+        if change is not None and self._jira_tickets is not None and self._jira_tickets[0] == change:
+            return self._jira_tickets[1]
+        table = schema.events
+        query = select(table.c.thread).where(self._mine(table), text(schema.JIRA_TICKETS))
+        with self._errors("reading the Jira tickets"), self._reading() as conn:
+            keys = frozenset(thread for (thread,) in _raw_rows(conn, query))
+        if change is not None:
+            self._jira_tickets = (change, keys)
+        return keys
 
     def _events_among(self, ids: Sequence[str], columns: Sequence[str], start: datetime | None,
                       end: datetime | None, sources: Iterable[str] | None,

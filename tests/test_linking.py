@@ -12,7 +12,7 @@ from jira_server import load
 from connectors.git.connector import GitCommitRecord, commit_to_event
 from connectors.jira.normalize import issue_to_events, status_categories_from
 from glassbox.config import load_config
-from glassbox.events import Event, Ref, commit_event_id, find_ticket_keys, is_sha
+from glassbox.events import Event, Ref, commit_event_id, event_id, find_ticket_keys, is_sha
 from glassbox.metrics.linking import (
     build_links,
     exploded_refs,
@@ -174,6 +174,25 @@ def test_with_jira_only_its_projects_keys_are_tickets(drill_store: Store, write_
     # 3 commits in the week, 1 (SHA_A) names a DRILL ticket
     assert links_summary(links, *week) == {"commits_with_ticket": 1, "commits_without_ticket": 2,
                                            "runs_with_commit": 0, "runs_without_commit": 0}
+
+
+def test_a_new_jira_projects_keys_count_from_the_write_that_brings_its_first_ticket(
+        drill_store: Store, write_config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store keeps the tickets' keys between reads (a report asks five times): a write that
+    brings a ticket of a project not seen before makes the keys of that project tickets at once."""
+    monkeypatch.setenv("JIRA_USER", "alice")
+    monkeypatch.setenv("JIRA_TOKEN", "token")
+    config = load_config(write_config(CONFIG_WITHOUT_JIRA + f'[[jira]]\nserver = "{JIRA}"\njql = "project = DRILL"\n'))
+    before = build_links(load_timeline(drill_store, config))
+    assert dict(zip(before.commits["sha"], before.commits["tickets"], strict=True))[SHA_A] == ["DRILL-1", "DRILL-38"]
+
+    drill_store.write([Event(id=event_id("jira", JIRA, "UTF-8"), source="jira", origin=JIRA,
+                             category="ticket_created", occurred_at=datetime(2013, 3, 2, tzinfo=UTC),
+                             actor="dev", thread="UTF-8", title="A project whose key reads like an encoding")])
+
+    after = build_links(load_timeline(drill_store, config))
+    assert dict(zip(after.commits["sha"], after.commits["tickets"], strict=True))[SHA_A] == [
+        "DRILL-1", "UTF-8", "DRILL-38"]
 
 
 def test_without_jira_the_pattern_decides(drill_store: Store, write_config) -> None:

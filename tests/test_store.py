@@ -202,6 +202,7 @@ def test_sqlite_reads_a_few_categories_threads_or_ids_through_the_narrowest_inde
             lambda: sqlite_store.threads_of("ticket_created", set(many)), "ix_events_engagement_thread"),
         "the notes of some runs": (
             lambda: sqlite_store.bodies(["run_started", "run_finished"], ids=many), "sqlite_autoindex_events_1"),
+        "the Jira tickets' keys": (sqlite_store.jira_tickets, "ix_events_jira_tickets"),
     }
     for what, (read, index) in reads.items():
         plans = _plans_of(sqlite_store, read)

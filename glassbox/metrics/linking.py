@@ -19,6 +19,7 @@ commit message link to nothing, and what older syncs stored is re-linked without
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,7 +39,7 @@ def ticket_project(key: str) -> str:
     return key.rsplit("-", 1)[0]
 
 
-def known_tickets(refs: pd.DataFrame, projects: set[str]) -> pd.DataFrame:
+def known_tickets(refs: pd.DataFrame, projects: AbstractSet[str]) -> pd.DataFrame:
     """``refs`` (``event_id, kind, value``) without the ticket keys of projects outside ``projects``.
 
     Why at read time: the connectors match a pattern, which cannot know that ``CVE-2017`` names no

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Set as AbstractSet
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -106,6 +107,6 @@ def config_fingerprint(config: Config) -> str:
     return hashlib.sha1(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def projects_fingerprint(projects: set[str]) -> str:
+def projects_fingerprint(projects: AbstractSet[str]) -> str:
     """The Jira projects in the store decide which ticket keys count (``known_tickets``)."""
     return hashlib.sha1(json.dumps(sorted(projects)).encode()).hexdigest()

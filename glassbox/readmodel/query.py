@@ -43,9 +43,9 @@ def is_current(store: Store, config: Config) -> bool:
             and stored.get("projects") == projects_fingerprint(counted_projects(store, config)))
 
 
-def counted_projects(store: Store, config: Config) -> set[str]:
+def counted_projects(store: Store, config: Config) -> frozenset[str]:
     """The Jira projects whose keys count as tickets: only with Jira sources configured (``load_timeline``)."""
-    return jira_projects(store) if config.jira else set()
+    return jira_projects(store) if config.jira else frozenset()
 
 
 def samples(store: Store, view: View, since: datetime | None = None, until: datetime | None = None,
