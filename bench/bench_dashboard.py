@@ -22,6 +22,7 @@ renderers it has reaped): since the read model, most of a warm load is Chromium 
     python bench/bench_dashboard.py                       # 100k events, SQLite
     python bench/bench_dashboard.py --events 1000000
     python bench/bench_dashboard.py --events 100000 --store-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python bench/bench_dashboard.py --events 1000000 --jira   # the config names its Jira source
     python bench/bench_dashboard.py --quick               # the first page over 2k events, no sync round (CI)
 """
 
@@ -40,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import ROOT, machine, python_env
-from seed_store import add_store_arguments, engagement, seed, sync_new_events, writable_copy
+from seed_store import add_store_arguments, described, engagement, seed, sync_new_events, writable_copy
 
 sys.path.insert(0, str(ROOT / "tests"))  # the browser driver and the pages' expected texts live with the tests
 from chromium import Browser, app_folder, free_port  # noqa: E402
@@ -175,7 +176,7 @@ def measure(config: Path, pages: list[str], runs: int, after_sync: bool) -> None
     from glassbox.workspace import open_engagement
 
     opened = open_engagement(load_config(config))
-    count, dialect = opened.count_events(), opened.dialect
+    count, dialect = opened.count_events(), described(config)
     opened.engine.dispose()
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-dashboard-") as folder:
         work = Path(folder)
@@ -253,7 +254,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="glassbox-bench-dashboard-") as folder:
             measure(seed(Path(folder), 2000), pages[:1], 1, after_sync=False)
         return
-    with engagement(args.store_url, args.events, args.cache) as seeded, tempfile.TemporaryDirectory() as folder:
+    with (engagement(args.store_url, args.events, args.cache, args.jira) as seeded,
+          tempfile.TemporaryDirectory() as folder):
         from glassbox.config import load_config
 
         with writable_copy(load_config(seeded).store_url, Path(folder)) as url:

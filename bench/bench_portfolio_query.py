@@ -101,7 +101,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="glassbox-bench-portfolio-") as folder:
             measure(seed(Path(folder), 2000), 2)
         return
-    with engagement(args.store_url, args.events, args.cache) as config:
+    with engagement(args.store_url, args.events, args.cache, args.jira) as config:
         measure(config, args.runs)
 
 

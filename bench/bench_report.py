@@ -8,6 +8,7 @@ week's rows). Verdicts go by CPU time, which the machine's other work does not s
 
     python bench/bench_report.py                         # 1M events, SQLite (bench/seed_store.py)
     python bench/bench_report.py --events 100000 --store-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python bench/bench_report.py --jira                  # the config names its Jira source, as a real one does
     python bench/bench_report.py --quick                 # json and md over 2k events: a smoke test (CI)
 """
 
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from common import Measurement, print_table, python_env, run_measured
-from seed_store import add_store_arguments, engagement, seed
+from seed_store import add_store_arguments, described, engagement, seed
 
 FORMATS = ("json", "md", "html", "csv", "pdf")
 TARGETS = {"json": 2.0, "md": 2.0, "html": 2.0, "pdf": 3.0}  # × the floor, issue #17
@@ -60,7 +61,7 @@ def measure(config: Path, formats: tuple[str, ...]) -> None:
     from glassbox.workspace import open_engagement
 
     opened = open_engagement(load_config(config))
-    print_table(f"Weekly report, last week — {opened.count_events():,} events in the store ({opened.dialect})",
+    print_table(f"Weekly report, last week — {opened.count_events():,} events in the store ({described(config)})",
                 rows, floor)
 
 
@@ -76,7 +77,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="glassbox-bench-report-") as folder:
             measure(seed(Path(folder), 2000), formats)
         return
-    with engagement(args.store_url, args.events, args.cache) as config:
+    with engagement(args.store_url, args.events, args.cache, args.jira) as config:
         measure(config, formats)
 
 

@@ -176,7 +176,7 @@ def main() -> None:
             mixed_sync(seeded, None, 1, work)
             first_sync(None, 2000, 1, work)
             return
-        with engagement(args.store_url, args.events, args.cache) as config:
+        with engagement(args.store_url, args.events, args.cache, args.jira) as config:
             small_sync(config, args.store_url, args.runs, work)
             mixed_sync(config, args.store_url, args.runs, work)
         if args.commits:

@@ -59,6 +59,14 @@ experiment = "churn"
 metric = "val_auc"
 target = 0.85
 """
+# With --jira the config names the seeded tickets' Jira source, as a real engagement's does: only its
+# projects' keys then count as tickets, and every read of a timeline asks the store which projects it holds.
+JIRA_SOURCE = """[[jira]]
+server = "https://jira"
+jql = "project = CHURN"
+user_env = "JIRA_USER"
+token_env = "JIRA_TOKEN"
+"""
 
 TEAM = [f"dev{n}" for n in range(12)]
 CLIENTS = ["carol", "dan"]
@@ -225,11 +233,12 @@ def _pull_request_event(state: _Engagement, rng: random.Random, n: int, when: da
 
 
 def seed(folder: Path, count: int, seed_value: int = 11, batch: int = 5000,
-         store_url: str = "sqlite:///glassbox.db") -> Path:
-    """Write the config and ``count`` events into ``folder`` (its store at ``store_url``); returns the config path."""
+         store_url: str = "sqlite:///glassbox.db", jira: bool = False) -> Path:
+    """Write the config (with ``jira``, naming its Jira source: :data:`JIRA_SOURCE`) and ``count`` events
+    into ``folder`` (its store at ``store_url``); returns the config path."""
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / "glassbox.toml"
-    config_path.write_text(CONFIG.replace("{store_url}", store_url))
+    config_path.write_text(CONFIG.replace("{store_url}", store_url) + (JIRA_SOURCE if jira else ""))
     store = open_engagement(load_config(config_path))
     pending = []
     for item in synthetic_events(count, seed_value, datetime.now(UTC)):
@@ -286,6 +295,15 @@ def rebuild_read_model(config: Path) -> None:
                        stdout=subprocess.DEVNULL)
 
 
+def described(config: Path) -> str:
+    """The store's dialect as a table's title says it, and whether the config names its Jira source."""
+    loaded = load_config(config)
+    store = open_engagement(loaded)
+    dialect = store.dialect
+    store.engine.dispose()
+    return f"{dialect}, Jira configured" if loaded.jira else dialect
+
+
 def add_store_arguments(parser: argparse.ArgumentParser, events: int) -> None:
     """``--store-url`` and ``--events``, the same in every benchmark that reads a seeded engagement."""
     parser.add_argument("--store-url", help="a PostgreSQL server URL (a fresh schema is made and dropped) "
@@ -293,34 +311,37 @@ def add_store_arguments(parser: argparse.ArgumentParser, events: int) -> None:
     parser.add_argument("--events", type=int, default=events, help="events to seed (default %(default)s)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "glassbox-bench",
                         help="where seeded SQLite engagements are kept between runs (default %(default)s)")
+    parser.add_argument("--jira", action="store_true",
+                        help="the config names the tickets' Jira source, as a real engagement's does")
 
 
 @contextmanager
-def engagement(store_url: str | None, events: int, cache: Path) -> Iterator[Path]:
-    """A seeded engagement of ``events`` events; yields its config path.
+def engagement(store_url: str | None, events: int, cache: Path, jira: bool = False) -> Iterator[Path]:
+    """A seeded engagement of ``events`` events (``jira``: its config names its Jira source, see
+    :func:`seed`); yields its config path.
 
-    No URL: the SQLite store ``cache/gb-<events>-<SHAPE>``, seeded once and reused while it holds that many
-    events (a benchmark that adds events puts its own store elsewhere). A PostgreSQL URL: a fresh
-    schema on that server (``options=-csearch_path``), seeded, dropped on the way out. A SQLite URL:
-    that file, seeded when empty.
+    No URL: the SQLite store ``cache/gb-<events>-<SHAPE>`` (``…-jira`` with ``jira``), seeded once and
+    reused while it holds that many events (a benchmark that adds events puts its own store elsewhere).
+    A PostgreSQL URL: a fresh schema on that server (``options=-csearch_path``), seeded, dropped on the
+    way out. A SQLite URL: that file, seeded when empty.
     """
     if store_url is None:
-        folder = cache / f"gb-{events}-{SHAPE}"
+        folder = cache / f"gb-{events}-{SHAPE}{'-jira' if jira else ''}"
         config = folder / "glassbox.toml"
         if not (config.exists() and open_engagement(load_config(config)).count_events() == events):
             shutil.rmtree(folder, ignore_errors=True)
-            seed(folder, events)
+            seed(folder, events, jira=jira)
         yield config
         return
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-") as folder:
         if make_url(store_url).get_backend_name() != "postgresql":
-            config = seed(Path(folder), 0, store_url=store_url)
+            config = seed(Path(folder), 0, store_url=store_url, jira=jira)
             if open_engagement(load_config(config)).count_events() == 0:
-                seed(Path(folder), events, store_url=store_url)
+                seed(Path(folder), events, store_url=store_url, jira=jira)
             yield config
             return
         with pg_schema(store_url) as url:
-            yield seed(Path(folder), events, store_url=url)
+            yield seed(Path(folder), events, store_url=url, jira=jira)
 
 
 @contextmanager
