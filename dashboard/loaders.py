@@ -89,7 +89,7 @@ def version(config_path: str, store_url: str, engagement: str = DEFAULT_ENGAGEME
     the event count (an index walk of 57–63 ms at 1M events, once a minute per engagement) nor the
     newest ``synced_at`` (no index holds it: 1.4–3.3 s).
     """
-    opened = store(store_url).scoped(engagement)
+    opened = engagement_store(store_url, engagement)
     runs, meta = schema.sync_runs, schema.meta
     with opened.engine.connect() as conn:
         newest, finished = conn.execute(select(func.max(runs.c.id), func.max(runs.c.finished_at))
@@ -103,7 +103,7 @@ def version_before(config_path: str, store_url: str, engagement: str, view: View
     """Changes whenever a write changes what ``view`` shows of the time before ``end``
     (:meth:`~glassbox.store.Store.changed_before`), the read model is rebuilt or the config is edited:
     not when a sync brings only newer events, as nearly every sync of a running engagement does."""
-    opened = store(store_url).scoped(engagement)
+    opened = engagement_store(store_url, engagement)
     derived = stored_fingerprint(opened)
     return f"{opened.changed_before(end, view)}:{derived}:{Path(config_path).stat().st_mtime}"
 
@@ -135,10 +135,19 @@ def store(url: str) -> Store:
     return open_store(url)
 
 
+@st.cache_resource(show_spinner=False)
+def engagement_store(url: str, engagement: str) -> Store:
+    """One engagement's part of the store, kept across reruns: it keeps what only a write changes
+    (the Jira tickets' keys, :meth:`~glassbox.store.Store.jira_tickets`), which a page asks for in
+    nearly every loader — a new one per call read them again, 3.9 s of a round of pages after a sync
+    at 1M events."""
+    return store(url).scoped(engagement)
+
+
 def _open(source: Source) -> tuple[Store, Config]:
     path = Path(source.config_path)
     found = workspace(source.config_path, path.stat().st_mtime)
-    return store(source.store_url).scoped(source.engagement), found.engagement(source.engagement)
+    return engagement_store(source.store_url, source.engagement), found.engagement(source.engagement)
 
 
 def _detail(category: str, attrs: dict[str, Any]) -> str:

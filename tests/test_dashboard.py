@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+import streamlit as st
 from seed import INTERNAL_TICKET, INTERNAL_TITLE, seeded_engagement, write_config
+from sqlalchemy import Engine, event
 from streamlit.testing.v1 import AppTest
 
 from dashboard import components, context, loaders
@@ -23,6 +25,7 @@ from glassbox.metrics import chart_data
 from glassbox.metrics.latency import compute_all_latencies
 from glassbox.periods import parse_week
 from glassbox.reports import render_model
+from glassbox.schema import JIRA_TICKETS
 from glassbox.timeline import load_timeline
 from glassbox.views import View
 from glassbox.workspace import open_engagement
@@ -281,6 +284,27 @@ def test_a_rerun_draws_the_same_charts_without_building_them_again(seeded: Path,
     app.run()
     assert len(built) == first
     assert [chart.proto.spec for chart in app.get("vega_lite_chart")] == specs
+
+
+def test_the_pages_read_the_jira_tickets_keys_once_until_a_write(seeded: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Jira configured nearly every loader asks which Jira projects the store holds (0.05 s at 1M
+    events): the engagement's store is kept across loaders and reruns, and with it the keys it read."""
+    reads: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if JIRA_TICKETS in statement:
+            reads.append(statement)
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        for page in ("today", "timeline", "feedback", "weekly_report"):
+            assert not open_page(page, seeded, monkeypatch).exception
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert len(reads) == 1
 
 
 def test_story_page_tells_the_ticket_named_in_the_address(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
