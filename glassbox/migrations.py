@@ -245,10 +245,12 @@ def _add_event_changes(conn: Connection) -> None:
     schema.event_changes.create(conn, checkfirst=True)
 
 
-def _add_jira_tickets_index(conn: Connection) -> None:
-    """10 → 11: ``ix_events_jira_tickets``, from which the Jira projects are read (``Store.jira_tickets``)."""
-    next(index for index in schema.events.indexes if index.name == "ix_events_jira_tickets").create(
-        conn, checkfirst=True)
+def _add_jira_tickets_and_latest_change_indexes(conn: Connection) -> None:
+    """10 → 11: ``ix_events_jira_tickets``, from which the Jira projects are read (``Store.jira_tickets``),
+    and ``ix_event_changes_latest`` (``Store.last_change``), now that changes are marked by the
+    quarter-hour. The day marks already written start quarter-hours too: they stay as they are."""
+    for table, name in ((schema.events, "ix_events_jira_tickets"), (schema.event_changes, "ix_event_changes_latest")):
+        next(index for index in table.indexes if index.name == name).create(conn, checkfirst=True)
 
 
 STEPS: dict[int, Callable[[Connection], None]] = {
@@ -261,7 +263,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     7: _add_kpi_runs,
     8: _add_week_runs,
     9: _add_event_changes,
-    10: _add_jira_tickets_index,
+    10: _add_jira_tickets_and_latest_change_indexes,
 }
 
 

@@ -241,11 +241,16 @@ class _Changed:
             hides = relabelled and (_may_hide(row) or _may_hide(old))
         self.client = _EVERYTHING if hides else min(self.team, self.client or self.team)
 
-    def earliest_days(self) -> dict[View, datetime]:
-        """Per view, the start of the UTC day of its earliest change; empty when nothing changed."""
-        days = {View.TEAM: self.team, View.CLIENT: self.client}
-        return {view: moment.replace(hour=0, minute=0, second=0, microsecond=0)
-                for view, moment in days.items() if moment is not None}
+    def earliest_marks(self) -> dict[View, datetime]:
+        """Per view, the start of the UTC quarter-hour of its earliest change; empty when nothing changed.
+
+        Every zone's midnight starts a UTC quarter-hour (offsets are whole quarters: +5:30, +5:45), so a
+        change counts for a week exactly when it is before the week's end. Marked by the UTC day, a sync
+        of Monday's events changed the week that ended at 05:00 UTC (midnight in New York), and the
+        Weekly report page built its report again after every sync of the day it is read most."""
+        moments = {View.TEAM: self.team, View.CLIENT: self.client}
+        return {view: moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+                for view, moment in moments.items() if moment is not None}
 
 
 def _merge_commit(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -417,10 +422,11 @@ class Store:
         return counts
 
     def _mark_changes(self, conn: Any, changed: _Changed) -> None:
-        """Record, per view, the earliest day ``changed`` touched (:data:`schema.event_changes`), keeping
-        the table a staircase: a row's id grows with its day, so :meth:`changed_before` reads one row."""
+        """Record, per view, the earliest quarter-hour ``changed`` touched (:data:`schema.event_changes`),
+        keeping the table a staircase: a row's id grows with its moment, so :meth:`changed_before` reads
+        one row."""
         table = schema.event_changes
-        for view, earliest in changed.earliest_days().items():
+        for view, earliest in changed.earliest_marks().items():
             mine = self._mine(table) & (table.c.view == view.value)
             conn.execute(delete(table).where(mine, table.c.earliest >= earliest))
             conn.execute(insert(table).values(engagement=self.engagement, view=view.value, earliest=earliest))
@@ -430,7 +436,8 @@ class Store:
         store's upgrade to version 10). A figure standing at ``moment`` — a closed week's report, which
         says what was true at its end — can be kept while this stays the same.
 
-        Conservative: a write counts from the start of its earliest day (UTC), and a thread-opening
+        Conservative: a write counts from the start of its earliest quarter-hour (UTC; exact for a
+        moment that starts one, as every zone's midnight does), and a thread-opening
         event that may hide its thread from the client (:func:`_may_hide`) counts for the whole history
         of the client view.
         """
@@ -444,8 +451,8 @@ class Store:
         """Which write last changed any event of the engagement (0: none since the store's upgrade to
         version 10): ids only grow, and every write that inserts, edits or deletes an event records
         one (:meth:`_mark_changes`), so this moves with every such write and with no other. Read
-        from a table of a few rows per engagement, where counting the events walked an index of
-        every event (57–63 ms at 1M events)."""
+        off ``ix_event_changes_latest`` (up to 96 marks a day and view), where counting the events
+        walked an index of every event (57–63 ms at 1M events)."""
         table = schema.event_changes
         with self._errors("reading the store's changes"), self.transaction() as conn:
             return conn.execute(select(func.max(table.c.id)).where(self._mine(table))).scalar() or 0

@@ -1,4 +1,4 @@
-"""What each write changed, by day and view (``event_changes``): a closed week's figures are kept while
+"""What each write changed, by quarter-hour and view (``event_changes``): a closed week's figures are kept while
 no write changed anything of the time before its end (``Store.changed_before``), on both backends."""
 
 from __future__ import annotations
@@ -74,14 +74,28 @@ def test_an_event_moved_out_of_last_week_or_deleted_from_it_changes_it(store: St
     assert marks(store)[0] > moved[0]
 
 
-def test_a_write_counts_from_the_start_of_its_utc_day(store: Store) -> None:
-    """Conservative, and what keeps the table to one row per day: the early hours of the day a week
-    ends in New York (UTC 00:00–05:00) belong to the week, and a change at 09:00 counts for it too."""
+def test_a_change_on_the_day_a_week_ended_counts_for_it_only_before_its_end(store: Store) -> None:
+    """Last week ended at 05:00 UTC (midnight in New York): Monday's syncs after that leave it as it
+    was, while a change in its last minutes counts. Changes are marked by their UTC quarter-hour,
+    and every zone's midnight starts one."""
     store.write([comment(1, LAST_WEEK)])
     before = marks(store)
-    store.write([comment(2, WEEK_END + timedelta(hours=4))])
+    store.write([comment(2, WEEK_END + timedelta(minutes=1))])
+    store.write([comment(3, WEEK_END + timedelta(hours=18, minutes=40))])
+    assert marks(store) == before
+    store.write([comment(4, WEEK_END - timedelta(minutes=1))])
     assert marks(store)[0] > before[0]
-    assert store.changed_before(WEEK_END - timedelta(hours=6), View.TEAM) == before[0]
+
+
+def test_a_change_counts_for_a_zone_whose_midnight_is_on_the_half_hour(store: Store) -> None:
+    """Kolkata is UTC+5:30: its week ends at 18:30 UTC on Sunday."""
+    week_end = datetime(2026, 11, 22, 18, 30, tzinfo=UTC)
+    store.write([comment(1, week_end - timedelta(days=2))])
+    before = store.changed_before(week_end, View.TEAM)
+    store.write([comment(2, week_end + timedelta(minutes=5))])
+    assert store.changed_before(week_end, View.TEAM) == before
+    store.write([comment(3, week_end - timedelta(minutes=5))])
+    assert store.changed_before(week_end, View.TEAM) > before
 
 
 def test_a_new_jira_ticket_of_this_week_changes_the_clients_whole_history_not_the_teams(store: Store) -> None:
@@ -105,12 +119,13 @@ def test_relabelling_a_ticket_changes_the_clients_history_and_retitling_it_does_
     assert marks(store)[1] > before[1] and marks(store)[0] == before[0]
 
 
-def test_the_table_holds_one_row_per_changed_day_and_view(store: Store) -> None:
+def test_the_table_holds_one_row_per_changed_quarter_hour_and_view(store: Store) -> None:
     for n in range(6):
-        store.write([comment(n, LAST_WEEK + timedelta(hours=n))])  # all on one UTC day
+        store.write([comment(n, LAST_WEEK + timedelta(minutes=2 * n))])  # all in one quarter-hour
+    store.write([comment(7, LAST_WEEK + timedelta(minutes=20))])  # the next one
     with store.engine.connect() as conn:
         rows = conn.execute(select(func.count()).select_from(schema.event_changes)).scalar_one()
-    assert rows == 2  # the day, once per view
+    assert rows == 4  # two quarter-hours, once per view
 
 
 def test_the_last_change_moves_with_every_changing_write_and_with_no_other(store: Store) -> None:

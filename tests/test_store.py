@@ -210,6 +210,14 @@ def test_sqlite_reads_a_few_categories_threads_or_ids_through_the_narrowest_inde
                              for plan in plans), f"{what}: {plans}"
 
 
+def test_sqlite_finds_the_last_change_by_its_own_index(sqlite_store: Store) -> None:
+    """A sync every few minutes marks up to 96 quarter-hours a day: the newest is one index seek, not
+    a walk of every mark (every page's first load after a minute asks)."""
+    sqlite_store.write([comment(n) for n in range(3)])
+    plans = _plans_of(sqlite_store, sqlite_store.last_change, table="event_changes")
+    assert plans and all("ix_event_changes_latest" in plan for plan in plans), plans
+
+
 def _plans_of(store: Store, read, table: str = "events") -> list[str]:
     """SQLite's query plan of each statement on ``table`` that ``read`` runs (its steps joined by `` | ``)."""
     statements: list[tuple[str, Any]] = []
