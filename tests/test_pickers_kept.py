@@ -40,7 +40,9 @@ class Engagement(NamedTuple):
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engagement(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engagement]:
+def engagement(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engagement]:
+    # the loaders split at TODAY, the day this module's moments were taken on, should the run cross midnight
+    monkeypatch.setattr(loaders, "_today", lambda moment: TODAY)
     url = f"sqlite:///{tmp_path / 'glassbox.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     path = write_config(tmp_path, url)
     config = load_config(path)
