@@ -268,13 +268,13 @@ class SeedSource(Connector):
         yield from self.items
 
 
-def sync_new_events(config: Path, count: int, tag: str) -> None:
-    """A sync of ``count`` new events from the last day (ids marked by ``tag``: 8 % of them runs), through
-    the real sync path (:func:`glassbox.sync.sync_connectors`: a recorded run, the read model kept
+def sync_new_events(config: Path, count: int, tag: str, days: float = 1) -> None:
+    """A sync of ``count`` new events from the last ``days`` (ids marked by ``tag``: 8 % of them runs),
+    through the real sync path (:func:`glassbox.sync.sync_connectors`: a recorded run, the read model kept
     current by each batch and at the sync's end), so the store's version changes as after syncing a source."""
     loaded = load_config(config)
     store = open_engagement(loaded)
-    items = list(synthetic_events(count, zlib.crc32(tag.encode()), datetime.now(UTC), days=1, tag=tag))
+    items = list(synthetic_events(count, zlib.crc32(tag.encode()), datetime.now(UTC), days=days, tag=tag))
     summaries = sync_connectors(loaded, store, [SeedSource(items)])
     store.engine.dispose()
     if not all(summary.ok for summary in summaries):
