@@ -214,31 +214,42 @@ def _db_params(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 _EVERYTHING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _may_hide(row: dict[str, Any]) -> bool:
-    """Whether ``row`` (an event written or deleted) can decide that its thread is internal: a ticket or
-    pull request's opening event with labels (which labels count is the config's), or any Jira ticket
-    (its project may be an internal one) — every event on or naming the thread, of any date, then
-    shows or hides in the client view."""
-    return row["category"] in LABELLED_CATEGORIES and (bool(row.get("labels")) or row["source"] == "jira")
+# Whether an opening event (source, thread, labels) makes its thread internal under the config
+# (glassbox.visibility.ThreadRule.hides): given to the store by whoever writes with the config.
+HidesThread = Callable[[str, str, Sequence[str]], bool]
+
+
+def _may_hide(row: dict[str, Any], hides: HidesThread | None) -> bool:
+    """Whether ``row`` (an event written or deleted) can decide that its thread is internal — every
+    event on or naming the thread, of any date, then shows or hides in the client view: a ticket or
+    pull request's opening event that ``hides`` it; without the config's rule, any such event with
+    labels (which labels count is the config's) or any Jira ticket (its project may be internal)."""
+    if row["category"] not in LABELLED_CATEGORIES:
+        return False
+    if hides is None:
+        return bool(row.get("labels")) or row["source"] == "jira"
+    return hides(row["source"], row["thread"], row.get("labels") or ())
 
 
 class _Changed:
     """The earliest moment a write changed in each view: the times of every event it inserted,
-    updated (before and after), re-referenced or deleted."""
+    updated (before and after), re-referenced or deleted; ``hides``, the config's rule of what makes a
+    thread internal, when the writer knows it (:attr:`Store.hides_thread`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hides: HidesThread | None) -> None:
         self.team: datetime | None = None
         self.client: datetime | None = None
+        self._hides = hides
 
     def add(self, row: dict[str, Any], old: dict[str, Any] | None = None) -> None:
         """``row`` inserted or deleted, or (with ``old``, as it was) updated."""
         moments = [_aware(row["occurred_at"]), *([old["occurred_at"]] if old is not None else [])]
         self.team = min([*moments, *([self.team] if self.team else [])])
         if old is None:
-            hides = _may_hide(row)
+            hides = _may_hide(row, self._hides)
         else:  # an edit hides or shows its thread only by its labels or its thread (a ticket moved)
             relabelled = row["labels"] != old["labels"] or row["thread"] != old["thread"]
-            hides = relabelled and (_may_hide(row) or _may_hide(old))
+            hides = relabelled and (_may_hide(row, self._hides) or _may_hide(old, self._hides))
         self.client = _EVERYTHING if hides else min(self.team, self.client or self.team)
 
     def earliest_marks(self) -> dict[View, datetime]:
@@ -294,6 +305,9 @@ class Store:
         self.engine = engine
         self.engagement = engagement
         self.write_hook: WriteHook | None = None
+        # set with the write hook (glassbox.readmodel.attach): which new tickets and PRs are internal
+        # under the config, so a new one that is not leaves the client's earlier days as they were
+        self.hides_thread: HidesThread | None = None
         self._bound: Connection | None = None
         self._json_params = _json_as_text(engine.dialect.name)
         self._jira_tickets: tuple[int, frozenset[str]] | None = None  # (last_change, keys): jira_tickets
@@ -393,7 +407,7 @@ class Store:
         now = _now()
         existing = self._existing(conn, list(rows))
         inserts, updates, refs_to_replace = [], [], []
-        changed = _Changed()
+        changed = _Changed(self.hides_thread)
         for event_id, row in rows.items():
             old = existing.get(event_id)
             if old is not None and row["category"] == "commit" and set(old["sources"]) - {row["source"]}:

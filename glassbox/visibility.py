@@ -9,6 +9,9 @@ counting, so hidden items vanish from the counts too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import pandas as pd
 
 from glassbox.config import Config
@@ -19,17 +22,31 @@ from glassbox.store import Store
 from glassbox.views import View
 
 
+@dataclass(frozen=True)
+class ThreadRule:
+    """What makes a thread internal under a config: an opening event (a ticket's or pull request's)
+    with one of its ``labels`` (lower case), or a Jira ticket of one of its ``projects`` (upper case)."""
+
+    labels: frozenset[str]
+    projects: frozenset[str]
+
+    @classmethod
+    def of(cls, config: Config) -> ThreadRule:
+        return cls(config.internal_labels(),
+                   frozenset(p.upper() for section in config.jira for p in section.internal_projects))
+
+    def hides(self, source: str, thread: str, labels: Iterable[str]) -> bool:
+        """Whether an opening event of ``thread`` from ``source`` with ``labels`` makes the thread internal."""
+        return any(label.lower() in self.labels for label in labels) or (
+            source == "jira" and ticket_project(thread).upper() in self.projects)
+
+
 def internal_threads(store: Store, config: Config) -> frozenset[str]:
     """Ticket keys and PR threads the client must not see, judged by their current labels."""
-    internal_labels = config.internal_labels()
-    internal_projects = {p.upper() for section in config.jira for p in section.internal_projects}
-    frame = store.heads_maybe_internal(LABELLED_CATEGORIES, internal_projects)
-    hidden = set()
-    for thread, labels, source in frame.itertuples(index=False):
-        labelled = any(label.lower() in internal_labels for label in labels or ())
-        if labelled or (source == "jira" and ticket_project(thread).upper() in internal_projects):
-            hidden.add(thread)
-    return frozenset(hidden)
+    rule = ThreadRule.of(config)
+    frame = store.heads_maybe_internal(LABELLED_CATEGORIES, rule.projects)
+    return frozenset(thread for thread, labels, source in frame.itertuples(index=False)
+                     if rule.hides(source, thread, labels or ()))
 
 
 def hides_anything(config: Config) -> bool:

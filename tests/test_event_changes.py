@@ -12,6 +12,7 @@ from glassbox import schema
 from glassbox.events import Event, Ref, Tombstone, event_id
 from glassbox.store import Store
 from glassbox.views import View
+from glassbox.visibility import ThreadRule
 
 WEEK_END = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # Monday 23 Nov, midnight in New York
 LAST_WEEK = WEEK_END - timedelta(days=3)
@@ -106,6 +107,21 @@ def test_a_new_jira_ticket_of_this_week_changes_the_clients_whole_history_not_th
     store.write([ticket("CHURN-9", THIS_WEEK)])
     team, client = marks(store)
     assert team == before[0] and client > before[1]
+
+
+def test_with_the_configs_rule_only_a_ticket_it_hides_changes_the_clients_whole_history(store: Store) -> None:
+    """A sync knows the config (``readmodel.attach``): a new ticket of a project the client sees, without
+    an internal label, changes the client's history from its own date only, as the team's."""
+    store.hides_thread = ThreadRule(labels=frozenset({"internal"}), projects=frozenset({"OPS"})).hides
+    store.write([comment(1, LAST_WEEK)])
+    before = marks(store)
+    store.write([ticket("CHURN-9", THIS_WEEK), ticket("CHURN-10", THIS_WEEK, labels=("bug",))])
+    assert marks(store) == before
+    store.write([ticket("OPS-1", THIS_WEEK)])
+    assert marks(store)[0] == before[0] and marks(store)[1] > before[1]
+    after_ops = marks(store)
+    store.write([ticket("CHURN-11", THIS_WEEK, labels=("Internal",))])
+    assert marks(store)[1] > after_ops[1]
 
 
 def test_relabelling_a_ticket_changes_the_clients_history_and_retitling_it_does_not(store: Store) -> None:

@@ -67,7 +67,7 @@ from glassbox.slices import run_history, with_run_notes
 from glassbox.store import Store, WriteCounts
 from glassbox.timeline import load_both_views, load_timeline
 from glassbox.views import View
-from glassbox.visibility import hides_anything, internal_threads
+from glassbox.visibility import ThreadRule, hides_anything, internal_threads
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,11 @@ _TABLES = (schema.rm_waits, schema.rm_days, schema.rm_runs, schema.rm_kpi_runs, 
 
 
 def attach(store: Store, config: Config) -> None:
-    """Keep the read model current on every :meth:`Store.write` of ``store`` (the sync's)."""
+    """Keep the read model current on every :meth:`Store.write` of ``store`` (the sync's), and let the
+    store judge by ``config`` which new tickets and pull requests are internal (:attr:`Store.hides_thread`):
+    a Jira ticket of a project the client sees no longer lets the client's closed weeks go."""
     store.write_hook = partial(_write_keeping_current, config=config)
+    store.hides_thread = ThreadRule.of(config).hides
 
 
 def _write_keeping_current(store: Store, ids: list[str], write: Callable[[], WriteCounts], *,
