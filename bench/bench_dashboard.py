@@ -179,8 +179,9 @@ def measure(config: Path, pages: list[str], runs: int, after_sync: bool) -> None
     from glassbox.config import load_config
     from glassbox.workspace import open_engagement
 
-    opened = open_engagement(load_config(config))
-    count, dialect = opened.count_events(), described(config)
+    loaded = load_config(config)
+    opened = open_engagement(loaded)
+    count, dialect = opened.count_events(), described(opened, loaded)
     opened.engine.dispose()
     with tempfile.TemporaryDirectory(prefix="glassbox-bench-dashboard-") as folder:
         work = Path(folder)

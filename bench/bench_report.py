@@ -60,8 +60,10 @@ def measure(config: Path, formats: tuple[str, ...]) -> None:
     from glassbox.config import load_config
     from glassbox.workspace import open_engagement
 
-    opened = open_engagement(load_config(config))
-    print_table(f"Weekly report, last week — {opened.count_events():,} events in the store ({described(config)})",
+    loaded = load_config(config)
+    opened = open_engagement(loaded)
+    print_table(f"Weekly report, last week — {opened.count_events():,} events in the store "
+                f"({described(opened, loaded)})",
                 rows, floor)
 
 

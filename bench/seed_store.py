@@ -34,8 +34,9 @@ from common import python_env  # first: this checkout's glassbox on sys.path
 from sqlalchemy import create_engine, make_url, text
 
 from connectors.base import Connector
-from glassbox.config import load_config
+from glassbox.config import Config, load_config
 from glassbox.events import Event, Ref, commit_event_id, event_id, run_event_ids
+from glassbox.store import Store
 from glassbox.sync import sync_connectors
 from glassbox.workspace import open_engagement
 
@@ -295,13 +296,9 @@ def rebuild_read_model(config: Path) -> None:
                        stdout=subprocess.DEVNULL)
 
 
-def described(config: Path) -> str:
+def described(store: Store, config: Config) -> str:
     """The store's dialect as a table's title says it, and whether the config names its Jira source."""
-    loaded = load_config(config)
-    store = open_engagement(loaded)
-    dialect = store.dialect
-    store.engine.dispose()
-    return f"{dialect}, Jira configured" if loaded.jira else dialect
+    return f"{store.dialect}, Jira configured" if config.jira else store.dialect
 
 
 def add_store_arguments(parser: argparse.ArgumentParser, events: int) -> None:
