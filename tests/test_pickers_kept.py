@@ -114,3 +114,24 @@ def test_the_picker_follows_the_store_while_the_days_before_today_are_read_once(
     assert "CHURN-1" in shown[View.TEAM] and "CHURN-1" not in shown[View.CLIENT]
     assert loaders.thread_titles(a_minute_later(engagement), View.TEAM, ("CHURN-1",)) == {
         "CHURN-1": "Churn scores, renamed"}
+
+
+def test_a_sync_that_lists_one_more_thread_reads_that_threads_title_alone(
+        engagement: Engagement, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, jira = engagement.store, engagement.jira
+    store.write([ticket(jira, f"CHURN-{number}", EARLIER, f"Ticket {number}") for number in (1, 2, 3, 5)])
+    listed = ("CHURN-1", "CHURN-2", "CHURN-3")
+    assert loaders.thread_titles(a_minute_later(engagement), View.TEAM, listed) == {
+        key: f"Ticket {key[-1]}" for key in listed}
+
+    asked: list[tuple[tuple[str, ...], datetime | None]] = []
+    titles_of = slices.titles_of
+    monkeypatch.setattr(slices, "titles_of", lambda store, config, view, threads, end=None: asked.append(
+        (tuple(threads), end)) or titles_of(store, config, view, threads, end))
+    store.write([ticket(jira, "CHURN-4", LATER, "Opened today")])  # a sync of today's events
+    shown = loaders.thread_titles(a_minute_later(engagement), View.TEAM, (*listed, "CHURN-4", "CHURN-5"))
+
+    assert shown == {"CHURN-1": "Ticket 1", "CHURN-2": "Ticket 2", "CHURN-3": "Ticket 3", "CHURN-4": "Opened today",
+                     "CHURN-5": "Ticket 5"}
+    # the titles read before stand; CHURN-5, opened before today but never asked about, is read once
+    assert asked == [(("CHURN-4", "CHURN-5"), TODAY), (("CHURN-4",), None)]
