@@ -91,6 +91,16 @@ def test_page_renders_on_a_seeded_store(page: str, seeded: Path, monkeypatch: py
     assert len(app.dataframe) > 0
 
 
+@pytest.mark.parametrize("page", ["today", "timeline", "weekly_report"])
+def test_a_row_without_a_web_page_shows_a_dash_in_its_link_column(page: str, seeded: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit made locally or a ticket from an export has no URL: its Link cell says "—", not "None"."""
+    app = open_page(page, seeded, monkeypatch)
+    linked = [table for table in app.dataframe if "Link" in table.value.columns]
+    assert linked
+    assert all(table.proto.placeholder == "—" for table in linked)
+
+
 @pytest.mark.parametrize("page", list(PAGES))
 def test_page_renders_on_an_empty_store(page: str, empty: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing synced yet: no exception, and the page says what to do instead of drawing empty charts."""

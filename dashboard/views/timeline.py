@@ -186,7 +186,7 @@ for day in chunks[page]:
         "Who": mine["actor"], "Side": mine["side"], "Thread": mine["thread"], "Title": mine["title"],
         "Detail": mine["detail"], "Link": mine["url"],
     })
-    st.dataframe(table, hide_index=True, width="stretch", key=f"tl_day_{day}",
+    st.dataframe(table, hide_index=True, width="stretch", key=f"tl_day_{day}", placeholder="—",
                  column_config={"Link": st.column_config.LinkColumn(display_text="open ↗", width="small"),
                                 "Title": st.column_config.TextColumn(width="medium"),
                                 "Time": st.column_config.TextColumn(width="small")})

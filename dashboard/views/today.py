@@ -196,7 +196,7 @@ else:
                           "What": moved["thread"].map(loaders.thread_titles(ctx.source, ctx.view, tuple(
                               sorted(set(moved["thread"]))))).fillna(""), "Change": moved["detail"],
                           "Who": moved["actor"], "Link": moved["url"], "Story": moved["thread"].map(story_link)})
-    st.dataframe(shown, hide_index=True, width="stretch",
+    st.dataframe(shown, hide_index=True, width="stretch", placeholder="—",
                  column_config={"When": st.column_config.DatetimeColumn(format="ddd HH:mm"),
                                 "Link": st.column_config.LinkColumn(display_text="open ↗"), "Story": STORY_COLUMN})
 

@@ -129,7 +129,7 @@ with shipped_col:
     done += [{"What": "Ticket", "Thread": item["thread"], "Title": item["title"], "Link": item.get("url")}
              for item in shipped.get("tickets", [])]
     if done:
-        st.dataframe(pd.DataFrame(done), hide_index=True, width="stretch",
+        st.dataframe(pd.DataFrame(done), hide_index=True, width="stretch", placeholder="—",
                      column_config={"Link": st.column_config.LinkColumn(display_text="open ↗")})
     else:
         st.caption("Nothing merged or resolved this week.")
