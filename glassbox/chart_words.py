@@ -30,8 +30,9 @@ def trend_words(frame: pd.DataFrame, title: str) -> str:
 
 
 def distribution_words(frame: pd.DataFrame) -> str:
-    """How many waits ended, and the longest, per kind."""
-    parts = [f"{latency} {len(group)} (longest {format_hours(float(group['hours'].max()))})"
+    """How many waits ended, and the longest, per kind. ``frame``: ``latency, hours, waits`` — the hours
+    drawn (a busy kind's are quantiles of its waits) and, in each row of a kind, how many of its waits ended."""
+    parts = [f"{latency} {int(group['waits'].iloc[0])} (longest {format_hours(float(group['hours'].max()))})"
              for latency, group in frame.groupby("latency", sort=False)]
     return f"Waits that ended in the period: {', '.join(parts)}." if parts else "No wait ended in the period."
 

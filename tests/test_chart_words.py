@@ -29,6 +29,10 @@ def test_flows_kpis_shares_sources_and_distributions_in_words() -> None:
         " the agreed 90% reached in 1 of 2 weeks with waits.")
     assert sources_words(pd.DataFrame({"source": ["git", "jira"], "events": [3, 8]}), {"jira": "Jira"}) == (
         "Events by source: Jira 8, git 3.")
-    waits = pd.DataFrame({"latency": ["PR review", "PR review", "Ticket"], "hours": [1.0, 50.0, 0.5]})
+    waits = pd.DataFrame({"latency": ["PR review", "PR review", "Ticket"], "hours": [1.0, 50.0, 0.5],
+                          "waits": [2, 2, 1]})
     assert distribution_words(waits) == (
         "Waits that ended in the period: PR review 2 (longest 2.1 d), Ticket 1 (longest 30 min).")
+    # 3,457 replies drawn as three quantile ticks are still 3,457 replies
+    drawn = pd.DataFrame({"latency": ["Reply"] * 3, "hours": [0.1, 0.2, 5.9], "waits": [3457] * 3})
+    assert distribution_words(drawn) == "Waits that ended in the period: Reply 3457 (longest 5.9 h)."

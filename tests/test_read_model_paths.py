@@ -112,6 +112,19 @@ def test_dashboard_loaders_read_the_same_waits(seeded: tuple[Store, Config, Path
     assert new["report"] == old["report"]
 
 
+def test_the_distribution_draws_quantiles_but_counts_every_wait_that_ended(seeded: tuple[Store, Config, Path]) -> None:
+    store, config, path = seeded
+    source = loaders.source(str(path), config.store_url, config.engagement_id)
+    week = iso_week(SEED_NOW.date(), config.engagement.zone)
+    st.cache_data.clear()
+    drawn = loaders.latency_distribution(source, View.TEAM, week.start, week.end, points=3)
+    for name, frame in loaders.latency_samples(source, View.TEAM).items():
+        ended = int(frame["ended_at"].between(week.start, week.end, inclusive="left").sum())
+        mine = drawn.loc[drawn["latency"] == name]
+        assert len(mine) == min(ended, 3) and set(mine["waits"]) == ({ended} if ended else set()), name
+    assert drawn["waits"].max() > 3  # some latency had more waits than ticks
+
+
 def test_a_ticket_reopened_after_the_week_keeps_that_weeks_figures(store: Store) -> None:
     """CHURN-9 is done in W45 and reopened in W46: W45's report still says it took 24 h of work and
     48 h in all (as at W45's end), though the latest rows end its cycle in W46."""
