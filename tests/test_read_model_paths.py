@@ -113,7 +113,7 @@ def test_dashboard_loaders_read_the_same_waits(seeded: tuple[Store, Config, Path
 
 
 def test_the_distribution_draws_quantiles_but_counts_every_wait_that_ended(seeded: tuple[Store, Config, Path]) -> None:
-    store, config, path = seeded
+    _, config, path = seeded
     source = loaders.source(str(path), config.store_url, config.engagement_id)
     week = iso_week(SEED_NOW.date(), config.engagement.zone)
     st.cache_data.clear()
