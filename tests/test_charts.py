@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from glassbox import charts
-from glassbox.chart_words import activity_words
+from glassbox.chart_words import activity_words, kpi_words
+from glassbox.metrics import chart_data
 
 DAYS = pd.date_range("2026-11-16", periods=3)
 
@@ -142,3 +143,21 @@ def test_a_printed_chart_draws_one_dot_where_many_overlap_and_keeps_every_new_be
     pd.testing.assert_frame_equal(best_line(printed), best_line(frame))
     assert printed["at"].min() == frame["at"].min() and printed["at"].max() == frame["at"].max()
     assert printed["value"].min() == frame["value"].min() and printed["value"].max() == frame["value"].max()
+
+
+def test_past_two_thousand_runs_the_kpi_chart_draws_each_days_best_and_its_words_count_every_run() -> None:
+    """Five days of 500 runs, one a minute from 08:00: five points, each its day's best and how many
+    runs it stands for, while the sentence counts all 2,500 runs and ends on the latest one's result."""
+    days = pd.date_range("2026-11-30", periods=5, freq="D", tz="America/New_York")
+    runs = pd.DataFrame([{"at": day + pd.Timedelta(hours=8, minutes=n), "value": 0.70 + 0.01 * d + n / 1e6,
+                          "run": f"sweep-{d}-{n}"} for d, day in enumerate(days) for n in range(500)])
+    runs.loc[100, "value"] = 0.80  # the first day's best, and the best of all
+
+    points = chart_data.kpi_points(runs, "max")
+
+    assert points["at"].tolist() == list(days)
+    assert points["value"].round(6).tolist() == [0.80, 0.710499, 0.720499, 0.730499, 0.740499]
+    assert set(points["run"]) == {"500 runs"}
+    assert kpi_words(runs, "val_auc", "max", 0.85) == (
+        "val_auc per run: 2500 runs, best so far 0.8, latest 0.7405; target 0.85.")
+    assert len(chart_data.kpi_points(runs.head(2000), "max")) == 2000  # up to 2,000 runs, each is drawn

@@ -10,6 +10,7 @@ from dashboard import context, loaders
 from dashboard.components import Card, cards, demo_notice, empty_state, escape_markdown, local, show_chart, story_link
 from glassbox.chart_words import kpi_words
 from glassbox.charts import kpi_progress
+from glassbox.metrics.chart_data import kpi_points
 from glassbox.metrics.compute import by_ticket, by_week, compute_frame, started_between, totals
 from glassbox.metrics.datasets import data_changed, datasets_by_run, describe, differs
 from glassbox.metrics.experiments import target_gap
@@ -98,14 +99,12 @@ if kpi is None:
     st.caption(f"No `[[kpi]]` names {escape_markdown(experiment)}: add one to get a target line and alerts.")
 
 if metric and not counted.empty:
-    frame = pd.DataFrame({"at": local(counted["started_at"], tz), "value": counted["value"].astype(float),
-                          "run": counted["name"]})
-    if len(frame) > 2000:  # aggregate: one point per day (the day's best) keeps the chart light
-        frame = frame.assign(at=frame["at"].dt.normalize()).groupby("at", as_index=False).agg(
-            value=("value", "max" if goal == "max" else "min"), run=("run", "count"))
-        frame["run"] = frame["run"].astype(str) + " runs"
-    show_chart(kpi_progress, frame, metric, goal=goal, target=kpi.target if kpi else None, height=260,
-               says=kpi_words(frame, metric, goal, kpi.target if kpi else None))
+    results = pd.DataFrame({"at": local(counted["started_at"], tz), "value": counted["value"].astype(float),
+                            "run": counted["name"]}).sort_values("at", kind="stable")
+    points = kpi_points(results, goal)
+    drawn = "" if len(points) == len(results) else " The chart draws each day's best."
+    show_chart(kpi_progress, points, metric, goal=goal, target=kpi.target if kpi else None, height=260,
+               says=kpi_words(results, metric, goal, kpi.target if kpi else None) + drawn)
 
 datasets = datasets_by_run(mine)
 versions, aliases_at = loaders.model_versions(ctx.source, ctx.view, ctx.period.end)

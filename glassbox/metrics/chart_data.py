@@ -123,3 +123,18 @@ def latency_trend(samples: dict[str, pd.DataFrame], period: Period,
             rows.append({"week": short_label(each), "latency": name, "median_hours": figures["median_hours"],
                          "p90_hours": figures["p90_hours"]})
     return pd.DataFrame(rows, columns=["week", "latency", "median_hours", "p90_hours"])
+
+
+MOST_RUNS_DRAWN = 2000  # past this many runs an interactive chart draws each day's best, one point a day
+
+
+def kpi_points(runs: pd.DataFrame, goal: str = "max") -> pd.DataFrame:
+    """The points the dashboard's KPI chart draws of ``runs`` (``at``, ``value``, ``run``; in time order):
+    every run, or past :data:`MOST_RUNS_DRAWN` each day's best, its ``run`` saying how many runs it
+    stands for ("312 runs") — a year of sweeps is 70,000 runs, too many marks for a browser to draw.
+    Its words (:func:`glassbox.chart_words.kpi_words`) are those of ``runs``, not of the points."""
+    if len(runs) <= MOST_RUNS_DRAWN:
+        return runs
+    days = runs.assign(at=runs["at"].dt.normalize()).groupby("at", as_index=False).agg(
+        value=("value", "max" if goal == "max" else "min"), run=("run", "count"))
+    return days.assign(run=days["run"].astype(str) + " runs")
