@@ -326,7 +326,7 @@ def thread_titles(source: Source, view: View, threads: tuple[str, ...]) -> dict[
     return {thread: short_title(title) for thread, title in titles.items()}
 
 
-@st.cache_resource(ttl=DATA_TTL, max_entries=8, show_spinner=False)
+@st.cache_resource(ttl=DATA_TTL, max_entries=32, show_spinner=False)
 def _titles_read_before(source: Source, view: View, end: datetime) -> dict[str, str | None]:
     """The titles of threads opened before ``end`` read so far, by thread (``None``: not opened before
     it), filled in by :func:`thread_titles` and shared by every session: ``source`` is keyed as of
